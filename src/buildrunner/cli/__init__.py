@@ -1,0 +1,1 @@
+"""The `br` command line: one Typer module per command group, thin over the core."""

@@ -1,0 +1,176 @@
+"""Settings: `[tool.buildrunner]` in pyproject.toml or `.buildrunner/config.toml`, then `BR_*` env.
+
+Precedence (later wins): defaults < pyproject.toml < .buildrunner/config.toml < environment.
+Environment variables are `BR_<SECTION>_<KEY>` (e.g. `BR_RUN_WORKERS=4`,
+`BR_TELEMETRY_RETENTION_DAYS=7`). Unknown keys and wrong types are errors naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from buildrunner.errors import ConfigError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class StoreSettings(Section):
+    busy_timeout_s: float = Field(10.0, gt=0)
+
+
+class RunSettings(Section):
+    workers: int = Field(4, ge=1, le=256)
+    backend: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
+    default_timeout_s: float | None = Field(None, gt=0)
+    log_max_bytes: int = Field(10_000_000, ge=1024)  # per task log before truncation
+
+
+class SecuritySettings(Section):
+    allow_paths: list[str] = Field(default_factory=list)  # globs never scanned
+    max_file_bytes: int = Field(2_000_000, ge=1)
+    baseline: str = ".buildrunner/security-baseline.json"
+    gate: Literal["block", "warn", "off"] = "block"  # after agent tasks
+    secrets: bool = True
+    sql: bool = True
+
+
+class RoutingSettings(Section):
+    estimator: Literal["auto", "heuristic", "learned"] = "auto"
+    catalog: str | None = None  # path to a catalog file overriding the shipped one
+    tiers: dict[str, str] = Field(default_factory=dict)  # level -> tier or model id
+    fallbacks: dict[str, list[str]] = Field(default_factory=dict)  # tier/model -> chain
+    default_cost_limit_usd: float | None = Field(None, gt=0)
+    max_turns: int = Field(30, ge=1)
+    provider: Literal["anthropic", "claude-code"] = "anthropic"
+    api_key: str | None = None
+    base_url: str | None = None
+    request_timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(4, ge=0)
+
+
+class ThresholdSettings(Section):
+    enabled: bool = True
+    value: float | None = None
+    level: Literal["info", "warning", "error", "critical"] | None = None
+    for_s: float | None = Field(None, ge=0)
+
+
+class NotifierSettings(Section):
+    kind: Literal["slack", "webhook"] = "webhook"
+    url: str
+    min_level: Literal["info", "warning", "error", "critical"] = "warning"
+    timeout_s: float = Field(5.0, gt=0)
+    retries: int = Field(3, ge=0)
+
+
+class TelemetrySettings(Section):
+    retention_days: int = Field(30, ge=1)
+    batch_size: int = Field(200, ge=1)
+    flush_interval_s: float = Field(1.0, gt=0)
+    window_s: float = Field(3600.0, gt=0)  # metrics window the thresholds look at
+    thresholds: dict[str, ThresholdSettings] = Field(default_factory=dict)
+    notifiers: list[NotifierSettings] = Field(default_factory=list)
+    pause_on_critical: bool = False
+
+
+class ParallelSettings(Section):
+    heartbeat_interval_s: float = Field(2.0, gt=0)
+    heartbeat_timeout_s: float = Field(30.0, gt=0)
+    lock_poll_s: float = Field(0.2, gt=0)
+    isolate: Literal["none", "worktree"] = "none"
+
+
+class QualitySettings(Section):
+    min_coverage: float | None = Field(None, ge=0, le=100)
+    coverage_file: str = "coverage.json"
+    test_task: str | None = None  # id of the plan's test task
+    run_after_build: bool = False
+
+
+class Settings(Section):
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    run: RunSettings = Field(default_factory=RunSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    parallel: ParallelSettings = Field(default_factory=ParallelSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+
+
+def load_settings(root: Path, environ: dict[str, str] | None = None) -> Settings:
+    """Read and validate the project's settings; raise ConfigError naming the bad key."""
+    environ = dict(os.environ) if environ is None else environ
+    merged: dict[str, Any] = {}
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        tool = _read_toml(pyproject).get("tool", {})
+        section = tool.get("buildrunner", {}) if isinstance(tool, dict) else {}
+        _deep_merge(merged, section, str(pyproject))
+    own = root / ".buildrunner" / "config.toml"
+    if own.is_file():
+        _deep_merge(merged, _read_toml(own), str(own))
+    _deep_merge(merged, _from_environment(environ), "environment")
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _deep_merge(into: dict[str, Any], other: dict[str, Any], source: str) -> None:
+    for key, value in other.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _deep_merge(into[key], value, source)
+        else:
+            into[key] = value
+
+
+_SECTIONS = tuple(Settings.model_fields)
+_NOT_SETTINGS = {"BR_PROJECT_DIR"}
+
+
+def _from_environment(environ: dict[str, str]) -> dict[str, Any]:
+    """`BR_<SECTION>_<KEY>=value` pairs; values are parsed as TOML scalars when they parse."""
+    found: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith("BR_") or name in _NOT_SETTINGS:
+            continue
+        rest = name[3:].lower()
+        section = next((s for s in _SECTIONS if rest.startswith(s + "_")), None)
+        if section is None:
+            continue
+        key = rest[len(section) + 1 :]
+        found.setdefault(section, {})[key] = _parse_scalar(raw)
+    return found
+
+
+def _parse_scalar(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _describe(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"unknown setting '{key}'"
+    return f"setting '{key}': {error['msg']} (got {error.get('input')!r})"

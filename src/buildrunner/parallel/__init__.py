@@ -1,0 +1,1 @@
+"""Plans, scheduling, file locks, sessions, workers and backends."""
