@@ -27,7 +27,7 @@ install: $(VENV)/.installed
 dev: $(VENV)/.installed $(VENV)/.installed-dev
 
 demo: install
-	cd examples/demo && PATH="$(BIN):$$PATH" br run plan.yaml --workers $(WORKERS)
+	cd examples/demo && BR_PROJECT_DIR=. PATH="$(BIN):$$PATH" br run plan.yaml --workers $(WORKERS)
 
 lint: dev
 	$(BIN)/ruff check src tests benchmarks

@@ -19,7 +19,7 @@ from buildrunner.errors import BuildRunnerError
 from buildrunner.store.db import Store, open_store
 
 # Human output: stderr so `--json` stdout stays clean; highlight off so numbers keep their text.
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 out_console = Console(highlight=False)
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")

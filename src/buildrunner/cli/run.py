@@ -1,14 +1,196 @@
-"""`br run PLAN`: run a build."""
+"""`br run PLAN`: run a build (also `br parallel start NAME --plan PLAN`)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from buildrunner.cli.common import fail
+from buildrunner.cli.common import JSON_OPTION, emit_json, err_console, fail
+
+STATUS_STYLE = {
+    "succeeded": "[green]✓[/green]",
+    "failed": "[red]✗[/red]",
+    "skipped": "[yellow]-[/yellow]",
+    "running": "[cyan]▶[/cyan]",
+    "waiting": "[magenta]…[/magenta]",
+    "retrying": "[yellow]↻[/yellow]",
+    "cancelled": "[yellow]■[/yellow]",
+}
 
 
-def run_command(plan_file: Path = typer.Argument(..., help="The plan YAML file.")) -> None:
-    """Run a build plan."""
-    fail("br run is being built")
+def run_command(
+    plan_file: Path | None = typer.Argument(
+        None, help="The plan YAML file (omit with --resume).", show_default=False
+    ),
+    name: str | None = typer.Option(None, "--name", help="Session name (default: the plan's)."),
+    workers: int | None = typer.Option(
+        None, "--workers", "-w", min=1, max=256, help="Tasks to run at once (default: config, 4)."
+    ),
+    backend: str | None = typer.Option(None, "--backend", help="Where tasks run: local or ray."),
+    ray_address: str | None = typer.Option(None, "--ray-address", help="Ray cluster address."),
+    budget: float | None = typer.Option(None, "--budget", min=0.0, help="Hard budget in USD."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show tasks, routes and costs; run nothing."),
+    watch: bool = typer.Option(False, "--watch", help="Show a live dashboard while it runs."),
+    resume: str | None = typer.Option(
+        None, "--resume", help="Continue an interrupted session (id or prefix)."
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Run a build plan: tasks in dependency order, in parallel where safe.
+
+    Exit 0 when every task succeeded, 1 when a task failed, 2 on bad input, 130 when interrupted.
+    """
+    run_build(
+        plan_file, name=name, workers=workers, backend=backend, ray_address=ray_address,
+        budget=budget, dry_run=dry_run, watch=watch, resume=resume, json_output=json_output,
+    )
+
+
+def run_build(
+    plan_file: Path | None,
+    *,
+    name: str | None = None,
+    workers: int | None = None,
+    backend: str | None = None,
+    ray_address: str | None = None,
+    budget: float | None = None,
+    dry_run: bool = False,
+    watch: bool = False,
+    resume: str | None = None,
+    json_output: bool = False,
+) -> None:
+    from buildrunner.cli.common import project_settings, project_store
+    from buildrunner.orchestrator import Orchestrator, TaskUpdate
+    from buildrunner.parallel.plan import load_plan
+    from buildrunner.parallel.preflight import check_commands
+
+    if (plan_file is None) == (resume is None):
+        fail("give a PLAN file to run, or --resume SESSION to continue one (not both)")
+    if backend is not None and backend not in ("local", "ray"):
+        fail(f"--backend must be 'local' or 'ray', not '{backend}'")
+    store = project_store()
+    settings = project_settings(store)
+    if ray_address:
+        settings.run.ray_address = ray_address
+    plan = None
+    if plan_file is not None:
+        plan = load_plan(plan_file)
+        if dry_run:
+            _dry_run(plan, settings, json_output)
+            return
+        check_commands(plan, Path.cwd())
+    chosen_backend = backend or settings.run.backend
+    if chosen_backend == "ray":
+        _require_ray()
+
+    def show(update: TaskUpdate) -> None:
+        if json_output or watch:
+            return
+        mark = STATUS_STYLE.get(update.status, update.status)
+        parts = [f"{mark} {update.task_id}"]
+        if update.attempt > 1:
+            parts.append(f"(attempt {update.attempt})")
+        if update.duration_s is not None:
+            parts.append(f"{update.duration_s:.2f}s")
+        if update.detail:
+            parts.append(f"[dim]{update.detail}[/dim]")
+        if update.status == "failed" and update.log_path:
+            parts.append(f"[dim]log: {update.log_path}[/dim]")
+        err_console.print(" ".join(parts))
+
+    orchestrator = Orchestrator(store, settings, on_update=show)
+    try:
+        if resume is not None:
+            session_id = orchestrator.prepare_resume(resume)
+        else:
+            assert plan is not None
+            session_id = orchestrator.create(
+                plan, plan_path=str(plan_file), name=name,
+                workers=workers or plan.workers or settings.run.workers,
+                backend=chosen_backend, budget_usd=budget,
+            )
+        if not json_output:
+            err_console.print(f"[bold]session {session_id}[/bold]")
+        if watch and not json_output:
+            from buildrunner.parallel.dashboard import watch_while
+
+            summary = watch_while(store, session_id, lambda: orchestrator.run(session_id))
+        else:
+            summary = orchestrator.run(session_id)
+    finally:
+        orchestrator.close()
+    if json_output:
+        emit_json(summary.to_json())
+    else:
+        _print_summary(summary.to_json())
+    if summary.status == "interrupted":
+        raise typer.Exit(130)
+    if summary.status != "completed":
+        raise typer.Exit(1)
+
+
+def _print_summary(data: dict[str, Any]) -> None:
+    tasks = data["tasks"]
+    colour = "green" if data["status"] == "completed" else "red"
+    err_console.print(
+        f"[{colour}]{data['status']}[/{colour}] {data['name']} in {data['duration_s']:.2f}s: "
+        f"{tasks['succeeded']} succeeded, {tasks['failed']} failed, {tasks['skipped']} skipped"
+        + (f", {tasks['cancelled']} cancelled" if tasks["cancelled"] else "")
+        + f" (session {data['session_id']})"
+    )
+    if data["status"] == "interrupted":
+        err_console.print(f"resume with: br run --resume {data['session_id']}")
+
+
+def _dry_run(plan: Any, settings: Any, json_output: bool) -> None:
+    from buildrunner.parallel.plan import topological_order
+
+    order = topological_order(plan)
+    rows = []
+    for task_id in order:
+        task = plan.task(task_id)
+        row: dict[str, Any] = {
+            "id": task.id, "kind": task.kind, "depends_on": task.depends_on, "files": task.files,
+        }
+        if task.kind == "command":
+            row["run"] = task.run
+        else:
+            row.update(_route(task, settings))
+        rows.append(row)
+    if json_output:
+        emit_json({"name": plan.name, "dry_run": True, "tasks": rows})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{plan.name} (dry run: nothing runs)")
+    for column in ("task", "kind", "after", "what / route"):
+        table.add_column(column)
+    for row in rows:
+        what = row.get("run") or (
+            f"{row.get('model', '?')} ({row.get('level', '?')}), est. ${row.get('estimated_cost_usd', '?')}"
+            if "error" not in row else f"[red]{row['error']}[/red]"
+        )
+        table.add_row(row["id"], row["kind"], ", ".join(row["depends_on"]), what)
+    err_console.print(table)
+
+
+def _route(task: Any, settings: Any) -> dict[str, Any]:
+    try:
+        from buildrunner.routing.selector import route_task
+    except ImportError:
+        return {"error": "routing is not available"}
+    try:
+        return route_task(task, settings)
+    except Exception as exc:  # a task that cannot be routed is shown, not fatal for a dry run
+        return {"error": str(exc)}
+
+
+def _require_ray() -> None:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        fail("the Ray backend needs Ray: pip install 'buildrunner[ray]'")
+    _ = sys

@@ -1,0 +1,1 @@
+"""Executors: what runs one task attempt (command, agent, Claude Code)."""

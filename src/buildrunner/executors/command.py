@@ -1,0 +1,153 @@
+"""Running a command task: a shell in its own process group, output to a log file, rusage kept."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+# Commands made only of these characters can be exec'd directly (no shell start-up cost).
+_SHELL_SPECIAL = set("|&;<>()$`\\\"'*?[]#~=%{}\n!")
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    exit_code: int | None  # None when it could not start
+    duration_s: float
+    cpu_s: float
+    max_rss_mb: float
+    timed_out: bool
+    cancelled: bool
+    error: str | None  # why it failed to start or was stopped
+
+
+class CommandRunner:
+    """Runs one command and can stop it from another thread (cancel, timeout, lost owner)."""
+
+    def __init__(self) -> None:
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+        self._cancelled = False
+
+    @property
+    def pid(self) -> int | None:
+        return self._pid
+
+    def run(
+        self,
+        command: str,
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        log_path: Path,
+        timeout_s: float | None = None,
+        on_start: Callable[[int], None] | None = None,
+    ) -> CommandResult:
+        """Run `command` to completion; never raises for a failing or missing command."""
+        started = time.monotonic()
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        argv = _argv(command)
+        with open(log_path, "ab") as log:
+            try:
+                process = subprocess.Popen(
+                    argv,
+                    cwd=cwd,
+                    env=dict(env),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # own process group: we can kill the whole tree
+                    close_fds=True,
+                )
+            except FileNotFoundError:
+                message = f"command not found: {argv[0]}"
+                log.write((message + "\n").encode())
+                return CommandResult(127, time.monotonic() - started, 0.0, 0.0, False, False, message)
+            except OSError as exc:
+                message = f"cannot start command: {exc.strerror or exc}"
+                log.write((message + "\n").encode())
+                return CommandResult(None, time.monotonic() - started, 0.0, 0.0, False, False, message)
+        with self._lock:
+            self._pid = process.pid
+            cancelled_early = self._cancelled
+        if cancelled_early:
+            self.kill()
+        if on_start is not None:
+            on_start(process.pid)
+        timed_out = threading.Event()
+        timer = None
+        if timeout_s is not None:
+            timer = threading.Timer(timeout_s, self._on_timeout, args=(timed_out,))
+            timer.daemon = True
+            timer.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            if timer is not None:
+                timer.cancel()
+            with self._lock:
+                self._pid = None
+            process.returncode = 0  # reaped by wait4; stop Popen from waiting again
+        exit_code = os.waitstatus_to_exitcode(status)
+        cpu_s = usage.ru_utime + usage.ru_stime
+        max_rss_mb = usage.ru_maxrss / 1024.0  # ru_maxrss is KiB on Linux
+        error = None
+        if timed_out.is_set():
+            error = f"timed out after {timeout_s:g}s"
+        elif self._cancelled:
+            error = "cancelled"
+        elif exit_code < 0:
+            error = f"killed by signal {signal.Signals(-exit_code).name}"
+        elif exit_code == 127:
+            error = "command not found (exit 127)"
+        elif exit_code != 0:
+            error = f"exit code {exit_code}"
+        return CommandResult(
+            exit_code,
+            time.monotonic() - started,
+            cpu_s,
+            max_rss_mb,
+            timed_out.is_set(),
+            self._cancelled,
+            error,
+        )
+
+    def _on_timeout(self, flag: threading.Event) -> None:
+        flag.set()
+        self.kill()
+
+    def cancel(self) -> None:
+        """Stop the command (and everything it started)."""
+        with self._lock:
+            self._cancelled = True
+        self.kill()
+
+    def kill(self) -> None:
+        with self._lock:
+            pid = self._pid
+        if pid is not None:
+            kill_process_group(pid)
+
+
+def kill_process_group(pid: int) -> None:
+    """SIGKILL a process group led by `pid` (a task started with start_new_session)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _argv(command: str) -> list[str]:
+    if not any(char in _SHELL_SPECIAL for char in command):
+        try:
+            parts = shlex.split(command)
+        except ValueError:
+            parts = []
+        if parts:
+            return parts
+    return ["/bin/sh", "-c", command]

@@ -1,0 +1,73 @@
+"""Messages between the orchestrator and its workers: one JSON object per line.
+
+Orchestrator → worker: {"type": "run", "task": TaskRun}, {"type": "cancel"}, {"type": "stop"}.
+Worker → orchestrator: hello, hb (heartbeat), started (with the task's process id), event (telemetry
+from inside the task, e.g. a model call), done (the result).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class TaskRun:
+    """Everything a worker needs to execute one attempt of a task (JSON-serialisable)."""
+
+    session_id: str
+    task_id: str
+    attempt: int
+    kind: str  # command | agent
+    workdir: str  # absolute
+    log_path: str  # absolute
+    run: str | None = None
+    prompt: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    timeout_s: float | None = None
+    files: list[str] = field(default_factory=list)
+    agent: dict[str, Any] = field(default_factory=dict)  # routing decisions for agent tasks
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskRun:
+        return cls(**data)
+
+
+@dataclass
+class TaskOutcome:
+    """What a worker reports when an attempt ends."""
+
+    task_id: str
+    attempt: int
+    status: str  # succeeded | failed | cancelled
+    exit_code: int | None = None
+    duration_s: float = 0.0
+    cpu_s: float = 0.0
+    max_rss_mb: float = 0.0
+    error_type: str | None = None
+    error: str | None = None
+    cost_usd: str = "0"
+    model: str | None = None
+    changed_files: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskOutcome:
+        return cls(**data)
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return (json.dumps(message, separators=(",", ":")) + "\n").encode()
+
+
+def decode(line: bytes) -> dict[str, Any]:
+    value = json.loads(line)
+    if not isinstance(value, dict):
+        raise ValueError("message is not an object")
+    return value

@@ -1,0 +1,157 @@
+"""A worker process: takes task attempts from the orchestrator on stdin, reports on stdout.
+
+Started as `python -m buildrunner.parallel.worker WORKER_ID HEARTBEAT_S`. It sends a heartbeat every
+HEARTBEAT_S seconds while alive. When its stdin closes (the orchestrator died) it kills the task it
+runs and exits, so a killed orchestrator never leaves orphans behind.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from buildrunner.parallel.protocol import TaskOutcome, TaskRun, decode, encode
+
+
+class Channel:
+    """Thread-safe line writer to the orchestrator."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+        self.broken = False
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = encode(message)
+        with self._lock:
+            try:
+                self._stream.write(data)
+                self._stream.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                self.broken = True
+
+
+def execute(task: TaskRun, emit: Callable[[dict[str, Any]], None], runner: Any) -> TaskOutcome:
+    """Run one attempt with the executor for its kind."""
+    if task.kind == "command":
+        return _execute_command(task, emit, runner)
+    from buildrunner.executors.dispatch import execute_agent_task
+
+    return execute_agent_task(task, lambda event: emit({"type": "event", "event": event}))
+
+
+def _execute_command(task: TaskRun, emit: Callable[[dict[str, Any]], None], runner: Any) -> TaskOutcome:
+    from pathlib import Path
+
+    env = {**os.environ, **task.env}
+    result = runner.run(
+        task.run or "",
+        cwd=Path(task.workdir),
+        env=env,
+        log_path=Path(task.log_path),
+        timeout_s=task.timeout_s,
+        on_start=lambda pid: emit({"type": "started", "task_id": task.task_id, "pid": pid}),
+    )
+    _mask_log(Path(task.log_path))
+    if result.exit_code == 0 and not result.cancelled:
+        status, error_type = "succeeded", None
+    elif result.cancelled:
+        status, error_type = "cancelled", "cancelled"
+    else:
+        status = "failed"
+        error_type = "timeout" if result.timed_out else (
+            "not_found" if result.exit_code == 127 else "exit_code"
+        )
+    return TaskOutcome(
+        task_id=task.task_id,
+        attempt=task.attempt,
+        status=status,
+        exit_code=result.exit_code,
+        duration_s=result.duration_s,
+        cpu_s=result.cpu_s,
+        max_rss_mb=result.max_rss_mb,
+        error_type=error_type,
+        error=result.error,
+    )
+
+
+def _mask_log(path: Any) -> None:
+    """Mask secrets in a task log in place (task output can echo credentials)."""
+    try:
+        from buildrunner.security.masking import mask_text
+    except ImportError:
+        return
+    try:
+        if path.stat().st_size == 0:
+            return
+        text = path.read_text(encoding="utf-8", errors="replace")
+        masked = mask_text(text)
+        if masked != text:
+            path.write_text(masked, encoding="utf-8")
+    except OSError:
+        return
+
+
+def main(argv: list[str]) -> int:
+    from buildrunner.executors.command import CommandRunner
+
+    worker_id, heartbeat_s = argv[0], float(argv[1])
+    channel = Channel(sys.stdout.buffer)
+    stopping = threading.Event()
+    state: dict[str, Any] = {"runner": None, "thread": None}
+
+    def heartbeat() -> None:
+        while not stopping.wait(heartbeat_s):
+            channel.send({"type": "hb", "ts": time.time()})
+            if channel.broken:
+                _abandon(state)
+
+    def run_task(task: TaskRun) -> None:
+        runner = CommandRunner()
+        state["runner"] = runner
+        try:
+            outcome = execute(task, channel.send, runner)
+        except Exception as exc:  # an executor bug must not kill the worker silently
+            outcome = TaskOutcome(
+                task.task_id, task.attempt, "failed", error_type="internal", error=repr(exc)
+            )
+        state["runner"] = None
+        channel.send({"type": "done", "outcome": outcome.to_dict()})
+
+    channel.send({"type": "hello", "worker_id": worker_id, "pid": os.getpid()})
+    threading.Thread(target=heartbeat, daemon=True).start()
+    for line in sys.stdin.buffer:
+        try:
+            message = decode(line)
+        except ValueError:
+            continue
+        if message["type"] == "run":
+            task = TaskRun.from_dict(message["task"])
+            thread = threading.Thread(target=run_task, args=(task,), daemon=True)
+            state["thread"] = thread
+            thread.start()
+        elif message["type"] == "cancel":
+            runner = state["runner"]
+            if runner is not None:
+                runner.cancel()
+        elif message["type"] == "stop":
+            break
+    # stdin closed or stop: never leave the task running without an owner
+    stopping.set()
+    _abandon(state)
+    return 0
+
+
+def _abandon(state: dict[str, Any]) -> None:
+    runner = state.get("runner")
+    if runner is not None:
+        runner.cancel()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,93 @@
+"""How the orchestrator hands events to telemetry: plain dicts in, typed events in the store.
+
+The orchestrator and workers describe events as dicts (`{"type": "task_started", ...}`); the sink
+turns them into typed telemetry events and gives them to the batched collector, whose listeners
+evaluate alert thresholds as events arrive.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from buildrunner.config import Settings
+from buildrunner.store.db import Store
+
+log = logging.getLogger(__name__)
+
+
+class EventSink(Protocol):
+    def emit(self, event: dict[str, Any]) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class CollectorSink:
+    """Forwards event dicts to the telemetry collector (and its alert engine)."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        from buildrunner.telemetry.collector import Collector
+
+        self.collector = Collector(store.db_path, settings.telemetry)
+        self.alerts = _attach_alerts(self.collector, store, settings)
+
+    def emit(self, event: dict[str, Any]) -> None:
+        from buildrunner.telemetry.events import event_from_dict
+
+        try:
+            typed = event_from_dict(event)
+        except Exception as exc:  # a malformed event must never stop a build
+            log.warning("dropping malformed event %s: %s", event.get("type"), exc)
+            return
+        self.collector.emit(typed)
+
+    def flush(self) -> None:
+        self.collector.flush()
+
+    def close(self) -> None:
+        self.collector.close()
+
+
+def _attach_alerts(collector: Any, store: Store, settings: Settings) -> Any:
+    try:
+        from buildrunner.telemetry.notifiers import notifiers_from_settings
+        from buildrunner.telemetry.thresholds import AlertEngine
+    except ImportError:
+        return None
+    engine = AlertEngine(store.db_path, settings.telemetry, notifiers_from_settings(settings.telemetry))
+    engine.attach(collector)
+    return engine
+
+
+class _DirectSink:  # TEMPORARY until the collector lands
+    def __init__(self, store: Store, settings: Settings) -> None:
+        import json
+        import uuid
+
+        self._json, self._uuid = json, uuid
+        self.conn = store.connect()
+
+    def emit(self, event: dict[str, Any]) -> None:
+        import time
+
+        self.conn.execute(
+            "INSERT INTO events(event_id, type, ts, session_id, task_id, payload) VALUES (?,?,?,?,?,?)",
+            (self._uuid.uuid4().hex, event["type"], time.time(), event.get("session_id"),
+             event.get("task_id"), self._json.dumps(event)),
+        )
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def open_sink(store: Store, settings: Settings) -> EventSink:
+    """The event sink for a build in this project."""
+    try:
+        return CollectorSink(store, settings)
+    except ImportError:
+        return _DirectSink(store, settings)
