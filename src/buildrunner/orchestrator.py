@@ -536,7 +536,7 @@ def release_locks_in_tx(conn: sqlite3.Connection, session_id: str, task_id: str)
 def _install_signal_handlers(handler: Callable[[int, FrameType | None], None]) -> dict[int, Any]:
     if threading.current_thread() is not threading.main_thread():
         return {}
-    previous = {}
+    previous: dict[int, Any] = {}
     for signum in (signal.SIGINT, signal.SIGTERM):
         previous[signum] = signal.signal(signum, handler)
     return previous

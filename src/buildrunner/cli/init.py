@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import typer
-
 from buildrunner.cli.common import JSON_OPTION, emit_json, err_console
 
 CONFIG_TEMPLATE = """\
@@ -23,10 +21,10 @@ CONFIG_TEMPLATE = """\
 
 def init_command(json_output: bool = JSON_OPTION) -> None:
     """Create .buildrunner/ (mode 0700) with the database and a starter config.toml."""
+    from pathlib import Path
+
     from buildrunner.store.db import Store
     from buildrunner.store.migrate import latest_version
-
-    from pathlib import Path
 
     store = Store(Path.cwd().resolve())
     conn = store.connect()

@@ -172,10 +172,9 @@ class _LineIndex:
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 if key.value == part:
-                    return value if not isinstance(value, yaml.ScalarNode) else key
-        if isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if 0 <= part < len(node.value):
-                return node.value[part]
+                    return key if isinstance(value, yaml.ScalarNode) else value
+        if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            return node.value[part]
         return None
 
 

@@ -12,9 +12,7 @@ from buildrunner.parallel.plan import Plan
 
 # Words a POSIX shell runs itself (no program on PATH needed).
 SHELL_WORDS = frozenset(
-    "! . : [ [[ alias break cd command continue echo eval exec exit export false for if "
-    "printf pwd read return set shift test times trap true type ulimit umask unset wait while "
-    "until case { ( source local".split()
+    ["!", ".", ":", "[", "[[", "alias", "break", "cd", "command", "continue", "echo", "eval", "exec", "exit", "export", "false", "for", "if", "printf", "pwd", "read", "return", "set", "shift", "test", "times", "trap", "true", "type", "ulimit", "umask", "unset", "wait", "while", "until", "case", "{", "(", "source", "local"]
 )
 
 

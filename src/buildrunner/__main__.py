@@ -1,0 +1,5 @@
+"""`python -m buildrunner` is the same as `br`."""
+
+from buildrunner.cli.main import main
+
+main()

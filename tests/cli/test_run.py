@@ -1,0 +1,145 @@
+"""`br run`, `br plan`, `br init` and the top-level CLI through a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from buildrunner.store.db import Store
+from tests.conftest import BR, run_br, write_plan
+
+GROUPS = ("run", "init", "security", "routing", "telemetry", "parallel", "quality", "gaps")
+
+
+def test_version_and_help_list_the_groups() -> None:
+    version = run_br("--version")
+    assert version.returncode == 0 and version.stdout.startswith("br ")
+    help_text = run_br("--help").stdout
+    for group in GROUPS:
+        assert group in help_text
+
+
+def test_run_json_summary_and_exit_codes(project: Path) -> None:
+    write_plan(project, "name: ok\ntasks:\n  - id: a\n    run: 'true'\n  - id: b\n    run: 'true'\n")
+    result = run_br("run", "plan.yaml", "--json", "--workers", "2")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["status"] == "completed"
+    assert data["tasks"]["succeeded"] == 2 and data["tasks"]["failed"] == 0
+    assert data["session_id"] and data["duration_s"] >= 0
+
+    write_plan(project, "name: bad\ntasks:\n  - id: a\n    run: 'false'\n  - id: b\n    run: 'true'\n    depends_on: [a]\n")
+    result = run_br("run", "plan.yaml", "--json")
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert (data["tasks"]["failed"], data["tasks"]["skipped"]) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("plan_text", "message"),
+    [
+        (None, "plan file not found"),
+        ("name: x\ntasks: [\n", "YAML syntax error"),
+        ("name: x\ntasks:\n  - id: a\n    run: echo\n    retries: many\n", "'retries'"),
+        ("name: x\ntasks:\n  - id: a\n    run: no-such-program-xyz --flag\n", "command 'no-such-program-xyz' not found"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(project: Path, plan_text: str | None, message: str) -> None:
+    if plan_text is not None:
+        write_plan(project, plan_text)
+    result = run_br("run", "plan.yaml")
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unwritable_store_is_one_line_exit_2(project: Path) -> None:
+    write_plan(project, "name: x\ntasks:\n  - id: a\n    run: 'true'\n")
+    (project / ".buildrunner").write_text("not a directory")
+    result = run_br("run", "plan.yaml")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert ".buildrunner" in result.stderr
+
+
+def test_bad_options_exit_2(project: Path) -> None:
+    write_plan(project, "name: x\ntasks:\n  - id: a\n    run: 'true'\n")
+    assert run_br("run", "plan.yaml", "--workers", "0").returncode == 2
+    assert run_br("run", "plan.yaml", "--backend", "mars").returncode == 2
+    assert run_br("run").returncode == 2
+
+
+def test_dry_run_runs_nothing(project: Path) -> None:
+    write_plan(project, "name: x\ntasks:\n  - id: a\n    run: touch made\n")
+    result = run_br("run", "plan.yaml", "--dry-run", "--json")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["tasks"][0]["id"] == "a"
+    assert not (project / "made").exists()
+
+
+def test_plan_validate_and_schema(project: Path) -> None:
+    write_plan(project, "name: x\ntasks:\n  - id: a\n    run: 'true'\n")
+    result = run_br("plan", "validate", "plan.yaml", "--json")
+    assert result.returncode == 0 and json.loads(result.stdout)["valid"] is True
+    schema = json.loads(run_br("plan", "schema").stdout)
+    assert "properties" in schema
+    write_plan(project, "name: x\ntasks:\n  - id: a\n    run: 'true'\n    depends_on: [b]\n")
+    result = run_br("plan", "validate", "plan.yaml")
+    assert result.returncode == 2 and "plan.yaml:5: task 'a'" in result.stderr
+
+
+def test_init_creates_private_store(project: Path) -> None:
+    result = run_br("init", "--json")
+    assert result.returncode == 0
+    data = json.loads(result.stdout)
+    assert Path(data["database"]).exists()
+    assert oct((project / ".buildrunner").stat().st_mode & 0o777) == "0o700"
+
+
+def test_ctrl_c_marks_session_interrupted_and_resume_finishes(project: Path) -> None:
+    write_plan(
+        project,
+        "name: long\ntasks:\n  - id: quick\n    run: touch quick\n"
+        "  - id: slow\n    depends_on: [quick]\n    run: python -c 'import time; time.sleep(2)'\n",
+    )
+    process = subprocess.Popen(
+        [*BR, "run", "plan.yaml"], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=os.environ.copy(),
+    )
+    conn = None
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if (project / ".buildrunner" / "buildrunner.db").exists():
+            conn = Store(project).connect()
+            row = conn.execute("SELECT status FROM tasks WHERE task_id = 'slow'").fetchone()
+            if row and row[0] == "running":
+                break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert conn is not None
+    session = conn.execute("SELECT id, status FROM sessions").fetchone()
+    assert session["status"] == "interrupted"
+    statuses = dict(conn.execute("SELECT task_id, status FROM tasks").fetchall())
+    assert statuses == {"quick": "succeeded", "slow": "queued"}
+    assert conn.execute("SELECT COUNT(*) FROM locks").fetchone()[0] == 0
+    (project / "quick").unlink()
+    resumed = run_br("run", "--resume", session["id"][:12], "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["tasks"]["succeeded"] == 2
+    assert not (project / "quick").exists()  # the completed task did not run again
+
+
+def test_python_dash_m_entry_point() -> None:
+    result = subprocess.run([sys.executable, "-m", "buildrunner", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0

