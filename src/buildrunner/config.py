@@ -79,6 +79,7 @@ class TelemetrySettings(Section):
     thresholds: dict[str, ThresholdSettings] = Field(default_factory=dict)
     notifiers: list[NotifierSettings] = Field(default_factory=list)
     pause_on_critical: bool = False
+    drop_types: list[str] = Field(default_factory=list)  # event types never stored
 
 
 class ParallelSettings(Section):

@@ -1,0 +1,396 @@
+"""Typed telemetry events: one pydantic class per event type, with a schema version.
+
+Every event has `type`, `schema_version`, `event_id` (uuid4 hex), `ts` (epoch seconds),
+`session_id` and `task_id`. Free-text fields (error, reason, message, match, ...) and any
+unknown string field are run through the secret masker when the event is built, so no event
+ever carries an unmasked secret. Model-call attributes follow the OpenTelemetry GenAI semantic
+conventions where one fits (see `OTEL_GENAI_ATTRIBUTES` and docs/TELEMETRY.md).
+
+In the store an event is one `events` row: the common fields, a few denormalized columns that
+metrics aggregate in SQL (`Event.columns()`), and the rest as a JSON `payload`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA_VERSION = 1
+LEVELS = ("info", "warning", "error", "critical")
+
+# Fields stored in their own `events` columns rather than in the JSON payload.
+COMMON_FIELDS = frozenset({"type", "schema_version", "event_id", "ts", "session_id", "task_id"})
+
+# Our attribute name -> OpenTelemetry GenAI semantic-convention attribute.
+OTEL_GENAI_ATTRIBUTES: Mapping[str, str] = {
+    "model": "gen_ai.request.model",
+    "response_model": "gen_ai.response.model",
+    "provider": "gen_ai.provider.name",
+    "operation": "gen_ai.operation.name",
+    "input_tokens": "gen_ai.usage.input_tokens",
+    "output_tokens": "gen_ai.usage.output_tokens",
+    "cache_read_tokens": "gen_ai.usage.cache_read.input_tokens",
+    "cache_write_tokens": "gen_ai.usage.cache_creation.input_tokens",
+    "finish_reason": "gen_ai.response.finish_reasons",
+    "error_type": "error.type",
+}
+
+
+def _load_masker() -> Callable[[str], str]:
+    try:
+        from buildrunner.security.masking import mask_text
+    except ImportError:  # the masker ships with the security package; identity until then
+        return _identity
+    return mask_text
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+_mask: Callable[[str], str] = _load_masker()
+
+
+def masker_available() -> bool:
+    """True when free-text fields are really masked (the security masker is installed)."""
+    return _mask is not _identity
+
+
+def _new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Event(BaseModel):
+    """Base of every event; unknown extra fields are kept (and masked) in the payload."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=False)
+
+    type: str = "event"
+    schema_version: int = SCHEMA_VERSION
+    event_id: str = Field(default_factory=_new_event_id)
+    ts: float = Field(default_factory=time.time)
+    session_id: str | None = None
+    task_id: str | None = None
+
+    # Free-text fields run through the masker.
+    free_text: ClassVar[tuple[str, ...]] = ()
+    # Severity stored in the `level` column (info|warning|error|critical).
+    default_level: ClassVar[str] = "info"
+    # Outcome stored in the `success` column (None: not an outcome event).
+    outcome: ClassVar[bool | None] = None
+
+    @model_validator(mode="after")
+    def _mask_free_text(self) -> Event:
+        values = self.__dict__
+        for name in self.free_text:
+            value = values.get(name)
+            if isinstance(value, str) and value:
+                values[name] = _mask(value)
+        extra = self.__pydantic_extra__
+        if extra:
+            for name, value in extra.items():
+                if isinstance(value, str) and value:
+                    extra[name] = _mask(value)
+        return self
+
+    def event_level(self) -> str:
+        """The event's severity (the `level` column)."""
+        return self.default_level
+
+    def columns(self) -> tuple[Any, ...]:
+        """(level, model, success, duration_ms, cost_micro_usd, input_tokens, output_tokens,
+        error_type, kind) as stored in the denormalized `events` columns."""
+        values = self.__dict__
+        cost = values.get("cost_usd")
+        duration = values.get("duration_ms", values.get("latency_ms"))
+        success = self.outcome
+        return (
+            self.event_level(),
+            values.get("model"),
+            None if success is None else int(success),
+            duration,
+            None if cost is None else round(cost * 1_000_000),
+            values.get("input_tokens"),
+            values.get("output_tokens"),
+            values.get("error_type"),
+            values.get("kind") if isinstance(self, TaskEvent) else None,
+        )
+
+    def payload_json(self) -> str:
+        """The event's own fields (not the common ones) as JSON."""
+        return self.model_dump_json(exclude=COMMON_FIELDS)  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields, `type` included, as plain JSON-able values."""
+        return self.model_dump(mode="json")
+
+
+# -- session ---------------------------------------------------------------------------------
+class SessionEvent(Event):
+    """Something that happened to a whole build session."""
+
+
+class SessionStarted(SessionEvent):
+    type: Literal["session_started"] = "session_started"
+    name: str = ""
+    total_tasks: int = 0
+    workers: int = 1
+    backend: str = "local"
+    resumed: bool = False
+
+
+class SessionCompleted(SessionEvent):
+    type: Literal["session_completed"] = "session_completed"
+    outcome: ClassVar[bool | None] = True
+    status: str = "completed"
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    duration_s: float = 0.0
+
+
+class SessionFailed(SessionEvent):
+    type: Literal["session_failed"] = "session_failed"
+    free_text: ClassVar[tuple[str, ...]] = ("error",)
+    default_level: ClassVar[str] = "error"
+    outcome: ClassVar[bool | None] = False
+    status: str = "failed"
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    duration_s: float = 0.0
+    error: str = ""
+
+
+class SessionPaused(SessionEvent):
+    type: Literal["session_paused"] = "session_paused"
+
+
+class SessionResumed(SessionEvent):
+    type: Literal["session_resumed"] = "session_resumed"
+
+
+# -- task ------------------------------------------------------------------------------------
+class TaskEvent(Event):
+    """Something that happened to one task of a session."""
+
+    kind: str | None = None  # command | agent
+
+
+class TaskQueued(TaskEvent):
+    type: Literal["task_queued"] = "task_queued"
+
+
+class TaskStarted(TaskEvent):
+    type: Literal["task_started"] = "task_started"
+    attempt: int = 1
+    worker_id: str | None = None
+
+
+class TaskCompleted(TaskEvent):
+    type: Literal["task_completed"] = "task_completed"
+    outcome: ClassVar[bool | None] = True
+    attempt: int = 1
+    duration_ms: float | None = None
+    exit_code: int | None = None
+
+
+class TaskFailed(TaskEvent):
+    type: Literal["task_failed"] = "task_failed"
+    free_text: ClassVar[tuple[str, ...]] = ("error",)
+    default_level: ClassVar[str] = "error"
+    outcome: ClassVar[bool | None] = False
+    attempt: int = 1
+    duration_ms: float | None = None
+    exit_code: int | None = None
+    error_type: str = "error"
+    error: str = ""
+
+
+class TaskRetried(TaskEvent):
+    type: Literal["task_retried"] = "task_retried"
+    free_text: ClassVar[tuple[str, ...]] = ("reason",)
+    default_level: ClassVar[str] = "warning"
+    attempt: int = 1
+    reason: str = ""
+
+
+class TaskSkipped(TaskEvent):
+    type: Literal["task_skipped"] = "task_skipped"
+    free_text: ClassVar[tuple[str, ...]] = ("reason",)
+    reason: str = ""
+
+
+# -- model calls -----------------------------------------------------------------------------
+class ModelEvent(Event):
+    """Routing and model-call events (attribute names after OpenTelemetry GenAI)."""
+
+    model: str = ""
+
+
+class ModelSelected(ModelEvent):
+    type: Literal["model_selected"] = "model_selected"
+    free_text: ClassVar[tuple[str, ...]] = ("reason",)
+    level: str | None = None  # complexity level that picked the model
+    estimated_cost_usd: float | None = None
+    reason: str = ""
+
+
+class ModelCallCompleted(ModelEvent):
+    type: Literal["model_call_completed"] = "model_call_completed"
+    outcome: ClassVar[bool | None] = True
+    provider: str = "anthropic"
+    operation: str = "chat"
+    response_model: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float | None = None
+    finish_reason: str | None = None
+
+
+class ModelCallFailed(ModelEvent):
+    type: Literal["model_call_failed"] = "model_call_failed"
+    free_text: ClassVar[tuple[str, ...]] = ("error",)
+    default_level: ClassVar[str] = "warning"
+    outcome: ClassVar[bool | None] = False
+    provider: str = "anthropic"
+    operation: str = "chat"
+    error_type: str = "error"
+    error: str = ""
+    latency_ms: float | None = None
+    status_code: int | None = None
+
+
+class FallbackTriggered(Event):
+    type: Literal["fallback_triggered"] = "fallback_triggered"
+    free_text: ClassVar[tuple[str, ...]] = ("reason",)
+    default_level: ClassVar[str] = "warning"
+    from_model: str = ""
+    to_model: str = ""
+    reason: str = ""
+
+
+class BudgetExceeded(Event):
+    type: Literal["budget_exceeded"] = "budget_exceeded"
+    scope: str = "session"  # session | task | daily | weekly | monthly
+    limit_usd: float = 0.0
+    spent_usd: float = 0.0
+    hard: bool = True
+
+    def event_level(self) -> str:
+        return "critical" if self.hard else "warning"
+
+
+# -- security, workers, alerts ---------------------------------------------------------------
+_SECURITY_LEVELS = {"critical": "critical", "high": "error", "error": "error",
+                    "medium": "warning", "warning": "warning", "low": "info", "info": "info"}
+
+
+class SecurityViolation(Event):
+    type: Literal["security_violation"] = "security_violation"
+    free_text: ClassVar[tuple[str, ...]] = ("match", "message")
+    path: str = ""
+    line: int | None = None
+    rule_id: str = ""
+    kind: str = "secret"  # secret | sql_injection
+    severity: str = "high"
+    match: str = ""  # already masked by the scanner; masked again to be sure
+    message: str = ""
+
+    def event_level(self) -> str:
+        return _SECURITY_LEVELS.get(self.severity.lower(), "error")
+
+
+class WorkerOffline(Event):
+    type: Literal["worker_offline"] = "worker_offline"
+    free_text: ClassVar[tuple[str, ...]] = ("reason",)
+    default_level: ClassVar[str] = "warning"
+    worker_id: str = ""
+    reason: str = ""
+
+
+class AlertEvent(Event):
+    """An alert changed state (written by the alert engine)."""
+
+    free_text: ClassVar[tuple[str, ...]] = ("message",)
+    threshold: str = ""
+    level: str = "warning"
+    value: float | None = None
+    threshold_value: float | None = None
+    message: str = ""
+
+    def event_level(self) -> str:
+        return self.level
+
+
+class AlertFired(AlertEvent):
+    type: Literal["alert_fired"] = "alert_fired"
+
+
+class AlertResolved(AlertEvent):
+    type: Literal["alert_resolved"] = "alert_resolved"
+
+    def event_level(self) -> str:
+        return "info"
+
+
+EVENT_CLASSES: tuple[type[Event], ...] = (
+    SessionStarted, SessionCompleted, SessionFailed, SessionPaused, SessionResumed,
+    TaskQueued, TaskStarted, TaskCompleted, TaskFailed, TaskRetried, TaskSkipped,
+    ModelSelected, ModelCallCompleted, ModelCallFailed, FallbackTriggered, BudgetExceeded,
+    SecurityViolation, WorkerOffline, AlertFired, AlertResolved,
+)
+EVENT_TYPES: Mapping[str, type[Event]] = {
+    cls.model_fields["type"].default: cls for cls in EVENT_CLASSES
+}
+
+
+def event_from_dict(data: Mapping[str, Any]) -> Event:
+    """Rebuild a typed event from a dict (a worker message or a stored row); raises ValueError.
+
+    An unknown `type` gives a plain `Event` carrying that type, so new producers never lose data.
+    """
+    fields = dict(data)
+    event_type = fields.get("type")
+    if not isinstance(event_type, str) or not event_type:
+        raise ValueError(f"event without a type: {sorted(fields)}")
+    cls = EVENT_TYPES.get(event_type, Event)
+    if fields.get("ts") is None:
+        fields.pop("ts", None)
+    if fields.get("event_id") is None:
+        fields.pop("event_id", None)
+    return cls.model_validate(fields)
+
+
+def event_from_row(row: Mapping[str, Any]) -> Event:
+    """Rebuild a typed event from an `events` row."""
+    payload = json.loads(row["payload"] or "{}")
+    payload.update(
+        type=row["type"], event_id=row["event_id"], ts=row["ts"],
+        schema_version=row["schema_version"], session_id=row["session_id"],
+        task_id=row["task_id"],
+    )
+    return event_from_dict(payload)
+
+
+def otel_attributes(event: Event) -> dict[str, Any]:
+    """The event's fields renamed to OpenTelemetry attribute names where a convention exists."""
+    attributes: dict[str, Any] = {}
+    for name, value in event.model_dump(exclude=COMMON_FIELDS).items():  # type: ignore[arg-type]
+        if value is None:
+            continue
+        attributes[OTEL_GENAI_ATTRIBUTES.get(name, f"buildrunner.{name}")] = value
+    attributes["buildrunner.event.type"] = event.type
+    if event.session_id:
+        attributes["buildrunner.session.id"] = event.session_id
+    if event.task_id:
+        attributes["buildrunner.task.id"] = event.task_id
+    return attributes

@@ -1,0 +1,133 @@
+"""Typed events: defaults, denormalized columns, round trips through dicts and rows, masking."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from buildrunner.store.db import connect
+from buildrunner.telemetry import events as ev
+from buildrunner.telemetry.collector import INSERT_SQL, event_row
+from buildrunner.telemetry.events import (
+    EVENT_TYPES,
+    ModelCallCompleted,
+    SecurityViolation,
+    TaskFailed,
+    event_from_dict,
+    event_from_row,
+    otel_attributes,
+)
+
+REQUIRED_TYPES = {
+    "session_started", "session_completed", "session_failed", "task_queued", "task_started",
+    "task_completed", "task_failed", "task_retried", "task_skipped", "model_selected",
+    "model_call_completed", "model_call_failed", "fallback_triggered", "budget_exceeded",
+    "security_violation", "worker_offline",
+}
+
+
+def test_every_required_type_has_its_own_class() -> None:
+    assert set(EVENT_TYPES) >= REQUIRED_TYPES
+    for name, cls in EVENT_TYPES.items():
+        event = cls()
+        assert event.type == name
+        assert event.schema_version == ev.SCHEMA_VERSION
+        assert len(event.event_id) == 32
+
+
+def test_event_ids_are_unique_and_ts_defaults_to_now() -> None:
+    first, second = ev.TaskQueued(), ev.TaskQueued()
+    assert first.event_id != second.event_id
+    assert abs(first.ts - __import__("time").time()) < 60
+
+
+def test_model_call_columns_are_denormalized() -> None:
+    event = ModelCallCompleted(
+        model="claude-sonnet-4-5", input_tokens=1200, output_tokens=300, cache_read_tokens=50,
+        cost_usd=0.012345, latency_ms=812.5, session_id="s1", task_id="t1",
+    )
+    level, model, success, duration, cost, tokens_in, tokens_out, error_type, kind = (
+        event.columns()
+    )
+    assert (level, model, success, duration) == ("info", "claude-sonnet-4-5", 1, 812.5)
+    assert (cost, tokens_in, tokens_out, error_type, kind) == (12345, 1200, 300, None, None)
+
+
+def test_task_failed_columns_carry_error_type_and_kind() -> None:
+    event = TaskFailed(kind="command", duration_ms=15.0, exit_code=3, error_type="exit_code")
+    assert event.columns() == ("error", None, 0, 15.0, None, None, None, "exit_code", "command")
+
+
+def test_security_severity_maps_to_level() -> None:
+    assert SecurityViolation(severity="critical").event_level() == "critical"
+    assert SecurityViolation(severity="medium").event_level() == "warning"
+    assert ev.BudgetExceeded(hard=False).event_level() == "warning"
+    assert ev.AlertFired(level="critical").event_level() == "critical"
+
+
+def test_from_dict_rebuilds_the_typed_class_and_keeps_extras() -> None:
+    event = event_from_dict(
+        {"type": "session_started", "session_id": "s", "name": "demo", "workers": 3,
+         "resumed": True, "future_field": 7}
+    )
+    assert isinstance(event, ev.SessionStarted)
+    assert (event.name, event.workers, event.resumed) == ("demo", 3, True)
+    assert event.model_extra == {"future_field": 7}
+
+
+def test_from_dict_tolerates_unknown_types_and_rejects_missing_type() -> None:
+    event = event_from_dict({"type": "agent_turn", "turn": 2, "ts": None})
+    assert type(event) is ev.Event
+    assert event.type == "agent_turn"
+    with pytest.raises(ValueError):
+        event_from_dict({"name": "no type"})
+    with pytest.raises(ValueError):
+        event_from_dict({"type": "task_started", "attempt": "not a number"})
+
+
+def test_row_round_trip(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "db.sqlite")
+    original = ModelCallCompleted(model="m", input_tokens=5, cost_usd=0.5, session_id="s")
+    conn.execute(INSERT_SQL, event_row(original))
+    row = conn.execute("SELECT * FROM events").fetchone()
+    assert row["cost_micro_usd"] == 500_000
+    assert "event_id" not in json.loads(row["payload"])
+    rebuilt = event_from_row(row)
+    assert rebuilt == original
+    conn.close()
+
+
+def test_unique_event_id_makes_inserts_idempotent(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "db.sqlite")
+    event = ev.TaskQueued(kind="agent")
+    conn.execute(INSERT_SQL, event_row(event))
+    conn.execute(INSERT_SQL, event_row(event))
+    assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("INSERT INTO events(event_id, type, ts) VALUES (?, 'x', 0)", (event.event_id,))
+    conn.close()
+
+
+def test_free_text_and_unknown_string_fields_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ev, "_mask", lambda text: text.replace("hunter2", "h*****2"))
+    failed = TaskFailed(error="login with hunter2 failed", error_type="exit_code")
+    assert failed.error == "login with h*****2 failed"
+    assert failed.error_type == "exit_code"
+    extra = event_from_dict({"type": "agent_note", "text": "pw hunter2", "count": 2})
+    assert extra.model_extra == {"text": "pw h*****2", "count": 2}
+
+
+def test_otel_attribute_names_follow_genai_conventions() -> None:
+    attributes = otel_attributes(
+        ModelCallCompleted(model="m", input_tokens=3, output_tokens=4, cache_write_tokens=2,
+                           session_id="s")
+    )
+    assert attributes["gen_ai.request.model"] == "m"
+    assert attributes["gen_ai.usage.input_tokens"] == 3
+    assert attributes["gen_ai.usage.output_tokens"] == 4
+    assert attributes["gen_ai.usage.cache_creation.input_tokens"] == 2
+    assert attributes["gen_ai.provider.name"] == "anthropic"
+    assert attributes["buildrunner.session.id"] == "s"
