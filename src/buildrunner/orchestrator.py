@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -25,7 +25,13 @@ from buildrunner.parallel.plan import Plan
 from buildrunner.parallel.protocol import TaskOutcome, TaskRun
 from buildrunner.parallel.recorder import SessionRecorder
 from buildrunner.parallel.scheduler import Scheduler, TaskState
-from buildrunner.parallel.sessions import create_session, get_session, take_control_requests
+from buildrunner.parallel.sessions import (
+    create_session,
+    get_session,
+    new_session_id,
+    take_control_requests,
+)
+from buildrunner.parallel.worktree import Worktree, create_worktree, merge_back, remove_worktree
 from buildrunner.store.db import Store, now, transaction
 from buildrunner.telemetry_sink import EventSink, open_sink
 
@@ -52,9 +58,10 @@ class RunSummary:
     counts: dict[str, int]
     duration_s: float
     tasks: list[dict[str, Any]] = field(default_factory=list)
+    merge: dict[str, Any] | None = None  # worktree isolation: how the result was merged back
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        return ({"merge": self.merge} if self.merge else {}) | {
             "session_id": self.session_id,
             "name": self.name,
             "status": self.status,
@@ -115,11 +122,22 @@ class Orchestrator:
         backend: str = "local",
         budget_usd: float | None = None,
         workdir: Path | None = None,
+        isolate: str = "none",
     ) -> str:
-        """Record a new session for `plan`; returns its id. Tasks run in `workdir` (default cwd)."""
+        """Record a new session for `plan`; returns its id. Tasks run in `workdir` (default cwd).
+
+        With `isolate="worktree"` they run in a git worktree that is merged back at the end.
+        """
+        workdir = (workdir or Path.cwd()).resolve()
+        session_id = new_session_id()
+        metadata: dict[str, Any] = {}
+        if isolate == "worktree":
+            tree = create_worktree(workdir, self.store.data_dir, session_id)
+            workdir = tree.workdir
+            metadata["worktree"] = asdict(tree) | {"repo": str(tree.repo), "path": str(tree.path)}
         return create_session(
             self.conn, plan, name=name, plan_path=plan_path, workers=workers, backend=backend,
-            budget_usd=budget_usd, workdir=str((workdir or Path.cwd()).resolve()),
+            budget_usd=budget_usd, workdir=str(workdir), session_id=session_id, metadata=metadata,
         )
 
     def prepare_resume(self, session_ref: str) -> str:
@@ -162,9 +180,25 @@ class Orchestrator:
         run = _SessionRun(self, row.id, row.name, plan, row.workers, row.backend, workdir)
         previous = _install_signal_handlers(self._on_signal)
         try:
-            return run.execute()
+            summary = run.execute()
         finally:
             _restore_signal_handlers(previous)
+        if "worktree" in row.metadata and summary.status == "completed":
+            summary = self._merge_worktree(row.metadata["worktree"], summary)
+        return summary
+
+    def _merge_worktree(self, data: dict[str, Any], summary: RunSummary) -> RunSummary:
+        tree = Worktree(Path(data["repo"]), Path(data["path"]), data["branch"], data["base"],
+                        data["subdir"])
+        result = merge_back(tree, f"BuildRunner session {summary.session_id} ({summary.name})")
+        summary.merge = {"merged": result.merged, "how": result.how, "detail": result.detail}
+        recorder = SessionRecorder(self.conn, summary.session_id)
+        if result.merged:
+            remove_worktree(tree)
+        else:
+            summary.status = "failed"
+            recorder.set_session_status("failed", ended=True, error=result.detail)
+        return summary
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._stop_signal = signal.Signals(signum).name

@@ -37,6 +37,10 @@ def run_command(
     resume: str | None = typer.Option(
         None, "--resume", help="Continue an interrupted session (id or prefix)."
     ),
+    isolate: str | None = typer.Option(
+        None, "--isolate",
+        help="none, or worktree: run in a git worktree under .buildrunner/worktrees and merge back.",
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Run a build plan: tasks in dependency order, in parallel where safe.
@@ -45,7 +49,8 @@ def run_command(
     """
     run_build(
         plan_file, name=name, workers=workers, backend=backend, ray_address=ray_address,
-        budget=budget, dry_run=dry_run, watch=watch, resume=resume, json_output=json_output,
+        budget=budget, dry_run=dry_run, watch=watch, resume=resume, isolate=isolate,
+        json_output=json_output,
     )
 
 
@@ -60,8 +65,10 @@ def run_build(
     dry_run: bool = False,
     watch: bool = False,
     resume: str | None = None,
+    isolate: str | None = None,
     json_output: bool = False,
 ) -> None:
+    """Create (or resume) a session and run it, rendering progress; exits like `br run`."""
     from buildrunner.cli.common import project_settings, project_store
     from buildrunner.orchestrator import Orchestrator, TaskUpdate
     from buildrunner.parallel.plan import load_plan
@@ -71,6 +78,8 @@ def run_build(
         fail("give a PLAN file to run, or --resume SESSION to continue one (not both)")
     if backend is not None and backend not in ("local", "ray"):
         fail(f"--backend must be 'local' or 'ray', not '{backend}'")
+    if isolate is not None and isolate not in ("none", "worktree"):
+        fail(f"--isolate must be 'none' or 'worktree', not '{isolate}'")
     store = project_store()
     settings = project_settings(store)
     if ray_address:
@@ -111,6 +120,7 @@ def run_build(
                 plan, plan_path=str(plan_file), name=name,
                 workers=workers or plan.workers or settings.run.workers,
                 backend=chosen_backend, budget_usd=budget,
+                isolate=isolate or settings.parallel.isolate,
             )
         if not json_output:
             err_console.print(f"[bold]session {session_id}[/bold]")
@@ -141,6 +151,10 @@ def _print_summary(data: dict[str, Any]) -> None:
         + (f", {tasks['cancelled']} cancelled" if tasks["cancelled"] else "")
         + f" (session {data['session_id']})"
     )
+    merge = data.get("merge")
+    if merge:
+        colour = "green" if merge["merged"] else "red"
+        err_console.print(f"[{colour}]worktree: {merge['detail']}[/{colour}]")
     if data["status"] == "interrupted":
         err_console.print(f"resume with: br run --resume {data['session_id']}")
 

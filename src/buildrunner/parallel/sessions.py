@@ -101,9 +101,12 @@ def create_session(
     backend: str = "local",
     budget_usd: float | None = None,
     workdir: str | None = None,
+    session_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> str:
     """Insert a session and its tasks (status pending); return the session id."""
-    session_id = new_session_id()
+    session_id = session_id or new_session_id()
+    meta = {**(metadata or {}), **({"workdir": workdir} if workdir else {})}
     stamp = now()
     budget = budget_usd if budget_usd is not None else plan.budget_usd
     with transaction(conn):
@@ -114,7 +117,7 @@ def create_session(
             (
                 session_id, name or plan.name, plan_path, plan.to_json(), backend, workers,
                 None if budget is None else str(budget), os.getpid(), socket.gethostname(),
-                stamp, len(plan.tasks), json.dumps({"workdir": workdir} if workdir else {}),
+                stamp, len(plan.tasks), json.dumps(meta),
             ),
         )
         conn.executemany(

@@ -50,6 +50,9 @@ class Store:
             self.data_dir.mkdir(mode=0o700, exist_ok=True)
             os.chmod(self.data_dir, 0o700)
             self.logs_dir.mkdir(mode=0o700, exist_ok=True)
+            ignore = self.data_dir / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("# BuildRunner's local data: never commit it\n*\n")
         except OSError as exc:
             raise StoreError(f"cannot create {self.data_dir}: {exc.strerror or exc}") from None
         if not os.access(self.data_dir, os.W_OK):
