@@ -61,33 +61,6 @@ def _attach_alerts(collector: Any, store: Store, settings: Settings) -> Any:
     return engine
 
 
-class _DirectSink:  # TEMPORARY until the collector lands
-    def __init__(self, store: Store, settings: Settings) -> None:
-        import json
-        import uuid
-
-        self._json, self._uuid = json, uuid
-        self.conn = store.connect()
-
-    def emit(self, event: dict[str, Any]) -> None:
-        import time
-
-        self.conn.execute(
-            "INSERT INTO events(event_id, type, ts, session_id, task_id, payload) VALUES (?,?,?,?,?,?)",
-            (self._uuid.uuid4().hex, event["type"], time.time(), event.get("session_id"),
-             event.get("task_id"), self._json.dumps(event)),
-        )
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.conn.close()
-
-
 def open_sink(store: Store, settings: Settings) -> EventSink:
     """The event sink for a build in this project."""
-    try:
-        return CollectorSink(store, settings)
-    except ImportError:
-        return _DirectSink(store, settings)
+    return CollectorSink(store, settings)
