@@ -65,5 +65,6 @@ def main() -> None:
 
 
 def _die(message: str, code: int) -> None:
-    sys.stderr.write(f"br: error: {message}\n")
+    one_line = " ".join(message.split())  # errors are always one line, whatever the cause
+    sys.stderr.write(f"br: error: {one_line}\n")
     sys.exit(code)

@@ -137,8 +137,10 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
         mark = exc.problem_mark or exc.context_mark
         line = f":{mark.line + 1}" if mark else ""
         raise PlanError(f"{source}{line}: YAML syntax error: {exc.problem or exc}") from None
+    except yaml.reader.ReaderError as exc:
+        raise PlanError(f"{source}: not YAML text: character {exc.character!r} at offset {exc.position}") from None
     except yaml.YAMLError as exc:
-        raise PlanError(f"{source}: YAML error: {exc}") from None
+        raise PlanError(f"{source}: YAML error: {' '.join(str(exc).split())}") from None
     lines = _LineIndex(root_node)
     if not isinstance(data, dict):
         raise PlanError(f"{source}:1: a plan is a mapping with 'name' and 'tasks'")
