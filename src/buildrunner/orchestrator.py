@@ -229,6 +229,7 @@ class _SessionRun:
         self.started = time.monotonic()
         self.beats: dict[str, float] = {}
         self.pending_events: list[dict[str, Any]] = []
+        self._waiting_count = 0
         self.lock_keys = {
             task.id: lock_keys(_relative_to_store(workdir, task.cwd, task.files, owner.store.root))
             for task in plan.tasks
@@ -249,7 +250,7 @@ class _SessionRun:
             "SELECT task_id, status, attempts FROM tasks WHERE session_id = ?", (self.session_id,)
         ):
             state = self.scheduler.tasks[row["task_id"]]
-            state.status = row["status"]
+            self.scheduler.set_status(state, row["status"])
             state.attempts = row["attempts"]
 
     def execute(self) -> RunSummary:
@@ -291,7 +292,7 @@ class _SessionRun:
                 self._dispatch()
             if self.scheduler.finished() or (self.cancelling and not self.scheduler.running()):
                 return
-            waiting = any(state.status == "waiting" for state in self.scheduler.tasks.values())
+            waiting = self.scheduler.has_waiting()
             poll_s = min(self.settings.parallel.lock_poll_s if waiting else CONTROL_POLL_S, 0.5)
             messages = self.backend.poll(poll_s)
             with transaction(self.conn):
@@ -321,7 +322,7 @@ class _SessionRun:
         with transaction(self.conn):
             for task_id in self.scheduler.newly_ready():
                 state = self.scheduler.tasks[task_id]
-                state.status = "queued"
+                self.scheduler.set_status(state, "queued")
                 self.recorder.set_task(task_id, status="queued")
                 self.emit("task_queued", task_id=task_id, kind=state.spec.kind)
 
@@ -329,9 +330,11 @@ class _SessionRun:
         idle = self.backend.idle_workers()
         if not idle:
             return
-        for state in self.scheduler.runnable():
+        # waiting tasks are re-tried each round; look a little past the idle count for them
+        candidates = self.scheduler.take_best(len(idle) + self._waiting_count + 8)
+        for state in candidates:
             if not idle:
-                return
+                break
             task_id = state.spec.id
             result = acquire_locks(self.conn, self.lock_keys[task_id], self.session_id, task_id)
             if not result.acquired:
@@ -342,17 +345,21 @@ class _SessionRun:
                 )
                 waiting_on = f"{holder.path} held by task '{holder.task_id}' of {where}"
                 if state.status != "waiting" or state.waiting_on != waiting_on:
-                    state.status, state.waiting_on = "waiting", waiting_on
+                    self.scheduler.set_status(state, "waiting")
+                    state.waiting_on = waiting_on
                     with transaction(self.conn):
                         self.recorder.set_task(task_id, status="waiting", waiting_on=waiting_on)
                     self.owner.on_update(TaskUpdate(task_id, "waiting", detail=waiting_on))
                 continue
             self._start(state, idle.pop(0))
+        self.scheduler.give_back(candidates)
+        self._waiting_count = sum(state.status == "waiting" for state in candidates)
 
     def _start(self, state: TaskState, worker_id: str) -> None:
         task = state.spec
         state.attempts += 1
-        state.status, state.worker_id, state.waiting_on = "running", worker_id, None
+        self.scheduler.set_status(state, "running")
+        state.worker_id, state.waiting_on = worker_id, None
         state.started_at = now()
         log_path = self.log_dir / f"{task.id}.{state.attempts}.log"
         workdir = (self.root / task.cwd).resolve() if task.cwd else self.root
@@ -412,7 +419,7 @@ class _SessionRun:
         duration_ms = round(outcome.duration_s * 1000, 3)
         common = {"task_id": state.spec.id, "kind": state.spec.kind, "attempt": outcome.attempt}
         if outcome.status == "succeeded":
-            state.status = "succeeded"
+            self.scheduler.set_status(state, "succeeded")
             self.recorder.set_task(
                 state.spec.id, status="succeeded", exit_code=outcome.exit_code, ended_at=ended,
                 duration_s=outcome.duration_s, error=None,
@@ -423,12 +430,12 @@ class _SessionRun:
                                             outcome.duration_s, log_path=self._log(state)))
             for task_id in self.scheduler.newly_ready():
                 ready = self.scheduler.tasks[task_id]
-                ready.status = "queued"
+                self.scheduler.set_status(ready, "queued")
                 self.recorder.set_task(task_id, status="queued")
                 self.emit("task_queued", task_id=task_id, kind=ready.spec.kind)
             return
         if outcome.status == "cancelled" and self.cancelling:
-            state.status = "cancelled"
+            self.scheduler.set_status(state, "cancelled")
             self.recorder.set_task(state.spec.id, status="cancelled", ended_at=ended,
                                    error="cancelled")
             self.owner.on_update(TaskUpdate(state.spec.id, "cancelled", outcome.attempt))
@@ -439,7 +446,8 @@ class _SessionRun:
         if outcome.attempt <= state.spec.retries and not self.cancelling:
             self._requeue(state, f"attempt {outcome.attempt} failed: {outcome.error}")
             return
-        state.status, state.error = "failed", outcome.error
+        self.scheduler.set_status(state, "failed")
+        state.error = outcome.error
         self.recorder.set_task(
             state.spec.id, status="failed", exit_code=outcome.exit_code, ended_at=ended,
             duration_s=outcome.duration_s, error=outcome.error,
@@ -449,7 +457,8 @@ class _SessionRun:
         self._skip_dependents(state.spec.id)
 
     def _requeue(self, state: TaskState, reason: str) -> None:
-        state.status, state.worker_id = "queued", None
+        self.scheduler.set_status(state, "queued")
+        state.worker_id = None
         self.recorder.set_task(state.spec.id, status="queued", worker_id=None)
         self.emit("task_retried", task_id=state.spec.id, attempt=state.attempts + 1, reason=reason)
         self.owner.on_update(TaskUpdate(state.spec.id, "retrying", state.attempts, detail=reason))
@@ -457,7 +466,7 @@ class _SessionRun:
     def _skip_dependents(self, failed_id: str) -> None:
         for task_id in self.scheduler.to_skip(failed_id):
             skipped = self.scheduler.tasks[task_id]
-            skipped.status = "skipped"
+            self.scheduler.set_status(skipped, "skipped")
             reason = f"dependency '{failed_id}' failed"
             self.recorder.set_task(task_id, status="skipped", error=reason)
             self.emit("task_skipped", task_id=task_id, reason=reason)
@@ -478,7 +487,7 @@ class _SessionRun:
                 if (state.lost == 1 or state.attempts <= state.spec.retries) and not self.cancelling:
                     self._requeue(state, f"worker {worker_id} lost: {message.reason}")
                 else:
-                    state.status = "failed"
+                    self.scheduler.set_status(state, "failed")
                     self.recorder.set_task(state.spec.id, status="failed", ended_at=now(),
                                            error=f"worker lost: {message.reason}")
                     self.emit("task_failed", task_id=state.spec.id, kind=state.spec.kind,
@@ -503,7 +512,7 @@ class _SessionRun:
         with transaction(self.conn):
             for state in self.scheduler.tasks.values():
                 if state.status in ("pending", "queued", "waiting"):
-                    state.status = "cancelled" if self.cancelling else "skipped"
+                    self.scheduler.set_status(state, "cancelled" if self.cancelling else "skipped")
                     reason = "session cancelled" if self.cancelling else "dependencies did not complete"
                     self.recorder.set_task(state.spec.id, status=state.status, error=reason)
                     if not self.cancelling:
@@ -520,7 +529,7 @@ class _SessionRun:
                 if state.status in ("running", "waiting"):
                     if state.status == "running":
                         self.recorder.lose_attempt(state.spec.id, state.attempts, reason)
-                    state.status = "queued"
+                    self.scheduler.set_status(state, "queued")
                     self.recorder.set_task(state.spec.id, status="queued", worker_id=None)
         release_locks(self.conn, self.session_id)
 
