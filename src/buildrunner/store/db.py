@@ -98,23 +98,50 @@ def connect(path: Path, *, busy_timeout_s: float = BUSY_TIMEOUT_S) -> sqlite3.Co
             os.chmod(path, 0o600)
     conn.row_factory = sqlite3.Row
     try:
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > latest_version():
-            conn.close()
-            raise SchemaTooNewError(
-                f"database {path} has schema version {version}, newer than this BuildRunner "
-                f"understands ({latest_version()}); upgrade BuildRunner"
-            )
-        if version < latest_version():
-            apply_migrations(conn, version)
+        with _setup_lock(path):
+            _prepare(conn, path, busy_timeout_s)
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise StoreError(describe_sqlite_error(path, exc, busy_timeout_s)) from None
     return conn
+
+
+@contextmanager
+def _setup_lock(path: Path) -> Iterator[None]:
+    """Serialise first-time setup (WAL switch, migrations) between processes opening one file.
+
+    Two processes switching a new database to WAL at once can deadlock inside SQLite (both hold
+    a shared lock and want an exclusive one), which the busy timeout does not resolve.
+    """
+    import fcntl
+
+    try:
+        handle = os.fdopen(os.open(str(path) + ".lock", os.O_RDWR | os.O_CREAT, 0o600), "r+")
+    except OSError:
+        yield  # a read-only folder: nothing to serialise, SQLite will report what it can't do
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        handle.close()
+
+
+def _prepare(conn: sqlite3.Connection, path: Path, busy_timeout_s: float) -> None:
+    """Pragmas and migrations for a fresh connection."""
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > latest_version():
+        conn.close()
+        raise SchemaTooNewError(
+            f"database {path} has schema version {version}, newer than this BuildRunner "
+            f"understands ({latest_version()}); upgrade BuildRunner"
+        )
+    if version < latest_version():
+        apply_migrations(conn, version)
 
 
 def describe_sqlite_error(path: Path, exc: sqlite3.Error, busy_timeout_s: float) -> str:
@@ -132,7 +159,9 @@ def describe_sqlite_error(path: Path, exc: sqlite3.Error, busy_timeout_s: float)
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
+def transaction(
+    conn: sqlite3.Connection, *, immediate: bool = True
+) -> Iterator[sqlite3.Connection]:
     """One write transaction (BEGIN IMMEDIATE so writers queue on the busy timeout)."""
     try:
         conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
