@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from buildrunner.errors import SessionError
 from buildrunner.parallel.sessions import (
@@ -141,7 +142,7 @@ def cancel_orphan(conn: sqlite3.Connection, row: SessionRow) -> ControlResult:
 # -- cleanup ---------------------------------------------------------------------------------
 @dataclass
 class CleanupResult:
-    sessions: list[dict[str, object]] = field(default_factory=list)
+    sessions: list[dict[str, Any]] = field(default_factory=list)
     logs_removed: int = 0
     dry_run: bool = False
 
