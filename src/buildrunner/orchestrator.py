@@ -369,6 +369,7 @@ class _SessionRun:
             env={**self.plan.env, **task.env, "BR_SESSION_ID": self.session_id,
                  "BR_TASK_ID": task.id, "BR_ATTEMPT": str(state.attempts)},
             timeout_s=task.timeout_s or self.settings.run.default_timeout_s, files=list(task.files),
+            cpus=task.cpus, resources=dict(task.resources),
         )
         with transaction(self.conn):
             self.recorder.set_task(

@@ -27,6 +27,8 @@ class TaskRun:
     env: dict[str, str] = field(default_factory=dict)
     timeout_s: float | None = None
     files: list[str] = field(default_factory=list)
+    cpus: float = 1.0  # resources the task needs (the Ray backend schedules on them)
+    resources: dict[str, float] = field(default_factory=dict)
     agent: dict[str, Any] = field(default_factory=dict)  # routing decisions for agent tasks
 
     def to_dict(self) -> dict[str, Any]:
