@@ -1,0 +1,96 @@
+"""The abstract string value both analysers track, and the scope chain that holds it.
+
+A `Value` records what an expression would contribute to a query string: the constant text it is
+known to contain (to tell SQL from other strings), the non-constant expressions spliced into it,
+and how they were spliced (f-string, `%`, `.format()`, `+`, `join`, template literal). It is
+generic over the node type so the Python (`ast`) and JS/TS (tree-sitter) analysers share it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+Node = TypeVar("Node")
+
+
+@dataclass(frozen=True)
+class Value(Generic[Node]):
+    """What an expression contributes to a query string."""
+
+    tainted: tuple[Node, ...] = ()  # non-constant expressions that end up in the string
+    text: str = ""  # constant text known to be part of the string (tainted parts as '?')
+    how: str | None = None  # how tainted data was spliced in (None: not a built string)
+    is_str: bool = False  # known to be a string (a literal or a built string)
+
+    @property
+    def is_safe(self) -> bool:
+        return not self.tainted
+
+    @property
+    def is_built(self) -> bool:
+        """A string assembled here from non-constant data: what a sink must not receive."""
+        return self.how is not None and bool(self.tainted)
+
+
+def safe(text: str = "", *, is_str: bool = False) -> Value[Node]:
+    return Value((), text, None, is_str)
+
+
+def opaque(node: Node) -> Value[Node]:
+    """Data we cannot see into (a parameter, a call result): tainted, but not a built string."""
+    return Value((node,), "", None, False)
+
+
+def merge(values: list[Value[Node]]) -> Value[Node]:
+    """Either of several values (branches of an `if`, elements of a list)."""
+    if len(values) == 1:
+        return values[0]
+    tainted: list[Node] = []
+    for value in values:
+        tainted.extend(item for item in value.tainted if item not in tainted)
+    how = next((value.how for value in values if value.is_built), None)
+    text = " ".join(value.text for value in values if value.text)
+    return Value(tuple(tainted), text, how, any(value.is_str for value in values))
+
+
+def splice(parts: list[Value[Node]], how: str, *, text: str | None = None) -> Value[Node]:
+    """A string built from `parts` with construction `how` (keeps an inner construction's name)."""
+    tainted: list[Node] = []
+    for part in parts:
+        tainted.extend(item for item in part.tainted if item not in tainted)
+    inner = next((part.how for part in parts if part.is_built), None)
+    joined = text if text is not None else "".join(part.text if part.is_safe or part.text
+                                                   else "?" for part in parts)
+    return Value(tuple(tainted), joined, (inner or how) if tainted else None, True)
+
+
+@dataclass
+class Scope(Generic[Node]):
+    """Names bound in a function (or module), with the enclosing scope as fallback."""
+
+    names: dict[str, Value[Node]] = field(default_factory=dict)
+    parent: Scope[Node] | None = None
+
+    def lookup(self, name: str) -> Value[Node] | None:
+        scope: Scope[Node] | None = self
+        while scope is not None:
+            if name in scope.names:
+                return scope.names[name]
+            scope = scope.parent
+        return None
+
+    def child(self) -> Scope[Node]:
+        return Scope({}, self)
+
+    def copy(self) -> Scope[Node]:
+        return Scope(dict(self.names), self.parent)
+
+    def join(self, branches: list[Scope[Node]]) -> None:
+        """After an `if`/`try`: a name may hold the value of any branch that bound it."""
+        keys = {key for branch in branches for key in branch.names}
+        for key in keys:
+            options = [branch.names[key] for branch in branches if key in branch.names]
+            if len(options) < len(branches) and key in self.names:
+                options.append(self.names[key])
+            self.names[key] = merge(options)
