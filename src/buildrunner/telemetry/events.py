@@ -111,7 +111,7 @@ class Event(BaseModel):
         success = self.outcome
         return (
             self.event_level(),
-            values.get("model"),
+            values.get("model") or None,
             None if success is None else int(success),
             duration,
             None if cost is None else round(cost * 1_000_000),
