@@ -38,14 +38,22 @@ def start_command(
     ),
     backend: str | None = typer.Option(None, "--backend", help="Where tasks run: local or ray."),
     budget: float | None = typer.Option(None, "--budget", min=0.0, help="Hard budget in USD."),
+    ray_address: str | None = typer.Option(None, "--ray-address", help="Ray cluster address."),
+    isolate: str | None = typer.Option(
+        None, "--isolate",
+        help="none, or worktree: run in a git worktree under .buildrunner/worktrees and merge back.",
+    ),
     watch: bool = typer.Option(False, "--watch", help="Show the live dashboard while it runs."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Run a plan as a named session (the same build as `br run PLAN --name NAME`)."""
+    """Run a plan as a named session (the same build as `br run PLAN --name NAME`).
+
+    Exit 0 when every task succeeded, 1 when a task failed, 2 on bad input, 130 when interrupted.
+    """
     from buildrunner.cli.run import run_build
 
-    run_build(plan, name=name, workers=workers, backend=backend, budget=budget, watch=watch,
-              json_output=json_output)
+    run_build(plan, name=name, workers=workers, backend=backend, ray_address=ray_address,
+              budget=budget, watch=watch, isolate=isolate, json_output=json_output)
 
 
 @app.command("status")

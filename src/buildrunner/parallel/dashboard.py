@@ -244,6 +244,8 @@ def live_frames(
                 live.update(render(snapshot(conn, session_ref)), refresh=True)
                 if finished:
                     break
+        if not console.is_terminal:
+            console.line()  # Live leaves the last frame without a line end when not on a terminal
     finally:
         conn.close()
 
