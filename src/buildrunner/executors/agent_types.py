@@ -1,0 +1,66 @@
+"""What the orchestrator hands an agent executor, and what it gets back (shared by both executors)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from buildrunner.routing.providers import Usage
+
+PriceFunction = Callable[[str, Usage], Decimal]  # (model id, usage) -> USD
+EventSink = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class AgentTask:
+    session_id: str
+    task_id: str
+    prompt: str
+    workdir: Path
+    files: list[str]
+    allow_commands: bool
+    models: list[str]  # the selected model first, then the fallback chain (catalog ids)
+    cost_limit_usd: Decimal | None
+    budget_allowance_usd: Decimal | None  # what the session budget still allows this task
+    max_turns: int
+    timeout_s: float | None = None  # wall-clock limit of the whole task (Claude Code runs)
+    max_output_tokens: int = 8192  # per model call
+    context_windows: dict[str, int] = field(default_factory=dict)  # model -> tokens, if known
+
+
+@dataclass
+class AgentResult:
+    status: Literal["succeeded", "failed"]
+    error_type: str | None
+    error: str | None
+    final_text: str
+    changed_files: list[str]  # relative to workdir, sorted: what this task wrote
+    refused_writes: list[str]  # paths the model tried to write outside its files
+    turns: int
+    cost_usd: Decimal
+    model: str  # the model that made the last call (after any fallback)
+    usage: Usage = field(default_factory=Usage)  # summed over all calls
+    calls: int = 0
+    retries: int = 0
+    fallbacks: int = 0
+    # Files changed during the task outside its files (e.g. by a command it ran, or by another
+    # task sharing the directory); not claimed as this task's, but worth scanning.
+    unattributed_changes: list[str] = field(default_factory=list)
+
+
+def cost_limit(task: AgentTask) -> tuple[Decimal | None, str]:
+    """The binding money limit and which one it is ('cost_limit_exceeded' or 'budget_exceeded')."""
+    limits = [
+        (value, kind)
+        for value, kind in (
+            (task.cost_limit_usd, "cost_limit_exceeded"),
+            (task.budget_allowance_usd, "budget_exceeded"),
+        )
+        if value is not None
+    ]
+    if not limits:
+        return None, ""
+    return min(limits, key=lambda pair: pair[0])

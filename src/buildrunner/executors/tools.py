@@ -1,0 +1,234 @@
+"""The agent's tools: read_file, list_files, write_file and (only when allowed) run_command.
+
+Each tool is a JSON schema for the Messages API plus a handler confined to the task's working
+directory. A handler returns text for a `tool_result`; a `ToolError` becomes a `tool_result` with
+`is_error: true`, so the model sees why (for example that a write is outside its files).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from buildrunner.executors.workspace import (
+    IGNORED_DIRS,
+    PathRefused,
+    Workspace,
+    changed_between,
+)
+
+READ_LIMIT_BYTES = 256_000
+LIST_LIMIT = 1_000
+OUTPUT_LIMIT_CHARS = 20_000
+COMMAND_TIMEOUT_S = 120.0
+COMMAND_TIMEOUT_MAX_S = 600.0
+# Never handed to commands the model runs: they could print or send them.
+SECRET_ENVIRONMENT = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "BR_ROUTING_API_KEY")
+
+
+class ToolError(Exception):
+    """A tool call failed; the message goes back to the model."""
+
+
+TOOL_SCHEMAS: Mapping[str, dict[str, Any]] = {
+    "read_file": {
+        "name": "read_file",
+        "description": "Read a UTF-8 text file of the project. Paths are relative to the project.",
+        "input_schema": {
+            "type": "object",
+            "properties": {"path": {"type": "string", "description": "file path"}},
+            "required": ["path"],
+        },
+    },
+    "list_files": {
+        "name": "list_files",
+        "description": "List files under a directory of the project (recursive), one per line.",
+        "input_schema": {
+            "type": "object",
+            "properties": {"path": {"type": "string", "description": "directory, default '.'"}},
+        },
+    },
+    "write_file": {
+        "name": "write_file",
+        "description": (
+            "Create or overwrite a text file with the full new content. Only the task's "
+            "declared files may be written; other paths are refused."
+        ),
+        "input_schema": {
+            "type": "object",
+            "properties": {
+                "path": {"type": "string", "description": "file path"},
+                "content": {"type": "string", "description": "the complete file content"},
+            },
+            "required": ["path", "content"],
+        },
+    },
+    "run_command": {
+        "name": "run_command",
+        "description": (
+            "Run a shell command in the project directory and return its exit code and output "
+            f"(default timeout {COMMAND_TIMEOUT_S:g}s)."
+        ),
+        "input_schema": {
+            "type": "object",
+            "properties": {
+                "command": {"type": "string"},
+                "timeout_s": {"type": "number", "description": "seconds before it is killed"},
+            },
+            "required": ["command"],
+        },
+    },
+}
+
+
+@dataclass
+class ToolBox:
+    """The tools of one task, and what they did (files written, refusals)."""
+
+    workspace: Workspace
+    allow_commands: bool = False
+    on_refusal: Callable[[str, str, str], None] | None = None  # (tool, path, reason)
+    changed_files: set[str] = field(default_factory=set)
+    refused_writes: list[str] = field(default_factory=list)
+    unattributed_changes: set[str] = field(default_factory=set)
+
+    def schemas(self) -> list[dict[str, Any]]:
+        names = ["read_file", "list_files", "write_file"]
+        if self.allow_commands:
+            names.append("run_command")
+        return [TOOL_SCHEMAS[name] for name in names]
+
+    def run(self, name: str, tool_input: Mapping[str, Any]) -> tuple[str, bool]:
+        """(result text, is_error) for one tool_use block."""
+        handlers: dict[str, Callable[[Mapping[str, Any]], str]] = {
+            "read_file": self._read_file,
+            "list_files": self._list_files,
+            "write_file": self._write_file,
+        }
+        if self.allow_commands:
+            handlers["run_command"] = self._run_command
+        handler = handlers.get(name)
+        if handler is None:
+            return f"unknown or disabled tool '{name}'", True
+        try:
+            return handler(tool_input), False
+        except ToolError as exc:
+            return str(exc), True
+
+    def _path(self, tool_input: Mapping[str, Any], key: str = "path", default: str = "") -> str:
+        value = tool_input.get(key, default)
+        if not isinstance(value, str):
+            raise ToolError(f"'{key}' must be a string")
+        return value
+
+    def _read_file(self, tool_input: Mapping[str, Any]) -> str:
+        requested = self._path(tool_input)
+        try:
+            path = self.workspace.resolve(requested)
+        except PathRefused as exc:
+            raise ToolError(str(exc)) from None
+        if not path.is_file():
+            raise ToolError(f"'{requested}' is not a file")
+        with path.open("rb") as handle:
+            data = handle.read(READ_LIMIT_BYTES + 1)
+        if b"\x00" in data[:8192]:
+            raise ToolError(f"'{requested}' is a binary file")
+        text = data[:READ_LIMIT_BYTES].decode("utf-8", "replace")
+        if len(data) > READ_LIMIT_BYTES:
+            text += f"\n[... truncated at {READ_LIMIT_BYTES} bytes]"
+        return text
+
+    def _list_files(self, tool_input: Mapping[str, Any]) -> str:
+        requested = self._path(tool_input, default=".") or "."
+        try:
+            start = self.workspace.resolve(requested)
+        except PathRefused as exc:
+            raise ToolError(str(exc)) from None
+        if not start.is_dir():
+            raise ToolError(f"'{requested}' is not a directory")
+        if start.name in IGNORED_DIRS and start != self.workspace.root:
+            return ""
+        names: list[str] = []
+        for path in self.workspace.walk(start):
+            if len(names) == LIST_LIMIT:
+                names.append(f"[... more than {LIST_LIMIT} files]")
+                break
+            names.append(self.workspace.relative(path))
+        return "\n".join(names) if names else "(no files)"
+
+    def _write_file(self, tool_input: Mapping[str, Any]) -> str:
+        requested = self._path(tool_input)
+        content = tool_input.get("content")
+        if not isinstance(content, str):
+            raise ToolError("'content' must be a string")
+        try:
+            path, relative = self.workspace.resolve_for_write(requested)
+        except PathRefused as exc:
+            self.refused_writes.append(requested)
+            if self.on_refusal is not None:
+                self.on_refusal("write_file", requested, str(exc))
+            raise ToolError(f"refused: {exc}. Write only the task's files.") from None
+        data = content.encode("utf-8")
+        try:
+            before = path.read_bytes() if path.exists() else None
+        except OSError:
+            before = None
+        if before != data:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            self.changed_files.add(relative)
+        return f"wrote {len(data)} bytes to {relative}"
+
+    def _run_command(self, tool_input: Mapping[str, Any]) -> str:
+        command = self._path(tool_input, "command")
+        if not command.strip():
+            raise ToolError("empty command")
+        timeout = tool_input.get("timeout_s", COMMAND_TIMEOUT_S)
+        if not isinstance(timeout, int | float) or timeout <= 0:
+            timeout = COMMAND_TIMEOUT_S
+        timeout = min(float(timeout), COMMAND_TIMEOUT_MAX_S)
+        before = self.workspace.snapshot()
+        code, output = run_shell(command, self.workspace, timeout)
+        self._attribute(changed_between(before, self.workspace.snapshot()))
+        if len(output) > OUTPUT_LIMIT_CHARS:
+            output = (
+                output[:OUTPUT_LIMIT_CHARS] + f"\n[... truncated at {OUTPUT_LIMIT_CHARS} chars]"
+            )
+        status = "timed out" if code is None else f"exit code {code}"
+        return f"{status}\n{output}"
+
+    def _attribute(self, changed: list[str]) -> None:
+        # Other tasks may write in the same directory meanwhile; only in-scope paths (which this
+        # task holds the locks for) are surely ours. The rest is reported, not claimed.
+        for path in changed:
+            if self.workspace.scope.allows(path):
+                self.changed_files.add(path)
+            else:
+                self.unattributed_changes.add(path)
+
+
+def run_shell(command: str, workspace: Workspace, timeout_s: float) -> tuple[int | None, str]:
+    """Run `command` with /bin/sh in the workdir; (exit code or None on timeout, output)."""
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_ENVIRONMENT}
+    process = subprocess.Popen(
+        ["/bin/sh", "-c", command],
+        cwd=workspace.root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        return None, output.decode("utf-8", "replace")
+    return process.returncode, output.decode("utf-8", "replace")

@@ -1,0 +1,352 @@
+"""The agent executor end to end: real SDK → real HTTP fake server → real files in tmp_path."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.fakes import messages_server as api
+from tests.fakes.messages_server import MessagesServer
+from tests.fakes.pricing import HAIKU, OPUS, SONNET, price
+from tests.fakes.recorder import Recorder
+
+from buildrunner.executors.agent import AgentResult, AgentTask, run_agent_task
+from buildrunner.routing.providers import Usage
+from buildrunner.routing.providers.anthropic import AnthropicProvider
+
+
+def make_task(workdir: Path, **overrides: Any) -> AgentTask:
+    fields: dict[str, Any] = {
+        "session_id": "s1",
+        "task_id": "t1",
+        "prompt": "Add a greeting module",
+        "workdir": workdir,
+        "files": ["app/greet.py", "tests/"],
+        "allow_commands": False,
+        "models": [OPUS, SONNET],
+        "cost_limit_usd": None,
+        "budget_allowance_usd": None,
+        "max_turns": 10,
+    }
+    fields.update(overrides)
+    return AgentTask(**fields)
+
+
+def run(task: AgentTask, provider: AnthropicProvider, recorder: Recorder) -> AgentResult:
+    return run_agent_task(
+        task, provider=provider, price=price, on_event=recorder.event, sleep=recorder.sleep
+    )
+
+
+def tool_results(server: MessagesServer, request_number: int) -> list[dict[str, Any]]:
+    """The tool_result blocks the client sent in request `request_number` (0-based)."""
+    last = server.requests[request_number].body["messages"][-1]
+    return [block for block in last["content"] if block.get("type") == "tool_result"]
+
+
+def test_writes_files_and_finishes(
+    server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
+) -> None:
+    server.script(
+        api.tool_use("list_files", {}),
+        api.tool_use("read_file", {"path": "app/main.py"}),
+        api.tool_use(
+            "write_file", {"path": "app/greet.py", "content": "def greet():\n    return 'hi'\n"}
+        ),
+        api.tool_use(
+            "write_file",
+            {"path": "tests/test_greet.py", "content": "from app.greet import greet\n"},
+        ),
+        api.text("Added app/greet.py with a test.", input_tokens=500, output_tokens=40),
+    )
+    result = run(make_task(workdir), provider, recorder)
+
+    assert result.status == "succeeded", result.error
+    assert result.final_text == "Added app/greet.py with a test."
+    assert (workdir / "app" / "greet.py").read_text() == "def greet():\n    return 'hi'\n"
+    assert result.changed_files == ["app/greet.py", "tests/test_greet.py"]
+    assert result.refused_writes == [] and result.turns == 5 and result.model == OPUS
+    expected = 4 * price(OPUS, Usage(100, 20)) + price(OPUS, Usage(500, 40))
+    assert result.cost_usd == expected
+    assert "app/main.py" in tool_results(server, 1)[0]["content"]
+    assert tool_results(server, 2)[0]["content"] == "print('hello')\n"
+    completed = recorder.of_type("model_call_completed")
+    assert len(completed) == 5
+    assert completed[-1] == {
+        "type": "model_call_completed",
+        "model": OPUS,
+        "response_model": OPUS,
+        "input_tokens": 500,
+        "output_tokens": 40,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "cost_usd": str(price(OPUS, Usage(500, 40))),
+        "latency_ms": completed[-1]["latency_ms"],
+        "finish_reason": "end_turn",
+        "turn": 5,
+    }
+    first = server.requests[0].body
+    assert {tool["name"] for tool in first["tools"]} == {"read_file", "list_files", "write_file"}
+    assert "app/greet.py, tests/" in first["system"][0]["text"]
+
+
+def test_rate_limit_then_success_costs_exactly_one_retry(
+    server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
+) -> None:
+    server.script(api.rate_limited(retry_after=1), api.text("done"))
+    result = run(make_task(workdir), provider, recorder)
+    assert result.status == "succeeded"
+    assert result.retries == 1 and result.fallbacks == 0
+    assert server.models_called == [OPUS, OPUS]
+    assert len(recorder.sleeps) == 1 and recorder.sleeps[0] >= 1.0  # honoured retry-after
+    assert [e["reason"] for e in recorder.of_type("task_retried")] == ["rate_limited"]
+    assert [e["error_type"] for e in recorder.of_type("model_call_failed")] == ["rate_limited"]
+
+
+def test_overloaded_opus_falls_back_to_sonnet_and_stays_there(
+    server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
+) -> None:
+    server.script(
+        api.overloaded(),
+        api.tool_use("write_file", {"path": "app/greet.py", "content": "x = 1\n"}),
+        api.text("done"),
+    )
+    result = run(make_task(workdir), provider, recorder)
+    assert result.status == "succeeded"
+    assert server.models_called == [OPUS, SONNET, SONNET]
+    assert result.model == SONNET and result.fallbacks == 1 and recorder.sleeps == []
+    fallback = recorder.of_type("fallback_triggered")
+    assert [(e["from_model"], e["to_model"], e["reason"]) for e in fallback] == [
+        (OPUS, SONNET, "overloaded")
+    ]
+    assert result.cost_usd == 2 * price(SONNET, Usage(100, 20))
+
+
+def test_unauthorized_fails_at_once(
+    server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
+) -> None:
+    server.script(api.unauthorized(), api.text("never sent"))
+    result = run(make_task(workdir, models=[OPUS, SONNET, HAIKU]), provider, recorder)
+    assert result.status == "failed" and result.error_type == "auth"
+    assert "invalid x-api-key" in (result.error or "")
+    assert server.models_called == [OPUS]
+    assert recorder.sleeps == [] and recorder.of_type("fallback_triggered") == []
+    assert result.cost_usd == 0 and result.turns == 0
+
+
+def test_write_outside_files_is_refused_and_reported(
+    server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
+) -> None:
+    server.script(
+        api.tool_use("write_file", {"path": "app/main.py", "content": "hacked\n"}),
+        api.tool_use("write_file", {"path": "app/greet.py", "content": "ok = True\n"}),
+        api.text("done"),
+    )
+    result = run(make_task(workdir), provider, recorder)
+    assert result.status == "succeeded"
+    assert (workdir / "app" / "main.py").read_text() == "print('hello')\n"
+    assert result.refused_writes == ["app/main.py"]
+    assert result.changed_files == ["app/greet.py"]
+    refusal = tool_results(server, 1)[0]
+    assert refusal["is_error"] is True and "not in the task's files" in refusal["content"]
+    assert tool_results(server, 2)[0].get("is_error") is None
+    events = recorder.of_type("tool_refused")
+    assert [(e["tool"], e["path"]) for e in events] == [("write_file", "app/main.py")]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["../escaped.txt", "app/../../escaped.txt", "/tmp/escaped-by-agent.txt", "link/escaped.txt"],
+)
+def test_paths_cannot_leave_the_workdir(
+    server: MessagesServer,
+    provider: AnthropicProvider,
+    recorder: Recorder,
+    workdir: Path,
+    path: str,
+) -> None:
+    outside = workdir.parent / "outside"
+    outside.mkdir()
+    (workdir / "link").symlink_to(outside, target_is_directory=True)
+    server.script(
+        api.tool_use("write_file", {"path": path, "content": "x"}),
+        api.tool_use("read_file", {"path": path.replace("escaped.txt", "secret.txt")}),
+        api.text("done"),
+    )
+    (outside / "secret.txt").write_text("top secret")
+    task = make_task(workdir, files=["**"])  # even a task that may write everything
+    result = run(task, provider, recorder)
+    assert result.refused_writes == [path] and result.changed_files == []
+    assert not (workdir.parent / "escaped.txt").exists()
+    assert not (outside / "escaped.txt").exists() and not Path("/tmp/escaped-by-agent.txt").exists()
+    read = tool_results(server, 2)[0]
+    assert read["is_error"] is True and "top secret" not in read["content"]
+
+
+def test_symlink_inside_workdir_cannot_reach_another_tasks_file(
+    server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
+) -> None:
+    (workdir / "tests").mkdir()
+    (workdir / "tests" / "alias.py").symlink_to(workdir / "app" / "main.py")
+    server.script(
+        api.tool_use("write_file", {"path": "tests/alias.py", "content": "hacked\n"}),
+        api.text("ok"),
+    )
+    result = run(make_task(workdir), provider, recorder)
+    assert result.refused_writes == ["tests/alias.py"]
+    assert (workdir / "app" / "main.py").read_text() == "print('hello')\n"
+
+
+def test_cost_limit_stops_the_loop_with_the_cost_so_far(
+    server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
+) -> None:
+    expensive = {"input_tokens": 20_000, "output_tokens": 2_000}
+    server.script(
+        api.tool_use("write_file", {"path": "app/greet.py", "content": "a = 1\n"}, **expensive),
+        api.tool_use("write_file", {"path": "app/greet.py", "content": "a = 2\n"}, **expensive),
+        api.text("never reached"),
+    )
+    one_call = price(OPUS, Usage(20_000, 2_000))  # $0.45
+    task = make_task(workdir, cost_limit_usd=Decimal("0.60"))
+    result = run(task, provider, recorder)
+    assert result.status == "failed" and result.error_type == "cost_limit_exceeded"
+    assert result.cost_usd == one_call
+    assert "$0.60" in (result.error or "") and str(one_call) in (result.error or "")
+    assert len(server.requests) == 1  # the second call could not be paid for: never sent
+    assert result.changed_files == ["app/greet.py"] and result.turns == 1
+    budget = recorder.of_type("budget_exceeded")
+    assert budget == [
+        {
+            "type": "budget_exceeded",
+            "scope": "task",
+            "limit_usd": "0.60",
+            "spent_usd": str(one_call),
+        }
+    ]
+
+
+def test_max_tokens_is_capped_by_what_the_limit_can_pay(
+    server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
+) -> None:
+    server.script(api.text("done"))
+    task = make_task(workdir, cost_limit_usd=Decimal("0.05"))  # Opus output: $75 per million
+    result = run(task, provider, recorder)
+    assert result.status == "succeeded"
+    sent = server.requests[0].body["max_tokens"]
+    assert 256 <= sent < 8192
+    assert sent * Decimal(75) / 1_000_000 <= Decimal("0.05")
+
+
+def test_budget_allowance_stop_is_a_budget_failure(
+    server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
+) -> None:
+    server.script(api.text("never"))
+    task = make_task(workdir, cost_limit_usd=Decimal("5"), budget_allowance_usd=Decimal("0.001"))
+    result = run(task, provider, recorder)
+    assert result.status == "failed" and result.error_type == "budget_exceeded"
+    assert result.cost_usd == 0 and server.requests == []
+    assert recorder.of_type("budget_exceeded")[0]["scope"] == "session"
+
+
+def test_max_turns(
+    server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
+) -> None:
+    server.script(*[api.tool_use("list_files", {}) for _ in range(5)])
+    result = run(make_task(workdir, max_turns=3), provider, recorder)
+    assert result.status == "failed" and result.error_type == "max_turns"
+    assert result.turns == 3 and len(server.requests) == 3
+
+
+def test_commands_are_off_unless_allowed(
+    server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
+) -> None:
+    server.script(api.tool_use("run_command", {"command": "touch app/greet.py"}), api.text("ok"))
+    result = run(make_task(workdir), provider, recorder)
+    assert "run_command" not in {tool["name"] for tool in server.requests[0].body["tools"]}
+    assert tool_results(server, 1)[0]["is_error"] is True
+    assert not (workdir / "app" / "greet.py").exists() and result.changed_files == []
+
+
+def test_allowed_commands_run_in_the_workdir_without_the_api_key(
+    server: MessagesServer,
+    provider: AnthropicProvider,
+    recorder: Recorder,
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-should-never-reach-commands")
+    command = 'echo "key=${ANTHROPIC_API_KEY:-unset}" > app/greet.py; echo made > other.txt; pwd'
+    server.script(api.tool_use("run_command", {"command": command}), api.text("ok"))
+    result = run(make_task(workdir, allow_commands=True), provider, recorder)
+    assert result.status == "succeeded"
+    assert (workdir / "app" / "greet.py").read_text() == "key=unset\n"
+    output = tool_results(server, 1)[0]["content"]
+    assert output.startswith("exit code 0") and os.path.realpath(workdir) in output
+    assert result.changed_files == ["app/greet.py"]
+    assert result.unattributed_changes == ["other.txt"]
+
+
+def test_timeout_is_retried(server: MessagesServer, recorder: Recorder, workdir: Path) -> None:
+    quick = AnthropicProvider("sk-test", base_url=server.base_url, timeout_s=0.3)
+    server.script(api.slow(api.text("late"), 5.0), api.text("done"))
+    result = run(make_task(workdir), quick, recorder)
+    assert result.status == "succeeded" and result.retries == 1
+    assert [e["error_type"] for e in recorder.of_type("model_call_failed")] == ["timeout"]
+
+
+def test_server_errors_retry_then_fall_back(
+    server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
+) -> None:
+    server.script(api.server_error(), api.server_error(), api.server_error(), api.text("done"))
+    result = run(make_task(workdir), provider, recorder)
+    assert result.status == "succeeded"
+    assert server.models_called == [OPUS, OPUS, OPUS, SONNET]
+    assert (result.retries, result.fallbacks, len(recorder.sleeps)) == (2, 1, 2)
+
+
+def test_context_too_long_falls_back_to_a_larger_window(
+    server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
+) -> None:
+    server.script(api.context_too_long(), api.text("done"))
+    windows = {OPUS: 200_000, SONNET: 1_000_000}
+    result = run(make_task(workdir, context_windows=windows), provider, recorder)
+    assert result.status == "succeeded" and server.models_called == [OPUS, SONNET]
+
+
+def test_context_too_long_without_a_larger_model_fails(
+    server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
+) -> None:
+    server.script(api.context_too_long(), api.text("never"))
+    result = run(make_task(workdir), provider, recorder)
+    assert result.error_type == "context_too_long" and server.models_called == [OPUS]
+
+
+def test_conversation_carries_tool_results_and_a_cache_breakpoint(
+    server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
+) -> None:
+    server.script(api.tool_use("read_file", {"path": "README.md"}), api.text("done"))
+    run(make_task(workdir), provider, recorder)
+    messages = server.requests[1].body["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+    assert messages[1]["content"][0]["type"] == "tool_use"
+    result_block = messages[2]["content"][0]
+    assert result_block["tool_use_id"] == messages[1]["content"][0]["id"]
+    assert result_block["cache_control"] == {"type": "ephemeral"}
+    assert "cache_control" not in str(messages[0])  # only the last block carries a breakpoint
+
+
+def test_a_bug_in_the_price_function_fails_the_task_not_the_worker(
+    server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
+) -> None:
+    server.script(api.text("done"))
+
+    def broken(model: str, usage: Usage) -> Decimal:
+        raise KeyError(model)
+
+    result = run_agent_task(
+        make_task(workdir), provider=provider, price=broken, on_event=recorder.event
+    )
+    assert result.status == "failed" and result.error_type == "internal_error"

@@ -1,0 +1,177 @@
+"""The Claude Code executor with a fake `claude` executable on PATH (a real subprocess)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from tests.fakes.fake_claude import FakeClaude
+from tests.fakes.pricing import OPUS, SONNET, price
+from tests.fakes.recorder import Recorder
+
+from buildrunner.executors.claude_code import (
+    AgentResult,
+    AgentTask,
+    permission_rules,
+    run_claude_code_task,
+)
+from buildrunner.routing.providers import Usage
+from buildrunner.routing.providers.claude_code import ClaudeCodeProvider
+
+
+def make_task(workdir: Path, **overrides: Any) -> AgentTask:
+    fields: dict[str, Any] = {
+        "session_id": "s1",
+        "task_id": "t1",
+        "prompt": "Add a greeting module",
+        "workdir": workdir,
+        "files": ["app/greet.py", "tests/"],
+        "allow_commands": False,
+        "models": [OPUS, SONNET],
+        "cost_limit_usd": None,
+        "budget_allowance_usd": None,
+        "max_turns": 12,
+    }
+    fields.update(overrides)
+    return AgentTask(**fields)
+
+
+def run(task: AgentTask, recorder: Recorder) -> AgentResult:
+    return run_claude_code_task(
+        task,
+        provider=ClaudeCodeProvider(),
+        price=price,
+        on_event=recorder.event,
+        sleep=recorder.sleep,
+    )
+
+
+def test_runs_claude_and_parses_usage_and_cost(
+    fake_claude: FakeClaude, recorder: Recorder, workdir: Path
+) -> None:
+    fake_claude.script(
+        fake_claude.run(
+            result="Added greet().",
+            cost=0.0421,
+            num_turns=4,
+            writes={"app/greet.py": "def greet(): ...\n", "tests/test_greet.py": "x = 1\n"},
+        )
+    )
+    result = run(make_task(workdir), recorder)
+    assert result.status == "succeeded", result.error
+    assert result.final_text == "Added greet()."
+    assert result.cost_usd == Decimal("0.0421")  # the CLI's own total_cost_usd
+    assert result.usage == Usage(1200, 340, 2000, 15000)
+    assert result.turns == 4 and result.model == OPUS
+    assert result.changed_files == ["app/greet.py", "tests/test_greet.py"]
+    event = recorder.of_type("model_call_completed")[0]
+    assert event["cost_usd"] == "0.0421" and event["cache_read_tokens"] == 15000
+    assert event["cache_write_tokens"] == 2000 and event["provider"] == "claude-code"
+    argv = fake_claude.invocations[0]["argv"]
+    assert argv[argv.index("--model") + 1] == OPUS
+    assert argv[argv.index("--max-turns") + 1] == "12"
+    allowed = argv[argv.index("--allowedTools") + 1].split(",")
+    assert "Edit(app/greet.py)" in allowed and "Write(tests/**)" in allowed
+    assert "Bash" not in allowed and argv[argv.index("--disallowedTools") + 1] == "Bash"
+    assert fake_claude.invocations[0]["stdin"] == "Add a greeting module"
+
+
+def test_without_reported_cost_the_price_function_is_used(
+    fake_claude: FakeClaude, recorder: Recorder, workdir: Path
+) -> None:
+    fake_claude.script(fake_claude.run(cost=None))
+    result = run(make_task(workdir), recorder)
+    assert result.cost_usd == price(OPUS, Usage(1200, 340, 2000, 15000))
+
+
+def test_denied_writes_are_refused_writes(
+    fake_claude: FakeClaude, recorder: Recorder, workdir: Path
+) -> None:
+    denial = {
+        "tool_name": "Write",
+        "tool_use_id": "toolu_1",
+        "tool_input": {"file_path": f"{workdir.resolve()}/app/main.py", "content": "x"},
+    }
+    read_denial = {"tool_name": "WebFetch", "tool_use_id": "toolu_2", "tool_input": {}}
+    fake_claude.script(fake_claude.run(permission_denials=[denial, read_denial]))
+    result = run(make_task(workdir), recorder)
+    assert result.refused_writes == ["app/main.py"]
+    assert [e["path"] for e in recorder.of_type("tool_refused")] == ["app/main.py"]
+
+
+def test_changes_outside_files_are_reported_not_claimed(
+    fake_claude: FakeClaude, recorder: Recorder, workdir: Path
+) -> None:
+    fake_claude.script(
+        fake_claude.run(
+            writes={"app/greet.py": "ok\n", "notes.txt": "stray\n", ".git/x": "ignored"}
+        )
+    )
+    result = run(make_task(workdir, allow_commands=True), recorder)
+    assert result.changed_files == ["app/greet.py"]
+    assert result.unattributed_changes == ["notes.txt"]
+    allowed = fake_claude.invocations[0]["argv"]
+    assert "Bash" in allowed[allowed.index("--allowedTools") + 1].split(",")
+
+
+def test_overloaded_opus_falls_back_to_sonnet(
+    fake_claude: FakeClaude, recorder: Recorder, workdir: Path
+) -> None:
+    fake_claude.script(
+        fake_claude.run(is_error=True, result="API Error: 529 overloaded_error", cost=0.001),
+        fake_claude.run(result="done", cost=0.01),
+    )
+    result = run(make_task(workdir), recorder)
+    assert result.status == "succeeded" and result.model == SONNET
+    models = [call["argv"][call["argv"].index("--model") + 1] for call in fake_claude.invocations]
+    assert models == [OPUS, SONNET]
+    assert result.cost_usd == Decimal("0.011")  # the failed run's cost is counted too
+    assert recorder.of_type("fallback_triggered")[0]["reason"] == "overloaded"
+
+
+def test_auth_error_fails_at_once(
+    fake_claude: FakeClaude, recorder: Recorder, workdir: Path
+) -> None:
+    fake_claude.script(
+        fake_claude.run(output="", stderr="Invalid API key · Please run /login", exit_code=1),
+        fake_claude.run(),
+    )
+    result = run(make_task(workdir), recorder)
+    assert result.status == "failed" and result.error_type == "auth"
+    assert len(fake_claude.invocations) == 1 and recorder.sleeps == []
+
+
+def test_max_turns_is_a_failure(fake_claude: FakeClaude, recorder: Recorder, workdir: Path) -> None:
+    fake_claude.script(fake_claude.run(is_error=True, subtype="error_max_turns", result=""))
+    result = run(make_task(workdir), recorder)
+    assert result.status == "failed" and result.error_type == "max_turns"
+
+
+def test_cost_over_the_limit_fails_with_the_cost(
+    fake_claude: FakeClaude, recorder: Recorder, workdir: Path
+) -> None:
+    fake_claude.script(fake_claude.run(cost=0.75))
+    result = run(make_task(workdir, cost_limit_usd=Decimal("0.50")), recorder)
+    assert result.status == "failed" and result.error_type == "cost_limit_exceeded"
+    assert result.cost_usd == Decimal("0.75")
+    assert recorder.of_type("budget_exceeded")[0]["spent_usd"] == "0.75"
+
+
+def test_no_money_left_does_not_start_claude(
+    fake_claude: FakeClaude, recorder: Recorder, workdir: Path
+) -> None:
+    result = run(make_task(workdir, budget_allowance_usd=Decimal("0")), recorder)
+    assert result.error_type == "budget_exceeded" and fake_claude.invocations == []
+
+
+def test_permission_rules_from_files() -> None:
+    allowed, disallowed = permission_rules(["a.py", "src/", "tests/**/*.py", "./b/c.txt"], False)
+    assert allowed == [
+        "Read", "Glob", "Grep", "LS",
+        "Edit(a.py)", "Write(a.py)",
+        "Edit(src/**)", "Write(src/**)",
+        "Edit(tests/**/*.py)", "Write(tests/**/*.py)",
+        "Edit(b/c.txt)", "Write(b/c.txt)",
+    ]  # fmt: skip
+    assert disallowed == ["Bash"]
