@@ -171,9 +171,12 @@ class _Analyser:
             self._augment(node, scope, mentions_sink)
             return
         if not mentions_sink:
+            if kind == "call_expression":
+                self._container_update(node, scope)
             return
         if kind == "call_expression":
             self._check_call(node, scope)
+            self._container_update(node, scope)
         for child in node.named_children:
             self.visit(child, scope, nested)
 
@@ -234,6 +237,24 @@ class _Analyser:
             splice([current, added], "concat") if current.is_str or added.is_str
             else merge([current, added])
         )
+
+    def _container_update(self, call: Node, scope: JsScope) -> None:
+        """`parts.push(x)`: the array now may hold x."""
+        function = call.child_by_field_name("function")
+        arguments = call.child_by_field_name("arguments")
+        if function is None or arguments is None or function.type != "member_expression":
+            return
+        if callee_name(function) not in ("push", "unshift", "add", "splice"):
+            return
+        owner = function.child_by_field_name("object")
+        if owner is None or owner.type != "identifier":
+            return
+        current = scope.lookup(text_of(owner))
+        if current is None:
+            return
+        evaluator = JsEvaluator(scope)
+        added = [evaluator.value(arg) for arg in arguments.named_children if arg.type != "comment"]
+        scope.names[text_of(owner)] = merge([current, *added])
 
     def _bind_loop(self, node: Node, scope: JsScope) -> None:
         left = node.child_by_field_name("left")

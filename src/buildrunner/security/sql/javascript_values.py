@@ -30,6 +30,7 @@ _STRING_METHODS = frozenset(
     {"toLowerCase", "toUpperCase", "trim", "trimStart", "trimEnd", "replace", "replaceAll",
      "slice", "substring", "substr", "padStart", "padEnd", "toString", "normalize"}
 )
+_COLLECTIONS = frozenset({"Set", "Map", "Array", "WeakSet", "WeakMap"})
 _NUMERIC_PROPERTIES = frozenset({"length", "size"})
 
 
@@ -96,6 +97,9 @@ class JsEvaluator:
         return opaque(node)
 
     def _member_expression(self, node: Node) -> JsValue:
+        bound = self.scope.lookup(text_of(node))  # `req.query.sort` after an allow-list check
+        if bound is not None:
+            return bound
         prop = node.child_by_field_name("property")
         obj = node.child_by_field_name("object")
         name = text_of(prop) if prop is not None else ""
@@ -165,6 +169,14 @@ class JsEvaluator:
 
     _function_expression = _arrow_function
     _function = _arrow_function
+
+    def _new_expression(self, node: Node) -> JsValue:
+        constructor = node.child_by_field_name("constructor")
+        arguments = node.child_by_field_name("arguments")
+        if constructor is None or text_of(constructor) not in _COLLECTIONS:
+            return opaque(node)
+        items = [self.value(arg) for arg in (arguments.named_children if arguments else [])]
+        return merge(items) if items else safe()
 
     def _spread_element(self, node: Node) -> JsValue:
         return self.value(node.named_children[0]) if node.named_children else opaque(node)
@@ -300,11 +312,11 @@ def allow_listed_name(condition: Node, evaluator: JsEvaluator) -> str | None:
             and callee_name(function) in ("includes", "has", "hasOwnProperty", "indexOf")
             and arguments is not None
             and arguments.named_child_count == 1
-            and arguments.named_children[0].type == "identifier"
+            and unwrap(arguments.named_children[0]).type in ("identifier", "member_expression")
         ):
             owner = function.child_by_field_name("object")
             if owner is not None and evaluator.value(owner).is_safe:
-                return text_of(arguments.named_children[0])
+                return text_of(unwrap(arguments.named_children[0]))
     if condition.type == "binary_expression":
         operator = condition.child_by_field_name("operator")
         left = condition.child_by_field_name("left")

@@ -94,6 +94,8 @@ class _Analyser:
             names = frozenset(_class_constants(node, scope))
             self.block(node.body, scope.child(), names)
             return
+        if isinstance(node, ast.If | ast.While):
+            _bind_walrus(node.test, scope, ev)
         if isinstance(node, ast.If):
             self.check_calls(node.test, ev)
             self._if(node, scope, consts, ev)
@@ -275,6 +277,12 @@ def _query_arguments(call: ast.Call, sink: Sink) -> list[ast.expr]:
         if keyword.arg in _QUERY_KEYWORDS or keyword.arg in sink.keywords:
             arguments.append(keyword.value)
     return arguments
+
+
+def _bind_walrus(test: ast.expr, scope: PyScope, ev: Evaluator) -> None:
+    for node in ast.walk(test):
+        if isinstance(node, ast.NamedExpr):
+            scope.names[node.target.id] = ev.value(node.value)
 
 
 def _always_leaves(body: list[ast.stmt]) -> bool:

@@ -174,10 +174,12 @@ class Evaluator:
         if isinstance(func, ast.Name) and name in PYTHON_PASSTHROUGH:
             args = [self.value(arg) for arg in node.args]
             return merge(args) if args else safe()
-        if isinstance(func, ast.Name) and name == "map" and node.args:
+        if isinstance(func, ast.Name) and name == "map" and len(node.args) == 2:
             mapper = node.args[0]
             if isinstance(mapper, ast.Name) and mapper.id in PYTHON_SANITIZERS:
                 return safe()
+            if isinstance(mapper, ast.Name) and mapper.id in PYTHON_PASSTHROUGH:
+                return self.value(node.args[1])
         return opaque(node)
 
     def _method_call(self, node: ast.Call, func: ast.Attribute) -> PyValue | None:
@@ -189,7 +191,7 @@ class Evaluator:
             return self._format(receiver, node)
         if func.attr in _STR_METHODS:
             return receiver if receiver.is_str or receiver.is_safe else opaque(node)
-        if func.attr == "get" and receiver.is_safe and not receiver.is_str:
+        if func.attr == "get" and receiver.is_safe:
             # allow-list lookup: CONSTANT_MAP.get(key, "default")
             defaults = [self.value(arg) for arg in node.args[1:]]
             return merge([receiver, *defaults])
@@ -227,6 +229,10 @@ class Evaluator:
                 parts.extend(self.value(item) for item in spread)
                 parts.extend(self.value(arg) for arg in positional if isinstance(arg, ast.Starred))
         return splice([template, *parts], "format", text=template.text)
+
+    def _NamedExpr(self, node: ast.expr) -> PyValue:
+        assert isinstance(node, ast.NamedExpr)
+        return self.value(node.value)
 
     def _Starred(self, node: ast.expr) -> PyValue:
         assert isinstance(node, ast.Starred)

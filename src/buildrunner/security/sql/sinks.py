@@ -75,7 +75,8 @@ PYTHON_SANITIZERS: frozenset[str] = frozenset(
 # Functions whose result is safe when their arguments are: the result is a number or a
 # combination of safe parts.
 PYTHON_PASSTHROUGH: frozenset[str] = frozenset(
-    {"str", "repr", "min", "max", "sum", "sorted", "list", "tuple", "set", "range", "enumerate"}
+    {"str", "repr", "min", "max", "sum", "sorted", "list", "tuple", "set", "frozenset", "dict",
+     "range", "enumerate", "reversed"}
 )
 
 # JavaScript / TypeScript sinks.
