@@ -288,3 +288,22 @@ def test_cleanup_removes_finished_sessions_and_their_logs(project: Path) -> None
     assert conn.execute("SELECT COUNT(*) FROM tasks").fetchone()[0] == 0
     assert conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 0
     assert br_json("parallel", "list") == {"sessions": []}
+
+
+def test_start_with_watch_shows_the_dashboard_and_the_summary(project: Path) -> None:
+    write_plan(project, "name: watched\ntasks:\n  - id: alpha\n    run: 'true'\n"
+                        "  - id: beta\n    depends_on: [alpha]\n    run: 'true'\n")
+    result = run_br("parallel", "start", "watched", "--plan", "plan.yaml", "--watch")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""  # human output goes to stderr
+    frame, _, summary = result.stderr.rpartition("completed watched")
+    assert "alpha" in frame and "beta" in frame and "2/2 (100%)" in frame
+    assert "2 succeeded" in summary
+
+
+def test_live_dashboard_stops_after_its_duration(project: Path) -> None:
+    write_plan(project, "name: shown\ntasks:\n  - id: a\n    run: 'true'\n")
+    assert run_br("run", "plan.yaml").returncode == 0
+    result = run_br("parallel", "dashboard", "--duration", "0.3", "--refresh", "0.1")
+    assert result.returncode == 0, result.stderr
+    assert "shown" in result.stderr and "Traceback" not in result.stderr
