@@ -350,3 +350,25 @@ def test_a_bug_in_the_price_function_fails_the_task_not_the_worker(
         make_task(workdir), provider=provider, price=broken, on_event=recorder.event
     )
     assert result.status == "failed" and result.error_type == "internal_error"
+
+
+def test_transcript_log_records_turns_tools_and_failures(
+    server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
+) -> None:
+    server.script(
+        api.overloaded(),
+        api.tool_use("write_file", {"path": "secret.txt", "content": "nope"}, say="writing"),
+        api.text("finished"),
+    )
+    log = workdir.parent / "logs" / "t1.log"
+    result = run(make_task(workdir, log_path=log), provider, recorder)
+    lines = log.read_text().splitlines()
+    assert result.status == "succeeded"
+    assert lines[0].startswith("! model_call_failed") and "overloaded" in lines[0]
+    assert lines[1].startswith("! fallback_triggered")
+    assert lines[2].startswith(f"--- turn 1 · {SONNET} · 100 in / 20 out")
+    assert lines[3] == "assistant: writing"
+    assert any(line.startswith("! tool_refused") for line in lines)
+    tool_line = next(line for line in lines if line.startswith("tool write_file"))
+    assert "<4 chars>" in tool_line and "ERROR refused" in tool_line and "nope" not in tool_line
+    assert lines[-1].startswith("=== succeeded · $")

@@ -175,3 +175,17 @@ def test_permission_rules_from_files() -> None:
         "Edit(b/c.txt)", "Write(b/c.txt)",
     ]  # fmt: skip
     assert disallowed == ["Bash"]
+
+
+def test_transcript_of_a_claude_code_run(
+    fake_claude: FakeClaude, recorder: Recorder, workdir: Path
+) -> None:
+    fake_claude.script(fake_claude.run(result="All done.", cost=0.02))
+    log = workdir.parent / "t1.log"
+    run(make_task(workdir, log_path=log), recorder)
+    lines = log.read_text().splitlines()
+    assert lines[0].startswith(
+        f"--- turn 1 · {OPUS} · 1200 in / 340 out / 15000 cache read · $0.02"
+    )
+    assert lines[1] == "assistant: All done."
+    assert lines[-1] == "=== succeeded · $0.02"

@@ -25,6 +25,7 @@ from buildrunner.executors.agent_types import (
     cost_limit,
 )
 from buildrunner.executors.tools import ToolBox
+from buildrunner.executors.transcript import Transcript
 from buildrunner.executors.workspace import Workspace
 from buildrunner.routing.failures import ModelCallError, RetryConfig, mask
 from buildrunner.routing.providers import CallResult, ModelRequest, Provider, Usage
@@ -88,7 +89,7 @@ class _AgentLoop:
         self.task = task
         self.provider = provider
         self.price = price
-        self.emit = on_event
+        self.on_event = on_event
         self.clock = clock
         self.sleep = sleep
         self.retry = retry or RetryConfig()
@@ -109,6 +110,7 @@ class _AgentLoop:
         self.fallbacks = 0
         self.final_text = ""
         self.last: CallResult | None = None
+        self.transcript = Transcript(task.log_path)
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -216,6 +218,7 @@ class _AgentLoop:
         self.turns += 1
         self.calls += 1
         self.last = call
+        self.transcript.call(self.turns, call, cost)
         self.emit(
             {
                 "type": "model_call_completed",
@@ -254,10 +257,12 @@ class _AgentLoop:
 
     def _tool_result(self, block: Mapping[str, Any]) -> dict[str, Any]:
         tool_input = block.get("input")
+        name = str(block.get("name"))
         if isinstance(tool_input, Mapping):
-            text, is_error = self.tools.run(str(block.get("name")), tool_input)
+            text, is_error = self.tools.run(name, tool_input)
         else:
-            text, is_error = "tool input must be an object", True
+            tool_input, text, is_error = {}, "tool input must be an object", True
+        self.transcript.tool(name, tool_input, text, is_error)
         result: dict[str, Any] = {
             "type": "tool_result",
             "tool_use_id": block.get("id"),
@@ -275,7 +280,13 @@ class _AgentLoop:
 
     # -- result -------------------------------------------------------------------------------
 
+    def emit(self, event: dict[str, Any]) -> None:
+        """Pass an event on, noting failures and refusals in the transcript too."""
+        self.transcript.event(event)
+        self.on_event(event)
+
     def result(self, status: str, error_type: str | None, error: str | None = None) -> AgentResult:
+        self.transcript.end(status, error, self.spent)
         model = (
             self.last.model
             if self.last is not None

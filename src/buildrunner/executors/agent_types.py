@@ -29,6 +29,7 @@ class AgentTask:
     timeout_s: float | None = None  # wall-clock limit of the whole task (Claude Code runs)
     max_output_tokens: int = 8192  # per model call
     context_windows: dict[str, int] = field(default_factory=dict)  # model -> tokens, if known
+    log_path: Path | None = None  # where the readable (masked) transcript goes
 
 
 @dataclass

@@ -22,6 +22,7 @@ from buildrunner.executors.agent_types import (
     PriceFunction,
     cost_limit,
 )
+from buildrunner.executors.transcript import Transcript
 from buildrunner.executors.workspace import Workspace, changed_between, normalise
 from buildrunner.routing.failures import ModelCallError, RetryConfig, mask
 from buildrunner.routing.providers import CallResult, Usage
@@ -81,7 +82,7 @@ def run_claude_code_task(
             chain,
             run.attempt,
             config=retry,
-            on_event=on_event,
+            on_event=run.emit,
             sleep=sleep,
             clock=clock,
             rand=rand,
@@ -99,7 +100,7 @@ def run_claude_code_task(
     if limit is not None and run.spent > limit:
         # The CLI cannot be stopped mid-run at a cost; report the overrun as a money failure.
         scope = "task" if kind == "cost_limit_exceeded" else "session"
-        on_event(
+        run.emit(
             {
                 "type": "budget_exceeded",
                 "scope": scope,
@@ -126,7 +127,7 @@ class _ClaudeCodeRun:
         self.task = task
         self.provider = provider
         self.price = price
-        self.emit = emit
+        self.on_event = emit
         self.workspace = Workspace(task.workdir, task.files)
         self.spent = Decimal(0)
         self.usage = Usage()
@@ -139,6 +140,7 @@ class _ClaudeCodeRun:
         self.changed_files: list[str] = []
         self.unattributed: list[str] = []
         self.refused: list[str] = []
+        self.transcript = Transcript(task.log_path)
 
     def attempt(self, model: str) -> CallResult:
         allowed, disallowed = permission_rules(self.task.files, self.task.allow_commands)
@@ -175,6 +177,7 @@ class _ClaudeCodeRun:
         self.model = call.model
         if call.text:
             self.final_text = call.text
+        self.transcript.call(self.calls, call, cost)
         self.emit(
             {
                 "type": "model_call_completed",
@@ -219,7 +222,13 @@ class _ClaudeCodeRun:
             else:
                 self.unattributed.append(path)
 
+    def emit(self, event: dict[str, Any]) -> None:
+        """Pass an event on, noting failures and refusals in the transcript too."""
+        self.transcript.event(event)
+        self.on_event(event)
+
     def result(self, status: str, error_type: str | None, error: str | None) -> AgentResult:
+        self.transcript.end(status, error, self.spent)
         return AgentResult(
             status="succeeded" if status == "succeeded" else "failed",
             error_type=error_type,
