@@ -152,3 +152,18 @@ def test_collector_listener_evaluates_and_records_alert_events(db_path: Path) ->
     fired = query(db_path, "SELECT level, payload FROM events WHERE type = 'alert_fired'")
     assert len(fired) == 1 and fired[0]["level"] == "critical"
     assert len(receiver.received) == 1
+
+
+def test_closing_the_collector_delivers_and_keeps_the_final_alert_events(db_path: Path) -> None:
+    settings = TelemetrySettings(batch_size=1000, flush_interval_s=3600,
+                                 thresholds=only_security())
+    with http_receiver() as receiver:
+        collector = Collector(db_path, settings)
+        engine = AlertEngine(db_path, settings, [SlackNotifier(receiver.url, sleep=no_sleep)],
+                             min_interval_s=0)
+        engine.attach(collector)
+        collector.emit(ev.SecurityViolation(path="app.py", rule_id="aws-key"))
+        collector.close()  # final flush -> evaluation -> alert event -> delivery -> engine closed
+        assert len(receiver.received) == 1
+    assert len(query(db_path, "SELECT 1 FROM events WHERE type = 'alert_fired'")) == 1
+    assert engine._ticker is None

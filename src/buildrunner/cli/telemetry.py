@@ -1,7 +1,262 @@
-"""`br telemetry ...`: events, metrics, alerts, performance and exports from the store."""
+"""`br telemetry ...`: events, metrics, alerts, performance and exports from the store.
+
+Every command only reads the project database (except `prune`, and `alerts --check`, which
+records alert state), so they work from another terminal while a build runs. The work is done
+by `buildrunner.telemetry.*`; this module parses options and renders (Rich or `--json`).
+"""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+from typing import Any
+
 import typer
 
-app = typer.Typer(help="Events, metrics, alerts, performance and exports from the store.", no_args_is_help=True)
+from buildrunner.cli.common import JSON_OPTION, emit_json, err_console, fail
+
+app = typer.Typer(
+    help="Events, metrics, alerts, performance and exports from the store.", no_args_is_help=True
+)
+
+LEVELS = ("info", "warning", "error", "critical")
+GROUPS = ("model", "session", "kind")
+HOURS_OPTION = typer.Option(24.0, "--hours", min=0.001, help="Window: the last N hours.")
+
+
+@app.command("summary")
+def summary_command(
+    hours: float = HOURS_OPTION,
+    by: str | None = typer.Option(None, "--by", help="Also group by: model, session or kind."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Success rate, latency percentiles, cost, tokens and errors over the last N hours."""
+    from buildrunner.cli.common import open_db
+    from buildrunner.telemetry.metrics import summarize
+
+    if by is not None and by not in GROUPS:
+        fail(f"--by must be one of {', '.join(GROUPS)} (got '{by}')")
+    now = time.time()
+    conn = open_db()
+    summary = summarize(conn, now - hours * 3600, now + 1e-6, by)  # type: ignore[arg-type]
+    data = summary.to_dict()
+    data["alerts_firing"] = conn.execute(
+        "SELECT COUNT(*) FROM alerts WHERE status = 'firing'"
+    ).fetchone()[0]
+    if json_output:
+        emit_json(data)
+        return
+    from buildrunner.telemetry.render import render_summary
+
+    err_console.print(render_summary(data))
+
+
+@app.command("events")
+def events_command(
+    event_type: list[str] = typer.Option(
+        [], "--type", "-t", help="Only this event type (repeatable)."
+    ),
+    session: str | None = typer.Option(None, "--session", "-s", help="Only this session id."),
+    since: str | None = typer.Option(
+        None, "--since", help="From this time: 2h, 30m, 7d, an ISO date/time or epoch seconds."
+    ),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, help="At most N events (newest)."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """The newest stored events, newest first."""
+    from buildrunner.cli.common import open_db
+    from buildrunner.telemetry.events import EVENT_TYPES
+    from buildrunner.telemetry.exports import EventQuery, flat_event, iter_event_rows
+
+    conn = open_db()
+    unknown = [name for name in event_type if name not in EVENT_TYPES]
+    if unknown:
+        marks = ",".join("?" * len(unknown))
+        stored = {row[0] for row in conn.execute(
+            f"SELECT DISTINCT type FROM events WHERE type IN ({marks})", unknown
+        )}
+        missing = [name for name in unknown if name not in stored]
+        if missing:
+            fail(f"unknown event type '{missing[0]}'; known: {', '.join(sorted(EVENT_TYPES))}")
+    query = EventQuery(since=parse_since(since), types=event_type, session_id=session,
+                       limit=limit, newest_first=True)
+    rows = [flat_event(row) for row in iter_event_rows(conn, query)]
+    if json_output:
+        emit_json({"events": rows, "count": len(rows)})
+        return
+    from buildrunner.telemetry.render import render_events
+
+    err_console.print(render_events(rows))
+
+
+@app.command("alerts")
+def alerts_command(
+    level: str | None = typer.Option(
+        None, "--level", "-l", help="Only alerts at this level or above (info|warning|error|critical)."
+    ),
+    show_all: bool = typer.Option(False, "--all", help="Include resolved alerts."),
+    check: bool = typer.Option(
+        False, "--check", help="Evaluate the thresholds now (fires, resolves and delivers)."
+    ),
+    limit: int = typer.Option(100, "--limit", "-n", min=1, help="At most N alerts (newest)."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Active alerts (pending and firing); with --all also the resolved ones."""
+    from buildrunner.cli.common import open_db, project_settings, project_store
+
+    if level is not None and level not in LEVELS:
+        fail(f"--level must be one of {', '.join(LEVELS)} (got '{level}')")
+    store = project_store()
+    settings = project_settings(store)
+    conn = open_db(store)
+    changes: list[dict[str, Any]] = []
+    if check:
+        from buildrunner.telemetry.alerts import AlertEngine
+        from buildrunner.telemetry.notifiers import notifiers_from_settings
+
+        engine = AlertEngine(store.db_path, settings.telemetry,
+                             notifiers_from_settings(settings.telemetry), tick_s=None)
+        changes = [change.to_dict() for change in engine.evaluate()]
+        engine.close()
+    minimum = LEVELS.index(level) if level else 0
+    wanted = LEVELS[minimum:]
+    statuses = ("pending", "firing", "resolved") if show_all else ("pending", "firing")
+    rows = conn.execute(
+        f"SELECT * FROM alerts WHERE status IN ({','.join('?' * len(statuses))})"
+        f" AND level IN ({','.join('?' * len(wanted))}) ORDER BY id DESC LIMIT ?",
+        (*statuses, *wanted, limit),
+    ).fetchall()
+    alerts = [dict(row) for row in rows]
+    if json_output:
+        emit_json({"alerts": alerts, "count": len(alerts), "changes": changes})
+        return
+    from buildrunner.telemetry.render import render_alerts
+
+    err_console.print(render_alerts(alerts, changes))
+
+
+@app.command("thresholds")
+def thresholds_command(json_output: bool = JSON_OPTION) -> None:
+    """The alert thresholds in effect (built-ins with this project's overrides)."""
+    from dataclasses import asdict
+
+    from buildrunner.cli.common import project_settings
+    from buildrunner.telemetry.thresholds import thresholds_from_settings
+
+    thresholds = [asdict(t) for t in thresholds_from_settings(project_settings().telemetry)]
+    if json_output:
+        emit_json({"thresholds": thresholds})
+        return
+    from buildrunner.telemetry.render import render_thresholds
+
+    err_console.print(render_thresholds(thresholds))
+
+
+@app.command("performance")
+def performance_command(
+    hours: float = HOURS_OPTION,
+    slowest: int = typer.Option(10, "--slowest", min=0, help="List the N slowest task runs."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Task timing, throughput (tasks/min), CPU and memory of task processes."""
+    from buildrunner.cli.common import open_db
+    from buildrunner.telemetry.performance import performance_report
+
+    now = time.time()
+    report = performance_report(open_db(), now - hours * 3600, now + 1e-6, slowest=slowest)
+    if json_output:
+        emit_json(report.to_dict())
+        return
+    from buildrunner.telemetry.render import render_performance
+
+    err_console.print(render_performance(report.to_dict()))
+
+
+@app.command("export")
+def export_command(
+    file: Path = typer.Argument(..., help="Output file.", show_default=False),
+    fmt: str | None = typer.Option(
+        None, "--format", "-f", help="csv or jsonl (default: from the file suffix, else csv)."
+    ),
+    since: str | None = typer.Option(
+        None, "--since", help="From this time: 2h, 30m, 7d, an ISO date/time or epoch seconds."
+    ),
+    event_type: list[str] = typer.Option([], "--type", "-t", help="Only this type (repeatable)."),
+    session: str | None = typer.Option(None, "--session", "-s", help="Only this session id."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Write stored events to a CSV (opens in a spreadsheet as is) or JSON Lines file."""
+    from buildrunner.cli.common import open_db
+    from buildrunner.telemetry.exports import EventQuery, export_events
+
+    chosen = fmt or ("jsonl" if file.suffix.lower() in (".jsonl", ".ndjson") else "csv")
+    if chosen not in ("csv", "jsonl"):
+        fail(f"--format must be csv or jsonl (got '{chosen}')")
+    if file.is_dir():
+        fail(f"{file} is a directory")
+    if not file.parent.exists():
+        fail(f"folder {file.parent} does not exist")
+    query = EventQuery(since=parse_since(since), types=event_type, session_id=session)
+    try:
+        count = export_events(open_db(), file, chosen, query)  # type: ignore[arg-type]
+    except OSError as exc:
+        fail(f"cannot write {file}: {exc.strerror or exc}")
+    result = {"path": str(file), "format": chosen, "events": count}
+    if json_output:
+        emit_json(result)
+    else:
+        err_console.print(f"wrote {count} events to {file} ({chosen})")
+
+
+@app.command("prune")
+def prune_command(
+    days: float | None = typer.Option(
+        None, "--days", min=0.0, help="Keep this many days (default: telemetry.retention_days)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would be deleted."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Delete events and resolved alerts older than the retention period."""
+    from buildrunner.cli.common import open_db, project_settings, project_store
+    from buildrunner.telemetry.retention import prune
+
+    store = project_store()
+    keep = days if days is not None else project_settings(store).telemetry.retention_days
+    result = prune(open_db(store), keep, time.time(), dry_run=dry_run)
+    if json_output:
+        emit_json(result.to_dict())
+        return
+    verb = "would delete" if dry_run else "deleted"
+    err_console.print(
+        f"{verb} {result.events} events and {result.alerts} resolved alerts older than "
+        f"{keep:g} days"
+    )
+
+
+def parse_since(text: str | None, now: float | None = None) -> float | None:
+    """`2h`, `30m`, `7d`, `45s`, an ISO 8601 date/time (UTC unless it has an offset) or epoch."""
+    if text is None:
+        return None
+    from datetime import UTC, datetime
+
+    now = time.time() if now is None else now
+    value = text.strip()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    if len(value) > 1 and value[-1] in units:
+        try:
+            amount = float(value[:-1])
+        except ValueError:
+            amount = -1.0
+        if amount >= 0:
+            return now - amount * units[value[-1]]
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"--since: cannot read '{text}' (use 2h, 30m, 7d, an ISO date/time or epoch seconds)")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()

@@ -34,7 +34,9 @@ log = logging.getLogger(__name__)
 
 
 class Notifier(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
+
     min_level: str
 
     def send(self, alert: dict[str, Any]) -> None: ...
@@ -46,6 +48,8 @@ class EventEmitter(Protocol):
     def subscribe(self, listener: Callable[[Sequence[Event]], None]) -> None: ...
 
     def unsubscribe(self, listener: Callable[[Sequence[Event]], None]) -> None: ...
+
+    def on_close(self, callback: Callable[[], None]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -99,9 +103,13 @@ class AlertEngine:
 
     # -- wiring ----------------------------------------------------------------------------
     def attach(self, collector: EventEmitter) -> None:
-        """Evaluate after every persisted batch (and every `tick_s` while attached)."""
+        """Evaluate after every persisted batch (and every `tick_s` while attached).
+
+        Closing the collector closes the engine too (queued deliveries are sent first).
+        """
         self._collector = collector
         collector.subscribe(self.on_batch)
+        collector.on_close(self.close)
         if self.tick_s and self._ticker is None:
             self._stop.clear()
             self._ticker = threading.Thread(

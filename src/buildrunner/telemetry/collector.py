@@ -73,11 +73,13 @@ class Collector:
         max_buffer: int = 100_000,
         background: bool = True,
         busy_timeout_s: float = BUSY_TIMEOUT_S,
+        apply_retention: bool = True,
     ) -> None:
         self.db_path = Path(db_path)
         self.settings = settings or TelemetrySettings()
         self.clock = clock
         self.busy_timeout_s = busy_timeout_s
+        self.apply_retention = apply_retention
         self.batch_size = self.settings.batch_size
         self.flush_interval_s = self.settings.flush_interval_s
         self.drop_types = frozenset(drop_types) | frozenset(self.settings.drop_types)
@@ -89,7 +91,9 @@ class Collector:
         self._cond = threading.Condition(threading.Lock())
         self._write_lock = threading.RLock()  # one writer at a time, batches stay in order
         self._listeners: list[Listener] = []
+        self._close_callbacks: list[Callable[[], None]] = []
         self._conn: sqlite3.Connection | None = None
+        self._closing = False  # the writer thread stops; emits still accepted until closed
         self._closed = False
         self._thread: threading.Thread | None = None
         self._open_connection()
@@ -148,6 +152,10 @@ class Collector:
         with self._write_lock:
             if listener in self._listeners:
                 self._listeners.remove(listener)
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` once, after the final flush of `close()` (e.g. to stop an engine)."""
+        self._close_callbacks.append(callback)
 
     # -- writing ---------------------------------------------------------------------------
     def flush(self) -> int:
@@ -224,12 +232,30 @@ class Collector:
             self._conn = None
         return self._conn
 
+    def _prune_old_events(self) -> None:
+        """Apply `retention_days` once per collector, on the writer thread."""
+        from buildrunner.telemetry.retention import prune
+
+        with self._write_lock:
+            if self._conn is None:
+                return
+            try:
+                result = prune(self._conn, self.settings.retention_days, self.clock())
+            except Exception as exc:
+                log.warning("telemetry retention skipped: %s", exc)
+                return
+        if result.events or result.alerts:
+            log.info("telemetry retention: deleted %d events, %d alerts", result.events,
+                     result.alerts)
+
     def _run(self) -> None:
+        if self.apply_retention:
+            self._prune_old_events()
         while True:
             with self._cond:
-                if not self._closed and len(self._buffer) < self.batch_size:
+                if not self._closing and len(self._buffer) < self.batch_size:
                     self._cond.wait(self.flush_interval_s)
-                if self._closed:
+                if self._closing:
                     return
             try:
                 self.flush()
@@ -239,22 +265,33 @@ class Collector:
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
         """Flush what is buffered and release the connection (idempotent)."""
-        if self._closed:
+        if self._closing:
             return
         with self._cond:
-            self._closed = True
+            self._closing = True
             self._cond.notify_all()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=max(5.0, self.flush_interval_s * 2))
         try:
-            self.flush()
+            for _ in range(3):  # listeners may emit while we flush (alert events)
+                if not self.flush():
+                    break
         except Exception:
             log.exception("telemetry: final flush failed")
+        self._closed = True
+        if self.pending():
+            log.warning("telemetry: %d events could not be written to %s", self.pending(),
+                        self.db_path)
         with self._write_lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
         atexit.unregister(self.close)
+        for callback in self._close_callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("telemetry close callback failed")
 
     @property
     def closed(self) -> bool:

@@ -41,7 +41,9 @@ class NotificationError(BuildRunnerError):
 
 
 class Notifier(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
+
     min_level: str
 
     def send(self, alert: Mapping[str, Any]) -> None: ...
