@@ -31,6 +31,7 @@ _STRING_METHODS = frozenset(
      "slice", "substring", "substr", "padStart", "padEnd", "toString", "normalize"}
 )
 _COLLECTIONS = frozenset({"Set", "Map", "Array", "WeakSet", "WeakMap"})
+_CASE_METHODS = frozenset({"toLowerCase", "toUpperCase", "trim"})
 _NUMERIC_PROPERTIES = frozenset({"length", "size"})
 
 
@@ -312,11 +313,11 @@ def allow_listed_name(condition: Node, evaluator: JsEvaluator) -> str | None:
             and callee_name(function) in ("includes", "has", "hasOwnProperty", "indexOf")
             and arguments is not None
             and arguments.named_child_count == 1
-            and unwrap(arguments.named_children[0]).type in ("identifier", "member_expression")
+            and _guarded_subject(arguments.named_children[0]) is not None
         ):
             owner = function.child_by_field_name("object")
             if owner is not None and evaluator.value(owner).is_safe:
-                return text_of(unwrap(arguments.named_children[0]))
+                return _guarded_subject(arguments.named_children[0])
     if condition.type == "binary_expression":
         operator = condition.child_by_field_name("operator")
         left = condition.child_by_field_name("left")
@@ -325,6 +326,19 @@ def allow_listed_name(condition: Node, evaluator: JsEvaluator) -> str | None:
                 and left.type == "identifier" and right is not None
                 and evaluator.value(right).is_safe):
             return text_of(left)
+    return None
+
+
+def _guarded_subject(argument: Node) -> str | None:
+    """The name an allow-list check vouches for: `x`, `req.query.x`, `x.toLowerCase()`."""
+    argument = unwrap(argument)
+    if argument.type == "call_expression":
+        function = argument.child_by_field_name("function")
+        if function is not None and callee_name(function) in _CASE_METHODS:
+            owner = function.child_by_field_name("object")
+            argument = unwrap(owner) if owner is not None else argument
+    if argument.type in ("identifier", "member_expression"):
+        return text_of(argument)
     return None
 
 

@@ -16,6 +16,7 @@ PyScope = Scope[ast.expr]
 # `%` conversions that only accept numbers: data spliced through them cannot carry SQL.
 _PERCENT_SPEC = re.compile(r"%(?:\((\w+)\))?[#0\- +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[hlL]?([a-zA-Z%])")
 _NUMERIC_CONVERSIONS = frozenset("diouxXeEfFgG")
+_CASE_METHODS = frozenset({"lower", "upper", "strip", "casefold"})
 _NUMERIC_FORMAT_SPEC = re.compile(r"[^}]*[dbcoxXneEfFgG%]$")
 # Attributes that are framework metadata, never request data.
 _METADATA_ATTRIBUTES = frozenset({"db_table", "__tablename__", "__table__", "_meta", "table"})
@@ -274,11 +275,21 @@ def allow_listed_name(test: ast.expr, evaluator: Evaluator) -> str | None:
         isinstance(test, ast.Compare)
         and len(test.ops) == 1
         and isinstance(test.ops[0], ast.In)
-        and isinstance(test.left, ast.Name)
         and evaluator.value(test.comparators[0]).is_safe
     ):
-        return test.left.id
+        return _guarded_subject(test.left)
     return None
+
+
+def _guarded_subject(node: ast.expr) -> str | None:
+    """The name an allow-list check vouches for: `x`, or `x` in `x.lower()`."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in _CASE_METHODS
+    ):
+        node = node.func.value
+    return node.id if isinstance(node, ast.Name) else None
 
 
 def rejected_name(test: ast.expr, evaluator: Evaluator) -> str | None:
@@ -287,10 +298,9 @@ def rejected_name(test: ast.expr, evaluator: Evaluator) -> str | None:
         isinstance(test, ast.Compare)
         and len(test.ops) == 1
         and isinstance(test.ops[0], ast.NotIn)
-        and isinstance(test.left, ast.Name)
         and evaluator.value(test.comparators[0]).is_safe
     ):
-        return test.left.id
+        return _guarded_subject(test.left)
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         return allow_listed_name(test.operand, evaluator)
     return None

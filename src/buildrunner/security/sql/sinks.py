@@ -39,6 +39,8 @@ PYTHON_SINKS: tuple[Sink, ...] = (
     Sink("executemany", "DB-API", "high", "weak"),
     Sink("executescript", "sqlite3", "critical", "strong"),
     Sink("mogrify", "psycopg", "medium", "weak"),
+    Sink("copy_expert", "psycopg2", "high", "strong"),
+    Sink("copy", "psycopg 3", "high", "weak"),
     Sink("fetch", "asyncpg", "high", "weak"),
     Sink("fetchrow", "asyncpg", "high", "weak"),
     Sink("fetchval", "asyncpg", "high", "weak"),
@@ -96,6 +98,7 @@ JS_SINKS: tuple[Sink, ...] = (
     Sink("$executeRawUnsafe", "Prisma", "critical", "strong"),
     Sink("$queryRaw", "Prisma", "high", "strong"),
     Sink("$executeRaw", "Prisma", "high", "strong"),
+    Sink("literal", "Sequelize", "high", "strong"),
     Sink("where", "TypeORM QueryBuilder", "high", "weak", shape="predicate"),
     Sink("andWhere", "TypeORM QueryBuilder", "high", "weak", shape="predicate"),
     Sink("orWhere", "TypeORM QueryBuilder", "high", "weak", shape="predicate"),
@@ -118,7 +121,8 @@ JS_SANITIZERS: frozenset[str] = frozenset(
 SQL_SHAPE = re.compile(
     r"(?is)"
     r"^\s*(select|insert|update|delete|replace|merge|with|create|drop|alter|truncate|pragma|"
-    r"call|exec|grant|revoke|vacuum|analyze|explain|show|describe|upsert|copy)\b"
+    r"call|exec|grant|revoke|vacuum|analyze|explain|show|describe|upsert|copy|attach|detach|"
+    r"begin|commit|rollback|savepoint|set|reindex|refresh)\b"
     r"|\bselect\b.+?\bfrom\b"
     r"|\binsert\s+into\b"
     r"|\bupdate\b.+?\bset\b"
