@@ -14,11 +14,12 @@ more calls than it planned fails loudly instead of hanging.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -149,7 +150,9 @@ def slow(reply: Reply, delay_s: float) -> Reply:
 class MessagesServer:
     """Threaded HTTP server answering POST /v1/messages from a scripted queue."""
 
-    def __init__(self) -> None:
+    def __init__(self, responder: Callable[[RecordedRequest], Reply] | None = None) -> None:
+        # `responder` answers when no scripted reply is queued (benchmarks, long conversations).
+        self.responder = responder
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
@@ -198,15 +201,23 @@ class MessagesServer:
     def _next(self, request: RecordedRequest) -> Reply:
         with self._lock:
             self.requests.append(request)
-            if not self._replies:
-                return error(500, "api_error", "script exhausted: no reply queued for this request")
-            return self._replies.popleft()
+            if self._replies:
+                return self._replies.popleft()
+        if self.responder is not None:
+            return self.responder(request)
+        return error(500, "api_error", "script exhausted: no reply queued for this request")
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body go out in separate writes; without this, Nagle's algorithm
+                # and delayed ACKs add ~40 ms to every keep-alive request.
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
