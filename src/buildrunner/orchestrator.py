@@ -435,7 +435,8 @@ class _SessionRun:
                 self.recorder.set_task(task_id, status="queued")
                 self.emit("task_queued", task_id=task_id, kind=ready.spec.kind)
             return
-        if outcome.status == "cancelled" and self.cancelling:
+        if self.cancelling and outcome.status != "succeeded":
+            # whatever the attempt died of, it was stopped because the session is cancelled
             self.scheduler.set_status(state, "cancelled")
             self.recorder.set_task(state.spec.id, status="cancelled", ended_at=ended,
                                    error="cancelled")

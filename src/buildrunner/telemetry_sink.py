@@ -51,11 +51,10 @@ class CollectorSink:
 
 
 def _attach_alerts(collector: Any, store: Store, settings: Settings) -> Any:
-    try:
-        from buildrunner.telemetry.notifiers import notifiers_from_settings
-        from buildrunner.telemetry.thresholds import AlertEngine
-    except ImportError:
-        return None
+    """Thresholds are evaluated as batches are persisted; alerts go to the configured notifiers."""
+    from buildrunner.telemetry.alerts import AlertEngine
+    from buildrunner.telemetry.notifiers import notifiers_from_settings
+
     engine = AlertEngine(store.db_path, settings.telemetry, notifiers_from_settings(settings.telemetry))
     engine.attach(collector)
     return engine

@@ -16,6 +16,13 @@ from pathlib import Path
 # Commands made only of these characters can be exec'd directly (no shell start-up cost).
 _SHELL_SPECIAL = set("|&;<>()$`\\\"'*?[]#~=%{}\n!")
 
+# Words a POSIX shell runs itself: a command starting with one always goes through the shell.
+SHELL_WORDS = frozenset(
+    "! . : [ [[ alias break cd command continue echo eval exec exit export false for if "
+    "printf pwd read return set shift test times trap true type ulimit umask unset wait while "
+    "until case { ( source local".split()
+)
+
 
 @dataclass(frozen=True)
 class CommandResult:
@@ -69,11 +76,15 @@ class CommandRunner:
             except FileNotFoundError:
                 message = f"command not found: {argv[0]}"
                 log.write((message + "\n").encode())
-                return CommandResult(127, time.monotonic() - started, 0.0, 0.0, False, False, message)
+                return CommandResult(
+                    127, time.monotonic() - started, 0.0, 0.0, False, False, message
+                )
             except OSError as exc:
                 message = f"cannot start command: {exc.strerror or exc}"
                 log.write((message + "\n").encode())
-                return CommandResult(None, time.monotonic() - started, 0.0, 0.0, False, False, message)
+                return CommandResult(
+                    None, time.monotonic() - started, 0.0, 0.0, False, False, message
+                )
         with self._lock:
             self._pid = process.pid
             cancelled_early = self._cancelled
@@ -148,6 +159,6 @@ def _argv(command: str) -> list[str]:
             parts = shlex.split(command)
         except ValueError:
             parts = []
-        if parts:
+        if parts and parts[0] not in SHELL_WORDS:
             return parts
     return ["/bin/sh", "-c", command]

@@ -8,13 +8,8 @@ import shutil
 from pathlib import Path
 
 from buildrunner.errors import PlanError
+from buildrunner.executors.command import SHELL_WORDS
 from buildrunner.parallel.plan import Plan
-
-# Words a POSIX shell runs itself (no program on PATH needed).
-SHELL_WORDS = frozenset(
-    ["!", ".", ":", "[", "[[", "alias", "break", "cd", "command", "continue", "echo", "eval", "exec", "exit", "export", "false", "for", "if", "printf", "pwd", "read", "return", "set", "shift", "test", "times", "trap", "true", "type", "ulimit", "umask", "unset", "wait", "while", "until", "case", "{", "(", "source", "local"]
-)
-
 
 def first_program(command: str) -> str | None:
     """The program a command line starts, or None when it cannot be told (shell syntax)."""

@@ -109,9 +109,11 @@ class LocalBackend:
     def cancel(self, worker_id: str) -> None:
         worker = self._workers.get(worker_id)
         if worker is not None:
+            # the worker marks the attempt cancelled before it kills the task (so it reports
+            # "cancelled", not "killed by a signal"); the direct kill is the backstop
+            self._send(worker, {"type": "cancel"})
             if worker.info.task_pid is not None:
                 kill_process_group(worker.info.task_pid)
-            self._send(worker, {"type": "cancel"})
 
     def kill_worker(self, worker_id: str, reason: str) -> BackendMessage | None:
         """Kill a worker that stopped heartbeating; report the attempt it was running."""
