@@ -11,6 +11,7 @@ from buildrunner.errors import PlanError
 from buildrunner.executors.command import SHELL_WORDS
 from buildrunner.parallel.plan import Plan
 
+
 def first_program(command: str) -> str | None:
     """The program a command line starts, or None when it cannot be told (shell syntax)."""
     try:
