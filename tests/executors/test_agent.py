@@ -89,7 +89,12 @@ def test_writes_files_and_finishes(
         "turn": 5,
     }
     first = server.requests[0].body
-    assert {tool["name"] for tool in first["tools"]} == {"read_file", "list_files", "write_file"}
+    assert {tool["name"] for tool in first["tools"]} == {
+        "read_file",
+        "list_files",
+        "write_file",
+        "edit_file",
+    }
     assert "app/greet.py, tests/" in first["system"][0]["text"]
 
 
@@ -372,3 +377,28 @@ def test_transcript_log_records_turns_tools_and_failures(
     tool_line = next(line for line in lines if line.startswith("tool write_file"))
     assert "<4 chars>" in tool_line and "ERROR refused" in tool_line and "nope" not in tool_line
     assert lines[-1].startswith("=== succeeded · $")
+
+
+def test_edit_file_replaces_one_occurrence_within_scope(
+    server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
+) -> None:
+    (workdir / "app" / "greet.py").write_text("a = 1\nb = 1\n")
+    server.script(
+        api.tool_use("edit_file", {"path": "app/greet.py", "old_text": "= 1", "new_text": "= 2"}),
+        api.tool_use(
+            "edit_file", {"path": "app/greet.py", "old_text": "b = 1", "new_text": "b = 3"}
+        ),
+        api.tool_use("edit_file", {"path": "app/main.py", "old_text": "hello", "new_text": "bye"}),
+        api.text("done"),
+    )
+    result = run(make_task(workdir), provider, recorder)
+    assert (workdir / "app" / "greet.py").read_text() == "a = 1\nb = 3\n"
+    assert "found 2 times" in tool_results(server, 1)[0]["content"]
+    assert tool_results(server, 2)[0] == {
+        "type": "tool_result",
+        "tool_use_id": server.requests[2].body["messages"][-2]["content"][0]["id"],
+        "content": "edited app/greet.py",
+        "cache_control": {"type": "ephemeral"},
+    }
+    assert (workdir / "app" / "main.py").read_text() == "print('hello')\n"
+    assert result.changed_files == ["app/greet.py"] and result.refused_writes == ["app/main.py"]

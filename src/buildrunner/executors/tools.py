@@ -13,6 +13,7 @@ import signal
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from buildrunner.executors.workspace import (
@@ -68,6 +69,22 @@ TOOL_SCHEMAS: Mapping[str, dict[str, Any]] = {
             "required": ["path", "content"],
         },
     },
+    "edit_file": {
+        "name": "edit_file",
+        "description": (
+            "Replace one exact occurrence of old_text with new_text in a file (cheaper than "
+            "rewriting it). old_text must appear exactly once. Same write rules as write_file."
+        ),
+        "input_schema": {
+            "type": "object",
+            "properties": {
+                "path": {"type": "string"},
+                "old_text": {"type": "string"},
+                "new_text": {"type": "string"},
+            },
+            "required": ["path", "old_text", "new_text"],
+        },
+    },
     "run_command": {
         "name": "run_command",
         "description": (
@@ -98,7 +115,7 @@ class ToolBox:
     unattributed_changes: set[str] = field(default_factory=set)
 
     def schemas(self) -> list[dict[str, Any]]:
-        names = ["read_file", "list_files", "write_file"]
+        names = ["read_file", "list_files", "write_file", "edit_file"]
         if self.allow_commands:
             names.append("run_command")
         return [TOOL_SCHEMAS[name] for name in names]
@@ -109,6 +126,7 @@ class ToolBox:
             "read_file": self._read_file,
             "list_files": self._list_files,
             "write_file": self._write_file,
+            "edit_file": self._edit_file,
         }
         if self.allow_commands:
             handlers["run_command"] = self._run_command
@@ -161,19 +179,41 @@ class ToolBox:
             names.append(self.workspace.relative(path))
         return "\n".join(names) if names else "(no files)"
 
+    def _write_target(self, tool: str, requested: str) -> tuple[Path, str]:
+        try:
+            return self.workspace.resolve_for_write(requested)
+        except PathRefused as exc:
+            self.refused_writes.append(requested)
+            if self.on_refusal is not None:
+                self.on_refusal(tool, requested, str(exc))
+            raise ToolError(f"refused: {exc}. Write only the task's files.") from None
+
     def _write_file(self, tool_input: Mapping[str, Any]) -> str:
         requested = self._path(tool_input)
         content = tool_input.get("content")
         if not isinstance(content, str):
             raise ToolError("'content' must be a string")
-        try:
-            path, relative = self.workspace.resolve_for_write(requested)
-        except PathRefused as exc:
-            self.refused_writes.append(requested)
-            if self.on_refusal is not None:
-                self.on_refusal("write_file", requested, str(exc))
-            raise ToolError(f"refused: {exc}. Write only the task's files.") from None
-        data = content.encode("utf-8")
+        path, relative = self._write_target("write_file", requested)
+        self._store(path, relative, content.encode("utf-8"))
+        return f"wrote {len(content.encode('utf-8'))} bytes to {relative}"
+
+    def _edit_file(self, tool_input: Mapping[str, Any]) -> str:
+        requested = self._path(tool_input)
+        old, new = tool_input.get("old_text"), tool_input.get("new_text")
+        if not isinstance(old, str) or not isinstance(new, str) or not old:
+            raise ToolError("'old_text' (non-empty) and 'new_text' must be strings")
+        path, relative = self._write_target("edit_file", requested)
+        if not path.is_file():
+            raise ToolError(f"'{requested}' does not exist; create it with write_file")
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+        count = text.count(old)
+        if count != 1:
+            found = "not found" if count == 0 else f"found {count} times"
+            raise ToolError(f"old_text {found} in {relative}; it must appear exactly once")
+        self._store(path, relative, text.replace(old, new).encode("utf-8", "surrogateescape"))
+        return f"edited {relative}"
+
+    def _store(self, path: Path, relative: str, data: bytes) -> None:
         try:
             before = path.read_bytes() if path.exists() else None
         except OSError:
@@ -182,7 +222,6 @@ class ToolBox:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
             self.changed_files.add(relative)
-        return f"wrote {len(data)} bytes to {relative}"
 
     def _run_command(self, tool_input: Mapping[str, Any]) -> str:
         command = self._path(tool_input, "command")

@@ -8,10 +8,11 @@ This module imports no SDK, so it is cheap to import and usable by any provider.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, cast
 
 from buildrunner.errors import BuildRunnerError
 
@@ -241,8 +242,17 @@ def backoff_delay(
 
 def mask(text: str) -> str:
     """Mask secrets in free text when the security masker is installed (identity otherwise)."""
+    return _masker()(text)
+
+
+@functools.cache
+def _masker() -> Callable[[str], str]:
     try:
         from buildrunner.security.masking import mask_text
-    except ImportError:
-        return text
-    return str(mask_text(text))
+    except ImportError:  # the security package may not ship the masker in this build
+        return _identity
+    return cast(Callable[[str], str], mask_text)
+
+
+def _identity(text: str) -> str:
+    return text
