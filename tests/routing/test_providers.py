@@ -261,5 +261,9 @@ def test_parse_result_finds_the_result_line() -> None:
     noisy = "warming up\n" + '{"type": "system"}\n' + '{"type": "result", "result": "x"}\n'
     assert parse_result(noisy) == {"type": "result", "result": "x"}
     assert parse_result("not json") is None
+    verbose = json.dumps(
+        [{"type": "system"}, {"type": "assistant"}, {"type": "result", "result": "y"}]
+    )
+    assert parse_result(verbose) == {"type": "result", "result": "y"}
     whole = parse_result(json.dumps(result_json(cost=0.5), indent=2))
     assert whole is not None and whole["total_cost_usd"] == 0.5

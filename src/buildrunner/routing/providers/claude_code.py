@@ -133,17 +133,20 @@ class ClaudeCodeProvider:
 
 
 def parse_result(stdout: str) -> dict[str, Any] | None:
-    """The CLI's result object: the whole output, or the last JSON line with type 'result'."""
-    candidates = [stdout.strip(), *reversed(stdout.strip().splitlines())]
-    for candidate in candidates:
-        if not candidate.startswith("{"):
+    """The CLI's result object: the whole output, the last JSON line with type 'result', or the
+    last such element of a JSON array (the shape `--verbose` prints)."""
+    text = stdout.strip()
+    for candidate in [text, *reversed(text.splitlines())]:
+        if not candidate.startswith(("{", "[")):
             continue
         try:
             value = json.loads(candidate)
         except ValueError:
             continue
-        if isinstance(value, dict) and value.get("type") == "result":
-            return value
+        items = value if isinstance(value, list) else [value]
+        for item in reversed(items):
+            if isinstance(item, dict) and item.get("type") == "result":
+                return item
     return None
 
 
