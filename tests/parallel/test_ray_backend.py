@@ -190,6 +190,9 @@ tasks:
   - id: never
     depends_on: [no-retries]
     run: touch never.out
+  - id: too-big
+    cpus: 8
+    run: touch too-big.out
 """
 
 
@@ -201,6 +204,9 @@ def test_a_failing_task_fails_without_a_retry_storm(project: Path) -> None:
     assert by_id["no-retries"]["status"] == "failed" and by_id["no-retries"]["exit_code"] == 3
     assert by_id["one-retry"]["attempts"] == 2 and by_id["one-retry"]["exit_code"] == 4
     assert by_id["never"]["status"] == "skipped"
+    # more CPUs than the 2-CPU Ray has: a clear failure instead of waiting forever
+    assert by_id["too-big"]["status"] == "failed" and "CPU=8" in by_id["too-big"]["error"]
+    assert not (project / "too-big.out").exists()
     assert (project / "once.txt").read_text().split() == ["1"]
     assert (project / "twice.txt").read_text().split() == ["1", "2"]
     assert not (project / "never.out").exists()
@@ -253,12 +259,11 @@ def test_unschedulable_and_misplaced_attempts_fail_instead_of_hanging(tmp_path: 
     [worker] = backend.start(1)
     try:
         task = TaskRun("s", "huge", 1, "command", str(tmp_path), str(tmp_path / "huge.log"),
-                       run="true")
-        task.cpus = 64  # type: ignore[attr-defined]  # TaskRun.cpus is read with getattr
+                       run="true", cpus=1, resources={"GPU": 1})
         backend.dispatch(worker.worker_id, task)
         [done] = [m for m in backend.poll(1.0) if m.kind == "done"]
         assert done.outcome is not None and done.outcome.error_type == "unschedulable"
-        assert "CPU=64" in (done.outcome.error or "")
+        assert "GPU=1" in (done.outcome.error or "")
 
         missing = TaskRun("s", "away", 1, "command", str(tmp_path / "nope"),
                           str(tmp_path / "away.log"), run="true")

@@ -200,8 +200,7 @@ class RayBackend:
         slot = self._slots[worker_id]
         slot.info.busy_with = (task.task_id, task.attempt)
         slot.task, slot.cancelled, slot.beat_at = task, False, time.time()
-        cpus = float(getattr(task, "cpus", 1.0) or 1.0)
-        resources = dict(getattr(task, "resources", {}) or {})
+        cpus, resources = task.cpus, dict(task.resources)
         options: dict[str, Any] = {
             "num_cpus": cpus, "name": f"br:{task.task_id}#{task.attempt}",
         }

@@ -10,6 +10,7 @@ import contextlib
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,31 @@ from buildrunner.parallel.protocol import TaskOutcome, TaskRun
 
 # Task output sent back to the orchestrator when the node cannot write the log file itself.
 LOG_RETURN_MAX_BYTES = 10_000_000
-# The reaper: a line on stdin means the task ended normally; EOF means the Ray worker died.
-# It detaches (runs in a background subshell) because Ray kills a cancelled worker's children.
-REAPER_SCRIPT = 'exec 3<&0; (read line <&3 || kill -9 -"$0") >/dev/null 2>&1 & exit 0'
+# The reaper: one per Ray worker process. It learns task process groups ("+PGID" when a task
+# starts, "-PGID" when it ends) and, when the pipe closes because the worker died (kill -9,
+# force-cancel, node shutdown), kills the groups still running. It double-forks so that it is no
+# child of the worker: Ray kills a cancelled worker's children, and the reaper must outlive it.
+REAPER_SCRIPT = """
+import os, signal, sys
+if os.fork():
+    os._exit(0)
+os.setsid()
+groups = set()
+for line in sys.stdin.buffer:
+    try:
+        pgid = int(line[1:])
+    except ValueError:
+        continue
+    if line.startswith(b"+"):
+        groups.add(pgid)
+    else:
+        groups.discard(pgid)
+for pgid in groups:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+"""
 
 
 def run_attempt(
@@ -32,11 +55,8 @@ def run_attempt(
     from buildrunner.parallel.worker import execute
 
     task = TaskRun.from_dict(task_data)
-    node = _current_node()
-    on_driver_node = driver_node is not None and node == driver_node
-    log_here = direct_log or on_driver_node
-    result: dict[str, Any] = {"events": [], "log": None, "node": node, "pid": os.getpid(),
-                              "host": socket.gethostname()}
+    log_here = direct_log or (driver_node is not None and _current_node() == driver_node)
+    result: dict[str, Any] = {"events": [], "log": None, "pid": os.getpid()}
     if not Path(task.workdir).is_dir():
         outcome = TaskOutcome(
             task.task_id, task.attempt, "failed", error_type="workdir_missing",
@@ -52,11 +72,13 @@ def run_attempt(
         os.close(handle)
         scratch = Path(name)
         task.log_path = str(scratch)
-    reaper = _Reaper()
+    reaper = _REAPER.get()
+    started: list[int] = []
 
     def emit(message: dict[str, Any]) -> None:
         if message.get("type") == "started":
-            reaper.watch(int(message["pid"]))
+            started.append(int(message["pid"]))
+            reaper.watch(started[-1])
         elif message.get("type") == "event":
             result["events"].append(message)
 
@@ -68,11 +90,12 @@ def run_attempt(
                               error=repr(exc))
     except BaseException:  # Ray's cancel interrupts us (KeyboardInterrupt, SystemExit)
         runner.cancel()
-        raise  # the reaper is not released: it kills the group too once this worker exits
-    if outcome.exit_code is not None and outcome.exit_code < 0:
-        # killed by a signal, e.g. Ray killing a cancelled worker's children: not its whole group
-        reaper.kill_group()
-    reaper.release()
+        raise  # the group stays registered: the reaper kills it once this worker exits
+    for pgid in started:
+        if outcome.exit_code is not None and outcome.exit_code < 0:
+            # killed by a signal, e.g. Ray killing a cancelled worker's children: not its group
+            kill_process_group(pgid)
+        reaper.release(pgid)
     result["outcome"] = outcome.to_dict()
     if scratch is not None:
         result["log"] = _read_tail(scratch)
@@ -85,6 +108,8 @@ def _current_node() -> str | None:
     try:
         import ray
 
+        if not ray.is_initialized():  # outside Ray; asking would start one
+            return None
         return str(ray.get_runtime_context().get_node_id())
     except Exception:
         return None
@@ -99,36 +124,46 @@ def _read_tail(path: Path) -> str:
 
 
 class _Reaper:
-    """Kills a task's process group when the Ray worker running it dies (kill -9, force-cancel).
-
-    A small detached shell holds the read end of a pipe from this process; EOF without a line means
-    we are gone, and it kills the group. `release()` writes the line when the task ended normally.
-    """
+    """This worker process's reaper (see REAPER_SCRIPT); restarted if it is gone."""
 
     def __init__(self) -> None:
         self._process: subprocess.Popen[bytes] | None = None
-        self._pgid: int | None = None
+        self._owner_pid = 0
 
-    def watch(self, pgid: int) -> None:
-        self._pgid = pgid
+    def get(self) -> _Reaper:
+        if self._process is None or self._owner_pid != os.getpid():
+            self._start()
+        return self
+
+    def _start(self) -> None:
+        self._owner_pid = os.getpid()
+        self._process = None
         with contextlib.suppress(OSError):
             process = subprocess.Popen(
-                ["/bin/sh", "-c", REAPER_SCRIPT, str(pgid)],
+                [sys.executable, "-I", "-S", "-c", REAPER_SCRIPT],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True, close_fds=True,
             )
-            self._process = process
             with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=5)  # the launcher exits at once; its subshell stays
+                process.wait(timeout=10)  # the first process exits once it has forked
+            self._process = process
 
-    def kill_group(self) -> None:
-        if self._pgid is not None:
-            kill_process_group(self._pgid)
+    def watch(self, pgid: int) -> None:
+        self._send(b"+%d\n" % pgid)
 
-    def release(self) -> None:
+    def release(self, pgid: int) -> None:
+        self._send(b"-%d\n" % pgid)
+
+    def _send(self, line: bytes) -> None:
         process = self._process
         if process is None or process.stdin is None:
             return
-        with contextlib.suppress(OSError, ValueError):
-            process.stdin.write(b"done\n")
-            process.stdin.close()
+        try:
+            process.stdin.write(line)
+            process.stdin.flush()
+        except (OSError, ValueError):
+            self._process = None  # gone; the next attempt starts a new one
+
+
+# One reaper per process that runs attempts (a Ray worker runs one attempt at a time).
+_REAPER = _Reaper()
