@@ -131,3 +131,13 @@ def test_otel_attribute_names_follow_genai_conventions() -> None:
     assert attributes["gen_ai.usage.cache_creation.input_tokens"] == 2
     assert attributes["gen_ai.provider.name"] == "anthropic"
     assert attributes["buildrunner.session.id"] == "s"
+
+
+def test_the_real_masker_hides_secrets_in_events() -> None:
+    masking = pytest.importorskip("buildrunner.security.masking")
+    secret = "AKIA" + "Z7QW3RT5YU2IO4PX"  # shaped like an AWS access key id
+    assert secret not in masking.mask_text(f"key={secret}")
+    assert ev.masker_available()
+    failed = TaskFailed(error=f"deploy failed: key={secret}")
+    assert secret not in failed.error
+    assert secret not in failed.payload_json()
