@@ -105,6 +105,15 @@ def group_gone(pgid: int, timeout_s: float = 10.0) -> bool:
     return False
 
 
+def poll_until_done(backend: RayBackend, timeout_s: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for message in backend.poll(0.5):
+            if message.kind == "done":
+                return message.outcome
+    raise AssertionError("no result from Ray")
+
+
 def copy_demo(target: Path) -> Path:
     shutil.copytree(DEMO, target, ignore=shutil.ignore_patterns("build", "__pycache__", ".buildrunner"))
     return target
@@ -268,13 +277,8 @@ def test_unschedulable_and_misplaced_attempts_fail_instead_of_hanging(tmp_path: 
         missing = TaskRun("s", "away", 1, "command", str(tmp_path / "nope"),
                           str(tmp_path / "away.log"), run="true")
         backend.dispatch(worker.worker_id, missing)
-        deadline = time.monotonic() + 30
-        outcome = None
-        while outcome is None and time.monotonic() < deadline:
-            for message in backend.poll(0.5):
-                if message.kind == "done":
-                    outcome = message.outcome
-        assert outcome is not None and outcome.status == "failed"
+        outcome = poll_until_done(backend)
+        assert outcome.status == "failed"
         assert outcome.error_type == "workdir_missing"
     finally:
         backend.shutdown()
@@ -289,3 +293,31 @@ def test_file_writes_through_ray_client_are_refused_unless_the_filesystem_is_sha
     check_file_writes(["docs"], None, shared_filesystem=False)
     check_file_writes([], "ray://head:10001", shared_filesystem=False)
 
+
+
+def test_on_a_cluster_tasks_that_write_files_run_on_brs_node(tmp_path: Path) -> None:
+    address = ray.get_runtime_context().gcs_address  # as if given with --ray-address
+    backend = RayBackend(address=address, session_id="s")
+    [worker] = backend.start(1)
+    try:
+        assert not backend._local  # a cluster: writing tasks get pinned to this node
+        task = TaskRun("s", "writer", 1, "command", str(tmp_path), str(tmp_path / "w.log"),
+                       run="echo written > out.txt; echo to-the-log", files=["out.txt"])
+        backend.dispatch(worker.worker_id, task)
+        outcome = poll_until_done(backend)
+    finally:
+        backend.shutdown()
+    assert outcome.status == "succeeded"
+    assert (tmp_path / "out.txt").read_text() == "written\n"
+    assert (tmp_path / "w.log").read_text() == "to-the-log\n"
+
+
+def test_an_attempt_on_a_node_without_the_log_directory_returns_its_output(tmp_path: Path) -> None:
+    from buildrunner.parallel.backends.ray_task import run_attempt
+
+    task = TaskRun("s", "remote", 1, "command", str(tmp_path), str(tmp_path / "logs" / "r.log"),
+                   run="echo from-a-remote-node; exit 2")
+    result = run_attempt(task.to_dict(), direct_log=False, driver_node="another-node")
+    assert result["outcome"]["status"] == "failed" and result["outcome"]["exit_code"] == 2
+    assert result["log"] == "from-a-remote-node\n"
+    assert not (tmp_path / "logs").exists()  # the driver writes it from the returned text
