@@ -2,6 +2,303 @@
 
 from __future__ import annotations
 
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import typer
 
-app = typer.Typer(help="Find leaked secrets and SQL injection; git pre-commit hook; masking.", no_args_is_help=True)
+from buildrunner.cli.common import JSON_OPTION, emit_json, err_console, fail
+
+if TYPE_CHECKING:
+    from buildrunner.security.scanner import ScanOptions, ScanReport
+
+app = typer.Typer(
+    help="Find leaked secrets and SQL injection; git pre-commit hook; masking.", no_args_is_help=True
+)
+hooks_app = typer.Typer(help="Install, remove or inspect the git pre-commit hook.", no_args_is_help=True)
+app.add_typer(hooks_app, name="hooks")
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+    sarif = "sarif"
+
+
+FORMAT_OPTION = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or sarif.")
+OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write the report to this file.")
+SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
+
+
+def _root() -> Path:
+    from buildrunner.store.db import find_project_root
+
+    return find_project_root()
+
+
+def _options(root: Path, secrets: bool | None = None, sql: bool | None = None) -> tuple[ScanOptions, Path]:
+    from buildrunner.config import load_settings
+    from buildrunner.security.scanner import ScanOptions
+
+    settings = load_settings(root).security
+    return ScanOptions.from_settings(settings, secrets=secrets, sql=sql), root / settings.baseline
+
+
+def _apply_baseline(report: ScanReport, baseline: Path | None) -> None:
+    from buildrunner.security.baseline import filter_new, load_baseline
+
+    if baseline is None:
+        return
+    report.findings, report.baselined = filter_new(report.findings, load_baseline(baseline))
+
+
+def _render(report: ScanReport, output_format: OutputFormat, output: Path | None, json_output: bool) -> None:
+    from buildrunner import __version__
+    from buildrunner.security.formats import json_report, sarif_report
+
+    if json_output:
+        output_format = OutputFormat.json
+    if output_format is OutputFormat.table:
+        _print_table(report, output)
+        return
+    document: dict[str, Any] = (
+        json_report(report) if output_format is OutputFormat.json else sarif_report(report, __version__)
+    )
+    if output is None:
+        emit_json(document)
+    else:
+        import json
+
+        try:
+            output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror or exc}")
+        err_console.print(f"wrote {output_format.value} report to {output}")
+    _print_summary(report)
+
+
+def _print_table(report: ScanReport, output: Path | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from buildrunner.security.formats import TABLE_COLUMNS, table_rows
+
+    console = err_console
+    handle = None
+    if output is not None:
+        try:
+            handle = output.open("w", encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror or exc}")
+        console = Console(file=handle, width=200, highlight=False)
+    if report.findings:
+        table = Table(*TABLE_COLUMNS, title=f"{len(report.findings)} finding(s)", title_justify="left")
+        for row, finding in zip(table_rows(report.findings), report.findings, strict=True):
+            style = SEVERITY_STYLE.get(finding.severity, "")
+            table.add_row(row[0], row[1], f"[{style}]{row[2]}[/{style}]", row[3])
+        console.print(table)
+    if handle is not None:
+        handle.close()
+    _print_summary(report)
+
+
+def _print_summary(report: ScanReport) -> None:
+    skipped = report.skipped_counts()
+    skipped_text = ", ".join(f"{count} {reason}" for reason, count in sorted(skipped.items()))
+    mb = report.bytes_scanned / 1e6
+    verdict = "[red]findings[/red]" if report.findings else "[green]clean[/green]"
+    err_console.print(
+        f"{verdict}: {len(report.findings)} finding(s) in {report.files_scanned} files "
+        f"({mb:.1f} MB, {report.duration_s:.2f}s)"
+        + (f"; {report.baselined} in baseline" if report.baselined else "")
+        + (f"; skipped {skipped_text}" if skipped_text else "")
+    )
+
+
+def _scan_with_progress(paths: list[Path], root: Path, options: ScanOptions, quiet: bool) -> ScanReport:
+    from buildrunner.security.scanner import scan_candidates
+    from buildrunner.security.walk import iter_files
+
+    candidates = list(iter_files(paths, root, gitignore=options.gitignore))
+    if quiet or not err_console.is_terminal or len(candidates) < 200:
+        return scan_candidates(candidates, options)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=True) as progress:
+        task = progress.add_task("scan", total=len(candidates))
+
+        def advance(files: int, _bytes: int) -> None:
+            if files % 50 == 0 or files == len(candidates):
+                progress.update(task, completed=files)
+
+        return scan_candidates(candidates, options, progress=advance)
+
+
+@app.command("scan")
+def scan_command(
+    paths: list[Path] = typer.Argument(None, help="Files or folders (default: the project)."),
+    output_format: OutputFormat = FORMAT_OPTION,
+    output: Path | None = OUTPUT_OPTION,
+    baseline: Path | None = typer.Option(None, "--baseline", help="Report only findings not in this baseline file."),
+    secrets: bool = typer.Option(True, "--secrets/--no-secrets", help="Look for secrets."),
+    sql: bool = typer.Option(True, "--sql/--no-sql", help="Look for SQL injection (Python, JS/TS)."),
+    git_history: bool = typer.Option(False, "--git-history", help="Scan every commit's added lines."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Scan files (honouring .gitignore) for secrets and SQL injection; exit 1 on findings."""
+    root = _root()
+    options, default_baseline = _options(root, secrets, sql)
+    targets = [p if p.is_absolute() else Path.cwd() / p for p in (paths or [])] or [root]
+    for target in targets:
+        if not target.exists():
+            fail(f"no such file or directory: {target}")
+    if git_history:
+        from buildrunner.security.check import scan_history
+        from buildrunner.security.git import repo_root
+
+        report = scan_history(repo_root(targets[0] if targets[0].is_dir() else targets[0].parent), options)
+    else:
+        quiet = json_output or output_format is not OutputFormat.table
+        report = _scan_with_progress(targets, root, options, quiet)
+    if baseline is not None and not baseline.is_file():
+        fail(f"baseline file not found: {baseline}")
+    _apply_baseline(report, baseline or (default_baseline if default_baseline.is_file() else None))
+    _render(report, output_format, output, json_output)
+    if report.findings:
+        raise typer.Exit(1)
+
+
+@app.command("check")
+def check_command(
+    staged: bool = typer.Option(False, "--staged", help="Only lines added in the staged diff (the hook's check)."),
+    output_format: OutputFormat = FORMAT_OPTION,
+    secrets: bool = typer.Option(True, "--secrets/--no-secrets", help="Look for secrets."),
+    sql: bool = typer.Option(True, "--sql/--no-sql", help="Look for SQL injection."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Check what is staged for commit (--staged) or the whole project; exit 1 on findings."""
+    root = _root()
+    options, baseline = _options(root, secrets, sql)
+    if staged:
+        from buildrunner.security.check import check_staged
+        from buildrunner.security.git import repo_root
+
+        report = check_staged(repo_root(Path.cwd()), options)
+    else:
+        report = _scan_with_progress([root], root, options, json_output)
+    _apply_baseline(report, baseline if baseline.is_file() else None)
+    _render(report, output_format, None, json_output)
+    if report.findings:
+        raise typer.Exit(1)
+
+
+@app.command("precommit")
+def precommit_command() -> None:
+    """What the installed hook runs: check staged changes, hook-style output; exit 1 blocks."""
+    from buildrunner.security.precommit import main
+
+    raise typer.Exit(main([]))
+
+
+@app.command("baseline")
+def baseline_command(
+    paths: list[Path] = typer.Argument(None, help="Files or folders (default: the project)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Baseline file (default from settings)."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Accept the current findings: write their fingerprints to the baseline file."""
+    from buildrunner.security.baseline import write_baseline
+
+    root = _root()
+    options, default_baseline = _options(root)
+    targets = [p if p.is_absolute() else Path.cwd() / p for p in (paths or [])] or [root]
+    report = _scan_with_progress(targets, root, options, json_output)
+    target = output or default_baseline
+    count = write_baseline(target, report.findings)
+    if json_output:
+        emit_json({"baseline": str(target), "fingerprints": count, "files_scanned": report.files_scanned})
+    else:
+        err_console.print(f"baseline {target}: {count} finding(s) accepted ({report.files_scanned} files)")
+
+
+@app.command("mask")
+def mask_command(
+    text: str | None = typer.Argument(None, help="Text to mask; '-' or nothing reads stdin."),
+) -> None:
+    """Print text with every detected secret masked (pipe logs through it)."""
+    from buildrunner.security.masking import mask_text
+
+    if text is None or text == "-":
+        for line in sys.stdin:
+            sys.stdout.write(mask_text(line))
+        sys.stdout.flush()
+        return
+    sys.stdout.write(mask_text(text) + "\n")
+
+
+@app.command("rules")
+def rules_command(json_output: bool = JSON_OPTION) -> None:
+    """List the secret rules (id, provider, severity, keywords)."""
+    from buildrunner.security.rules import RULES
+
+    if json_output:
+        emit_json({"rules": [{
+            "id": r.id, "provider": r.provider, "description": r.description, "severity": r.severity,
+            "keywords": list(r.keywords), "entropy": r.entropy, "validator": r.validator,
+        } for r in RULES]})
+        return
+    from rich.table import Table
+
+    table = Table("Rule", "Provider", "Severity", "Description", title=f"{len(RULES)} secret rules",
+                  title_justify="left")
+    for rule in RULES:
+        table.add_row(rule.id, rule.provider, rule.severity, rule.description)
+    err_console.print(table)
+
+
+@hooks_app.command("install")
+def hooks_install(
+    force: bool = typer.Option(False, "--force", help="Replace another tool's hook (a backup is kept)."),
+    chain: bool = typer.Option(False, "--chain", help="Keep another tool's hook and run it before ours."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Install the pre-commit hook into this repository."""
+    from buildrunner.security import hooks
+    from buildrunner.security.git import repo_root
+
+    status = hooks.install(repo_root(Path.cwd()), force=force, chain=chain)
+    _print_hook_status(status, json_output, "installed")
+
+
+@hooks_app.command("uninstall")
+def hooks_uninstall(json_output: bool = JSON_OPTION) -> None:
+    """Remove our pre-commit hook (a chained hook is put back)."""
+    from buildrunner.security import hooks
+    from buildrunner.security.git import repo_root
+
+    status = hooks.uninstall(repo_root(Path.cwd()))
+    _print_hook_status(status, json_output, "uninstalled")
+
+
+@hooks_app.command("status")
+def hooks_status(json_output: bool = JSON_OPTION) -> None:
+    """Show whether the hook is installed (and whether another hook is chained)."""
+    from buildrunner.security import hooks
+    from buildrunner.security.git import repo_root
+
+    _print_hook_status(hooks.status(repo_root(Path.cwd())), json_output, None)
+
+
+def _print_hook_status(status: Any, json_output: bool, action: str | None) -> None:
+    if json_output:
+        emit_json(status.to_dict())
+        return
+    if action:
+        err_console.print(f"pre-commit hook {action}: {status.path}")
+    state = "installed" if status.installed else ("another tool's hook" if status.foreign else "not installed")
+    err_console.print(f"hook: {state}" + (" (chained: runs the previous hook first)" if status.chained else ""))
+    if status.python:
+        err_console.print(f"python: {status.python}")

@@ -1,0 +1,189 @@
+"""The matcher: one keyword pass over a text, then rule regexes only on the lines that need them.
+
+All keywords of all rules go into one Aho-Corasick automaton (the `ahocorasick_rs` extension when it is
+installed, a plain `str.find` loop otherwise), so a file is read once for the prefilter and most lines
+never meet a regex. Raw secrets live only inside `SecretMatch` objects in memory; callers mask them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from buildrunner.security.generic import MINIFIED_LINE
+from buildrunner.security.generic import VALIDATORS as GENERIC_VALIDATORS
+from buildrunner.security.rules import RULES, Rule
+from buildrunner.security.validators import KNOWN_EXAMPLES, VALIDATORS, Candidate, shannon_entropy
+
+PRAGMAS = ("br: allow", "br:allow", "gitleaks:allow", "pragma: allowlist secret")
+MULTILINE_WINDOW = 8192
+_DATA_URI = re.compile(r"data:[\w/+.\-]{0,80};base64,[A-Za-z0-9+/=]+")
+
+
+@dataclass(frozen=True)
+class SecretMatch:
+    """A secret found in a text. `secret` is raw: never print, log or store it; mask it."""
+
+    rule: Rule
+    secret: str
+    line: int  # 1-based
+    column: int  # 1-based
+    end_line: int
+    start: int  # offset of the secret in the text
+    end: int
+
+
+class _Finder:
+    """Finds every (keyword index, start) in a lowercase text."""
+
+    def __init__(self, keywords: Sequence[str]) -> None:
+        self.keywords = list(keywords)
+        try:
+            import ahocorasick_rs
+
+            self._automaton: object | None = ahocorasick_rs.AhoCorasick(self.keywords)
+        except ImportError:  # pure-Python fallback: correct, slower
+            self._automaton = None
+
+    def find(self, lowered: str) -> Iterable[tuple[int, int]]:
+        if self._automaton is not None:
+            return (
+                (index, start)
+                for index, start, _ in self._automaton.find_matches_as_indexes(  # type: ignore[attr-defined]
+                    lowered, overlapping=True
+                )
+            )
+        return self._find_slow(lowered)
+
+    def _find_slow(self, lowered: str) -> Iterable[tuple[int, int]]:
+        for index, keyword in enumerate(self.keywords):
+            position = lowered.find(keyword)
+            while position != -1:
+                yield index, position
+                end = lowered.find("\n", position)
+                if end == -1:
+                    break
+                position = lowered.find(keyword, end)
+
+
+class SecretEngine:
+    """Finds secrets in text with a rule table (default: all rules)."""
+
+    def __init__(self, rules: Sequence[Rule] = RULES, *, rule_ids: Iterable[str] | None = None) -> None:
+        wanted = set(rule_ids) if rule_ids is not None else None
+        self.rules = tuple(r for r in rules if wanted is None or r.id in wanted)
+        self._validators: dict[str, Callable[[Candidate], bool]] = {**VALIDATORS, **GENERIC_VALIDATORS}
+        keywords: list[str] = []
+        line_rules: list[list[int]] = []
+        file_rules: list[list[int]] = []
+        index_of: dict[str, int] = {}
+        for rule_index, rule in enumerate(self.rules):
+            for keyword in rule.keywords:
+                if keyword not in index_of:
+                    index_of[keyword] = len(keywords)
+                    keywords.append(keyword)
+                    line_rules.append([])
+                    file_rules.append([])
+                target = file_rules if rule.scope == "file" else line_rules
+                target[index_of[keyword]].append(rule_index)
+        self._line_rules = [tuple(r) for r in line_rules]
+        self._file_rules = [tuple(r) for r in file_rules]
+        self._finder = _Finder(keywords)
+        self._patterns: dict[int, re.Pattern[str]] = {}
+
+    def _pattern(self, rule_index: int) -> re.Pattern[str]:
+        pattern = self._patterns.get(rule_index)
+        if pattern is None:
+            pattern = re.compile(self.rules[rule_index].pattern)
+            self._patterns[rule_index] = pattern
+        return pattern
+
+    def find(self, text: str, path: str = "") -> list[SecretMatch]:
+        """Every secret in `text` (a whole file or a fragment), best rule per span, in text order."""
+        lowered = text.lower()
+        by_line: dict[int, set[int]] = {}
+        in_file: set[int] = set()
+        last_start = last_end = -1
+        for keyword_index, position in self._finder.find(lowered):
+            for rule_index in self._file_rules[keyword_index]:
+                in_file.add(rule_index)
+            rules = self._line_rules[keyword_index]
+            if not rules:
+                continue
+            if last_start <= position < last_end:
+                line_start = last_start
+            else:
+                line_start = text.rfind("\n", 0, position) + 1
+                last_start, last_end = line_start, _line_end(text, position)
+            by_line.setdefault(line_start, set()).update(rules)
+        if not by_line and not in_file:
+            return []
+        candidates: list[tuple[int, int, int, str]] = []  # (rule index, start, end, secret)
+        for line_start, rule_indexes in by_line.items():
+            self._match_line(text, line_start, rule_indexes, path, candidates)
+        for rule_index in in_file:
+            for match in self._pattern(rule_index).finditer(text):
+                self._consider(rule_index, match, 0, text, path, candidates)
+        return self._resolve(text, candidates)
+
+    def _match_line(
+        self, text: str, line_start: int, rule_indexes: set[int], path: str,
+        out: list[tuple[int, int, int, str]],
+    ) -> None:
+        line_end = _line_end(text, line_start)
+        line = text[line_start:line_end]
+        if "base64," in line:  # blank data-URI payloads, keeping offsets
+            line = _DATA_URI.sub(lambda m: " " * len(m.group()), line)
+        long_line = len(line) > MINIFIED_LINE
+        for rule_index in rule_indexes:
+            rule = self.rules[rule_index]
+            if rule.generic and long_line:
+                continue
+            window = text[line_start : line_start + MULTILINE_WINDOW] if rule.multiline else line
+            for match in self._pattern(rule_index).finditer(window):
+                self._consider(rule_index, match, line_start, text, path, out)
+
+    def _consider(
+        self, rule_index: int, match: re.Match[str], base: int, text: str, path: str,
+        out: list[tuple[int, int, int, str]],
+    ) -> None:
+        rule = self.rules[rule_index]
+        group = "secret" if match.re.groupindex.get("secret") and match.group("secret") else 0
+        if group == 0 and "quoted" in match.re.groupindex:
+            group = next((g for g in ("quoted", "bare", "quoted2") if match.groupdict().get(g)), 0)
+        secret = match.group(group)
+        start, end = base + match.start(group), base + match.end(group)
+        if not secret or secret in KNOWN_EXAMPLES:
+            return
+        line_start = text.rfind("\n", 0, start) + 1
+        line = text[line_start:_line_end(text, start)]
+        lowered_line = line.lower()
+        if any(pragma in lowered_line for pragma in PRAGMAS):
+            return
+        if rule.entropy is not None and shannon_entropy(secret) < rule.entropy:
+            return
+        if rule.validator is not None:
+            candidate = Candidate(rule.id, secret, line, path, match.groupdict())
+            if not self._validators[rule.validator](candidate):
+                return
+        out.append((rule_index, start, end, secret))
+
+    def _resolve(self, text: str, candidates: list[tuple[int, int, int, str]]) -> list[SecretMatch]:
+        ordered = sorted(candidates, key=lambda c: (-self.rules[c[0]].priority, c[1]))
+        kept: list[tuple[int, int, int, str]] = []
+        for candidate in ordered:
+            if not any(candidate[1] < other[2] and other[1] < candidate[2] for other in kept):
+                kept.append(candidate)
+        results = []
+        for rule_index, start, end, secret in sorted(kept, key=lambda c: c[1]):
+            line = text.count("\n", 0, start) + 1
+            column = start - (text.rfind("\n", 0, start) + 1) + 1
+            end_line = line + text.count("\n", start, end)
+            results.append(SecretMatch(self.rules[rule_index], secret, line, column, end_line, start, end))
+        return results
+
+
+def _line_end(text: str, position: int) -> int:
+    end = text.find("\n", position)
+    return len(text) if end == -1 else end

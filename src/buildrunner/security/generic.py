@@ -1,0 +1,166 @@
+"""The generic-assignment heuristics: `password = "..."`, `API_KEY=...`, `"client_secret": "..."`.
+
+A name must read like a credential (by its segments, not a substring: `tokenizer` is not `token`) and
+the value like a secret: long enough, random enough, not a reference, placeholder, path, hash-named
+digest, identifier or prose. Bare (unquoted) values count only where the file is configuration
+(`.env`, YAML, INI, shell) or the name is an environment-style `UPPER_SNAKE=value`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import PurePosixPath
+
+from buildrunner.security.validators import (
+    _HASH_PREFIX,
+    _REFERENCE,
+    Candidate,
+    is_placeholder,
+    shannon_entropy,
+)
+
+_PASSWORD_WORDS = frozenset({"password", "passwd", "passphrase", "pwd", "pass", "passwort", "contrasena"})
+_SECRET_WORDS = frozenset({"secret", "secrets", "token", "apikey", "credential", "credentials", "creds"})
+_COMPOUND_SUFFIXES = (
+    "password", "passwd", "secret", "token", "apikey", "accesskey", "secretkey", "privatekey",
+    "authkey", "masterkey", "signingkey",
+)
+_KEY_QUALIFIERS = frozenset({
+    "api", "access", "private", "secret", "signing", "encryption", "encrypt", "master", "client",
+    "app", "auth", "account", "service", "admin", "webhook", "consumer", "shared", "subscription",
+    "hmac", "jwt", "license", "storage", "server", "secure", "crypto", "aes", "session", "write",
+    "read", "deploy", "ingest", "integration", "sdk", "dev", "prod", "live",
+})
+_NEGATIVE_SEGMENTS = frozenset({
+    "public", "pub", "id", "ids", "name", "names", "path", "file", "filename", "url", "uri", "endpoint",
+    "type", "types", "length", "len", "size", "field", "fields", "prefix", "suffix", "header", "param",
+    "params", "env", "var", "column", "col", "format", "count", "max", "min", "timeout", "expiry",
+    "expires", "expiration", "ttl", "hash", "hashed", "sha", "md5", "digest", "checksum", "cache",
+    "lock", "primary", "foreign", "sort", "partition", "idempotency", "dedup", "row", "lookup", "index",
+    "kid", "policy", "pattern", "regex", "label", "title", "description", "placeholder", "hint",
+    "message", "msg", "error", "prompt", "template", "input", "form", "button", "reset", "forgot",
+    "confirm", "confirmation", "validation", "validator", "required", "rule", "strength", "mode",
+    "provider", "manager", "host", "port", "user", "username", "login", "email", "dir", "location",
+    "version", "limit", "scope", "scopes", "audience", "issuer", "algorithm", "alg", "encoding",
+    "nonce", "csrf", "xsrf", "page", "next", "cursor", "continuation", "event", "events", "bucket",
+    "ref", "reference", "query", "map", "mapping", "class", "handler", "callback", "fn", "func",
+    "method", "module", "widget", "icon", "color", "style", "rotation", "generator", "reader",
+    "loader", "getter", "setter", "factory", "enabled", "enable", "disabled", "exists", "valid",
+    "is", "has", "use", "should", "allow", "show", "hide", "counter", "tokens", "tokenizer", "keys",
+    "keyboard", "keyword", "keywords", "keypress", "keydown", "keyup", "keycode", "keyframe",
+    "passport", "passthrough", "bypass", "compass", "author", "authority", "authors", "pathname",
+    "storage_key", "translation", "i18n", "text", "redacted", "mask", "masked", "regexp",
+    "schema", "spec", "doc", "docs", "example", "sample", "test", "mock", "fake", "dummy", "key_id", "keyid", "serial", "thumbprint", "fingerprint", "display", "expire", "expires_at",
+    "created", "updated", "at", "date", "time", "ms", "seconds", "usage", "limits", "budget", "cost",
+    "estimate", "counts", "vocab", "embedding", "embeddings", "bos", "eos", "pad", "unk", "special",
+    "rate", "window", "algo", "cipher", "kdf", "iterations", "rounds", "salt_length",
+})
+_CONFIG_SUFFIXES = frozenset({
+    ".env", ".ini", ".cfg", ".conf", ".config", ".properties", ".yaml", ".yml", ".toml", ".sh",
+    ".bash", ".zsh", ".envrc", ".tfvars", ".service", ".npmrc", ".pypirc", ".netrc", ".txt", ".md",
+    ".rst", ".dockerfile", ".example", ".local", ".production", ".development", ".staging", ".test",
+})
+_CONFIG_NAMES = frozenset({"dockerfile", "makefile", "procfile", ".npmrc", ".pypirc", ".netrc", ".env", "jenkinsfile"})
+LOCK_FILES = frozenset({
+    "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock", "pipfile.lock", "cargo.lock",
+    "go.sum", "composer.lock", "gemfile.lock", "uv.lock", "bun.lock", "npm-shrinkwrap.json", "pdm.lock",
+})
+_SEGMENT = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_IDENTIFIER = re.compile(r"[a-z]+(?:[_\-.:/][a-z0-9]+)*|[A-Z]+(?:[_\-.][A-Z0-9]+)*|[a-z]+(?:[A-Z][a-z0-9]+)+|[A-Z][a-z]+(?:[A-Z][a-z]+)*")
+_NUMERIC = re.compile(r"[\d.,:\-+_ ]+")
+_DESCRIPTIVE_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "api-key")
+_YAML_TAG = re.compile(r"![A-Za-z]+")
+_ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+MINIFIED_LINE = 1000
+
+
+def name_kind(name: str) -> str | None:
+    """'password', 'secret' or None: what kind of credential a variable/key name denotes."""
+    segments = [s.lower() for s in _SEGMENT.findall(name)]
+    if not segments or any(s in _NEGATIVE_SEGMENTS for s in segments):
+        return None
+    if any(s in _PASSWORD_WORDS or s.endswith(("password", "passwd")) for s in segments):
+        return "password"
+    if any(s in _SECRET_WORDS or s.endswith(_COMPOUND_SUFFIXES) for s in segments):
+        return "secret"
+    if "key" in segments:
+        index = segments.index("key")
+        before = segments[:index]
+        if any(s in _KEY_QUALIFIERS for s in before):
+            return "secret"
+        if before and _ENV_NAME.fullmatch(name.strip("\"'")):  # OPENAI_KEY, MAPS_KEY
+            return "secret"
+    return None
+
+
+def is_config_path(path: str) -> bool:
+    """Files where `name: value` / `NAME=value` hold literal values (not code expressions)."""
+    pure = PurePosixPath(path.lower())
+    if pure.name in _CONFIG_NAMES or pure.name.startswith(".env"):
+        return True
+    return pure.suffix in _CONFIG_SUFFIXES
+
+
+def secret_value_ok(value: str, kind: str, name: str) -> bool:
+    """Does `value` look like a real credential of this kind (not a reference or placeholder)?"""
+    value = value.strip()
+    lowered = value.lower()
+    minimum = 6 if kind == "password" else 10
+    if len(value) < minimum or any(c.isspace() for c in value):
+        return False
+    if _REFERENCE.search(value) or _HASH_PREFIX.match(value) or _YAML_TAG.fullmatch(value):
+        return False
+    if is_placeholder(value) or "test" in lowered or lowered.strip("_-") == "secret":
+        return False
+    if name.lower() in lowered or any(word in lowered for word in _DESCRIPTIVE_WORDS):
+        return False
+    squashed = re.sub(r"[^a-z0-9]", "", lowered)
+    if squashed == re.sub(r"[^a-z0-9]", "", name.lower()) or _NUMERIC.fullmatch(value):
+        return False
+    if _IDENTIFIER.fullmatch(value) and (kind != "password" or not value.isalpha() or len(value) < 10):
+        return False
+    entropy = shannon_entropy(value)
+    if kind == "password":
+        return entropy >= 2.3
+    classes = sum((any(c.islower() for c in value), any(c.isupper() for c in value),
+                   any(c.isdigit() for c in value), any(not c.isalnum() for c in value)))
+    return entropy >= 3.0 and classes >= 2
+
+
+def generic_assignment(candidate: Candidate) -> bool:
+    """`<credential name> <op> <literal value>` passing the name and value checks."""
+    groups = candidate.groups
+    name = (groups.get("name") or "").strip("\"' ")
+    op = groups.get("op") or ""
+    quoted, bare = groups.get("quoted"), groups.get("bare")
+    if len(candidate.line) > MINIFIED_LINE or PurePosixPath(candidate.path).name.lower() in LOCK_FILES:
+        return False
+    kind = name_kind(name.split(".")[-1].lstrip("$@"))
+    if kind is None:
+        return False
+    if op == "," and not (groups.get("nq") and groups.get("call")):  # setter("password", "...")
+        return False
+    if name.lower() == "pass" and not name.isupper():  # "pass"/"fail" labels, not credentials
+        return False
+    if bare is not None:
+        env_style = op == "=" and _ENV_NAME.fullmatch(name) is not None
+        if not (is_config_path(candidate.path) or env_style):
+            return False
+    value = quoted if quoted is not None else bare
+    return value is not None and secret_value_ok(value, kind, name)
+
+
+def generic_xml(candidate: Candidate) -> bool:
+    """`<password>value</password>` and `<add key="ApiSecret" value="..."/>`."""
+    groups = candidate.groups
+    name = groups.get("name") or groups.get("name2") or ""
+    value = groups.get("quoted") or groups.get("quoted2") or ""
+    kind = name_kind(name.split(":")[-1])
+    return kind is not None and secret_value_ok(value, kind, name)
+
+
+VALIDATORS: dict[str, Callable[[Candidate], bool]] = {
+    "generic_assignment": generic_assignment,
+    "generic_xml": generic_xml,
+}
