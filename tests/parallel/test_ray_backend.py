@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.fakes import messages_server as api
+from tests.fakes.messages_server import MessagesServer, running_server
 
 from buildrunner.config import load_settings
 from buildrunner.orchestrator import Orchestrator, RunSummary
@@ -28,9 +30,20 @@ pytestmark = pytest.mark.ray
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "demo"
 
 
+@pytest.fixture(scope="module")
+def api_server() -> Iterator[MessagesServer]:
+    """A fake Messages API on 127.0.0.1 for agent tasks (started before Ray: see local_ray)."""
+    yield from running_server()
+
+
 @pytest.fixture(scope="module", autouse=True)
-def local_ray() -> Iterator[None]:
-    """One local Ray for the module; RayBackend finds it connected and leaves it running."""
+def local_ray(api_server: MessagesServer) -> Iterator[None]:
+    """One local Ray for the module; RayBackend finds it connected and leaves it running.
+
+    Ray workers get the environment Ray was started with, so the agent test's API key is set first.
+    """
+    patch = pytest.MonkeyPatch()
+    patch.setenv("ANTHROPIC_API_KEY", "sk-test-not-a-real-key")
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     ray.init(
         address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
@@ -40,15 +53,16 @@ def local_ray() -> Iterator[None]:
         signal.signal(signum, handler)
     yield
     ray.shutdown()
+    patch.undo()
 
 
 def run_plan(
     root: Path, text: str, *, backend: str = "ray", workers: int = 2,
-    while_running: Callable[[str], None] | None = None,
+    while_running: Callable[[str], None] | None = None, environ: dict[str, str] | None = None,
 ) -> RunSummary:
     """Run a plan through the real orchestrator; `while_running(session_id)` runs in a thread."""
     store = Store(root)
-    orchestrator = Orchestrator(store, load_settings(root, environ={}))
+    orchestrator = Orchestrator(store, load_settings(root, environ=environ or {}))
     try:
         session_id = orchestrator.create(
             parse_plan(text), workers=workers, backend=backend, workdir=root
@@ -321,3 +335,68 @@ def test_an_attempt_on_a_node_without_the_log_directory_returns_its_output(tmp_p
     assert result["outcome"]["status"] == "failed" and result["outcome"]["exit_code"] == 2
     assert result["log"] == "from-a-remote-node\n"
     assert not (tmp_path / "logs").exists()  # the driver writes it from the returned text
+
+
+AGENT_PLAN = """
+name: agent
+tasks:
+  - id: greet
+    prompt: Add app/greet.py with a greet() function
+    files: [app/greet.py]
+    model: sonnet
+"""
+
+
+def test_agent_tasks_report_the_same_model_calls_and_cost_on_ray(
+    tmp_path: Path, api_server: MessagesServer
+) -> None:
+    # routing is built in parallel with this backend; until it lands, agent tasks cannot run
+    pytest.importorskip("buildrunner.routing.selector")
+    pytest.importorskip("buildrunner.routing.catalog")
+    settings = {"BR_ROUTING_BASE_URL": api_server.base_url, "BR_ROUTING_MAX_RETRIES": "0"}
+    summaries = {}
+    for backend in ("ray", "local"):
+        root = tmp_path / backend
+        (root / "app").mkdir(parents=True)
+        api_server.script(
+            api.tool_use("write_file", {"path": "app/greet.py", "content": "def greet():\n    pass\n"}),
+            api.text("Added app/greet.py.", input_tokens=300, output_tokens=30),
+        )
+        summaries[backend] = run_plan(root, AGENT_PLAN, backend=backend, environ=settings)
+        assert summaries[backend].status == "completed", summaries[backend].tasks
+        assert (root / "app" / "greet.py").read_text() == "def greet():\n    pass\n"
+
+    def telemetry(backend: str) -> tuple[Counter[str], list[tuple[Any, ...]]]:
+        root, session_id = tmp_path / backend, summaries[backend].session_id
+        types = Counter(
+            row[0] for row in query(root, "SELECT type FROM events WHERE session_id = ?", session_id)
+        )
+        costs = query(
+            root, "SELECT model, input_tokens, output_tokens, cost_micro_usd FROM costs"
+            " WHERE session_id = ? ORDER BY id", session_id,
+        )
+        return types, costs
+
+    ray_types, ray_costs = telemetry("ray")
+    assert ray_types["model_call_completed"] == 2
+    assert (ray_types, ray_costs) == telemetry("local")
+    assert len(ray_costs) == 2 and all(row[3] > 0 for row in ray_costs)
+
+
+def test_br_run_backend_ray_on_the_command_line(project: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from buildrunner.cli.main import app
+
+    (project / "plan.yaml").write_text(
+        "name: cli\ntasks:\n  - id: a\n    run: echo hi > a.out\n"
+        "  - id: b\n    depends_on: [a]\n    run: cat a.out\n"
+    )
+    result = CliRunner().invoke(app, ["run", "plan.yaml", "--backend", "ray", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["status"] == "completed" and data["tasks"]["succeeded"] == 2
+    log = next(row["log_path"] for row in data["results"] if row["task_id"] == "b")
+    assert (project / log).read_text() == "hi\n"
