@@ -1,7 +1,46 @@
-"""`br quality ...`: quality gates: security clean, tests passed, coverage, budget, alerts."""
+"""`br quality check`: the quality gates, each with pass/fail/skip and the reason."""
 
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
-app = typer.Typer(help="Quality gates: security clean, tests passed, coverage, budget, alerts.", no_args_is_help=True)
+from buildrunner.cli.common import JSON_OPTION, emit_json, err_console
+
+app = typer.Typer(
+    help="Quality gates: security clean, tests passed, coverage, budget, no critical alert.",
+    no_args_is_help=True,
+)
+
+MARKS = {"pass": "[green]pass[/green]", "fail": "[red]FAIL[/red]", "skip": "[dim]skip[/dim]"}
+
+
+@app.command("check")
+def check_command(
+    session: str | None = typer.Option(None, "--session", help="Judge this build (default: newest)."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Run every gate; exit 1 if any fails (skipped gates are not configured and do not fail)."""
+    from buildrunner.cli.common import open_db, project_settings, project_store
+    from buildrunner.parallel.sessions import get_session
+    from buildrunner.quality.checks import check_quality
+
+    store = project_store()
+    settings = project_settings(store)
+    conn = open_db(store)
+    session_id = get_session(conn, session).id if session else None
+    judged, results = check_quality(conn, store.root, settings, session_id)
+    failed = [result for result in results if result.outcome == "fail"]
+    if json_output:
+        emit_json({
+            "session_id": judged,
+            "passed": not failed,
+            "gates": [result.to_dict() for result in results],
+        })
+    else:
+        for result in results:
+            err_console.print(f"{MARKS[result.outcome]}  {result.gate:<9} {escape(result.reason)}")
+        verdict = "[red]quality gates failed[/red]" if failed else "[green]quality gates passed[/green]"
+        err_console.print(verdict)
+    if failed:
+        raise typer.Exit(1)

@@ -1,0 +1,1 @@
+"""Quality gates: security clean, tests passed, coverage, budget, no open critical alert."""
