@@ -69,6 +69,7 @@ class _Analyser:
         self.findings: list[Finding] = []
         self.imported = _imported_roots(text)
         self.seen: set[tuple[int, int]] = set()
+        self.loop_depth = 0
 
     def run(self) -> None:
         module = Scope[ast.expr]()
@@ -104,16 +105,14 @@ class _Analyser:
             self.check_calls(node.iter, ev)
             loop = scope.copy()
             bind_loop(node.target, node.iter, Evaluator(loop, consts))
-            self.block(node.body, loop, consts)
-            self.block(node.body, loop, consts)  # second pass: values carried round the loop
+            self._loop_body(node.body, loop, consts)
             self.block(node.orelse, loop, consts)
             scope.join([loop, scope.copy()])
             return
         if isinstance(node, ast.While):
             self.check_calls(node.test, ev)
             loop = scope.copy()
-            self.block(node.body, loop, consts)
-            self.block(node.body, loop, consts)
+            self._loop_body(node.body, loop, consts)
             self.block(node.orelse, loop, consts)
             scope.join([loop, scope.copy()])
             return
@@ -149,6 +148,16 @@ class _Analyser:
             if isinstance(child, ast.expr):
                 self.check_calls(child, ev)
         self._bind(node, scope, ev)
+
+    def _loop_body(self, body: list[ast.stmt], loop: PyScope, consts: frozenset[str]) -> None:
+        """Twice for the outermost loops (values carried round), once when nested: bounded work."""
+        self.loop_depth += 1
+        try:
+            self.block(body, loop, consts)
+            if self.loop_depth <= 2:
+                self.block(body, loop, consts)
+        finally:
+            self.loop_depth -= 1
 
     def _if(self, node: ast.If, scope: PyScope, consts: frozenset[str], ev: Evaluator) -> None:
         then, other = scope.copy(), scope.copy()

@@ -9,9 +9,12 @@ generic over the node type so the Python (`ast`) and JS/TS (tree-sitter) analyse
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Generic, TypeVar
 
 Node = TypeVar("Node")
+MAX_TAINTED = 8  # tainted expressions kept per value
+MAX_TEXT = 4096  # constant text kept per value: enough to tell SQL, bounded for huge literals
 
 
 @dataclass(frozen=True)
@@ -46,23 +49,32 @@ def merge(values: list[Value[Node]]) -> Value[Node]:
     """Either of several values (branches of an `if`, elements of a list)."""
     if len(values) == 1:
         return values[0]
-    tainted: list[Node] = []
-    for value in values:
-        tainted.extend(item for item in value.tainted if item not in tainted)
+    tainted = _union(value.tainted for value in values)
     how = next((value.how for value in values if value.is_built), None)
     text = " ".join(value.text for value in values if value.text)
-    return Value(tuple(tainted), text, how, any(value.is_str for value in values))
+    text = text[:MAX_TEXT]
+    return Value(tainted, text, how, any(value.is_str for value in values))
 
 
 def splice(parts: list[Value[Node]], how: str, *, text: str | None = None) -> Value[Node]:
     """A string built from `parts` with construction `how` (keeps an inner construction's name)."""
-    tainted: list[Node] = []
-    for part in parts:
-        tainted.extend(item for item in part.tainted if item not in tainted)
+    tainted = _union(part.tainted for part in parts)
     inner = next((part.how for part in parts if part.is_built), None)
     joined = text if text is not None else "".join(part.text if part.is_safe or part.text
                                                    else "?" for part in parts)
-    return Value(tuple(tainted), joined, (inner or how) if tainted else None, True)
+    return Value(tainted, joined[:MAX_TEXT], (inner or how) if tainted else None, True)
+
+
+def _union(groups: Iterable[tuple[Node, ...]]) -> tuple[Node, ...]:
+    """Distinct tainted expressions in order, at most MAX_TAINTED (a finding shows five)."""
+    seen: set[int] = set()
+    result: list[Node] = []
+    for group in groups:
+        for item in group:
+            if id(item) not in seen and len(result) < MAX_TAINTED:
+                seen.add(id(item))
+                result.append(item)
+    return tuple(result)
 
 
 @dataclass
