@@ -8,8 +8,8 @@ generic over the node type so the Python (`ast`) and JS/TS (tree-sitter) analyse
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 Node = TypeVar("Node")
