@@ -165,3 +165,16 @@ def test_deeply_nested_expression_does_not_crash() -> None:
 def test_file_without_sink_names_is_not_parsed() -> None:
     # a syntax error in a file that never names a sink cannot hide SQL injection: no skip reported
     assert scan_source("notes.py", "def f(:\n    return 1\n") == ([], None)
+
+
+@pytest.mark.timeout(60)
+def test_deeply_nested_loops_are_analysed_once_per_level() -> None:
+    # the work per loop level is bounded: 20 nested loops would be 2**20 passes if every level
+    # re-ran its body; the timeout turns such a regression into a failure
+    lines = ["def f(cur, rows):", "    q = 'SELECT * FROM t WHERE 1 = 1'"]
+    for depth in range(20):
+        lines.append("    " * (depth + 1) + f"for r{depth} in rows:")
+    lines.append("    " * 21 + "q += ' AND a = ' + r19")
+    lines.append("    cur.execute(q)")
+    findings = scan("\n".join(lines) + "\n")
+    assert [finding.match for finding in findings] == ["rows"]
