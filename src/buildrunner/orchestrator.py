@@ -32,6 +32,7 @@ from buildrunner.parallel.sessions import (
     take_control_requests,
 )
 from buildrunner.parallel.worktree import Worktree, create_worktree, merge_back, remove_worktree
+from buildrunner.routing_bridge import Router
 from buildrunner.store.db import Store, now, transaction
 from buildrunner.telemetry_sink import EventSink, open_sink
 
@@ -230,6 +231,7 @@ class _SessionRun:
         self.beats: dict[str, float] = {}
         self.pending_events: list[dict[str, Any]] = []
         self._waiting_count = 0
+        self.router = Router(owner.conn, owner.settings, plan, self.session_id)
         self.lock_keys = {
             task.id: lock_keys(_relative_to_store(workdir, task.cwd, task.files, owner.store.root))
             for task in plan.tasks
@@ -357,6 +359,15 @@ class _SessionRun:
 
     def _start(self, state: TaskState, worker_id: str) -> None:
         task = state.spec
+        agent: dict[str, Any] = {}
+        if task.kind == "agent":
+            decision = self.router.route(task, self.session_id)
+            for event in decision.events:
+                self.emit(event.pop("type"), task_id=task.id, **event)
+            if decision.error is not None:
+                self._fail_unstarted(state, decision.error_type or "routing", decision.error)
+                return
+            agent = decision.agent
         state.attempts += 1
         self.scheduler.set_status(state, "running")
         state.worker_id, state.waiting_on = worker_id, None
@@ -369,7 +380,7 @@ class _SessionRun:
             env={**self.plan.env, **task.env, "BR_SESSION_ID": self.session_id,
                  "BR_TASK_ID": task.id, "BR_ATTEMPT": str(state.attempts)},
             timeout_s=task.timeout_s or self.settings.run.default_timeout_s, files=list(task.files),
-            cpus=task.cpus, resources=dict(task.resources),
+            cpus=task.cpus, resources=dict(task.resources), agent=agent,
         )
         with transaction(self.conn):
             self.recorder.set_task(
@@ -392,6 +403,8 @@ class _SessionRun:
         elif message.kind == "event" and message.task is not None:
             event = dict(message.event.get("event", {}))
             event_type = event.pop("type", "task_event")
+            if event_type == "model_call_completed":
+                self.router.record_call(self.session_id, message.task[0], event)
             self.emit(event_type, task_id=message.task[0], **event)
         elif message.kind == "done" and message.outcome is not None:
             self._finish_attempt(message.worker_id, message.outcome)
@@ -417,6 +430,13 @@ class _SessionRun:
         self.recorder.count_worker_result(worker_id, outcome.status == "succeeded")
         release_locks_in_tx(self.conn, self.session_id, state.spec.id)
         state.worker_id = None
+        for finding in outcome.findings:
+            self.emit("security_violation", task_id=state.spec.id, path=finding["path"],
+                      line=finding["line"], rule_id=finding["rule_id"], kind=finding["kind"],
+                      severity=finding["severity"], match=finding["match"],
+                      blocked=outcome.error_type == "security_gate")
+        if outcome.model:
+            self.recorder.set_task(state.spec.id, model=outcome.model)
         duration_ms = round(outcome.duration_s * 1000, 3)
         common = {"task_id": state.spec.id, "kind": state.spec.kind, "attempt": outcome.attempt}
         if outcome.status == "succeeded":
@@ -457,6 +477,19 @@ class _SessionRun:
         self.owner.on_update(TaskUpdate(state.spec.id, "failed", outcome.attempt,
                                         outcome.duration_s, outcome.error, self._log(state)))
         self._skip_dependents(state.spec.id)
+
+    def _fail_unstarted(self, state: TaskState, error_type: str, error: str) -> None:
+        """A task that cannot start (no model fits, budget spent) fails without an attempt."""
+        release_locks(self.conn, self.session_id, state.spec.id)
+        with transaction(self.conn):
+            self.scheduler.set_status(state, "failed")
+            state.error = error
+            self.recorder.set_task(state.spec.id, status="failed", ended_at=now(), error=error)
+            self.emit("task_failed", task_id=state.spec.id, kind=state.spec.kind,
+                      attempt=state.attempts, duration_ms=0.0, exit_code=None,
+                      error_type=error_type, error=error)
+            self.owner.on_update(TaskUpdate(state.spec.id, "failed", detail=error))
+            self._skip_dependents(state.spec.id)
 
     def _requeue(self, state: TaskState, reason: str) -> None:
         self.scheduler.set_status(state, "queued")

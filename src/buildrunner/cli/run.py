@@ -193,7 +193,7 @@ def _dry_run(plan: Any, settings: Any, json_output: bool) -> None:
 
 def _route(task: Any, settings: Any) -> dict[str, Any]:
     try:
-        from buildrunner.routing.selector import route_task
+        from buildrunner.routing_bridge import route_task
     except ImportError:
         return {"error": "routing is not available"}
     try:

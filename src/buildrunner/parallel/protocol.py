@@ -55,6 +55,7 @@ class TaskOutcome:
     cost_usd: str = "0"
     model: str | None = None
     changed_files: list[str] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)  # security gate (masked)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -41,7 +41,10 @@ def execute(task: TaskRun, emit: Callable[[dict[str, Any]], None], runner: Any) 
         return _execute_command(task, emit, runner)
     from buildrunner.executors.dispatch import execute_agent_task
 
-    return execute_agent_task(task, lambda event: emit({"type": "event", "event": event}))
+    started = time.monotonic()
+    outcome = execute_agent_task(task, lambda event: emit({"type": "event", "event": event}))
+    outcome.duration_s = outcome.duration_s or time.monotonic() - started
+    return outcome
 
 
 def _execute_command(task: TaskRun, emit: Callable[[dict[str, Any]], None], runner: Any) -> TaskOutcome:

@@ -117,22 +117,11 @@ def budget_gate(ctx: GateContext) -> GateResult:
     return GateResult("budget", "pass", "within every budget")
 
 
-_WINDOWS = {"daily": 86_400, "weekly": 7 * 86_400, "monthly": 30 * 86_400}
-
-
 def _spent(conn: sqlite3.Connection, scope: str, session_id: str | None) -> Decimal:
-    import time
+    from buildrunner.routing.costs import CostTracker
 
-    if scope == "session":
-        row = conn.execute(
-            "SELECT COALESCE(SUM(cost_micro_usd), 0) FROM costs WHERE session_id = ?", (session_id,)
-        ).fetchone()
-    else:
-        since = time.time() - _WINDOWS.get(scope, 86_400)
-        row = conn.execute(
-            "SELECT COALESCE(SUM(cost_micro_usd), 0) FROM costs WHERE ts >= ?", (since,)
-        ).fetchone()
-    return Decimal(row[0]) / 1_000_000
+    spent: Decimal = CostTracker(conn).spent(scope, session_id)
+    return spent
 
 
 def alerts_gate(ctx: GateContext) -> GateResult:
