@@ -353,7 +353,10 @@ def test_agent_tasks_report_the_same_model_calls_and_cost_on_ray(
     # routing is built in parallel with this backend; until it lands, agent tasks cannot run
     pytest.importorskip("buildrunner.routing.selector")
     pytest.importorskip("buildrunner.routing.catalog")
-    settings = {"BR_ROUTING_BASE_URL": api_server.base_url, "BR_ROUTING_MAX_RETRIES": "0"}
+    settings = {
+        "BR_ROUTING_BASE_URL": api_server.base_url, "BR_ROUTING_MAX_RETRIES": "0",
+        "BR_ROUTING_ESTIMATOR": "heuristic",
+    }
     summaries = {}
     for backend in ("ray", "local"):
         root = tmp_path / backend
@@ -363,7 +366,7 @@ def test_agent_tasks_report_the_same_model_calls_and_cost_on_ray(
             api.text("Added app/greet.py.", input_tokens=300, output_tokens=30),
         )
         summaries[backend] = run_plan(root, AGENT_PLAN, backend=backend, environ=settings)
-        assert summaries[backend].status == "completed", summaries[backend].tasks
+        assert summaries[backend].status == "completed", str(summaries[backend].tasks)
         assert (root / "app" / "greet.py").read_text() == "def greet():\n    pass\n"
 
     def telemetry(backend: str) -> tuple[Counter[str], list[tuple[Any, ...]]]:
