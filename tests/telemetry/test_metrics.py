@@ -163,3 +163,64 @@ def test_cost_between_and_consecutive_failures(db_path: Path) -> None:
     assert consecutive_task_failures(conn, NOW - 45, NOW) == 2
     assert consecutive_task_failures(conn, NOW - 60, NOW - 41) == 1
     conn.close()
+
+
+def test_percentiles_without_the_rank_indexes_are_the_same(
+    db_path: Path, stored: list[ev.Event]
+) -> None:
+    conn = connect(db_path)
+    indexed = summarize(conn, NOW - 3600, NOW).total
+    conn.execute("DROP INDEX events_task_durations")
+    conn.execute("DROP INDEX events_model_latencies")
+    fetched = summarize(conn, NOW - 3600, NOW).total
+    conn.close()
+    for name in ("task_latency", "model_latency"):
+        one, other = getattr(indexed, name), getattr(fetched, name)
+        assert one.count == other.count > 0
+        for field_name in ("p50_ms", "p95_ms", "p99_ms", "max_ms", "avg_ms"):
+            assert getattr(one, field_name) == pytest.approx(getattr(other, field_name), abs=1e-3)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 10, 101])
+def test_rank_percentiles_on_small_counts(db_path: Path, size: int) -> None:
+    rng = random.Random(size)
+    durations = [rng.uniform(1, 1000) for _ in range(size)]
+    write_events(db_path, [ev.TaskCompleted(ts=NOW - 10 - i, duration_ms=value)
+                           for i, value in enumerate(durations)])
+    conn = connect(db_path)
+    latency = summarize(conn, NOW - 3600, NOW).total.task_latency
+    conn.close()
+    for fraction, got in ((50, latency.p50_ms), (95, latency.p95_ms), (99, latency.p99_ms)):
+        assert got == pytest.approx(float(np.percentile(durations, fraction)), abs=1e-3)
+
+
+def test_rollups_stay_exact_through_deletes_and_match_raw_sums(
+    db_path: Path, stored: list[ev.Event]
+) -> None:
+    conn = connect(db_path)
+    since, until = NOW - 7000, NOW + 60
+    with_rollups = summarize(conn, since, until, "model").to_dict()
+    conn.execute("DELETE FROM events WHERE ts < ?", (NOW - 5000,))  # like a prune
+    after_delete = summarize(conn, since, until).total
+    window = [event for event in stored if NOW - 5000 <= event.ts < until]
+    assert after_delete.events == len(window)
+    assert after_delete.cost_usd == pytest.approx(
+        sum(getattr(event, "cost_usd", 0) for event in window), abs=1e-6)
+    for trigger in ("events_rollup_insert", "events_rollup_delete"):
+        conn.execute(f"DROP TRIGGER {trigger}")
+    conn.execute("DROP TABLE event_rollups")  # an older schema: the raw path
+    raw_only = summarize(conn, NOW - 5000, until).total
+    assert raw_only.to_dict() == after_delete.to_dict()
+    assert with_rollups["groups"]  # grouped path ran on rollups too
+    conn.close()
+
+
+def test_minute_aligned_windows_count_every_event_once(db_path: Path) -> None:
+    minute = 28_333_000 * 60.0  # an exact minute boundary
+    write_events(db_path, [ev.TaskCompleted(ts=minute + offset, duration_ms=1.0)
+                           for offset in (-60.0, -0.001, 0.0, 0.001, 59.999, 60.0, 3600.0)])
+    conn = connect(db_path)
+    assert summarize(conn, minute, minute + 3600).total.task_attempts == 4
+    assert summarize(conn, minute - 60, minute + 3600.001).total.task_attempts == 7
+    assert summarize(conn, minute + 0.0005, minute + 60).total.task_attempts == 2
+    conn.close()

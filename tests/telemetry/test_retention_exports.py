@@ -54,6 +54,7 @@ def test_prune_works_in_chunks(db_path: Path, monkeypatch: object) -> None:
     write_events(db_path, [ev.TaskQueued(ts=NOW - 40 * DAY - i) for i in range(10)])
     conn = connect(db_path)
     assert prune(conn, 30, NOW).events == 10
+    assert conn.execute("SELECT COUNT(*) FROM event_rollups").fetchone()[0] == 0
     conn.close()
 
 

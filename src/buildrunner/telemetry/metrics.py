@@ -1,8 +1,8 @@
-"""Metrics over a time window, computed in SQL on the covering `events_metrics` index.
+"""Metrics over a time window, computed in SQL (see aggregates.py for where the sums come from).
 
-Counts, sums and averages are SQL aggregates; latency percentiles read only the duration
-column of the outcome events (one index range scan) and are computed in Python with linear
-interpolation (numpy's default method), so they are exact on any number of events.
+Counts, sums and averages add up the per-minute rollups plus the raw events at the window's
+edges; latency percentiles are exact (linear interpolation, numpy's default method): found by
+rank on the duration indexes for totals, or read and sorted per group.
 
 Definitions (docs/TELEMETRY.md repeats them):
 - task success rate = task_completed / (task_completed + task_failed) x 100, per attempt;
@@ -22,15 +22,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from buildrunner.telemetry.aggregates import (
+    aggregates,
+    duration_at_rank,
+    has_percentile_indexes,
+    schema_objects,
+)
+
 GroupBy = Literal["model", "session", "kind"]
 GROUP_COLUMNS: dict[str, str] = {"model": "model", "session": "session_id", "kind": "kind"}
 
 TASK_OUTCOMES = ("task_completed", "task_failed")
 MODEL_OUTCOMES = ("model_call_completed", "model_call_failed")
-COUNTED_TYPES = (
-    *TASK_OUTCOMES, *MODEL_OUTCOMES, "task_retried", "task_skipped", "security_violation",
-    "budget_exceeded", "fallback_triggered", "worker_offline", "alert_fired",
-)
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
@@ -139,62 +142,77 @@ def summarize(
 def _compute(
     conn: sqlite3.Connection, since: float, until: float, column: str | None
 ) -> dict[str | None, Stats]:
-    key_sql = column or "NULL"
-    # Grouping by `type` alone follows the index order (no temporary B-tree): much faster.
-    group_sql = "type" if column is None else "1, 2"
-    marks = ",".join("?" * len(COUNTED_TYPES))
+    objects = schema_objects(conn)
     stats: dict[str | None, Stats] = defaultdict(Stats)
-    rows = conn.execute(
-        f"SELECT {key_sql}, type, COUNT(*), SUM(cost_micro_usd), SUM(input_tokens),"
-        f" SUM(output_tokens) FROM events INDEXED BY events_metrics"
-        f" WHERE type IN ({marks}) AND ts >= ? AND ts < ? GROUP BY {group_sql}",
-        (*COUNTED_TYPES, since, until),
-    )
-    for key, event_type, count, cost, tokens_in, tokens_out in rows:
-        group = stats[key]
-        group.events += count
-        group.cost_usd += (cost or 0) / 1_000_000
-        group.input_tokens += tokens_in or 0
-        group.output_tokens += tokens_out or 0
-        _count(group, event_type, count)
-    if column is None:
-        # every other event only counts; the narrow ts index counts a range fastest
-        everything = conn.execute(
-            "SELECT COUNT(*) FROM events INDEXED BY events_ts WHERE ts >= ? AND ts < ?",
-            (since, until),
-        ).fetchone()[0]
-        if everything:
-            stats[None].events = everything
-    else:
-        for key, count, cost in conn.execute(
-            f"SELECT {key_sql}, COUNT(*), SUM(cost_micro_usd) FROM events"
-            f" INDEXED BY events_metrics WHERE type NOT IN ({marks}) AND ts >= ? AND ts < ?"
-            f" GROUP BY 1",
-            (*COUNTED_TYPES, since, until),
-        ):
-            stats[key].events += count
-            stats[key].cost_usd += (cost or 0) / 1_000_000
-    for key, event_type, error_type, count in conn.execute(
-        f"SELECT {key_sql}, type, error_type, COUNT(*) FROM events INDEXED BY events_metrics"
-        f" WHERE type IN (?, ?) AND ts >= ? AND ts < ? GROUP BY 1, 2, 3",
-        ("task_failed", "model_call_failed", since, until),
-    ):
-        label = f"{'task' if event_type == 'task_failed' else 'model'}:{error_type or 'unknown'}"
-        stats[key].errors[label] = stats[key].errors.get(label, 0) + count
-    task_durations = _durations(conn, since, until, TASK_OUTCOMES, key_sql)
-    model_durations = _durations(conn, since, until, MODEL_OUTCOMES, key_sql)
-    for key, group in stats.items():
+    moments: dict[tuple[str | None, str], list[float]] = {}  # (key, class) -> count, sum
+    for cell in aggregates(conn, since, until, column, objects):
+        group = stats[cell.key]
+        group.events += cell.events
+        group.cost_usd += cell.cost_micro_usd / 1_000_000
+        group.input_tokens += cell.input_tokens
+        group.output_tokens += cell.output_tokens
+        _count(group, cell.type, cell.events)
+        if cell.type in ("task_failed", "model_call_failed"):
+            label = f"{'task' if cell.type == 'task_failed' else 'model'}:"
+            label += cell.error_type or "unknown"
+            group.errors[label] = group.errors.get(label, 0) + cell.events
+        outcome_class = ("task" if cell.type in TASK_OUTCOMES
+                         else "model" if cell.type in MODEL_OUTCOMES else None)
+        if outcome_class and cell.durations:
+            seen = moments.setdefault((cell.key, outcome_class), [0, 0.0])
+            seen[0] += cell.durations
+            seen[1] += cell.duration_sum
+    groups = {key: group for key, group in stats.items() if group.events}
+    latency = _latencies(conn, since, until, column, objects, moments)
+    for key, group in groups.items():
         group.key = key
         group.cost_usd = _round(group.cost_usd, 6) or 0.0
         group.errors = dict(sorted(group.errors.items(), key=lambda item: (-item[1], item[0])))
-        group.task_latency = Latency.of(task_durations.get(key, []))
-        group.model_latency = Latency.of(model_durations.get(key, []))
+        group.task_latency = latency.get((key, "task")) or Latency()
+        group.model_latency = latency.get((key, "model")) or Latency()
         group.task_success_rate = _rate(group.tasks_succeeded, group.task_attempts)
         group.model_success_rate = _rate(group.model_calls - group.model_calls_failed,
                                          group.model_calls)
         group.error_rate = _rate(group.tasks_failed + group.model_calls_failed,
                                  group.task_attempts + group.model_calls)
-    return dict(stats)
+    return groups
+
+
+def _latencies(
+    conn: sqlite3.Connection, since: float, until: float, column: str | None,
+    objects: set[str], moments: dict[tuple[str | None, str], list[float]],
+) -> dict[tuple[str | None, str], Latency]:
+    """Latency per (key, class): by rank on the duration indexes in total, else by reading."""
+    found: dict[tuple[str | None, str], Latency] = {}
+    pending = [("task", TASK_OUTCOMES), ("model", MODEL_OUTCOMES)]
+    if column is None and has_percentile_indexes(objects):
+        pending = []
+        for kind, types in (("task", TASK_OUTCOMES), ("model", MODEL_OUTCOMES)):
+            seen = moments.get((None, kind))
+            if not seen:
+                continue
+            latency = _ranked_latency(conn, kind, since, until, int(seen[0]), seen[1])
+            if latency is None:
+                pending.append((kind, types))
+            else:
+                found[(None, kind)] = latency
+    key_sql = column or "NULL"
+    for kind, types in pending:
+        for key, values in _durations(conn, since, until, types, key_sql).items():
+            found[(key, kind)] = Latency.of(values)
+    return found
+
+
+def _ranked_latency(
+    conn: sqlite3.Connection, kind: str, since: float, until: float, count: int, total: float
+) -> Latency | None:
+    ranks = [duration_at_rank(conn, kind, since, until, count, fraction)
+             for fraction in (0.50, 0.95, 0.99, 1.0)]
+    if any(rank is None for rank in ranks):
+        return None
+    p50, p95, p99, largest = ranks
+    return Latency(count=count, avg_ms=_round(total / count), p50_ms=_round(p50),
+                   p95_ms=_round(p95), p99_ms=_round(p99), max_ms=largest)
 
 
 _COUNTERS: dict[str, tuple[str, ...]] = {
@@ -249,13 +267,8 @@ def _round(value: float | None, digits: int = 3) -> float | None:
 
 
 def cost_between(conn: sqlite3.Connection, since: float, until: float) -> float:
-    """Dollars carried by model-call events with `since <= ts < until`."""
-    row = conn.execute(
-        "SELECT SUM(cost_micro_usd) FROM events INDEXED BY events_metrics"
-        " WHERE type IN (?, ?) AND ts >= ? AND ts < ?",
-        (*MODEL_OUTCOMES, since, until),
-    ).fetchone()
-    return (row[0] or 0) / 1_000_000
+    """Dollars carried by events with `since <= ts < until` (model calls carry cost)."""
+    return sum(cell.cost_micro_usd for cell in aggregates(conn, since, until, None)) / 1_000_000
 
 
 def consecutive_task_failures(conn: sqlite3.Connection, since: float, until: float) -> int:

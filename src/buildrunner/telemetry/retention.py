@@ -47,6 +47,10 @@ def prune(
         " AND resolved_at < ? LIMIT ?)",
         cutoff,
     )
+    with transaction(conn):  # rollup rows the delete trigger emptied
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        if "event_rollups" in tables:
+            conn.execute("DELETE FROM event_rollups WHERE events <= 0")
     return PruneResult(cutoff, events, alerts)
 
 
