@@ -290,9 +290,12 @@ class RayBackend:
         refs = list(self._by_ref)
         if refs:
             wait_s = 0.0 if messages else max(timeout_s, 0.0)
-            ready, _ = self._ray.wait(refs, num_returns=1, timeout=wait_s)
-            if ready:
-                ready, _ = self._ray.wait(refs, num_returns=len(refs), timeout=0)
+            try:
+                ready, _ = self._ray.wait(refs, num_returns=1, timeout=wait_s)
+                if ready:
+                    ready, _ = self._ray.wait(refs, num_returns=len(refs), timeout=0)
+            except Exception as exc:  # the cluster itself is gone: stop; --resume continues
+                raise RayBackendError(f"lost the connection to Ray: {_first_line(exc)}") from exc
             for ref in ready:
                 worker_id = self._by_ref.get(ref)
                 if worker_id is not None:
