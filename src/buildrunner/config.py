@@ -29,6 +29,7 @@ class RunSettings(Section):
     workers: int = Field(4, ge=1, le=256)
     backend: Literal["local", "ray"] = "local"
     ray_address: str | None = None
+    ray_shared_filesystem: bool = False  # every Ray node sees the repository at the same path
     default_timeout_s: float | None = Field(None, gt=0)
     log_max_bytes: int = Field(10_000_000, ge=1024)  # per task log before truncation
 

@@ -82,7 +82,12 @@ def make_backend(name: str, settings: Settings, session_id: str) -> Backend:
     if name == "ray":
         from buildrunner.parallel.backends.ray import RayBackend
 
-        return RayBackend(address=settings.run.ray_address, session_id=session_id)
+        return RayBackend(
+            address=settings.run.ray_address,
+            session_id=session_id,
+            shared_filesystem=settings.run.ray_shared_filesystem,
+            heartbeat_interval_s=settings.parallel.heartbeat_interval_s,
+        )
     from buildrunner.parallel.backends.local import LocalBackend
 
     return LocalBackend(

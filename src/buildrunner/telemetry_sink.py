@@ -44,7 +44,10 @@ class CollectorSink:
         self.collector.emit(typed)
 
     def flush(self) -> None:
+        """Persist what is buffered and evaluate the thresholds on it (the end of a build)."""
         self.collector.flush()
+        if self.alerts is not None:
+            self.alerts.evaluate()
 
     def close(self) -> None:
         self.collector.close()

@@ -94,6 +94,13 @@ def run_build(
     chosen_backend = backend or settings.run.backend
     if chosen_backend == "ray":
         _require_ray()
+        if plan is not None:
+            from buildrunner.parallel.backends.ray import check_file_writes
+
+            check_file_writes(
+                [task.id for task in plan.tasks if task.files], settings.run.ray_address,
+                settings.run.ray_shared_filesystem,
+            )
 
     def show(update: TaskUpdate) -> None:
         if json_output or watch:
