@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -65,11 +66,21 @@ def stratified_folds(labels: Sequence[int], k: int, seed: int) -> list[np.ndarra
     return [np.array(sorted(f)) for f in folds]
 
 
+@lru_cache(maxsize=8192)
+def _terms(text: str) -> Counter[str]:
+    return terms(text)  # cross-validation featurises each text many times: do it once
+
+
+@lru_cache(maxsize=8192)
+def _dense(text: str) -> tuple[float, ...]:
+    return tuple(dense_features(text))
+
+
 def fit(texts: Sequence[str], labels: Sequence[int], hyper: Hyper = Hyper(),
         thresholds: tuple[float, float] = (0.5, 1.5)) -> LinearModel:  # fmt: skip
     """Weighted ridge regression of min(level, 2) on TF-IDF terms and scaled dense counts."""
     document_frequency: Counter[str] = Counter()
-    bags = [terms(t) for t in texts]
+    bags = [_terms(t) for t in texts]
     for bag in bags:
         document_frequency.update(bag.keys())
     vocabulary = sorted(t for t, df in document_frequency.items() if df >= hyper.min_df)
@@ -82,7 +93,7 @@ def fit(texts: Sequence[str], labels: Sequence[int], hyper: Hyper = Hyper(),
             if term in index:
                 matrix[row, index[term]] = (1 + np.log(count)) * idf[index[term]]
     matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-    dense = np.array([dense_features(t) for t in texts])
+    dense = np.array([_dense(t) for t in texts])
     mean, scale = dense.mean(0), dense.std(0)
     scale[scale == 0] = 1.0
     design = np.hstack([matrix, (dense - mean) / scale * hyper.dense_scale])
@@ -110,7 +121,19 @@ def fit(texts: Sequence[str], labels: Sequence[int], hyper: Hyper = Hyper(),
 
 
 def predict_raw(model: LinearModel, texts: Sequence[str]) -> np.ndarray:
-    return np.array([model.raw_score(t)[0] for t in texts])
+    """Raw ordinal scores, as `LinearModel.raw_score` computes them (with cached features)."""
+    out = np.empty(len(texts))
+    for row, text in enumerate(texts):
+        tfidf: dict[int, float] = {}
+        for term, count in _terms(text).items():
+            index = model.vocabulary.get(term)
+            if index is not None:
+                tfidf[index] = (1.0 + np.log(count)) * model.idf[index]
+        norm = np.sqrt(sum(v * v for v in tfidf.values())) or 1.0
+        terms_part = sum(v / norm * model.term_weights[i] for i, v in tfidf.items())
+        dense = (np.asarray(_dense(text)) - model.dense_mean) / model.dense_scale
+        out[row] = model.intercept + terms_part + float(dense @ model.dense_weights)
+    return out
 
 
 def tune_thresholds(raw: np.ndarray, labels: Sequence[int], steps: int = 41,
