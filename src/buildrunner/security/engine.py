@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from buildrunner.security.generic import MINIFIED_LINE
 from buildrunner.security.generic import VALIDATORS as GENERIC_VALIDATORS
@@ -42,19 +43,22 @@ class _Finder:
         try:
             import ahocorasick_rs
 
-            self._automaton: object | None = ahocorasick_rs.AhoCorasick(self.keywords)
+            dfa = ahocorasick_rs.Implementation.DFA
+            self._automaton: Any = ahocorasick_rs.AhoCorasick(self.keywords, implementation=dfa)
+            self._bytes_automaton: Any = ahocorasick_rs.BytesAhoCorasick(
+                [k.encode() for k in self.keywords], implementation=dfa
+            )
         except ImportError:  # pure-Python fallback: correct, slower
-            self._automaton = None
+            self._automaton = self._bytes_automaton = None
 
     def find(self, lowered: str) -> Iterable[tuple[int, int]]:
-        if self._automaton is not None:
-            return (
-                (index, start)
-                for index, start, _ in self._automaton.find_matches_as_indexes(  # type: ignore[attr-defined]
-                    lowered, overlapping=True
-                )
-            )
-        return self._find_slow(lowered)
+        if self._automaton is None:
+            return self._find_slow(lowered)
+        if lowered.isascii():  # byte offsets are character offsets; skips a UTF-8 offset mapping
+            hits = self._bytes_automaton.find_matches_as_indexes(lowered.encode("ascii"), overlapping=True)
+        else:
+            hits = self._automaton.find_matches_as_indexes(lowered, overlapping=True)
+        return ((index, start) for index, start, _ in hits)
 
     def _find_slow(self, lowered: str) -> Iterable[tuple[int, int]]:
         for index, keyword in enumerate(self.keywords):
@@ -65,6 +69,15 @@ class _Finder:
                 if end == -1:
                     break
                 position = lowered.find(keyword, end)
+
+
+def minimal_keywords(keywords: Iterable[str]) -> dict[str, str]:
+    """Each keyword mapped to a shortest keyword inside it: where one occurs, so does the other."""
+    unique = sorted(set(keywords), key=len)
+    trigger: dict[str, str] = {}
+    for keyword in unique:
+        trigger[keyword] = next((k for k in unique if len(k) < len(keyword) and k in keyword and trigger.get(k) == k), keyword)
+    return trigger
 
 
 class SecretEngine:
@@ -78,8 +91,9 @@ class SecretEngine:
         line_rules: list[list[int]] = []
         file_rules: list[list[int]] = []
         index_of: dict[str, int] = {}
+        trigger = minimal_keywords(k for rule in self.rules for k in rule.keywords)
         for rule_index, rule in enumerate(self.rules):
-            for keyword in rule.keywords:
+            for keyword in {trigger[k] for k in rule.keywords}:
                 if keyword not in index_of:
                     index_of[keyword] = len(keywords)
                     keywords.append(keyword)
@@ -133,38 +147,49 @@ class SecretEngine:
     ) -> None:
         line_end = _line_end(text, line_start)
         line = text[line_start:line_end]
+        if _has_pragma(line):
+            return
+        searched = line
         if "base64," in line:  # blank data-URI payloads, keeping offsets
-            line = _DATA_URI.sub(lambda m: " " * len(m.group()), line)
+            searched = _DATA_URI.sub(lambda m: " " * len(m.group()), line)
         long_line = len(line) > MINIFIED_LINE
+        lowered = line.lower()
         for rule_index in rule_indexes:
             rule = self.rules[rule_index]
-            if rule.generic and long_line:
+            if (rule.generic and long_line) or not any(k in lowered for k in rule.keywords):
                 continue
-            window = text[line_start : line_start + MULTILINE_WINDOW] if rule.multiline else line
+            window = text[line_start : line_start + MULTILINE_WINDOW] if rule.multiline else searched
             for match in self._pattern(rule_index).finditer(window):
-                self._consider(rule_index, match, line_start, text, path, out)
+                self._consider(rule_index, match, line_start, text, path, out, line)
 
     def _consider(
         self, rule_index: int, match: re.Match[str], base: int, text: str, path: str,
-        out: list[tuple[int, int, int, str]],
+        out: list[tuple[int, int, int, str]], base_line: str | None = None,
     ) -> None:
         rule = self.rules[rule_index]
-        group = "secret" if match.re.groupindex.get("secret") and match.group("secret") else 0
-        if group == 0 and "quoted" in match.re.groupindex:
-            group = next((g for g in ("quoted", "bare", "quoted2") if match.groupdict().get(g)), 0)
+        groupindex = match.re.groupindex
+        group: int | str = 0
+        if "secret" in groupindex and match.group("secret"):
+            group = "secret"
+        elif rule.generic:
+            group = next((g for g in ("quoted", "bare", "quoted2") if g in groupindex and match.group(g)), 0)
         secret = match.group(group)
         start, end = base + match.start(group), base + match.end(group)
+        if rule.generic and secret.endswith("\\"):  # "key = \"value\"" inside a JSON string
+            secret, end = secret[:-1], end - 1
         if not secret or secret in KNOWN_EXAMPLES:
             return
-        line_start = text.rfind("\n", 0, start) + 1
-        line = text[line_start:_line_end(text, start)]
-        lowered_line = line.lower()
-        if any(pragma in lowered_line for pragma in PRAGMAS):
-            return
+        if base_line is not None and start - base <= len(base_line):
+            line_start, line = base, base_line
+        else:
+            line_start = text.rfind("\n", 0, start) + 1
+            line = text[line_start:_line_end(text, start)]
+            if _has_pragma(line):
+                return
         if rule.entropy is not None and shannon_entropy(secret) < rule.entropy:
             return
         if rule.validator is not None:
-            candidate = Candidate(rule.id, secret, line, path, match.groupdict())
+            candidate = Candidate(rule.id, secret, line, path, match.groupdict(), base + match.start() - line_start)
             if not self._validators[rule.validator](candidate):
                 return
         out.append((rule_index, start, end, secret))
@@ -182,6 +207,13 @@ class SecretEngine:
             end_line = line + text.count("\n", start, end)
             results.append(SecretMatch(self.rules[rule_index], secret, line, column, end_line, start, end))
         return results
+
+
+def _has_pragma(line: str) -> bool:
+    if "allow" not in line and "ALLOW" not in line:
+        return False
+    lowered = line.lower()
+    return any(pragma in lowered for pragma in PRAGMAS)
 
 
 def _line_end(text: str, position: int) -> int:

@@ -9,13 +9,16 @@ digest, identifier or prose. Bare (unquoted) values count only where the file is
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 from buildrunner.security.validators import (
     _HASH_PREFIX,
     _REFERENCE,
     Candidate,
+    github_checksum_ok,
     is_placeholder,
     shannon_entropy,
 )
@@ -56,6 +59,14 @@ _NEGATIVE_SEGMENTS = frozenset({
     "estimate", "counts", "vocab", "embedding", "embeddings", "bos", "eos", "pad", "unk", "special",
     "rate", "window", "algo", "cipher", "kdf", "iterations", "rounds", "salt_length",
 })
+# Words that, before a credential word, say the value is not a credential (public_key, reset_token).
+_NEGATIVE_PREFIXES = frozenset({
+    "public", "pub", "cache", "primary", "foreign", "sort", "partition", "idempotency", "dedup", "row",
+    "lookup", "map", "test", "mock", "fake", "dummy", "example", "sample", "is", "has", "use", "should",
+    "allow", "show", "hide", "enable", "disable", "min", "max", "forgot", "reset", "confirm", "next",
+    "page", "csrf", "xsrf", "num", "count", "total", "input", "placeholder", "label", "hint",
+    "validate", "verify", "check", "hash", "hashed", "encrypted", "masked", "redacted", "default",
+})
 _CONFIG_SUFFIXES = frozenset({
     ".env", ".ini", ".cfg", ".conf", ".config", ".properties", ".yaml", ".yml", ".toml", ".sh",
     ".bash", ".zsh", ".envrc", ".tfvars", ".service", ".npmrc", ".pypirc", ".netrc", ".txt", ".md",
@@ -70,28 +81,45 @@ _SEGMENT = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _IDENTIFIER = re.compile(r"[a-z]+(?:[_\-.:/][a-z0-9]+)*|[A-Z]+(?:[_\-.][A-Z0-9]+)*|[a-z]+(?:[A-Z][a-z0-9]+)+|[A-Z][a-z]+(?:[A-Z][a-z]+)*")
 _NUMERIC = re.compile(r"[\d.,:\-+_ ]+")
 _DESCRIPTIVE_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "api-key")
+_GITHUB = re.compile(r"gh[pousr]_[A-Za-z0-9]{36}")
 _YAML_TAG = re.compile(r"![A-Za-z]+")
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 MINIFIED_LINE = 1000
+_NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_.-$@")
 
 
 def name_kind(name: str) -> str | None:
-    """'password', 'secret' or None: what kind of credential a variable/key name denotes."""
+    """'password', 'secret', 'key' (a bare `key`: needs a strongly random value) or None."""
     segments = [s.lower() for s in _SEGMENT.findall(name)]
-    if not segments or any(s in _NEGATIVE_SEGMENTS for s in segments):
+    if not segments:
         return None
-    if any(s in _PASSWORD_WORDS or s.endswith(("password", "passwd")) for s in segments):
-        return "password"
-    if any(s in _SECRET_WORDS or s.endswith(_COMPOUND_SUFFIXES) for s in segments):
+    credential = [i for i, s in enumerate(segments) if _is_credential_word(s)]
+    if credential:
+        last = credential[-1]
+        # Words after the credential word describe something else (password_hash, token_url);
+        # words before it only qualify it (EMAIL_HOST_PASSWORD) unless they negate it.
+        if any(s in _NEGATIVE_SEGMENTS for s in segments[last + 1 :]):
+            return None
+        if any(s in _NEGATIVE_PREFIXES for s in segments[:last]):
+            return None
+        word = segments[last]
+        return "password" if word in _PASSWORD_WORDS or word.endswith(("password", "passwd")) else "secret"
+    if "key" not in segments:
+        return None
+    index = len(segments) - 1 - segments[::-1].index("key")
+    before, after = segments[:index], segments[index + 1 :]
+    if any(s in _NEGATIVE_SEGMENTS for s in after) or any(s in _NEGATIVE_PREFIXES for s in before):
+        return None
+    if any(s in _KEY_QUALIFIERS for s in before):
         return "secret"
-    if "key" in segments:
-        index = segments.index("key")
-        before = segments[:index]
-        if any(s in _KEY_QUALIFIERS for s in before):
-            return "secret"
-        if before and _ENV_NAME.fullmatch(name.strip("\"'")):  # OPENAI_KEY, MAPS_KEY
-            return "secret"
-    return None
+    if before and _ENV_NAME.fullmatch(name.strip("\"'")):  # OPENAI_KEY, MAPS_KEY
+        return "secret"
+    return "key" if not before and not after else None
+
+
+def _is_credential_word(segment: str) -> bool:
+    return (segment in _PASSWORD_WORDS or segment in _SECRET_WORDS
+            or (segment.endswith(_COMPOUND_SUFFIXES) and segment not in _NEGATIVE_SEGMENTS))
 
 
 def is_config_path(path: str) -> bool:
@@ -111,6 +139,8 @@ def secret_value_ok(value: str, kind: str, name: str) -> bool:
         return False
     if _REFERENCE.search(value) or _HASH_PREFIX.match(value) or _YAML_TAG.fullmatch(value):
         return False
+    if _GITHUB.fullmatch(value) and not github_checksum_ok(value):  # a fake GitHub token
+        return False
     if is_placeholder(value) or "test" in lowered or lowered.strip("_-") == "secret":
         return False
     if name.lower() in lowered or any(word in lowered for word in _DESCRIPTIVE_WORDS):
@@ -123,32 +153,59 @@ def secret_value_ok(value: str, kind: str, name: str) -> bool:
     entropy = shannon_entropy(value)
     if kind == "password":
         return entropy >= 2.3
-    classes = sum((any(c.islower() for c in value), any(c.isupper() for c in value),
-                   any(c.isdigit() for c in value), any(not c.isalnum() for c in value)))
-    return entropy >= 3.0 and classes >= 2
+    if kind == "key":  # a bare `key`: only a long, strongly random value
+        return len(value) >= 32 and entropy >= 4.5 and _classes(value) >= 3
+    return entropy >= 3.0 and _classes(value) >= 2
+
+
+def _classes(value: str) -> int:
+    return sum((any(c.islower() for c in value), any(c.isupper() for c in value),
+                any(c.isdigit() for c in value), any(not c.isalnum() for c in value)))
 
 
 def generic_assignment(candidate: Candidate) -> bool:
-    """`<credential name> <op> <literal value>` passing the name and value checks."""
+    """`<credential name> <op> <literal value>` passing the name and value checks.
+
+    The regex starts at the credential word (cheap to search for); the rest of the name and what
+    precedes it (`"`, `(`, `?`/`&`/`;`) are read backwards from there.
+    """
     groups = candidate.groups
-    name = (groups.get("name") or "").strip("\"' ")
+    line, start = candidate.line, candidate.start
+    head = start
+    while head > 0 and start - head < 40 and line[head - 1] in _NAME_CHARS:
+        head -= 1
+    if head > 0 and line[head - 1] in _NAME_CHARS:
+        return False
+    name = (line[head:start] + (groups.get("tail") or "")).strip("\"' ")
+    before = line[:head]
+    quoted_name = before[-1:] in ("'", '"')
+    rest = before[:-1] if quoted_name else before
+    in_call = rest.rstrip().endswith("(")
+    in_url_or_connection_string = rest[-1:] in ("?", "&", ";")
     op = groups.get("op") or ""
     quoted, bare = groups.get("quoted"), groups.get("bare")
-    if len(candidate.line) > MINIFIED_LINE or PurePosixPath(candidate.path).name.lower() in LOCK_FILES:
+    flags = _path_flags(candidate.path)
+    if len(line) > MINIFIED_LINE or flags[1]:
         return False
     kind = name_kind(name.split(".")[-1].lstrip("$@"))
     if kind is None:
         return False
-    if op == "," and not (groups.get("nq") and groups.get("call")):  # setter("password", "...")
+    if op == "," and not (quoted_name and in_call):  # setter("password", "...")
         return False
     if name.lower() == "pass" and not name.isupper():  # "pass"/"fail" labels, not credentials
         return False
     if bare is not None:
         env_style = op == "=" and _ENV_NAME.fullmatch(name) is not None
-        if not (is_config_path(candidate.path) or env_style):
+        if not (flags[0] or env_style or in_url_or_connection_string):
             return False
     value = quoted if quoted is not None else bare
-    return value is not None and secret_value_ok(value, kind, name)
+    return value is not None and secret_value_ok(value.rstrip("\\"), kind, name)
+
+
+@lru_cache(maxsize=256)
+def _path_flags(path: str) -> tuple[bool, bool]:
+    """(configuration file?, lock file?) for a path."""
+    return is_config_path(path), PurePosixPath(path).name.lower() in LOCK_FILES
 
 
 def generic_xml(candidate: Candidate) -> bool:

@@ -20,7 +20,8 @@ _L = r"(?<![A-Za-z0-9_\-])"
 _R = r"(?![A-Za-z0-9_\-])"
 _RA = r"(?![A-Za-z0-9])"
 # An assignment operator between a name and a value: `=`, `:`, `:=`, `=>`, with optional quotes.
-_ASSIGN = r"""["'\]]?\s{0,4}(?::=|=>|=|:)\s{0,4}["'`]?"""
+_TYPE_ANNOTATION = r":\s{0,2}[A-Za-z_][\w\[\]., |<>?]{0,40}?\s{0,2}=(?![=>])"
+_ASSIGN = r"""["'\]]?\s{0,4}(?:""" + _TYPE_ANNOTATION + r"""|:=|=>|=|:)\s{0,4}\\?["'`]?"""
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ RULES: tuple[Rule, ...] = (
     Rule("alibaba-access-key-id", "Alibaba Cloud", "Alibaba Cloud AccessKey id", "high", ("ltai",),
          r"(?<![A-Za-z0-9])LTAI[A-Za-z0-9]{20}(?![A-Za-z0-9])", 3.5, "not_placeholder"),
     Rule("cloudflare-api-token", "Cloudflare", "Cloudflare API token or key", "high", ("cloudflare", "cf_api", "cf-api"),
-         r"(?i:cloudflare|cf)[\w\-.]{0,20}?(?:token|key)" + _ASSIGN + r"(?P<secret>[A-Za-z0-9_\-]{37,40})" + _R,
+         r"(?i:cloudflare|cf)[\w\-.]{0,20}?(?i:token|key)" + _ASSIGN + r"(?P<secret>[A-Za-z0-9_\-]{37,40})" + _R,
          3.5, "not_placeholder", priority=70),
     # --- Code hosting and package registries ----------------------------------------------------
     Rule("github-token", "GitHub", "GitHub personal access, OAuth, app or refresh token", "critical",
@@ -105,7 +106,7 @@ RULES: tuple[Rule, ...] = (
     Rule("npm-token", "npm", "npm access token", "critical", ("npm_",), _L + r"npm_[A-Za-z0-9]{36}" + _RA, 3.5, "not_placeholder"),
     Rule("npmrc-auth", "npm", "Registry credential in .npmrc (_authToken / _auth / _password)", "high",
          ("_authtoken", "_auth", "_password"),
-         r"(?i:_authToken|_auth|_password)\s*=\s*[\"']?(?P<secret>[A-Za-z0-9_\-+/=.]{16,})", 3.2, "not_placeholder", priority=60),
+         r"(?:^|:)(?:_authToken|_auth|_password)\s*=\s*[\"']?(?P<secret>[A-Za-z0-9_\-+/=.]{16,})", 3.2, "not_placeholder", priority=45),
     Rule("pypi-token", "PyPI", "PyPI upload token", "critical", ("pypi-",), _L + r"pypi-AgE[A-Za-z0-9_\-]{50,}" + _R, 3.5),
     Rule("rubygems-api-key", "RubyGems", "RubyGems API key", "high", ("rubygems_",), _L + r"rubygems_[a-f0-9]{48}" + _RA, 3.0),
     Rule("nuget-api-key", "NuGet", "NuGet API key", "high", ("oy2",), r"(?<![A-Za-z0-9])oy2[a-z0-9]{43}(?![A-Za-z0-9])", 3.5),
@@ -146,7 +147,7 @@ RULES: tuple[Rule, ...] = (
          + _ASSIGN + r"(?P<secret>[0-9a-f]{32})(?![0-9a-zA-Z]))", 3.0, "not_placeholder", scope="file", priority=70),
     Rule("datadog-api-key", "Datadog", "Datadog API or application key", "high",
          ("datadog", "dd_api", "dd_app", "dd-api", "dd-app", "dd_client"),
-         r"(?i:datadog|dd)[\w\-.]{0,25}?(?:key|token)" + _ASSIGN + r"(?P<secret>[a-f0-9]{32}|[a-f0-9]{40})(?![a-fA-F0-9])",
+         r"(?i:datadog|dd)[\w\-.]{0,25}?(?i:key|token)" + _ASSIGN + r"(?P<secret>[a-f0-9]{32}|[a-f0-9]{40})(?![a-fA-F0-9])",
          3.0, "not_placeholder", priority=70),
     Rule("new-relic-key", "New Relic", "New Relic user API key or license key", "high", ("nrak-", "newrelic", "new_relic"),
          r"(?:" + _L + r"NRAK-[A-Z0-9]{27}|(?i:new_?relic[\w\-.]{0,20}?license[\w\-.]{0,10})" + _ASSIGN
@@ -205,8 +206,8 @@ RULES: tuple[Rule, ...] = (
     # --- Generic assignments (keyword + entropy) ---------------------------------------------
     Rule("generic-secret", "Generic", "Password, secret, token or API key assigned a literal value", "medium",
          ("pass", "pwd", "secret", "token", "key", "credential", "auth"),
-         r"""(?<![A-Za-z0-9_.\-])(?P<call>\(\s{0,2})?(?P<nq>["']?)(?P<name>[A-Za-z0-9_.\-$@]{0,40}?(?i:pass|pwd|secret|token|key|credential|auth)[A-Za-z0-9_.\-]{0,30})"""
-         r"""["'\]]?\s{0,4}(?P<op>:=|=>|\?=|\|\|=|=|:|,)\s{0,6}(?:[bru]?(?P<q>["'`])(?P<quoted>[^"'`\n]{4,400}?)(?P=q)|(?P<bare>[^\s"'`,;#(){}\[\]<>]{4,400}))""",
+         r"""(?P<tail>(?i:pass|pwd|secret|token|key|credential|auth)[A-Za-z0-9_.\-]{0,30})"""
+         r"""["'\]]?\s{0,4}(?P<op>""" + _TYPE_ANNOTATION + r"""|:=|=>|\?=|\|\|=|=|:|,)\s{0,6}(?:[bru]?\\?(?P<q>["'`])(?P<quoted>[^"'`\n]{4,400}?)(?P=q)|(?P<bare>[^\s"'`,;&(){}\[\]<>]{4,400}))""",
          None, "generic_assignment", priority=10, generic=True),
     Rule("generic-xml-secret", "Generic", "Password, secret or token in an XML element or attribute", "medium",
          ("pass", "secret", "token", "key"),

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from buildrunner.security.walk import Candidate
 
 DEFAULT_MAX_FILE_BYTES = 2_000_000
+PARALLEL_MIN_FILES = 200
 SQL_SUFFIXES = frozenset({".py", ".pyi", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts"})
 ProgressCallback = Callable[[int, int], None]  # (files done, bytes done)
 
@@ -34,6 +36,7 @@ class ScanOptions:
     allow_paths: tuple[str, ...] = ()
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     gitignore: bool = True
+    jobs: int = 0  # worker processes for large scans; 0 = one per CPU (up to 8), 1 = in-process
 
     @classmethod
     def from_settings(cls, settings: Any = None, **overrides: Any) -> ScanOptions:
@@ -149,9 +152,18 @@ def scan_candidates(
     candidates: Iterable[Candidate], options: ScanOptions, *, progress: ProgressCallback | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> ScanReport:
-    """Read and scan each candidate file."""
+    """Read and scan each candidate file (in worker processes when there are many)."""
     from buildrunner.security.walk import allow_spec
 
+    candidates = list(candidates)
+    jobs = options.jobs or min(os.cpu_count() or 1, 8)
+    if jobs > 1 and len(candidates) >= PARALLEL_MIN_FILES:
+        from buildrunner.security.parallel_scan import scan_in_processes
+
+        default_engine()  # built once here, inherited by forked workers
+        report = scan_in_processes(candidates, options, jobs, progress)
+        if report is not None:
+            return report
     started = clock()
     report = ScanReport()
     allowed = allow_spec(options.allow_paths)

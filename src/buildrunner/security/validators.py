@@ -26,6 +26,7 @@ class Candidate:
     line: str
     path: str
     groups: dict[str, str | None]
+    start: int = 0  # where the match starts in `line`
 
 
 def shannon_entropy(value: str) -> float:
@@ -53,7 +54,7 @@ _EXAMPLE_PREFIXES = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4
 _PLACEHOLDER_WORDS = (
     "example", "placeholder", "changeme", "change_me", "change-me", "changeit", "your_", "your-",
     "yourpass", "yourkey", "yoursecret", "yourtoken", "<", ">", "dummy", "fake", "sample", "redacted",
-    "replace", "insert", "xxxx", "****", "...", "…", "•", "${", "{{", "}}", "%(", "todo", "fixme",
+    "replace", "insert", "****", "...", "…", "•", "${", "{{", "}}", "%(", "todo", "fixme",
     "not-a-real", "not_a_real", "notreal", "not-real", "here", "enter_", "enter-", "mysecret",
     "my-secret", "my_secret", "mypassword", "my-password", "my_password", "secret-key-", "foobar",
     "abcdefgh", "12345678", "qwerty", "lorem", "00000000", "11111111", "aaaaaaaa", "deadbeef",
@@ -84,7 +85,9 @@ def is_placeholder(value: str) -> bool:
     lowered = value.lower()
     if lowered in _WEAK_VALUES or value in KNOWN_EXAMPLES or value.startswith(_EXAMPLE_PREFIXES):
         return True
-    if "EXAMPLE" in value or any(word in lowered for word in _PLACEHOLDER_WORDS):
+    if "EXAMPLE" in value or "xxxx" in value or "XXXX" in value:
+        return True
+    if any(word in lowered for word in _PLACEHOLDER_WORDS):
         return True
     words = [part for part in re.split(r"[-_.]", value) if part]
     if len(words) >= 3 and all(part.isalpha() and part.islower() for part in words):
