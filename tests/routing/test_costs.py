@@ -146,6 +146,9 @@ def test_soft_budget_warns_and_lets_the_call_go(conn: sqlite3.Connection) -> Non
     record(tracker, "0.45", session="s1")
     check = tracker.check_budget(Decimal("0.10"), "s1")
     assert check.exceeded and [w.scope for w in check.warnings] == ["session"]
+    warning = check.warnings[0].to_dict()
+    assert warning["exceeded"] is True and warning["estimated_usd"] == "0.100000"
+    assert warning["spent_usd"] == "0.450000" and warning["hard"] is False
     assert check.remaining_usd == Decimal("99.55")
     assert not tracker.check_budget(Decimal("0.10"), "s-other").exceeded  # per session
     assert not tracker.check_budget(Decimal("0.10"), None).exceeded  # no session: not applied

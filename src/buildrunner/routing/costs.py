@@ -123,7 +123,8 @@ class BudgetStatus:
         return {
             "scope": self.scope, "limit_usd": str(self.limit_usd), "hard": self.hard,
             "spent_usd": str(self.spent_usd), "remaining_usd": str(self.remaining_usd),
-            "exceeded": self.spent_usd > self.limit_usd,
+            "estimated_usd": str(self.estimated_usd),
+            "exceeded": self.exceeded,  # spent + estimated > limit
         }  # fmt: skip
 
     def describe(self) -> str:
