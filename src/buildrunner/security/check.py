@@ -25,7 +25,7 @@ def _allowed(options: ScanOptions) -> Callable[[str], bool]:
 def check_staged(root: Path, options: ScanOptions | None = None,
                  clock: Callable[[], float] = time.perf_counter) -> ScanReport:
     """Findings on lines the staged diff adds (the whole staged file gives context)."""
-    from buildrunner.security.walk import BINARY_SUFFIXES
+    from buildrunner.security.filetypes import BINARY_SUFFIXES
 
     options = options or ScanOptions()
     started = clock()

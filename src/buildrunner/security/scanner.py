@@ -131,7 +131,7 @@ def sql_scan(path: str, text: str) -> tuple[list[Finding], str | None]:
 
 def read_candidate(path: Path, max_bytes: int) -> tuple[bytes | None, str | None]:
     """(content, None) or (None, skip reason) for a file the scan may read."""
-    from buildrunner.security.walk import BINARY_SUFFIXES
+    from buildrunner.security.filetypes import BINARY_SUFFIXES
 
     if path.suffix.lower() in BINARY_SUFFIXES:
         return None, "binary"

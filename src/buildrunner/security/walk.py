@@ -9,21 +9,15 @@ from pathlib import Path
 
 import pathspec
 
+from buildrunner.security.filetypes import BINARY_SUFFIXES
+
+__all__ = ["BINARY_SUFFIXES", "SKIP_DIRS", "Candidate", "allow_spec", "iter_files", "relative_to"]
+
 # Never worth reading: VCS internals, dependency caches, our own data directory.
 SKIP_DIRS = frozenset({
     ".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".nox",
     ".mypy_cache", ".pytest_cache", ".ruff_cache", ".buildrunner", ".idea", ".gradle",
 })
-# Known binary formats are skipped without being opened.
-BINARY_SUFFIXES = frozenset({
-    ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".ico", ".webp", ".tiff", ".psd", ".pdf", ".zip",
-    ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".tar", ".jar", ".war", ".whl", ".egg", ".so",
-    ".dylib", ".dll", ".exe", ".bin", ".o", ".a", ".lib", ".class", ".pyc", ".pyo", ".woff",
-    ".woff2", ".ttf", ".otf", ".eot", ".mp3", ".mp4", ".mov", ".avi", ".wav", ".flac", ".ogg",
-    ".webm", ".sqlite", ".db", ".parquet", ".npy", ".npz", ".pkl", ".pt", ".onnx", ".h5",
-})
-
-
 @dataclass(frozen=True)
 class Candidate:
     """A file to consider: its absolute path and its path relative to the scan root."""
