@@ -11,7 +11,8 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -333,6 +334,15 @@ class _SessionRun:
                 self.recorder.set_task(task_id, status="queued")
                 self.emit("task_queued", task_id=task_id, kind=state.spec.kind)
 
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """A write transaction, or the one already open (starts batch into one commit)."""
+        if self.conn.in_transaction:
+            yield
+        else:
+            with transaction(self.conn):
+                yield
+
     def _dispatch(self) -> None:
         idle = self.backend.idle_workers()
         if not idle:
@@ -387,7 +397,7 @@ class _SessionRun:
             timeout_s=task.timeout_s or self.settings.run.default_timeout_s, files=list(task.files),
             cpus=task.cpus, resources=dict(task.resources), agent=agent,
         )
-        with transaction(self.conn):
+        with self._write():
             self.recorder.set_task(
                 task.id, status="running", attempts=state.attempts, worker_id=worker_id,
                 started_at=state.started_at, ended_at=None, waiting_on=None,
@@ -433,7 +443,8 @@ class _SessionRun:
         ended = now()
         self.recorder.end_attempt(outcome, ended)
         self.recorder.count_worker_result(worker_id, outcome.status == "succeeded")
-        release_locks_in_tx(self.conn, self.session_id, state.spec.id)
+        if self.lock_keys[state.spec.id]:
+            release_locks_in_tx(self.conn, self.session_id, state.spec.id)
         state.worker_id = None
         for finding in outcome.findings:
             self.emit("security_violation", task_id=state.spec.id, path=finding["path"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import threading
@@ -34,9 +35,15 @@ class CommandResult:
 
 
 class CommandRunner:
-    """Runs one command and can stop it from another thread (cancel, timeout, lost owner)."""
+    """Runs one command and can stop it from another thread (cancel, timeout, lost owner).
 
-    def __init__(self) -> None:
+    `owns_cwd=True` says the caller runs one command at a time in this process (a worker), so
+    the runner may change the process's directory and start the command with posix_spawn,
+    about three times cheaper than fork+exec of a Python process.
+    """
+
+    def __init__(self, *, owns_cwd: bool = False) -> None:
+        self.owns_cwd = owns_cwd
         self._pid: int | None = None
         self._lock = threading.Lock()
         self._cancelled = False
@@ -61,16 +68,19 @@ class CommandRunner:
         argv = _argv(command)
         with open(log_path, "ab") as log:
             try:
-                process = subprocess.Popen(
-                    argv,
-                    cwd=cwd,
-                    env=dict(env),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # own process group: we can kill the whole tree
-                    close_fds=True,
-                )
+                if self.owns_cwd:
+                    pid = _spawn(argv, cwd, env, log.fileno())
+                else:
+                    pid = subprocess.Popen(
+                        argv,
+                        cwd=cwd,
+                        env=dict(env),
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,  # own process group: we can kill the whole tree
+                        close_fds=True,
+                    ).pid
             except FileNotFoundError:
                 message = f"command not found: {argv[0]}"
                 log.write((message + "\n").encode())
@@ -84,12 +94,12 @@ class CommandRunner:
                     None, time.monotonic() - started, 0.0, 0.0, False, False, message
                 )
         with self._lock:
-            self._pid = process.pid
+            self._pid = pid
             cancelled_early = self._cancelled
         if cancelled_early:
             self.kill()
         if on_start is not None:
-            on_start(process.pid)
+            on_start(pid)
         timed_out = threading.Event()
         timer = None
         if timeout_s is not None:
@@ -97,13 +107,12 @@ class CommandRunner:
             timer.daemon = True
             timer.start()
         try:
-            _, status, usage = os.wait4(process.pid, 0)
+            _, status, usage = os.wait4(pid, 0)  # reaps the child; Popen's object is not used
         finally:
             if timer is not None:
                 timer.cancel()
             with self._lock:
                 self._pid = None
-            process.returncode = 0  # reaped by wait4; stop Popen from waiting again
         exit_code = os.waitstatus_to_exitcode(status)
         cpu_s = usage.ru_utime + usage.ru_stime
         max_rss_mb = usage.ru_maxrss / 1024.0  # ru_maxrss is KiB on Linux
@@ -143,6 +152,32 @@ class CommandRunner:
             pid = self._pid
         if pid is not None:
             kill_process_group(pid)
+
+
+def _spawn(argv: list[str], cwd: Path, env: Mapping[str, str], log_fd: int) -> int:
+    """posix_spawn `argv` in its own session with stdout/stderr to `log_fd` (changes our cwd)."""
+    program = argv[0]
+    if "/" not in program:
+        found = shutil.which(program, path=env.get("PATH", os.defpath))
+        if found is None:
+            raise FileNotFoundError(program)
+        program = found
+    os.chdir(cwd)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    try:
+        return os.posix_spawn(
+            program,
+            argv,
+            dict(env),
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, devnull, 0),
+                (os.POSIX_SPAWN_DUP2, log_fd, 1),
+                (os.POSIX_SPAWN_DUP2, log_fd, 2),
+            ],
+            setsid=True,  # own process group: we can kill the whole tree
+        )
+    finally:
+        os.close(devnull)
 
 
 def kill_process_group(pid: int) -> None:

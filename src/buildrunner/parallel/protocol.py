@@ -32,7 +32,7 @@ class TaskRun:
     agent: dict[str, Any] = field(default_factory=dict)  # routing decisions for agent tasks
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(self.__dict__)  # flat JSON-ready fields: no deep copy on the hot path
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskRun:

@@ -114,7 +114,7 @@ def main(argv: list[str]) -> int:
                 _abandon(state)
 
     def run_task(task: TaskRun) -> None:
-        runner = CommandRunner()
+        runner = CommandRunner(owns_cwd=True)
         state["runner"] = runner
         try:
             outcome = execute(task, channel.send, runner)
