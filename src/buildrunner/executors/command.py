@@ -67,11 +67,12 @@ class CommandRunner:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         argv = _argv(command)
         with open(log_path, "ab") as log:
+            popen: subprocess.Popen[bytes] | None = None
             try:
                 if self.owns_cwd:
                     pid = _spawn(argv, cwd, env, log.fileno())
                 else:
-                    pid = subprocess.Popen(
+                    popen = subprocess.Popen(
                         argv,
                         cwd=cwd,
                         env=dict(env),
@@ -80,7 +81,8 @@ class CommandRunner:
                         stderr=subprocess.STDOUT,
                         start_new_session=True,  # own process group: we can kill the whole tree
                         close_fds=True,
-                    ).pid
+                    )
+                    pid = popen.pid
             except FileNotFoundError:
                 message = f"command not found: {argv[0]}"
                 log.write((message + "\n").encode())
@@ -107,8 +109,10 @@ class CommandRunner:
             timer.daemon = True
             timer.start()
         try:
-            _, status, usage = os.wait4(pid, 0)  # reaps the child; Popen's object is not used
+            _, status, usage = os.wait4(pid, 0)
         finally:
+            if popen is not None:
+                popen.returncode = 0  # reaped by wait4: Popen must never wait for it again
             if timer is not None:
                 timer.cancel()
             with self._lock:
