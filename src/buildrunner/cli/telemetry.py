@@ -233,6 +233,41 @@ def prune_command(
     )
 
 
+@app.command("serve")
+def serve_command(
+    port: int = typer.Option(9464, "--port", min=0, max=65535, help="TCP port (0: any free)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    window_s: float | None = typer.Option(
+        None, "--window", min=1.0, help="Seconds the gauges look back (default: telemetry.window_s)."
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Serve Prometheus metrics at /metrics until Ctrl-C (needs buildrunner[prometheus])."""
+    from buildrunner.cli.common import project_settings, project_store
+
+    try:
+        from buildrunner.telemetry.prometheus import serve
+    except ImportError:
+        fail("serving metrics needs prometheus-client: pip install 'buildrunner[prometheus]'")
+    store = project_store()
+    store.connect().close()  # create and migrate the database before the first scrape
+    window = window_s or project_settings(store).telemetry.window_s
+    try:
+        server, _thread = serve(store.db_path, host, port, window)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    url = f"http://{host}:{server.server_port}/metrics"
+    if json_output:
+        emit_json({"url": url, "window_s": window})
+    err_console.print(f"serving {url} (Ctrl-C to stop)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.shutdown()
+        err_console.print("stopped")
+
+
 def parse_since(text: str | None, now: float | None = None) -> float | None:
     """`2h`, `30m`, `7d`, `45s`, an ISO 8601 date/time (UTC unless it has an offset) or epoch."""
     if text is None:
