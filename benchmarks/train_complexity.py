@@ -22,7 +22,9 @@ from buildrunner.routing.training import Hyper, train  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "complexity-dev.jsonl"
 DEFAULT_OUTPUT = ROOT / "src" / "buildrunner" / "routing" / "data" / "complexity_model.json"
-HYPER = Hyper(alpha=3.0, dense_scale=0.3, min_df=2, class_power=0.5)
+HYPER = Hyper(
+    alpha=3.0, dense_scale=0.3, min_df=2, class_power=0.5, target_cap=2, critical_cut=False
+)
 
 
 def load(path: Path) -> tuple[list[str], list[int]]:

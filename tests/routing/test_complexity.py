@@ -150,3 +150,16 @@ def test_tune_thresholds_finds_the_gaps() -> None:
     labels = [0, 0, 0, 1, 1, 1, 2, 2, 2] * 3
     low, high = tune_thresholds(raw, labels)
     assert 0.2 < low <= 1.0 and 1.2 < high <= 2.0
+
+
+def test_tune_thresholds_adds_a_critical_cut_only_when_it_helps() -> None:
+    import numpy as np
+
+    raw = np.array([0.0] * 30 + [1.0] * 30 + [2.0] * 30 + [3.0] * 3)
+    labels = [0] * 30 + [1] * 30 + [2] * 30 + [3] * 3
+    cuts = tune_thresholds(raw, labels, critical=True)
+    assert len(cuts) == 3 and 2.0 < cuts[2] <= 3.0
+    model = fit(*synthetic(6), Hyper(alpha=0.5), thresholds=cuts)
+    assert [model.level_index(v) for v in (0.0, 1.0, 2.0, 3.0)] == [0, 1, 2, 3]
+    flat = np.array([0.0] * 30 + [1.0] * 30 + [2.0] * 33)  # critical indistinguishable
+    assert len(tune_thresholds(flat, labels, critical=True)) == 2

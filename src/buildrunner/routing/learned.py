@@ -1,11 +1,11 @@
 """The learned complexity estimator: an ordinal linear model shipped as a JSON data file.
 
-Model: ridge regression of the level index (simple 0, moderate 1, complex/critical 2) on TF-IDF
-word and word-pair features plus standardised hand-made counts, with two decision thresholds
-tuned by cross-validation (`benchmarks/train_complexity.py` regenerates `data/complexity_model.json`).
+Model: ridge regression of the level index (simple 0, moderate 1, complex 2, critical 2 or 3) on
+TF-IDF word and word-pair features plus standardised hand-made counts, with three decision
+thresholds on that score tuned by cross-validation (`benchmarks/train_complexity.py` regenerates `data/complexity_model.json`).
 Inference is a sparse dot product in plain Python/NumPy: no network, no heavy dependency.
-Critical is assigned by rule (an explicit risk phrase, see `complexity.CRITICAL`): 12 examples of
-it in the training data are too few to learn.
+An explicit risk phrase (see `complexity.CRITICAL`) also makes a task critical: 12 examples of that
+level in the training data are too few to learn it well.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class LinearModel:
     dense_scale: np.ndarray
     dense_weights: np.ndarray
     intercept: float
-    thresholds: tuple[float, float]
+    thresholds: tuple[float, ...]  # 2 (simple|moderate|complex) or 3 (... |critical) cut points
     metadata: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
@@ -72,7 +72,7 @@ class LinearModel:
             dense_scale=np.asarray(data["dense_scale"], dtype=float),
             dense_weights=np.asarray(data["dense_weights"], dtype=float),
             intercept=float(data["intercept"]),
-            thresholds=(float(data["thresholds"][0]), float(data["thresholds"][1])),
+            thresholds=tuple(float(t) for t in data["thresholds"]),
             metadata=dict(data.get("metadata", {})),
         )
 
@@ -96,8 +96,7 @@ class LinearModel:
         return self.intercept + sum(contributions.values()) + dense, contributions
 
     def level_index(self, raw: float) -> int:
-        low, high = self.thresholds
-        return 0 if raw < low else (1 if raw < high else 2)
+        return sum(1 for cut in self.thresholds if raw >= cut)
 
 
 class LearnedEstimator:
@@ -134,7 +133,7 @@ class LearnedEstimator:
         ranked = sorted(contributions.items(), key=lambda item: item[1])
         signals: dict[str, Any] = {
             "raw": round(raw, 4),
-            "thresholds": [round(t, 4) for t in self.model.thresholds],
+            "thresholds": [round(t, 4) for t in self.model.thresholds if math.isfinite(t)],
             "words": len(text.split()),
             "files": len(files),
             "harder": [self._terms[i] for i, v in reversed(ranked[-5:]) if v > 0],

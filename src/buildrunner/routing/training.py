@@ -7,6 +7,7 @@ from a seeded NumPy generator and the ridge solution is closed-form.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ class Hyper:
     dense_scale: float = 0.3  # weight of the hand-made counts beside the TF-IDF terms
     min_df: int = 2  # a term must appear in this many training texts
     class_power: float = 0.5  # sample weight = (n / (k * n_class)) ** power
+    target_cap: int = 2  # regress min(level, cap): 2 merges critical into complex
+    critical_cut: bool = False  # tune a third threshold (top few % of scores) for critical
 
 
 def metrics(
@@ -77,7 +80,7 @@ def _dense(text: str) -> tuple[float, ...]:
 
 
 def fit(texts: Sequence[str], labels: Sequence[int], hyper: Hyper = Hyper(),
-        thresholds: tuple[float, float] = (0.5, 1.5)) -> LinearModel:  # fmt: skip
+        thresholds: tuple[float, ...] = (0.5, 1.5)) -> LinearModel:  # fmt: skip
     """Weighted ridge regression of min(level, 2) on TF-IDF terms and scaled dense counts."""
     document_frequency: Counter[str] = Counter()
     bags = [_terms(t) for t in texts]
@@ -98,7 +101,7 @@ def fit(texts: Sequence[str], labels: Sequence[int], hyper: Hyper = Hyper(),
     scale[scale == 0] = 1.0
     design = np.hstack([matrix, (dense - mean) / scale * hyper.dense_scale])
 
-    y = np.minimum(np.asarray(labels), 2).astype(float)
+    y = np.minimum(np.asarray(labels), hyper.target_cap).astype(float)
     counts = np.bincount(np.asarray(labels), minlength=len(LEVELS)).astype(float)
     weights = (n / (len(LEVELS) * counts[np.asarray(labels)])) ** hyper.class_power
     # Weighted ridge with an unpenalised intercept, solved in the dual (n << features).
@@ -116,6 +119,7 @@ def fit(texts: Sequence[str], labels: Sequence[int], hyper: Hyper = Hyper(),
         intercept=intercept, thresholds=thresholds,
         metadata={"dense_names": list(DENSE_NAMES), "alpha": hyper.alpha, "min_df": hyper.min_df,
                   "class_power": hyper.class_power, "dense_scale": hyper.dense_scale,
+                  "target_cap": hyper.target_cap, "critical_cut": hyper.critical_cut,
                   "trained_on": n},
     )  # fmt: skip
 
@@ -136,18 +140,29 @@ def predict_raw(model: LinearModel, texts: Sequence[str]) -> np.ndarray:
     return out
 
 
+CRITICAL_QUANTILES = (0.95, 0.97, 0.98, 0.99, 0.995)  # where a critical cut may sit
+
+
 def tune_thresholds(raw: np.ndarray, labels: Sequence[int], steps: int = 41,
                     score: Callable[[Sequence[int], Sequence[int]], float] = objective,
-                    ) -> tuple[float, float]:  # fmt: skip
-    """The two cut points (searched over quantiles of `raw`) that maximise `score`."""
+                    critical: bool = False) -> tuple[float, ...]:  # fmt: skip
+    """Cut points over quantiles of `raw` that maximise `score`: two, or three with `critical`.
+
+    The critical cut is only kept when it helps; otherwise two cuts are returned.
+    """
     cuts = np.quantile(raw, np.linspace(0.02, 0.98, steps))
+    tops = [float(q) for q in np.quantile(raw, CRITICAL_QUANTILES)] if critical else []
     best, chosen = -1.0, (float(cuts[0]), float(cuts[-1]))
     for i in range(steps):
         for j in range(i + 1, steps):
-            predicted = (raw >= cuts[i]).astype(int) + (raw >= cuts[j])
-            value = score(labels, predicted)
-            if value > best:
-                best, chosen = value, (float(cuts[i]), float(cuts[j]))
+            base = (raw >= cuts[i]).astype(int) + (raw >= cuts[j])
+            for top in [math.inf, *tops]:
+                if top <= cuts[j]:
+                    continue
+                value = score(labels, base + (raw >= top))
+                if value > best:
+                    pair = (float(cuts[i]), float(cuts[j]))
+                    best, chosen = value, pair if top == math.inf else (*pair, top)
     return chosen
 
 
@@ -169,7 +184,7 @@ def train(texts: Sequence[str], labels: Sequence[int], hyper: Hyper = Hyper(), k
         [out_of_fold_raw(texts, labels, hyper, k, seed + r) for r in range(repeats)]
     )
     pooled_labels = list(labels) * repeats
-    thresholds = tune_thresholds(raw, pooled_labels)
+    thresholds = tune_thresholds(raw, pooled_labels, critical=hyper.critical_cut)
     return fit(texts, labels, hyper, thresholds)
 
 
