@@ -82,6 +82,12 @@ _IDENTIFIER = re.compile(r"[a-z]+(?:[_\-.:/][a-z0-9]+)*|[A-Z]+(?:[_\-.][A-Z0-9]+
 _NUMERIC = re.compile(r"[\d.,:\-+_ ]+")
 _DESCRIPTIVE_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "api-key")
 _GITHUB = re.compile(r"gh[pousr]_[A-Za-z0-9]{36}")
+_DELEET = str.maketrans("013457@$!", "oleastasi")
+_LETTER_WORDS = re.compile(r"[A-Za-z_]+(?:[._:/\-][A-Za-z_]+)*")
+_SEPARATOR = re.compile(r"[._:/\-]")
+_CAMEL_WORDS = re.compile(r"_?(?:[A-Z][a-z]+)+")
+_REGEX_MARKERS = ("(?", "\\s", "\\d", "\\w", "[^", ".*", "\\b")
+_HEX_ONLY = re.compile(r"[0-9a-fA-F]+")
 _YAML_TAG = re.compile(r"![A-Za-z]+")
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 MINIFIED_LINE = 1000
@@ -145,10 +151,19 @@ def secret_value_ok(value: str, kind: str, name: str) -> bool:
         return False
     if name.lower() in lowered or any(word in lowered for word in _DESCRIPTIVE_WORDS):
         return False
+    if any(word in lowered.translate(_DELEET) for word in ("password", "passw0rd", "secret", "letmein", "qwerty")):
+        return False  # P@55w0rd!, S3cr3t: the placeholder in disguise
+    if _LETTER_WORDS.fullmatch(value) and (_SEPARATOR.search(value) or _CAMEL_WORDS.fullmatch(value)
+                                          or value.islower() or value.isupper()):
+        return False  # Some.Dotted.Name, _X_TRACE_ID, CamelCaseWords
+    if any(marker in value for marker in _REGEX_MARKERS):
+        return False
+    if _HEX_ONLY.fullmatch(value) and len(value) < 20:  # short hex: ids and digests, not keys
+        return False
     squashed = re.sub(r"[^a-z0-9]", "", lowered)
     if squashed == re.sub(r"[^a-z0-9]", "", name.lower()) or _NUMERIC.fullmatch(value):
         return False
-    if _IDENTIFIER.fullmatch(value) and (kind != "password" or not value.isalpha() or len(value) < 10):
+    if _IDENTIFIER.fullmatch(value):  # names, words, dotted paths: not random enough to be secrets
         return False
     entropy = shannon_entropy(value)
     if kind == "password":
@@ -180,6 +195,8 @@ def generic_assignment(candidate: Candidate) -> bool:
     before = line[:head]
     quoted_name = before[-1:] in ("'", '"')
     rest = before[:-1] if quoted_name else before
+    if rest[-1:] in (":", "/", "\\"):  # AWS::Service::ApiKey, a/b/token: part of a larger name
+        return False
     in_call = rest.rstrip().endswith("(")
     in_url_or_connection_string = rest[-1:] in ("?", "&", ";")
     op = groups.get("op") or ""
@@ -195,7 +212,7 @@ def generic_assignment(candidate: Candidate) -> bool:
     if name.lower() == "pass" and not name.isupper():  # "pass"/"fail" labels, not credentials
         return False
     if bare is not None:
-        env_style = op == "=" and _ENV_NAME.fullmatch(name) is not None
+        env_style = _ENV_NAME.fullmatch(name) is not None and f"{name}={bare}" in line  # NAME=value
         if not (flags[0] or env_style or in_url_or_connection_string):
             return False
     value = quoted if quoted is not None else bare

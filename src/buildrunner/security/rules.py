@@ -21,7 +21,7 @@ _R = r"(?![A-Za-z0-9_\-])"
 _RA = r"(?![A-Za-z0-9])"
 # An assignment operator between a name and a value: `=`, `:`, `:=`, `=>`, with optional quotes.
 _TYPE_ANNOTATION = r":\s{0,2}[A-Za-z_][\w\[\]., |<>?]{0,40}?\s{0,2}=(?![=>])"
-_ASSIGN = r"""["'\]]?\s{0,4}(?:""" + _TYPE_ANNOTATION + r"""|:=|=>|=|:)\s{0,4}\\?["'`]?"""
+_ASSIGN = r"""["'\]]?\s{0,16}(?:""" + _TYPE_ANNOTATION + r"""|:=|=>|=|:)\s{0,4}\\?["'`]?"""
 
 
 @dataclass(frozen=True)
@@ -228,6 +228,10 @@ RULES: tuple[Rule, ...] = (
          ("identified by", "password '", 'password "'),
          r"""(?i:identified\s+by(?:\s+password)?|(?<![\w.])password)\s+['"](?P<secret>[^'"\s]{6,128})['"]""",
          2.5, "not_placeholder", priority=40),
+    Rule("cli-user-password", "CLI", "user:password passed to curl/wget/httpie on the command line", "high",
+         ("curl", "wget", "--user", "http "),
+         r"""(?:\s|^)(?:-u|--user|--http-user|-a|--auth)[\s=]+['"]?(?P<user>[^\s:'"$]{1,64}):(?P<secret>[^\s'"@]{4,128})""",
+         None, "url_password", priority=50),
     Rule("authorization-bearer", "HTTP", "Bearer token in an Authorization header", "high", ("bearer",),
          r"(?i:bearer)\s+(?P<secret>[A-Za-z0-9_\-.=~+/]{24,})", 3.5, "not_placeholder", priority=30),
     Rule("authorization-basic", "HTTP", "Basic credentials in an Authorization header", "high", ("basic ",),
@@ -236,7 +240,7 @@ RULES: tuple[Rule, ...] = (
     Rule("generic-secret", "Generic", "Password, secret, token or API key assigned a literal value", "medium",
          ("pass", "pwd", "secret", "token", "key", "credential", "auth"),
          r"""(?P<tail>(?i:pass|pwd|secret|token|key|credential|auth)[A-Za-z0-9_.\-]{0,30})"""
-         r"""["'\]]?\s{0,4}(?P<op>""" + _TYPE_ANNOTATION + r"""|:=|=>|\?=|\|\|=|=|:|,)\s{0,6}(?:[bru]?\\?(?P<q>["'`])(?P<quoted>[^"'`\n]{4,400}?)(?P=q)|(?P<bare>[^\s"'`,;&(){}\[\]<>]{4,400}))""",
+         r"""["'\]]?\s{0,16}(?P<op>""" + _TYPE_ANNOTATION + r"""|:=|=>|\?=|\|\|=|=|:|,)\s{0,6}(?:[bru]?\\?(?P<q>["'`])(?P<quoted>[^"'`\n]{4,400}?)(?P=q)|(?P<bare>[^\s"'`,;&(){}\[\]<>]{4,400}))""",
          None, "generic_assignment", priority=10, generic=True),
     Rule("generic-xml-secret", "Generic", "Password, secret or token in an XML element or attribute", "medium",
          ("pass", "secret", "token", "key"),
