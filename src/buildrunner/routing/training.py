@@ -152,7 +152,8 @@ def tune_thresholds(raw: np.ndarray, labels: Sequence[int], steps: int = 41,
     """
     cuts = np.quantile(raw, np.linspace(0.02, 0.98, steps))
     tops = [float(q) for q in np.quantile(raw, CRITICAL_QUANTILES)] if critical else []
-    best, chosen = -1.0, (float(cuts[0]), float(cuts[-1]))
+    best = -1.0
+    chosen: tuple[float, ...] = (float(cuts[0]), float(cuts[-1]))
     for i in range(steps):
         for j in range(i + 1, steps):
             base = (raw >= cuts[i]).astype(int) + (raw >= cuts[j])
