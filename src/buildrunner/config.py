@@ -81,6 +81,8 @@ class TelemetrySettings(Section):
     notifiers: list[NotifierSettings] = Field(default_factory=list)
     pause_on_critical: bool = False
     drop_types: list[str] = Field(default_factory=list)  # event types never stored
+    otlp_endpoint: str | None = None  # e.g. http://127.0.0.1:4318: spans over OTLP/HTTP
+    otlp_headers: dict[str, str] = Field(default_factory=dict)
 
 
 class ParallelSettings(Section):

@@ -98,11 +98,26 @@ class Collector:
         self._thread: threading.Thread | None = None
         self._open_connection()
         atexit.register(self.close)
+        if self.settings.otlp_endpoint:
+            self._attach_otel()
         if background:
             self._thread = threading.Thread(
                 target=self._run, name="buildrunner-telemetry", daemon=True
             )
             self._thread.start()
+
+    def _attach_otel(self) -> None:
+        try:
+            from buildrunner.telemetry.otel import OtelExporter
+        except ImportError:
+            log.warning("telemetry.otlp_endpoint is set but OpenTelemetry is not installed:"
+                        " pip install 'buildrunner[otel]'")
+            return
+        try:
+            OtelExporter(self.settings.otlp_endpoint,
+                         headers=self.settings.otlp_headers).attach(self)
+        except Exception as exc:  # a bad endpoint must not stop a build
+            log.warning("cannot export telemetry over OTLP: %s", exc)
 
     # -- producer side ---------------------------------------------------------------------
     def emit(self, event: Event) -> None:
