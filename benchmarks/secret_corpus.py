@@ -108,7 +108,6 @@ FILLER = {
         "token = jwt.encode(payload, current_app.config['SECRET_KEY'], algorithm='HS256')\n",
         "api_key = os.environ.get('SERVICE_API_KEY')\nheaders = {'Authorization': f'Bearer {api_key}'}\n",
         "cache_key = f'user:{user_id}:profile'\nresult = cache.get(cache_key)\n",
-        "def test_login(client):\n    response = client.post('/login', data={'username': 'alice', 'password': 'wrong'})\n    assert response.status_code == 401\n",
     ],
     ".js": [
         "function debounce(fn, ms) {\n  let timer;\n  return (...args) => {\n    clearTimeout(timer);\n    timer = setTimeout(() => fn(...args), ms);\n  };\n}\n",
@@ -133,6 +132,7 @@ FILLER = {
 }
 
 DECOYS = [
+    "    response = client.post('/login', data={{'username': 'alice', 'password': 'wrong'}})",
     'AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"',
     'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"',
     'OPENAI_API_KEY = "sk-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"',
