@@ -179,3 +179,12 @@ def test_precommit_entry_imports_no_cli_libraries(repo: Path) -> None:
             "print(sorted(m for m in ('typer', 'rich', 'pydantic', 'click') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_staged_paths_with_spaces_and_unicode(repo: Path) -> None:
+    _, line = _secret_line(8)
+    folder = repo / "dir ü"
+    folder.mkdir()
+    (folder / "my file.py").write_text("x = 1\n" + line)
+    git(repo, "add", ".")
+    assert [(f.path, f.line) for f in check_staged(repo, ScanOptions()).findings] == [("dir ü/my file.py", 2)]

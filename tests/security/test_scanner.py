@@ -116,3 +116,9 @@ def test_mask_text_masks_every_secret_and_keeps_the_rest() -> None:
     assert masked == f"pushing with {token[:4]}…{token[-4:]}\nkey id {aws[:4]}…{aws[-4:]} ok\nnothing here\n"
     assert mask_text("plain text") == "plain text"
     assert mask_text("") == ""
+
+
+def test_mask_text_reads_free_text_like_a_log() -> None:
+    password = TokenFactory(seed=9).password()
+    masked = mask_text(f"connecting with password={password} to db\n")
+    assert password not in masked and "password=" in masked

@@ -70,7 +70,7 @@ _NEGATIVE_PREFIXES = frozenset({
 _CONFIG_SUFFIXES = frozenset({
     ".env", ".ini", ".cfg", ".conf", ".config", ".properties", ".yaml", ".yml", ".toml", ".sh",
     ".bash", ".zsh", ".envrc", ".tfvars", ".service", ".npmrc", ".pypirc", ".netrc", ".txt", ".md",
-    ".rst", ".dockerfile", ".example", ".local", ".production", ".development", ".staging", ".test",
+    ".rst", ".log", ".dockerfile", ".example", ".local", ".production", ".development", ".staging", ".test",
 })
 _CONFIG_NAMES = frozenset({"dockerfile", "makefile", "procfile", ".npmrc", ".pypirc", ".netrc", ".env", "jenkinsfile"})
 LOCK_FILES = frozenset({

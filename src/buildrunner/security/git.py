@@ -65,7 +65,7 @@ def parse_diff(diff: bytes) -> Iterator[tuple[str | None, FileDiff]]:
         elif current is None:
             continue
         elif raw.startswith(b"+++ ") and not line_number:
-            target = raw[4:].decode("utf-8", "replace")
+            target = raw[4:].decode("utf-8", "replace").rstrip("\t")  # git adds a tab after names with spaces
             if target.startswith('"') and target.endswith('"'):
                 target = target[1:-1].encode().decode("unicode_escape")
             current.path = target[2:] if target.startswith("b/") else target

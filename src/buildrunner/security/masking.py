@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 MASK = "****"
 ELLIPSIS = "…"
 MIN_PARTIAL = 12
+FREE_TEXT_PATH = "output.log"
 
 
 def mask_secret(value: str) -> str:
@@ -39,7 +40,8 @@ def mask_text(text: str, engine: SecretEngine | None = None) -> str:
     """`text` with every detected secret replaced by its masked form."""
     if not text:
         return text
-    matches = (engine or default_engine()).find(text)
+    # Free text is read like a log/config file: `password=value` counts even without quotes.
+    matches = (engine or default_engine()).find(text, FREE_TEXT_PATH)
     if not matches:
         return text
     parts: list[str] = []
