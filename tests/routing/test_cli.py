@@ -84,9 +84,10 @@ def test_bad_values_are_one_line_errors_with_exit_2(project: Path, args: list[st
 
 def test_bad_from_file_line_is_an_error(project: Path) -> None:
     tasks = project / "tasks.jsonl"
-    tasks.write_text('{"id": "a"}\n', encoding="utf-8")
-    result = run_br("routing", "estimate", "--from-file", str(tasks))
-    assert result.returncode == 2 and "tasks.jsonl:1" in result.stderr
+    for bad in ('{"id": "a"}', '{"id": "a", "text": "x", "files": "a.py"}', "not json"):
+        tasks.write_text(f'{{"id": "ok", "text": "fine"}}\n{bad}\n', encoding="utf-8")
+        result = run_br("routing", "estimate", "--from-file", str(tasks))
+        assert result.returncode == 2 and "tasks.jsonl:2" in result.stderr
 
 
 def test_models_json_lists_prices_as_strings(project: Path) -> None:

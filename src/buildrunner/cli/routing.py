@@ -66,12 +66,12 @@ def _estimate_batch(path: Path, estimator: str) -> None:
             continue
         try:
             item = json.loads(line)
-            text = item["text"]
-            if not isinstance(text, str):
+            text, files = item["text"], item.get("files") or []
+            if not isinstance(text, str) or not isinstance(files, list):
                 raise TypeError
         except (ValueError, KeyError, TypeError):
-            fail(f"{path}:{number}: expected a JSON object with a string 'text'")
-        result = estimate_complexity(text, item.get("files") or [], estimator)
+            fail(f"{path}:{number}: expected a JSON object with a string 'text' (and a list 'files')")
+        result = estimate_complexity(text, [str(f) for f in files], estimator)
         out.append(json.dumps({"id": item.get("id"), "level": result.level, "score": result.score}))
     sys.stdout.write("".join(line + "\n" for line in out))
 
@@ -131,20 +131,11 @@ def models_command(
     from rich.table import Table
 
     table = Table(title=f"models ({catalog.source} catalog, USD per million tokens)")
-    for column in (
-        "id",
-        "aliases",
-        "tier",
-        "input",
-        "output",
-        "cache write",
-        "cache read",
-        "context",
-    ):
+    for column in ("id", "alias", "tier", "in", "out", "cache w", "cache r", "context"):
         table.add_column(column)
     for m in models:
         table.add_row(
-            m.id + (" (legacy)" if m.legacy else ""), ", ".join(m.aliases), m.tier,
+            m.id + (" (legacy)" if m.legacy else ""), m.aliases[0] if m.aliases else "", m.tier,
             str(m.input_per_mtok), str(m.output_per_mtok), str(m.cache_write_per_mtok),
             str(m.cache_read_per_mtok), f"{m.context_window:,}",
         )  # fmt: skip
