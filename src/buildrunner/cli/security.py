@@ -94,7 +94,9 @@ def _print_table(report: ScanReport, output: Path | None) -> None:
             fail(f"cannot write {output}: {exc.strerror or exc}")
         console = Console(file=handle, width=200, highlight=False)
     if report.findings:
-        table = Table(*TABLE_COLUMNS, title=f"{len(report.findings)} finding(s)", title_justify="left")
+        table = Table(title=f"{len(report.findings)} finding(s)", title_justify="left")
+        for column in TABLE_COLUMNS:
+            table.add_column(column, overflow="fold")
         for row, finding in zip(table_rows(report.findings), report.findings, strict=True):
             style = SEVERITY_STYLE.get(finding.severity, "")
             table.add_row(row[0], row[1], f"[{style}]{row[2]}[/{style}]", row[3])

@@ -87,6 +87,7 @@ _LETTER_WORDS = re.compile(r"[A-Za-z_]+(?:[._:/\-][A-Za-z_]+)*")
 _SEPARATOR = re.compile(r"[._:/\-]")
 _CAMEL_WORDS = re.compile(r"_?(?:[A-Z][a-z]+)+")
 _REGEX_MARKERS = ("(?", "\\s", "\\d", "\\w", "[^", ".*", "\\b")
+_TEMPLATE_FIELD = re.compile(r"\{[^{}\s]*\}")
 _HEX_ONLY = re.compile(r"[0-9a-fA-F]+")
 _YAML_TAG = re.compile(r"![A-Za-z]+")
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
@@ -156,6 +157,8 @@ def secret_value_ok(value: str, kind: str, name: str) -> bool:
     if _LETTER_WORDS.fullmatch(value) and (_SEPARATOR.search(value) or _CAMEL_WORDS.fullmatch(value)
                                           or value.islower() or value.isupper()):
         return False  # Some.Dotted.Name, _X_TRACE_ID, CamelCaseWords
+    if _TEMPLATE_FIELD.search(value):  # f"...{name}..." / "{0}": filled in at run time
+        return False
     if any(marker in value for marker in _REGEX_MARKERS):
         return False
     if _HEX_ONLY.fullmatch(value) and len(value) < 20:  # short hex: ids and digests, not keys

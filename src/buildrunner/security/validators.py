@@ -57,7 +57,7 @@ _PLACEHOLDER_WORDS = (
     "replace", "insert", "****", "...", "…", "•", "${", "{{", "}}", "%(", "todo", "fixme",
     "not-a-real", "not_a_real", "notreal", "not-real", "here", "enter_", "enter-", "mysecret",
     "my-secret", "my_secret", "mypassword", "my-password", "my_password", "secret-key-", "foobar",
-    "abcdefgh", "12345678", "qwerty", "lorem", "00000000", "11111111", "aaaaaaaa", "deadbeef",
+    "abcdefgh", "12345678", "qwerty", "lorem", "00000000", "11111111", "aaaaaaaa", "deadbeef", "«", "»",
 )
 # Values too common to be a credential anybody guards.
 _WEAK_VALUES = frozenset({
