@@ -254,18 +254,20 @@ class AlertEngine:
         return LEVEL_ORDER.get(level, 0) >= LEVEL_ORDER.get(notifier.min_level, 0)
 
     def _pause_running_sessions(self, change: AlertChange) -> None:
-        conn = self._connection()
-        if conn is None:
-            return
-        try:
-            with transaction(conn):
-                conn.execute(
-                    "INSERT INTO control_requests(session_id, action, created_at)"
-                    " SELECT id, 'pause', ? FROM sessions WHERE status = 'running'",
-                    (change.ts,),
-                )
-        except Exception as exc:
-            log.warning("cannot pause sessions on critical alert %s: %s", change.threshold, exc)
+        with self._lock:  # the connection is shared with the evaluating threads
+            conn = self._connection()
+            if conn is None:
+                return
+            try:
+                with transaction(conn):
+                    conn.execute(
+                        "INSERT INTO control_requests(session_id, action, created_at)"
+                        " SELECT id, 'pause', ? FROM sessions WHERE status = 'running'",
+                        (change.ts,),
+                    )
+            except Exception as exc:
+                log.warning("cannot pause sessions on critical alert %s: %s",
+                            change.threshold, exc)
 
     def _start_deliverer(self) -> None:
         if self._deliverer is None or not self._deliverer.is_alive():
