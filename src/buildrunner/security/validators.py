@@ -100,11 +100,12 @@ def is_placeholder(value: str) -> bool:
     return _is_sequential(body.lower())
 
 
+_SEQUENCES = ("abcdefghijklmnopqrstuvwxyz" * 2, "0123456789abcdef", "12345678901234567890", "9876543210" * 2)
+
+
 def _is_sequential(body: str) -> bool:
-    for alphabet in ("abcdefghijklmnopqrstuvwxyz", "0123456789abcdef", "1234567890"):
-        if len(body) >= 8 and body[:8] in alphabet * 2:
-            return True
-    return False
+    """A run of 8 consecutive alphabet or digit characters (`abcdefgh`, `12345678`) anywhere."""
+    return any(body[i : i + 8] in sequence for i in range(len(body) - 7) for sequence in _SEQUENCES)
 
 
 def not_placeholder(candidate: Candidate) -> bool:
