@@ -57,7 +57,7 @@ _NEGATIVE_SEGMENTS = frozenset({
     "schema", "spec", "doc", "docs", "example", "sample", "test", "mock", "fake", "dummy", "key_id", "keyid", "serial", "thumbprint", "fingerprint", "display", "expire", "expires_at",
     "created", "updated", "at", "date", "time", "ms", "seconds", "usage", "limits", "budget", "cost",
     "estimate", "counts", "vocab", "embedding", "embeddings", "bos", "eos", "pad", "unk", "special",
-    "rate", "window", "algo", "cipher", "kdf", "iterations", "rounds", "salt_length",
+    "rate", "window", "algo", "cipher", "mgr", "realm", "attribute", "attr", "kdf", "iterations", "rounds", "salt_length",
 })
 # Words that, before a credential word, say the value is not a credential (public_key, reset_token).
 _NEGATIVE_PREFIXES = frozenset({
@@ -65,7 +65,7 @@ _NEGATIVE_PREFIXES = frozenset({
     "lookup", "map", "test", "mock", "fake", "dummy", "example", "sample", "is", "has", "use", "should",
     "allow", "show", "hide", "enable", "disable", "min", "max", "forgot", "reset", "confirm", "next",
     "page", "csrf", "xsrf", "num", "count", "total", "input", "placeholder", "label", "hint",
-    "validate", "verify", "check", "hash", "hashed", "encrypted", "masked", "redacted", "default",
+    "validate", "verify", "verification", "check", "change", "lock", "request", "update", "hash", "hashed", "encrypted", "masked", "redacted", "default",
 })
 _CONFIG_SUFFIXES = frozenset({
     ".env", ".ini", ".cfg", ".conf", ".config", ".properties", ".yaml", ".yml", ".toml", ".sh",
@@ -85,9 +85,12 @@ _GITHUB = re.compile(r"gh[pousr]_[A-Za-z0-9]{36}")
 _DELEET = str.maketrans("013457@$!", "oleastasi")
 _LETTER_WORDS = re.compile(r"[A-Za-z_]+(?:[._:/\-][A-Za-z_]+)*")
 _SEPARATOR = re.compile(r"[._:/\-]")
-_CAMEL_WORDS = re.compile(r"_?(?:[A-Z][a-z]+)+")
+_CAMEL_WORDS = re.compile(r"_?(?:[A-Z][a-z]+|[AI](?=[A-Z]))+(?:[A-Z][a-z]*)?")
 _REGEX_MARKERS = ("(?", "\\s", "\\d", "\\w", "[^", ".*", "\\b")
 _TEMPLATE_FIELD = re.compile(r"\{[^{}\s]*\}")
+_UUID_VALUE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_ACCESS_WORDS = re.compile(r"key|secret|pass|pwd|api|access|auth|bearer|refresh")
+_DOTTED_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*){2,}")
 _HEX_ONLY = re.compile(r"[0-9a-fA-F]+")
 _YAML_TAG = re.compile(r"![A-Za-z]+")
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
@@ -141,7 +144,7 @@ def secret_value_ok(value: str, kind: str, name: str) -> bool:
     """Does `value` look like a real credential of this kind (not a reference or placeholder)?"""
     value = value.strip()
     lowered = value.lower()
-    minimum = 6 if kind == "password" else 10
+    minimum = 8 if kind == "password" else 10
     if len(value) < minimum or any(c.isspace() for c in value):
         return False
     if _REFERENCE.search(value) or _HASH_PREFIX.match(value) or _YAML_TAG.fullmatch(value):
@@ -162,6 +165,10 @@ def secret_value_ok(value: str, kind: str, name: str) -> bool:
     if any(marker in value for marker in _REGEX_MARKERS):
         return False
     if _HEX_ONLY.fullmatch(value) and len(value) < 20:  # short hex: ids and digests, not keys
+        return False
+    if _UUID_VALUE.fullmatch(value) and not (_ENV_NAME.fullmatch(name) or _ACCESS_WORDS.search(name.lower())):
+        return False  # ChangeToken/RequestToken = <uuid>: idempotency tokens, not credentials
+    if _DOTTED_NAME.fullmatch(value):  # fs.s3.retryPeriod, amzn1.account.X: names, not secrets
         return False
     squashed = re.sub(r"[^a-z0-9]", "", lowered)
     if squashed == re.sub(r"[^a-z0-9]", "", name.lower()) or _NUMERIC.fullmatch(value):
@@ -219,6 +226,8 @@ def generic_assignment(candidate: Candidate) -> bool:
         if not (flags[0] or env_style or in_url_or_connection_string):
             return False
     value = quoted if quoted is not None else bare
+    if value is not None and bare is not None and rest[-1:] in ("?", "&"):
+        value = value.split("&", 1)[0]  # ?user=app&password=x&ssl=true: the query's next field
     return value is not None and secret_value_ok(value.rstrip("\\"), kind, name)
 
 

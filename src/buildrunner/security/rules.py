@@ -240,7 +240,7 @@ RULES: tuple[Rule, ...] = (
     Rule("generic-secret", "Generic", "Password, secret, token or API key assigned a literal value", "medium",
          ("pass", "pwd", "secret", "token", "key", "credential", "auth"),
          r"""(?P<tail>(?i:pass|pwd|secret|token|key|credential|auth)[A-Za-z0-9_.\-]{0,30})"""
-         r"""["'\]]?\s{0,16}(?P<op>""" + _TYPE_ANNOTATION + r"""|:=|=>|\?=|\|\|=|=|:|,)\s{0,6}(?:[bru]?\\?(?P<q>["'`])(?P<quoted>[^"'`\n]{4,400}?)(?P=q)|(?P<bare>[^\s"'`,;&(){}\[\]<>]{4,400}))""",
+         r"""["'\]]?\s{0,16}(?P<op>""" + _TYPE_ANNOTATION + r"""|:=|=>|\?=|\|\|=|=|:|,)\s{0,6}(?:[bru]?\\?(?P<q>["'`])(?P<quoted>[^"'`\n]{4,400}?)(?P=q)|(?P<bare>[^\s"'`,;(){}\[\]<>]{4,400}))""",
          None, "generic_assignment", priority=10, generic=True),
     Rule("generic-xml-secret", "Generic", "Password, secret or token in an XML element or attribute", "medium",
          ("pass", "secret", "token", "key"),
