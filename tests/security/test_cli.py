@@ -148,3 +148,12 @@ def test_git_history_option(project: Path) -> None:
     findings = json.loads(history.stdout)["findings"]
     assert findings[0]["path"] == "app/config.py" and findings[0]["extra"]["commit"]
     assert token not in history.stdout
+
+
+def test_settings_choose_analysers_unless_flags_say_otherwise(project: Path) -> None:
+    _leaky_project(project)
+    (project / "app" / "db.py").write_text("def f(cur, x):\n    cur.execute('SELECT * FROM t WHERE a=' + x)\n")
+    kinds = json.loads(run_br("security", "scan", "--json", env={"BR_SECURITY_SQL": "false"}).stdout)
+    assert [f["kind"] for f in kinds["findings"]] == ["secret"]
+    forced = json.loads(run_br("security", "scan", "--json", "--sql", env={"BR_SECURITY_SQL": "false"}).stdout)
+    assert sorted(f["kind"] for f in forced["findings"]) == ["secret", "sql_injection"]

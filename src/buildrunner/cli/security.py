@@ -145,8 +145,8 @@ def scan_command(
     output_format: OutputFormat = FORMAT_OPTION,
     output: Path | None = OUTPUT_OPTION,
     baseline: Path | None = typer.Option(None, "--baseline", help="Report only findings not in this baseline file."),
-    secrets: bool = typer.Option(True, "--secrets/--no-secrets", help="Look for secrets."),
-    sql: bool = typer.Option(True, "--sql/--no-sql", help="Look for SQL injection (Python, JS/TS)."),
+    secrets: bool | None = typer.Option(None, "--secrets/--no-secrets", help="Look for secrets (default: settings)."),
+    sql: bool | None = typer.Option(None, "--sql/--no-sql", help="Look for SQL injection (Python, JS/TS)."),
     git_history: bool = typer.Option(False, "--git-history", help="Scan every commit's added lines."),
     json_output: bool = JSON_OPTION,
 ) -> None:
@@ -177,8 +177,8 @@ def scan_command(
 def check_command(
     staged: bool = typer.Option(False, "--staged", help="Only lines added in the staged diff (the hook's check)."),
     output_format: OutputFormat = FORMAT_OPTION,
-    secrets: bool = typer.Option(True, "--secrets/--no-secrets", help="Look for secrets."),
-    sql: bool = typer.Option(True, "--sql/--no-sql", help="Look for SQL injection."),
+    secrets: bool | None = typer.Option(None, "--secrets/--no-secrets", help="Look for secrets (default: settings)."),
+    sql: bool | None = typer.Option(None, "--sql/--no-sql", help="Look for SQL injection."),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Check what is staged for commit (--staged) or the whole project; exit 1 on findings."""
