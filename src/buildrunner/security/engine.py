@@ -71,15 +71,6 @@ class _Finder:
                 position = lowered.find(keyword, end)
 
 
-def minimal_keywords(keywords: Iterable[str]) -> dict[str, str]:
-    """Each keyword mapped to a shortest keyword inside it: where one occurs, so does the other."""
-    unique = sorted(set(keywords), key=len)
-    trigger: dict[str, str] = {}
-    for keyword in unique:
-        trigger[keyword] = next((k for k in unique if len(k) < len(keyword) and k in keyword and trigger.get(k) == k), keyword)
-    return trigger
-
-
 class SecretEngine:
     """Finds secrets in text with a rule table (default: all rules)."""
 
@@ -91,9 +82,8 @@ class SecretEngine:
         line_rules: list[list[int]] = []
         file_rules: list[list[int]] = []
         index_of: dict[str, int] = {}
-        trigger = minimal_keywords(k for rule in self.rules for k in rule.keywords)
         for rule_index, rule in enumerate(self.rules):
-            for keyword in {trigger[k] for k in rule.keywords}:
+            for keyword in rule.keywords:
                 if keyword not in index_of:
                     index_of[keyword] = len(keywords)
                     keywords.append(keyword)
@@ -153,10 +143,9 @@ class SecretEngine:
         if "base64," in line:  # blank data-URI payloads, keeping offsets
             searched = _DATA_URI.sub(lambda m: " " * len(m.group()), line)
         long_line = len(line) > MINIFIED_LINE
-        lowered = line.lower()
         for rule_index in rule_indexes:
             rule = self.rules[rule_index]
-            if (rule.generic and long_line) or not any(k in lowered for k in rule.keywords):
+            if rule.generic and long_line:
                 continue
             window = text[line_start : line_start + MULTILINE_WINDOW] if rule.multiline else searched
             for match in self._pattern(rule_index).finditer(window):

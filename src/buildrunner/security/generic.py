@@ -214,17 +214,17 @@ def generic_assignment(candidate: Candidate) -> bool:
     flags = _path_flags(candidate.path)
     if len(line) > MINIFIED_LINE or flags[1]:
         return False
+    if op == "," and not (quoted_name and in_call):  # setter("password", "...")
+        return False
+    if bare is not None:  # unquoted values are literals only in config files and NAME=value
+        env_style = _ENV_NAME.fullmatch(name) is not None and f"{name}={bare}" in line
+        if not (flags[0] or env_style or in_url_or_connection_string):
+            return False
+    if name.lower() == "pass" and not name.isupper():  # "pass"/"fail" labels, not credentials
+        return False
     kind = name_kind(name.split(".")[-1].lstrip("$@"))
     if kind is None:
         return False
-    if op == "," and not (quoted_name and in_call):  # setter("password", "...")
-        return False
-    if name.lower() == "pass" and not name.isupper():  # "pass"/"fail" labels, not credentials
-        return False
-    if bare is not None:
-        env_style = _ENV_NAME.fullmatch(name) is not None and f"{name}={bare}" in line  # NAME=value
-        if not (flags[0] or env_style or in_url_or_connection_string):
-            return False
     value = quoted if quoted is not None else bare
     if value is not None and bare is not None and rest[-1:] in ("?", "&"):
         value = value.split("&", 1)[0]  # ?user=app&password=x&ssl=true: the query's next field

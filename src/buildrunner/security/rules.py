@@ -243,7 +243,7 @@ RULES: tuple[Rule, ...] = (
          r"""["'\]]?\s{0,16}(?P<op>""" + _TYPE_ANNOTATION + r"""|:=|=>|\?=|\|\|=|=|:|,)\s{0,6}(?:[bru]?\\?(?P<q>["'`])(?P<quoted>[^"'`\n]{4,400}?)(?P=q)|(?P<bare>[^\s"'`,;(){}\[\]<>]{4,400}))""",
          None, "generic_assignment", priority=10, generic=True),
     Rule("generic-xml-secret", "Generic", "Password, secret or token in an XML element or attribute", "medium",
-         ("pass", "secret", "token", "key"),
+         ("password>", "passwd>", "secret>", "token>", "apikey>", "api_key>", "access_key>", 'key="', "key='"),
          r"""<(?P<name>[A-Za-z_:.\-]{0,40}(?i:password|passwd|secret|token|apikey|api_key|access_key)[A-Za-z_.\-]{0,20})>(?P<quoted>[^<\s]{4,200})</"""
          r"""|key=["'](?P<name2>[A-Za-z_:.\-]{0,40}(?i:password|secret|token|apikey|api_key)[A-Za-z_.\-]{0,20})["']\s+value=["'](?P<quoted2>[^"'\s]{4,200})["']""",
          None, "generic_xml", priority=10, generic=True),
