@@ -83,3 +83,17 @@ def test_bad_catalogs_are_refused_with_the_reason(text: str, message: str) -> No
 def test_missing_catalog_file_is_a_routing_error(tmp_path: Path) -> None:
     with pytest.raises(RoutingError, match="cannot read model catalog"):
         load_catalog(RoutingSettings(catalog=str(tmp_path / "nope.toml")))
+
+
+def test_catalog_without_levels_maps_them_onto_its_tiers_by_order() -> None:
+    text = "".join(
+        f'[[models]]\nid = "{name}"\ntier = "{tier}"\ninput_per_mtok = 1\noutput_per_mtok = 2\n'
+        for name, tier in (("a", "low"), ("b", "mid"), ("c", "top"))
+    )
+    catalog = parse_catalog(text, "test.toml")
+    assert catalog.tiers == ("low", "mid", "top")
+    assert dict(catalog.levels) == {
+        "simple": "low", "moderate": "mid", "complex": "top", "critical": "top",
+    }  # fmt: skip
+    single = parse_catalog(text.split("[[models]]")[1].join(["[[models]]", ""]), "one.toml")
+    assert set(single.levels.values()) == {"low"}

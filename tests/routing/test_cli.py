@@ -110,6 +110,8 @@ def test_catalog_from_project_config(project: Path) -> None:
     (project / ".buildrunner" / "config.toml").write_text('[routing]\ncatalog = "cheap.toml"\n')
     code, out, _ = br("routing", "models", "--json")
     assert code == 0 and [m["id"] for m in json.loads(out)["models"]] == ["only-one"]
+    code, out, _ = br("routing", "select", "Redesign everything", "--json")
+    assert code == 0 and json.loads(out)["model"] == "only-one"
 
 
 def test_costs_and_budgets_round_trip(project: Path) -> None:

@@ -96,6 +96,11 @@ def test_fallback_chains_default_and_configured() -> None:
     assert fallback_chain(CATALOG.get("opus"), CATALOG, settings) == [HAIKU]
     assert fallback_chain(CATALOG.get("sonnet"), CATALOG, settings) == [OPUS]
     assert select_model(TEXT, estimate=at("complex"), settings=settings).fallbacks == [HAIKU]
+    broken = RoutingSettings(fallbacks={"fast": ["gpt-9"]})
+    with pytest.raises(
+        RoutingError, match=r"fallback chain of claude-haiku.*unknown model 'gpt-9'"
+    ):
+        select_model(TEXT, estimate=at("simple"), settings=broken)
 
 
 def test_declared_files_raise_the_token_estimate(tmp_path: Path) -> None:

@@ -153,6 +153,8 @@ def parse_catalog(text: str, source: str) -> Catalog:
         raise RoutingError(f"{source}: duplicate model ids")
     tiers = tuple(data.get("tiers") or dict.fromkeys(m.tier for m in models))
     levels = {str(k): str(v) for k, v in (data.get("levels") or {}).items()}
+    for level, tier in zip(LEVELS, _default_tiers(tiers), strict=True):
+        levels.setdefault(level, tier)
     fallbacks = {str(k): tuple(str(x) for x in v) for k, v in (data.get("fallbacks") or {}).items()}
     catalog = Catalog(models, tiers, levels, fallbacks, source)
     for level, target in levels.items():
@@ -163,6 +165,11 @@ def parse_catalog(text: str, source: str) -> Catalog:
         for name in chain:
             catalog.resolve(name)
     return catalog
+
+
+def _default_tiers(tiers: tuple[str, ...]) -> tuple[str, str, str, str]:
+    """Without [levels]: simple -> cheapest tier, moderate -> the next, complex/critical -> top."""
+    return tiers[0], tiers[min(1, len(tiers) - 1)], tiers[-1], tiers[-1]
 
 
 _PRICES = ("input_per_mtok", "output_per_mtok", "cache_write_per_mtok", "cache_read_per_mtok")

@@ -188,7 +188,10 @@ def fallback_chain(
             break
     ids: list[str] = []
     for name in chain:
-        fallback = catalog.resolve(name)
+        try:
+            fallback = catalog.resolve(name)
+        except RoutingError as exc:
+            raise RoutingError(f"fallback chain of {model.id}: {exc}") from None
         if fallback.id != model.id and fallback.id not in ids:
             ids.append(fallback.id)
     return ids
