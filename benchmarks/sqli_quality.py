@@ -27,6 +27,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "src"))
 
+from buildrunner.security.sql import scan_source  # noqa: E402
 from tests.security.sql_cases.labels import (  # noqa: E402
     ROOT,
     Case,
@@ -36,8 +37,6 @@ from tests.security.sql_cases.labels import (  # noqa: E402
     load_cases,
     score,
 )
-
-from buildrunner.security.sql import scan_source  # noqa: E402
 
 Hits = dict[str, set[int]]  # relative path -> reported lines
 LANGUAGES = ("python", "javascript/typescript")

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from buildrunner.routing.providers.anthropic import AnthropicProvider
 from tests.fakes.fake_claude import FakeClaude
 from tests.fakes.messages_server import MessagesServer, running_server
 from tests.fakes.recorder import Recorder
-
-from buildrunner.routing.providers.anthropic import AnthropicProvider
 
 
 @pytest.fixture

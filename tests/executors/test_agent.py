@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.fakes import messages_server as api
-from tests.fakes.messages_server import MessagesServer
-from tests.fakes.pricing import HAIKU, OPUS, SONNET, price
-from tests.fakes.recorder import Recorder
 
 from buildrunner.executors.agent import AgentResult, AgentTask, run_agent_task
 from buildrunner.routing.providers import Usage
 from buildrunner.routing.providers.anthropic import AnthropicProvider
+from tests.fakes import messages_server as api
+from tests.fakes.messages_server import MessagesServer
+from tests.fakes.pricing import HAIKU, OPUS, SONNET, price
+from tests.fakes.recorder import Recorder
 
 
 def make_task(workdir: Path, **overrides: Any) -> AgentTask:

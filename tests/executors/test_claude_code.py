@@ -6,10 +6,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.fake_claude import FakeClaude
-from tests.fakes.pricing import OPUS, SONNET, price
-from tests.fakes.recorder import Recorder
-
 from buildrunner.executors.claude_code import (
     AgentResult,
     AgentTask,
@@ -18,6 +14,9 @@ from buildrunner.executors.claude_code import (
 )
 from buildrunner.routing.providers import Usage
 from buildrunner.routing.providers.claude_code import ClaudeCodeProvider
+from tests.fakes.fake_claude import FakeClaude
+from tests.fakes.pricing import OPUS, SONNET, price
+from tests.fakes.recorder import Recorder
 
 
 def make_task(workdir: Path, **overrides: Any) -> AgentTask:

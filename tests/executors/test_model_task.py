@@ -6,15 +6,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from buildrunner.config import RoutingSettings
+from buildrunner.executors.agent_types import AgentTask
+from buildrunner.executors.model_task import run_model_task
 from tests.fakes import messages_server as api
 from tests.fakes.fake_claude import FakeClaude
 from tests.fakes.messages_server import MessagesServer
 from tests.fakes.pricing import OPUS, SONNET, price
 from tests.fakes.recorder import Recorder
-
-from buildrunner.config import RoutingSettings
-from buildrunner.executors.agent_types import AgentTask
-from buildrunner.executors.model_task import run_model_task
 
 
 def make_task(workdir: Path) -> AgentTask:

@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.fakes import messages_server as api
-from tests.fakes.messages_server import MessagesServer, running_server
 
 from buildrunner.config import load_settings
 from buildrunner.orchestrator import Orchestrator, RunSummary
@@ -23,6 +21,8 @@ from buildrunner.parallel.plan import parse_plan
 from buildrunner.parallel.protocol import TaskRun
 from buildrunner.parallel.sessions import request_control
 from buildrunner.store.db import Store
+from tests.fakes import messages_server as api
+from tests.fakes.messages_server import MessagesServer, running_server
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.ray

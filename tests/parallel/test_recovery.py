@@ -10,9 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.conftest import BR, run_br, write_plan
-
 from buildrunner.store.db import Store
+from tests.conftest import BR, run_br, write_plan
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05):  # type: ignore[no-untyped-def]

@@ -6,13 +6,12 @@ import json
 import time
 from pathlib import Path
 
-from tests.conftest import run_br, write_plan
-
 from buildrunner.config import load_settings
 from buildrunner.gaps import analyze
 from buildrunner.quality.checks import check_quality
 from buildrunner.quality.coverage import CoverageReportError, read_total_coverage
 from buildrunner.store.db import Store
+from tests.conftest import run_br, write_plan
 
 PLAN = """\
 name: gated

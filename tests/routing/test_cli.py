@@ -7,12 +7,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from tests.conftest import run_br
 from typer.testing import CliRunner
 
 from buildrunner.cli.main import app
 from buildrunner.routing.costs import CostTracker
 from buildrunner.store.db import Store
+from tests.conftest import run_br
 
 runner = CliRunner()
 

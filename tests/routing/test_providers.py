@@ -10,9 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from tests.fakes import messages_server as api
-from tests.fakes.fake_claude import FakeClaude, result_json
-from tests.fakes.messages_server import MessagesServer, running_server
 
 from buildrunner.config import RoutingSettings
 from buildrunner.errors import ConfigError
@@ -24,6 +21,9 @@ from buildrunner.routing.providers.claude_code import (
     CliRequest,
     parse_result,
 )
+from tests.fakes import messages_server as api
+from tests.fakes.fake_claude import FakeClaude, result_json
+from tests.fakes.messages_server import MessagesServer, running_server
 
 MODEL = "claude-sonnet-test"
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from tests.security.sql_cases.labels import ROOT, Case, case_files, flagged_cases, load_cases, score
 
 from buildrunner.security.sql import scan_source
+from tests.security.sql_cases.labels import ROOT, Case, case_files, flagged_cases, load_cases, score
 
 CASES = load_cases()
 
