@@ -57,15 +57,16 @@ _NEGATIVE_SEGMENTS = frozenset({
     "schema", "spec", "doc", "docs", "example", "sample", "test", "mock", "fake", "dummy", "key_id", "keyid", "serial", "thumbprint", "fingerprint", "display", "expire", "expires_at",
     "created", "updated", "at", "date", "time", "ms", "seconds", "usage", "limits", "budget", "cost",
     "estimate", "counts", "vocab", "embedding", "embeddings", "bos", "eos", "pad", "unk", "special",
-    "rate", "window", "algo", "cipher", "mgr", "realm", "attribute", "attr", "kdf", "iterations", "rounds", "salt_length",
+    "rate", "window", "algo", "cipher", "last", "used", "changed", "source", "process", "mgr", "realm", "attribute", "attr", "kdf", "iterations", "rounds", "salt_length",
 })
 # Words that, before a credential word, say the value is not a credential (public_key, reset_token).
 _NEGATIVE_PREFIXES = frozenset({
     "public", "pub", "cache", "primary", "foreign", "sort", "partition", "idempotency", "dedup", "row",
     "lookup", "map", "test", "mock", "fake", "dummy", "example", "sample", "is", "has", "use", "should",
     "allow", "show", "hide", "enable", "disable", "min", "max", "forgot", "reset", "confirm", "next",
-    "page", "csrf", "xsrf", "num", "count", "total", "input", "placeholder", "label", "hint",
-    "validate", "verify", "verification", "check", "change", "lock", "request", "update", "hash", "hashed", "encrypted", "masked", "redacted", "default",
+    "page", "csrf", "xsrf", "num", "count", "total", "input", "output", "placeholder", "label", "hint",
+    "validate", "verify", "verification", "check", "change", "lock", "request", "update", "hash",
+    "hashed", "encrypted", "masked", "redacted", "default",
 })
 _CONFIG_SUFFIXES = frozenset({
     ".env", ".ini", ".cfg", ".conf", ".config", ".properties", ".yaml", ".yml", ".toml", ".sh",
@@ -85,12 +86,13 @@ _GITHUB = re.compile(r"gh[pousr]_[A-Za-z0-9]{36}")
 _DELEET = str.maketrans("013457@$!", "oleastasi")
 _LETTER_WORDS = re.compile(r"[A-Za-z_]+(?:[._:/\-][A-Za-z_]+)*")
 _SEPARATOR = re.compile(r"[._:/\-]")
-_CAMEL_WORDS = re.compile(r"_?(?:[A-Z][a-z]+|[AI](?=[A-Z]))+(?:[A-Z][a-z]*)?")
+_CAMEL_WORDS = re.compile(r"_?(?:[A-Z]{2,}(?=[A-Z][a-z]|$)|[A-Z][a-z]+|[AI](?=[A-Z]))+")
 _REGEX_MARKERS = ("(?", "\\s", "\\d", "\\w", "[^", ".*", "\\b")
 _TEMPLATE_FIELD = re.compile(r"\{[^{}\s]*\}")
 _UUID_VALUE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _ACCESS_WORDS = re.compile(r"key|secret|pass|pwd|api|access|auth|bearer|refresh")
 _DOTTED_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*){2,}")
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 _HEX_ONLY = re.compile(r"[0-9a-fA-F]+")
 _YAML_TAG = re.compile(r"![A-Za-z]+")
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
@@ -168,6 +170,8 @@ def secret_value_ok(value: str, kind: str, name: str) -> bool:
         return False
     if _UUID_VALUE.fullmatch(value) and not (_ENV_NAME.fullmatch(name) or _ACCESS_WORDS.search(name.lower())):
         return False  # ChangeToken/RequestToken = <uuid>: idempotency tokens, not credentials
+    if _TIMESTAMP.match(value) or ("[" in value and "]" in value):  # dates, expressions
+        return False
     if _DOTTED_NAME.fullmatch(value):  # fs.s3.retryPeriod, amzn1.account.X: names, not secrets
         return False
     squashed = re.sub(r"[^a-z0-9]", "", lowered)
