@@ -15,6 +15,7 @@ from buildrunner.routing.complexity import (
     estimate_complexity,
     get_estimator,
 )
+from buildrunner.routing.features import DENSE_NAMES
 from buildrunner.routing.learned import LearnedEstimator, LinearModel
 from buildrunner.routing.training import (
     Hyper,
@@ -83,6 +84,8 @@ def test_learned_signals_name_the_terms_that_pushed_the_score() -> None:
 def test_shipped_model_round_trips_through_json(tmp_path: Path) -> None:
     shipped = get_estimator("learned")
     assert isinstance(shipped, LearnedEstimator)
+    # trained on the same hand-made counts the code computes today (else: retrain)
+    assert shipped.model.metadata["dense_names"] == list(DENSE_NAMES)
     path = tmp_path / "model.json"
     path.write_text(json.dumps(shipped.model.to_json()), encoding="utf-8")
     again = LearnedEstimator.load(path)

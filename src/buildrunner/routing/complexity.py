@@ -54,6 +54,8 @@ class Signal:
 
 
 # Points on a 0-100 scale. Positive: more work or more risk; negative: small, well-defined work.
+# The learned model counts these families too: after changing them, retrain it
+# (benchmarks/train_complexity.py).
 SIGNALS: tuple[Signal, ...] = (
     Signal(
         "trivial",
@@ -119,7 +121,7 @@ SIGNALS: tuple[Signal, ...] = (
         8,
     ),
 )
-_COMPILED = tuple((s, re.compile(rf"\b(?:{s.pattern})\b", re.IGNORECASE)) for s in SIGNALS)
+COMPILED_SIGNALS = tuple((s, re.compile(rf"\b(?:{s.pattern})\b", re.IGNORECASE)) for s in SIGNALS)
 # A risk phrase this strong makes a task critical whatever else it says.
 CRITICAL = re.compile(
     r"\b(?:security (?:fix|hole|issue)|vulnerability|data loss|breach|production (?:outage|incident"
@@ -144,7 +146,7 @@ class HeuristicEstimator:
     def estimate(self, text: str, files: Sequence[str] = ()) -> Estimate:
         contributions: dict[str, float] = {}
         matched: dict[str, list[str]] = {}
-        for signal, regex in _COMPILED:
+        for signal, regex in COMPILED_SIGNALS:
             hits = sorted({m.group(0).lower() for m in regex.finditer(text)})
             if hits:
                 points = len(hits) * signal.weight
@@ -155,7 +157,7 @@ class HeuristicEstimator:
         contributions["length"] = min(words / WORDS_PER_POINT, MAX_LENGTH_POINTS)
         if files:
             contributions["files"] = min(len(files) * POINTS_PER_FILE, MAX_FILE_POINTS)
-        modules = _top_level_dirs(files)
+        modules = top_level_dirs(files)
         if len(modules) > 1:
             contributions["cross_module"] = CROSS_MODULE_POINTS
         raw = BASE_SCORE + sum(contributions.values())
@@ -181,7 +183,7 @@ def _level_for(score: float) -> str:
     return LEVELS[-1]
 
 
-def _top_level_dirs(files: Sequence[str]) -> set[str]:
+def top_level_dirs(files: Sequence[str]) -> set[str]:
     """Distinct top-level directories of the declared files (a file at the root counts as '.')."""
     parts = (PurePosixPath(f.replace("\\", "/")).parts for f in files)
     return {p[0] if len(p) > 1 else "." for p in parts if p}

@@ -11,7 +11,7 @@ import math
 import re
 from collections import Counter
 
-from buildrunner.routing.complexity import _COMPILED
+from buildrunner.routing.complexity import COMPILED_SIGNALS
 
 TOKEN = re.compile(r"\b\w\w+\b")
 CODE = re.compile(r"`[^`]+`|\b\w+\.\w+\(|\b[a-z]+_[a-z_]+\b|\b[A-Z][a-z]+[A-Z]\w*\b|\w+\(\)")
@@ -20,7 +20,7 @@ ERROR = re.compile(r"\b(?:\w+Error|\w+Exception|traceback|raises?)\b", re.IGNORE
 
 DENSE_NAMES: tuple[str, ...] = (
     "log_chars", "log_words", "sentences_per_10_words", "code_per_10_words", "log_code",
-    "log_paths", "log_errors", *(signal.name for signal, _ in _COMPILED),
+    "log_paths", "log_errors", *(signal.name for signal, _ in COMPILED_SIGNALS),
 )  # fmt: skip
 
 
@@ -45,5 +45,5 @@ def dense_features(text: str) -> list[float]:
         math.log1p(len(PATH.findall(text))),
         math.log1p(len(ERROR.findall(text))),
     ]
-    values += [math.log1p(len(regex.findall(text))) for _, regex in _COMPILED]
+    values += [math.log1p(len(regex.findall(text))) for _, regex in COMPILED_SIGNALS]
     return values

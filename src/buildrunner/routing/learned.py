@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from buildrunner.errors import RoutingError
-from buildrunner.routing.complexity import CRITICAL, LEVELS, Estimate, _top_level_dirs
+from buildrunner.routing.complexity import CRITICAL, LEVELS, Estimate, top_level_dirs
 from buildrunner.routing.features import dense_features, terms
 
 MODEL_FILE = "data/complexity_model.json"
@@ -125,7 +125,7 @@ class LearnedEstimator:
     def estimate(self, text: str, files: Sequence[str] = ()) -> Estimate:
         raw, contributions = self.model.raw_score(text)
         prior = min(len(files) * FILE_PRIOR, MAX_FILE_PRIOR)
-        if len(_top_level_dirs(files)) > 1:
+        if len(top_level_dirs(files)) > 1:
             prior += CROSS_MODULE_PRIOR
         raw += prior
         critical = CRITICAL.search(text)
