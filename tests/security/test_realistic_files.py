@@ -102,6 +102,38 @@ GRANT SELECT ON shop.* TO app;
   <password>{T.password()}</password>
 </configuration>
 """, {3: "generic-xml-secret", 6: "generic-xml-secret"}),
+    "k8s/env.yaml": (f"""spec:
+  containers:
+    - name: api
+      env:
+        - name: DB_PASSWORD
+          value: "{T.password()}"
+        - name: LOG_LEVEL
+          value: debug
+        - name: API_TOKEN
+          valueFrom:
+            secretKeyRef: {{name: api, key: token}}
+""", {6: "generic-name-value"}),
+    "infra/variables.tf": (f"""variable "db_password" {{
+  description = "Password for the database"
+  type        = string
+  sensitive   = true
+  default     = "{T.password()}"
+}}
+
+variable "region" {{
+  default = "eu-west-1"
+}}
+""", {5: "generic-name-value"}),
+    "ecs/task.json": (f"""{{"containerDefinitions": [{{"environment": [
+  {{
+    "name": "STRIPE_API_KEY",
+    "value": "{T.s(24)}"
+  }},
+  {{"name": "PORT", "value": "8080"}},
+  {{"name": "DB_PASSWORD", "value": "{T.password()}"}}
+]}}]}}
+""", {4: "generic-name-value", 7: "generic-name-value"}),
 }
 
 

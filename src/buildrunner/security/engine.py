@@ -19,6 +19,7 @@ from buildrunner.security.validators import KNOWN_EXAMPLES, VALIDATORS, Candidat
 
 PRAGMAS = ("br: allow", "br:allow", "gitleaks:allow", "pragma: allowlist secret")
 MULTILINE_WINDOW = 8192
+CONTEXT_BEFORE = 400
 _DATA_URI = re.compile(r"data:[\w/+.\-]{0,80};base64,[A-Za-z0-9+/=]+")
 
 
@@ -178,7 +179,9 @@ class SecretEngine:
         if rule.entropy is not None and shannon_entropy(secret) < rule.entropy:
             return
         if rule.validator is not None:
-            candidate = Candidate(rule.id, secret, line, path, match.groupdict(), base + match.start() - line_start)
+            before = text[max(0, line_start - CONTEXT_BEFORE) : line_start] if rule.needs_context else ""
+            candidate = Candidate(rule.id, secret, line, path, match.groupdict(),
+                                  base + match.start() - line_start, before)
             if not self._validators[rule.validator](candidate):
                 return
         out.append((rule_index, start, end, secret))

@@ -93,6 +93,10 @@ _UUID_VALUE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA
 _ACCESS_WORDS = re.compile(r"key|secret|pass|pwd|api|access|auth|bearer|refresh")
 _DOTTED_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*){2,}")
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+_PAIR_NAME = re.compile(
+    r"""(?:\bname|ParameterKey|\bkey)["']?\s*[:=]\s*["']?(?P<name>[A-Za-z_][\w.\-]{1,80})["']?\s*,?\s*$"""
+    r"""|variable\s+"(?P<name2>[\w\-]{2,80})"\s*\{?\s*$"""
+)
 _HEX_ONLY = re.compile(r"[0-9a-fA-F]+")
 _YAML_TAG = re.compile(r"![A-Za-z]+")
 _ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
@@ -241,6 +245,26 @@ def _path_flags(path: str) -> tuple[bool, bool]:
     return is_config_path(path), PurePosixPath(path).name.lower() in LOCK_FILES
 
 
+def generic_pair(candidate: Candidate) -> bool:
+    """`value: ...` whose name sits just above: `- name: DB_PASSWORD` / `"name": "API_KEY"` (k8s,
+    ECS), `variable "db_password" {` (Terraform), `"ParameterKey": "DbPassword"` (CloudFormation)."""
+    groups = candidate.groups
+    quoted, bare = groups.get("quoted"), groups.get("bare")
+    flags = _path_flags(candidate.path)
+    if flags[1] or (bare is not None and not flags[0]):
+        return False
+    lines = candidate.before.split("\n")[-6:]
+    name = groups.get("iname")
+    for previous in reversed(lines if name is None else []):
+        found = _PAIR_NAME.search(previous)
+        if found:
+            name = found.group("name") or found.group("name2")
+            break
+    kind = name_kind(name) if name else None
+    value = quoted if quoted is not None else bare
+    return kind is not None and value is not None and secret_value_ok(value.rstrip("\\"), kind, name or "")
+
+
 def generic_xml(candidate: Candidate) -> bool:
     """`<password>value</password>` and `<add key="ApiSecret" value="..."/>`."""
     groups = candidate.groups
@@ -253,4 +277,5 @@ def generic_xml(candidate: Candidate) -> bool:
 VALIDATORS: dict[str, Callable[[Candidate], bool]] = {
     "generic_assignment": generic_assignment,
     "generic_xml": generic_xml,
+    "generic_pair": generic_pair,
 }

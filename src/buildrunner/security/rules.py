@@ -40,6 +40,7 @@ class Rule:
     multiline: bool = False  # the pattern may run past the keyword's line (PEM blocks)
     priority: int = 50  # higher wins when two matches overlap on a line
     generic: bool = False  # a keyword-assignment heuristic, not a provider format
+    needs_context: bool = False  # the validator reads the lines before the match
 
 
 RULES: tuple[Rule, ...] = (
@@ -242,6 +243,12 @@ RULES: tuple[Rule, ...] = (
          r"""(?P<tail>(?i:pass|pwd|secret|token|key|credential|auth)[A-Za-z0-9_.\-]{0,30})"""
          r"""["'\]]?\s{0,16}(?P<op>""" + _TYPE_ANNOTATION + r"""|:=|=>|\?=|\|\|=|=|:|,)\s{0,6}(?:[bru]?\\?(?P<q>["'`])(?P<quoted>[^"'`\n]{4,400}?)(?P=q)|(?P<bare>[^\s"'`,;(){}\[\]<>]{4,400}))""",
          None, "generic_assignment", priority=10, generic=True),
+    Rule("generic-name-value", "Generic", "Credential in a name/value pair (k8s env, ECS, Terraform default)", "medium",
+         ("value", "default"),
+         r"""(?:^\s{0,40}-?\s{0,4}|(?P<inline>["'](?i:name|ParameterKey)["']\s{0,4}:\s{0,4}["'](?P<iname>[A-Za-z_][\w.\-]{1,80})["']\s{0,4},\s{0,4}))"""
+         r"""["']?(?P<field>(?i:value|default|parametervalue))["']?\s{0,8}(?P<op>:|=)\s{0,6}"""
+         r"""(?:[bru]?\\?(?P<q>["'`])(?P<quoted>[^"'`\n]{4,400}?)(?P=q)|(?P<bare>[^\s"'`,;(){}\[\]<>]{4,400}))""",
+         None, "generic_pair", priority=10, generic=True, needs_context=True),
     Rule("generic-xml-secret", "Generic", "Password, secret or token in an XML element or attribute", "medium",
          ("password>", "passwd>", "secret>", "token>", "apikey>", "api_key>", "access_key>", 'key="', "key='"),
          r"""<(?P<name>[A-Za-z_:.\-]{0,40}(?i:password|passwd|secret|token|apikey|api_key|access_key)[A-Za-z_.\-]{0,20})>(?P<quoted>[^<\s]{4,200})</"""

@@ -27,6 +27,7 @@ class Candidate:
     path: str
     groups: dict[str, str | None]
     start: int = 0  # where the match starts in `line`
+    before: str = ""  # up to a few hundred characters of the text before `line` (for name/value pairs)
 
 
 def shannon_entropy(value: str) -> float:
