@@ -47,6 +47,26 @@ stringData:
   TWILIO_AUTH_TOKEN: «S:hex32»
   DD_API_KEY: «S:hex32»
 """,
+    "k8s/deployment.yaml": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: orders
+spec:
+  template:
+    spec:
+      containers:
+        - name: orders
+          image: registry.internal/orders@sha256:«D:sha256»
+          env:
+            - name: LOG_LEVEL
+              value: info
+            - name: DB_PASSWORD
+              value: "«S:password»"
+            - name: SESSION_TOKEN
+              valueFrom:
+                secretKeyRef: {name: orders, key: session-token}
+""",
     ".github/workflows/deploy.yml": """\
 name: deploy
 on: [push]
