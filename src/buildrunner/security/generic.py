@@ -20,6 +20,7 @@ from buildrunner.security.validators import (
     Candidate,
     github_checksum_ok,
     is_placeholder,
+    looks_like_path,
     shannon_entropy,
 )
 
@@ -154,6 +155,8 @@ def secret_value_ok(value: str, kind: str, name: str) -> bool:
     if len(value) < minimum or any(c.isspace() for c in value):
         return False
     if _REFERENCE.search(value) or _HASH_PREFIX.match(value) or _YAML_TAG.fullmatch(value):
+        return False
+    if looks_like_path(value):
         return False
     if _GITHUB.fullmatch(value) and not github_checksum_ok(value):  # a fake GitHub token
         return False

@@ -78,7 +78,15 @@ _REFERENCE = re.compile(
     r"secretsmanager|\(\)|\.get\(|::|^ENC[(\[]|^vault:v\d|^AQICAH|^sops:)", re.IGNORECASE,
 )
 _HASH_PREFIX = re.compile(r"^(?:sha\d{1,3}[-:=]|md5[-:]|sha1[-:]|\$2[aby]\$|\$argon2|\$6\$|\$5\$|pbkdf2_|bcrypt\$|scrypt:|"
-                          r"data:|file:|https?://|/|\./|\.\./|~/|[A-Za-z]:\\)")
+                          r"data:|file:|https?://)")
+_PATH_START = re.compile(r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\)")
+
+
+def looks_like_path(value: str) -> bool:
+    """`/etc/ssl/server.key`, `./certs`, `C:\\keys`: short path segments, no base64 padding."""
+    if not _PATH_START.match(value) or "+" in value or "=" in value:
+        return False
+    return max(len(segment) for segment in re.split(r"[/\\]", value)) <= 32
 
 
 def is_placeholder(value: str) -> bool:
