@@ -221,3 +221,33 @@ def test_full_build_through_every_subsystem(project: Path, services: tuple[Messa
     assert "low_success_rate" in fired
     delivered = json.dumps(hook.posts)
     assert "low_success_rate" in delivered or "success rate" in delivered
+
+
+def test_budgets_refuse_or_stop_agent_tasks(project: Path, services: tuple[MessagesServer, Webhook]) -> None:
+    server, _ = services
+    (project / "README.md").write_text("# Demo projcet\n")
+    (project / ".buildrunner").mkdir()
+    (project / ".buildrunner" / "config.toml").write_text(
+        f'[routing]\nbase_url = "{server.base_url}"\napi_key = "sk-ant-test-0000"\n'
+    )
+    write_plan(project, "name: tight\nbudget_usd: 0.000001\ntasks:\n"
+               "  - id: typo\n    prompt: Fix a typo in the README title\n    files: [README.md]\n")
+    result = run_br("run", "plan.yaml", "--json", timeout=120)
+    assert result.returncode == 1
+    row = json.loads(result.stdout)["results"][0]
+    assert row["status"] == "failed" and "budget" in (row["error"] or "")
+    assert (project / "README.md").read_text() == "# Demo projcet\n"  # nothing was written
+
+    # a hard daily budget already spent refuses the task before any call
+    write_plan(project, "name: daily\ntasks:\n"
+               "  - id: typo\n    prompt: Fix a typo in the README title\n    files: [README.md]\n")
+    assert run_br("routing", "budget", "set", "daily", "0.000001").returncode == 0
+    conn = Store(project).connect()
+    conn.execute("INSERT INTO costs(ts, model, cost_micro_usd) VALUES (strftime('%s','now'), 'm', 5)")
+    calls_before = len(server.models_called)
+    result = run_br("run", "plan.yaml", "--json", timeout=120)
+    assert result.returncode == 1
+    assert "budget" in json.loads(result.stdout)["results"][0]["error"]
+    assert len(server.models_called) == calls_before
+    types = [row[0] for row in conn.execute("SELECT type FROM events WHERE type = 'budget_exceeded'")]
+    assert types

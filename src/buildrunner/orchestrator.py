@@ -237,7 +237,7 @@ class _SessionRun:
         self.beats: dict[str, float] = {}
         self.pending_events: list[dict[str, Any]] = []
         self._waiting_count = 0
-        self.router = Router(owner.conn, owner.settings, plan, self.session_id)
+        self.router = Router(owner.conn, owner.settings, plan, self.session_id, owner.store.root)
         self.lock_keys = {
             task.id: lock_keys(_relative_to_store(workdir, task.cwd, task.files, owner.store.root))
             for task in plan.tasks

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from buildrunner.config import Settings
@@ -28,8 +29,16 @@ class RouteDecision:
 class Router:
     """Routing and cost accounting for one session (the owner process's view)."""
 
-    def __init__(self, conn: sqlite3.Connection, settings: Settings, plan: Plan, session_id: str):
+    def __init__(
+        self, conn: sqlite3.Connection, settings: Settings, plan: Plan, session_id: str,
+        root: Path | None = None,
+    ):
         self.conn = conn
+        # a relative catalog path means the project's, wherever the worker runs
+        catalog = settings.routing.catalog
+        if catalog and root is not None and not Path(catalog).is_absolute():
+            settings = settings.model_copy(deep=True)
+            settings.routing.catalog = str(root / catalog)
         self.settings = settings
         self.plan = plan
         self.session_id = session_id
@@ -75,6 +84,10 @@ class Router:
             return decision
         cost_limit = task.cost_limit_usd or self.settings.routing.default_cost_limit_usd
         try:
+            # hard daily/weekly/monthly budgets steer the tier choice too, not only refuse
+            hard_left = self.tracker.check_budget(Decimal(0), session_id).remaining_usd
+            if hard_left is not None:
+                remaining = hard_left if remaining is None else min(remaining, hard_left)
             selection = select_model(
                 task.prompt or "",
                 files=list(task.files),
