@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import string
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from tests.security.tokens import ALNUM, HEX, TokenFactory
 T = TokenFactory(seed=21)
 AWS_ID = "AKIA" + T.s(16, string.ascii_uppercase + "234567")
 SK = "sk"
+DOCKER_AUTH = base64.b64encode(f"deploy:{T.password()}".encode()).decode()
 
 # name -> (content, {line: rule id})
 FILES: dict[str, tuple[str, dict[int, str]]] = {
@@ -134,6 +136,20 @@ variable "region" {{
   {{"name": "DB_PASSWORD", "value": "{T.password()}"}}
 ]}}]}}
 """, {4: "generic-name-value", 7: "generic-name-value"}),
+    "android/res/values/strings.xml": (f"""<resources>
+    <string name="app_name">Orders</string>
+    <string name="maps_api_secret">{T.s(24)}</string>
+</resources>
+""", {3: "generic-xml-secret"}),
+    "ios/Info.plist": (f"""<dict>
+    <key>CFBundleName</key>
+    <string>Orders</string>
+    <key>SERVICE_API_KEY</key>
+    <string>{T.s(28)}</string>
+</dict>
+""", {5: "generic-name-value"}),
+    ".docker/config.json": ('{"auths": {"registry.internal": {"auth": "' + DOCKER_AUTH + '"}}}\n',
+                            {1: "generic-secret"}),
 }
 
 

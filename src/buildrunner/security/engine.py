@@ -162,7 +162,7 @@ class SecretEngine:
         if "secret" in groupindex and match.group("secret"):
             group = "secret"
         elif rule.generic:
-            group = next((g for g in ("quoted", "bare", "quoted2") if g in groupindex and match.group(g)), 0)
+            group = next((g for g in ("quoted", "bare", "quoted2", "quoted3") if g in groupindex and match.group(g)), 0)
         secret = match.group(group)
         start, end = base + match.start(group), base + match.end(group)
         if rule.generic and secret.endswith("\\"):  # "key = \"value\"" inside a JSON string

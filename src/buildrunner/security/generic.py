@@ -8,6 +8,8 @@ digest, identifier or prose. Bare (unquoted) values count only where the file is
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import string
 from collections.abc import Callable
@@ -97,6 +99,7 @@ _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 _PAIR_NAME = re.compile(
     r"""(?:\bname|ParameterKey|\bkey)["']?\s*[:=]\s*["']?(?P<name>[A-Za-z_][\w.\-]{1,80})["']?\s*,?\s*$"""
     r"""|variable\s+"(?P<name2>[\w\-]{2,80})"\s*\{?\s*$"""
+    r"""|<key>(?P<name3>[\w.\-]{2,80})</key>\s*$"""
 )
 _HEX_ONLY = re.compile(r"[0-9a-fA-F]+")
 _YAML_TAG = re.compile(r"![A-Za-z]+")
@@ -233,6 +236,8 @@ def generic_assignment(candidate: Candidate) -> bool:
             return False
     if name.lower() == "pass" and not name.isupper():  # "pass"/"fail" labels, not credentials
         return False
+    if name.lower() in ("auth", "_auth") and quoted is not None:  # docker config.json: base64 user:pass
+        return _is_basic_pair(quoted)
     kind = name_kind(name.split(".")[-1].lstrip("$@"))
     if kind is None:
         return False
@@ -248,11 +253,20 @@ def _path_flags(path: str) -> tuple[bool, bool]:
     return is_config_path(path), PurePosixPath(path).name.lower() in LOCK_FILES
 
 
+def _is_basic_pair(value: str) -> bool:
+    try:
+        decoded = base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode("ascii")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return False
+    user, colon, password = decoded.partition(":")
+    return bool(colon and user and decoded.isprintable()) and secret_value_ok(password, "password", user)
+
+
 def generic_pair(candidate: Candidate) -> bool:
     """`value: ...` whose name sits just above: `- name: DB_PASSWORD` / `"name": "API_KEY"` (k8s,
     ECS), `variable "db_password" {` (Terraform), `"ParameterKey": "DbPassword"` (CloudFormation)."""
     groups = candidate.groups
-    quoted, bare = groups.get("quoted"), groups.get("bare")
+    quoted, bare = groups.get("quoted") or groups.get("quoted3"), groups.get("bare")
     flags = _path_flags(candidate.path)
     if flags[1] or (bare is not None and not flags[0]):
         return False
@@ -261,7 +275,7 @@ def generic_pair(candidate: Candidate) -> bool:
     for previous in reversed(lines if name is None else []):
         found = _PAIR_NAME.search(previous)
         if found:
-            name = found.group("name") or found.group("name2")
+            name = found.group("name") or found.group("name2") or found.group("name3")
             break
     kind = name_kind(name) if name else None
     value = quoted if quoted is not None else bare
@@ -271,8 +285,8 @@ def generic_pair(candidate: Candidate) -> bool:
 def generic_xml(candidate: Candidate) -> bool:
     """`<password>value</password>` and `<add key="ApiSecret" value="..."/>`."""
     groups = candidate.groups
-    name = groups.get("name") or groups.get("name2") or ""
-    value = groups.get("quoted") or groups.get("quoted2") or ""
+    name = groups.get("name") or groups.get("name2") or groups.get("name3") or ""
+    value = groups.get("quoted") or groups.get("quoted2") or groups.get("quoted3") or ""
     kind = name_kind(name.split(":")[-1])
     return kind is not None and secret_value_ok(value, kind, name)
 

@@ -244,15 +244,18 @@ RULES: tuple[Rule, ...] = (
          r"""["'\]]?\s{0,16}(?P<op>""" + _TYPE_ANNOTATION + r"""|:=|=>|\?=|\|\|=|=|:|,)\s{0,6}(?:[bru]?\\?(?P<q>["'`])(?P<quoted>[^"'`\n]{4,400}?)(?P=q)|(?P<bare>[^\s"'`,;(){}\[\]<>]{4,400}))""",
          None, "generic_assignment", priority=10, generic=True),
     Rule("generic-name-value", "Generic", "Credential in a name/value pair (k8s env, ECS, Terraform default)", "medium",
-         ("value", "default"),
+         ("value", "default", "<string>"),
+         r"""^\s{0,40}<string>(?P<quoted3>[^<\s]{4,200})</string>|"""
          r"""(?:^\s{0,40}-?\s{0,4}|(?P<inline>["'](?i:name|ParameterKey)["']\s{0,4}:\s{0,4}["'](?P<iname>[A-Za-z_][\w.\-]{1,80})["']\s{0,4},\s{0,4}))"""
          r"""["']?(?P<field>(?i:value|default|parametervalue))["']?\s{0,8}(?P<op>:|=)\s{0,6}"""
          r"""(?:[bru]?\\?(?P<q>["'`])(?P<quoted>[^"'`\n]{4,400}?)(?P=q)|(?P<bare>[^\s"'`,;(){}\[\]<>]{4,400}))""",
          None, "generic_pair", priority=10, generic=True, needs_context=True),
     Rule("generic-xml-secret", "Generic", "Password, secret or token in an XML element or attribute", "medium",
-         ("password>", "passwd>", "secret>", "token>", "apikey>", "api_key>", "access_key>", 'key="', "key='"),
+         ("password>", "passwd>", "secret>", "token>", "apikey>", "api_key>", "access_key>", 'key="', "key='",
+          'password">', 'secret">', 'token">', 'key">'),
          r"""<(?P<name>[A-Za-z_:.\-]{0,40}(?i:password|passwd|secret|token|apikey|api_key|access_key)[A-Za-z_.\-]{0,20})>(?P<quoted>[^<\s]{4,200})</"""
-         r"""|key=["'](?P<name2>[A-Za-z_:.\-]{0,40}(?i:password|secret|token|apikey|api_key)[A-Za-z_.\-]{0,20})["']\s+value=["'](?P<quoted2>[^"'\s]{4,200})["']""",
+         r"""|key=["'](?P<name2>[A-Za-z_:.\-]{0,40}(?i:password|secret|token|apikey|api_key)[A-Za-z_.\-]{0,20})["']\s+value=["'](?P<quoted2>[^"'\s]{4,200})["']"""
+         r"""|name=["'](?P<name3>[A-Za-z_:.\-]{0,40}(?i:password|secret|token|key)[A-Za-z_.\-]{0,20})["'][^>]{0,40}>(?P<quoted3>[^<\s]{4,200})</""",
          None, "generic_xml", priority=10, generic=True),
 )
 
