@@ -185,3 +185,16 @@ def test_secrets_in_task_output_are_masked_in_logs(project: Path) -> None:
     assert "token=" in log
     assert secret not in log
     assert secret[:4] in log  # masked as first 4 … last 4
+
+
+def test_long_logs_keep_their_end(project: Path) -> None:
+    (project / ".buildrunner").mkdir(exist_ok=True)
+    command = "python -c \"print('x' * 5000); print('the end')\""
+    summary = run_plan(
+        project, f"name: p\ntasks:\n  - id: noisy\n    run: {json.dumps(command)}\n",
+        BR_RUN_LOG_MAX_BYTES="1024",
+    )
+    log = (project / summary.tasks[0]["log_path"]).read_text()
+    assert log.startswith("[BuildRunner: the first ")
+    assert log.rstrip().endswith("the end")
+    assert len(log) < 1200

@@ -256,6 +256,7 @@ class SessionRun:
                  "BR_TASK_ID": task.id, "BR_ATTEMPT": str(state.attempts)},
             timeout_s=task.timeout_s or self.settings.run.default_timeout_s, files=list(task.files),
             cpus=task.cpus, resources=dict(task.resources), agent=agent,
+            log_max_bytes=self.settings.run.log_max_bytes,
         )
         with self._write():
             self.recorder.set_task(

@@ -26,6 +26,7 @@ class TaskRun:
     prompt: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     timeout_s: float | None = None
+    log_max_bytes: int = 10_000_000  # a longer log keeps only its end
     files: list[str] = field(default_factory=list)
     cpus: float = 1.0  # resources the task needs (the Ray backend schedules on them)
     resources: dict[str, float] = field(default_factory=dict)

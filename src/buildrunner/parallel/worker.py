@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from buildrunner.parallel.protocol import TaskOutcome, TaskRun, decode, encode
@@ -48,8 +49,6 @@ def execute(task: TaskRun, emit: Callable[[dict[str, Any]], None], runner: Any) 
 
 
 def _execute_command(task: TaskRun, emit: Callable[[dict[str, Any]], None], runner: Any) -> TaskOutcome:
-    from pathlib import Path
-
     env = {**os.environ, **task.env}
     result = runner.run(
         task.run or "",
@@ -59,7 +58,7 @@ def _execute_command(task: TaskRun, emit: Callable[[dict[str, Any]], None], runn
         timeout_s=task.timeout_s,
         on_start=lambda pid: emit({"type": "started", "task_id": task.task_id, "pid": pid}),
     )
-    _mask_log(Path(task.log_path))
+    finish_log(Path(task.log_path), task.log_max_bytes)
     if result.exit_code == 0 and not result.cancelled:
         status, error_type = "succeeded", None
     elif result.cancelled:
@@ -82,18 +81,26 @@ def _execute_command(task: TaskRun, emit: Callable[[dict[str, Any]], None], runn
     )
 
 
-def _mask_log(path: Any) -> None:
-    """Mask secrets in a task log in place (task output can echo credentials)."""
+def finish_log(path: Path, max_bytes: int) -> None:
+    """Mask secrets in a task log in place, and keep only its last `max_bytes` if it is longer.
+
+    Task output can echo credentials; huge outputs would fill the disk over many sessions.
+    """
+    from buildrunner.security.masking import mask_text
+
     try:
-        from buildrunner.security.masking import mask_text
-    except ImportError:
-        return
-    try:
-        if path.stat().st_size == 0:
+        size = path.stat().st_size
+        if size == 0:
             return
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with path.open("rb") as handle:
+            if size > max_bytes:
+                handle.seek(size - max_bytes)
+            data = handle.read()
+        text = data.decode("utf-8", errors="replace")
         masked = mask_text(text)
-        if masked != text:
+        if size > max_bytes:
+            masked = f"[BuildRunner: the first {size - max_bytes} bytes of this log were dropped]\n" + masked
+        if masked != text or size > max_bytes:
             path.write_text(masked, encoding="utf-8")
     except OSError:
         return
