@@ -135,7 +135,7 @@ variable "region" {{
   {{"name": "PORT", "value": "8080"}},
   {{"name": "DB_PASSWORD", "value": "{T.password()}"}}
 ]}}]}}
-""", {4: "generic-name-value", 7: "generic-name-value"}),
+""", {4: "generic-name-value", 7: "generic-name-value-inline"}),
     "android/res/values/strings.xml": (f"""<resources>
     <string name="app_name">Orders</string>
     <string name="maps_api_secret">{T.s(24)}</string>

@@ -108,6 +108,7 @@ class SecretEngine:
         """Every secret in `text` (a whole file or a fragment), best rule per span, in text order."""
         lowered = text.lower()
         by_line: dict[int, set[int]] = {}
+        hits: dict[int, list[tuple[int, int]]] = {}  # line start -> (keyword index, position)
         in_file: set[int] = set()
         last_start = last_end = -1
         for keyword_index, position in self._finder.find(lowered):
@@ -122,19 +123,20 @@ class SecretEngine:
                 line_start = text.rfind("\n", 0, position) + 1
                 last_start, last_end = line_start, _line_end(text, position)
             by_line.setdefault(line_start, set()).update(rules)
+            hits.setdefault(line_start, []).append((keyword_index, position - line_start))
         if not by_line and not in_file:
             return []
         candidates: list[tuple[int, int, int, str]] = []  # (rule index, start, end, secret)
         for line_start, rule_indexes in by_line.items():
-            self._match_line(text, line_start, rule_indexes, path, candidates)
+            self._match_line(text, line_start, rule_indexes, hits[line_start], path, candidates)
         for rule_index in in_file:
             for match in self._pattern(rule_index).finditer(text):
                 self._consider(rule_index, match, 0, text, path, candidates)
         return self._resolve(text, candidates)
 
     def _match_line(
-        self, text: str, line_start: int, rule_indexes: set[int], path: str,
-        out: list[tuple[int, int, int, str]],
+        self, text: str, line_start: int, rule_indexes: set[int], hits: list[tuple[int, int]],
+        path: str, out: list[tuple[int, int, int, str]],
     ) -> None:
         line_end = _line_end(text, line_start)
         line = text[line_start:line_end]
@@ -148,8 +150,24 @@ class SecretEngine:
             rule = self.rules[rule_index]
             if rule.generic and long_line:
                 continue
+            pattern = self._pattern(rule_index)
+            if rule.match_at == "keyword":  # the regex starts at the keyword: try only there
+                seen = -1
+                for keyword_index, column in sorted(hits, key=lambda hit: hit[1]):
+                    if column < seen or rule_index not in self._line_rules[keyword_index]:
+                        continue
+                    found = pattern.match(searched, column)
+                    if found is not None:
+                        seen = found.end()
+                        self._consider(rule_index, found, line_start, text, path, out, line)
+                continue
+            if rule.match_at == "line_start":
+                found = pattern.match(searched)
+                if found is not None:
+                    self._consider(rule_index, found, line_start, text, path, out, line)
+                continue
             window = text[line_start : line_start + MULTILINE_WINDOW] if rule.multiline else searched
-            for match in self._pattern(rule_index).finditer(window):
+            for match in pattern.finditer(window):
                 self._consider(rule_index, match, line_start, text, path, out, line)
 
     def _consider(

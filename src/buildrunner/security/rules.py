@@ -14,6 +14,7 @@ from typing import Literal
 
 Severity = Literal["low", "medium", "high", "critical"]
 Scope = Literal["line", "file"]
+MatchAt = Literal["search", "keyword", "line_start"]
 
 # Token boundaries: a secret is not part of a longer identifier-like run.
 _L = r"(?<![A-Za-z0-9_\-])"
@@ -41,6 +42,7 @@ class Rule:
     priority: int = 50  # higher wins when two matches overlap on a line
     generic: bool = False  # a keyword-assignment heuristic, not a provider format
     needs_context: bool = False  # the validator reads the lines before the match
+    match_at: MatchAt = "search"  # "keyword": the regex starts with the keyword; "line_start": anchored
 
 
 RULES: tuple[Rule, ...] = (
@@ -242,14 +244,17 @@ RULES: tuple[Rule, ...] = (
          ("pass", "pwd", "secret", "token", "key", "credential", "auth"),
          r"""(?P<tail>(?i:pass|pwd|secret|token|key|credential|auth)[A-Za-z0-9_.\-]{0,30})"""
          r"""["'\]]?\s{0,16}(?P<op>""" + _TYPE_ANNOTATION + r"""|:=|=>|\?=|\|\|=|=|:|,)\s{0,6}(?:[bru]?\\?(?P<q>["'`])(?P<quoted>[^"'`\n]{4,400}?)(?P=q)|(?P<bare>[^\s"'`,;(){}\[\]<>]{4,400}))""",
-         None, "generic_assignment", priority=10, generic=True),
-    Rule("generic-name-value", "Generic", "Credential in a name/value pair (k8s env, ECS, Terraform default)", "medium",
+         None, "generic_assignment", priority=10, generic=True, match_at="keyword"),
+    Rule("generic-name-value", "Generic", "Credential in a name/value pair (k8s env, Terraform default, plist)", "medium",
          ("value", "default", "<string>"),
-         r"""^\s{0,40}<string>(?P<quoted3>[^<\s]{4,200})</string>|"""
-         r"""(?:^\s{0,40}-?\s{0,4}|(?P<inline>["'](?i:name|ParameterKey)["']\s{0,4}:\s{0,4}["'](?P<iname>[A-Za-z_][\w.\-]{1,80})["']\s{0,4},\s{0,4}))"""
-         r"""["']?(?P<field>(?i:value|default|parametervalue))["']?\s{0,8}(?P<op>:|=)\s{0,6}"""
-         r"""(?:[bru]?\\?(?P<q>["'`])(?P<quoted>[^"'`\n]{4,400}?)(?P=q)|(?P<bare>[^\s"'`,;(){}\[\]<>]{4,400}))""",
-         None, "generic_pair", priority=10, generic=True, needs_context=True),
+         r"""\s{0,40}(?:<string>(?P<quoted3>[^<\s]{4,200})</string>|-?\s{0,4}["']?(?P<field>(?i:value|default|parametervalue))["']?"""
+         r"""\s{0,8}(?P<op>:|=)\s{0,6}(?:[bru]?\\?(?P<q>["'`])(?P<quoted>[^"'`\n]{4,400}?)(?P=q)|(?P<bare>[^\s"'`,;(){}\[\]<>]{4,400})))""",
+         None, "generic_pair", priority=10, generic=True, needs_context=True, match_at="line_start"),
+    Rule("generic-name-value-inline", "Generic", "Credential in an inline name/value pair (ECS, CloudFormation)", "medium",
+         ('"name"', "'name'", "parameterkey"),
+         r"""["'](?i:name|ParameterKey)["']\s{0,4}:\s{0,4}["'](?P<iname>[A-Za-z_][\w.\-]{1,80})["']\s{0,4},\s{0,4}"""
+         r"""["'](?i:value|ParameterValue)["']\s{0,4}(?P<op>:)\s{0,4}(?P<q>["'])(?P<quoted>[^"'\n]{4,400}?)(?P=q)""",
+         None, "generic_pair", priority=10, generic=True),
     Rule("generic-xml-secret", "Generic", "Password, secret or token in an XML element or attribute", "medium",
          ("password>", "passwd>", "secret>", "token>", "apikey>", "api_key>", "access_key>", 'key="', "key='",
           'password">', 'secret">', 'token">', 'key">'),
