@@ -107,3 +107,14 @@ def test_mask_secret_never_shows_more_than_eight_characters() -> None:
     assert mask_secret("short") == "****"
     assert mask_secret("elevenchars") == "****"
     assert mask_secret("abcdefghijkl") == "abcd…ijkl"
+
+
+def test_pure_python_prefilter_finds_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ahocorasick_rs", None)  # import fails: fallback path
+    slow = SecretEngine()
+    text = "\n".join(line for _, line in POSITIVES) + "\n" + "\n".join(NEGATIVES) + "\n"
+    fast_found = [(m.rule.id, m.line, m.column) for m in ENGINE.find(text, "a.py")]
+    assert [(m.rule.id, m.line, m.column) for m in slow.find(text, "a.py")] == fast_found
+    assert len(fast_found) == len(POSITIVES)

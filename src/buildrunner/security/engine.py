@@ -66,10 +66,7 @@ class _Finder:
             position = lowered.find(keyword)
             while position != -1:
                 yield index, position
-                end = lowered.find("\n", position)
-                if end == -1:
-                    break
-                position = lowered.find(keyword, end)
+                position = lowered.find(keyword, position + 1)
 
 
 class SecretEngine:
