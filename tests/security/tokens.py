@@ -63,6 +63,9 @@ def positives(t: TokenFactory) -> list[tuple[str, str]]:
         ("pypi-token", f"password = pypi-AgEIcHlwaS5vcmc{t.s(70, ALNUM + '-_')}"),
         ("huggingface-token", f'HF_TOKEN = "hf_{t.s(34, string.ascii_letters)}"'),
         ("twilio-api-key", f'TWILIO_API_KEY = "SK{t.s(32, HEX)}"  # twilio'),
+        ("twilio-api-key", f'client = Client("AC{t.s(32, HEX)}", "{t.s(32, HEX)}")  # twilio'),
+        ("azure-sas-token", "blob = 'https://acct.blob.core.windows.net/c/f.txt?sv=2022-11-02&sp=r&se=2026-01-01&sig="
+         + t.s(43, ALNUM + "+/") + "%3D'"),
         ("sendgrid-api-key", f'SENDGRID_API_KEY = "SG.{t.s(22, ALNUM + "-_")}.{t.s(43, ALNUM + "-_")}"'),
         ("mailgun-api-key", f'MAILGUN_API_KEY = "key-{t.s(32, HEX)}"'),
         ("discord-bot-token", f'DISCORD_TOKEN = "M{t.s(25)}.{t.s(6)}.{t.s(38)}"  # discord bot'),

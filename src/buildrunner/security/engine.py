@@ -176,6 +176,8 @@ class SecretEngine:
         group: int | str = 0
         if "secret" in groupindex and match.group("secret"):
             group = "secret"
+        elif "secret2" in groupindex and match.group("secret2"):
+            group = "secret2"
         elif rule.generic:
             group = next((g for g in ("quoted", "bare", "quoted2", "quoted3") if g in groupindex and match.group(g)), 0)
         secret = match.group(group)

@@ -83,6 +83,9 @@ RULES: tuple[Rule, ...] = (
          ("accountkey=",), r"(?i:AccountKey)=(?P<secret>[A-Za-z0-9+/]{86,88}={0,2})", 4.0, "not_placeholder", priority=90),
     Rule("azure-shared-access-key", "Azure", "Azure Service Bus / Event Hubs shared access key", "critical",
          ("sharedaccesskey=",), r"(?i:SharedAccessKey)=(?P<secret>[A-Za-z0-9+/]{42,44}={0,2})", 4.0, "not_placeholder", priority=90),
+    Rule("azure-sas-token", "Azure", "Azure shared access signature (SAS) in a URL or connection string", "high",
+         ("sig=",), r"(?i:[?&;]sv=[^\s\"'&]{4,20}&.{0,300}?[?&;]sig=)(?P<secret>[A-Za-z0-9%+/=]{40,100})",
+         3.5, "not_placeholder", priority=80),
     Rule("azure-ad-client-secret", "Azure", "Microsoft Entra ID (Azure AD) client secret", "high", ("q~",),
          r"(?<![A-Za-z0-9_~.\-])[A-Za-z0-9_~.\-]{3}\dQ~[A-Za-z0-9_~.\-]{31,34}(?![A-Za-z0-9_~.\-])", 3.5, "not_placeholder"),
     Rule("digitalocean-token", "DigitalOcean", "DigitalOcean personal, OAuth or refresh token", "high",
@@ -147,7 +150,9 @@ RULES: tuple[Rule, ...] = (
          r"(?<![0-9a-f])[0-9a-f]{32}-us\d{1,2}(?![0-9A-Za-z])", 3.0, "not_placeholder"),
     Rule("twilio-api-key", "Twilio", "Twilio API key SID (SK...) or auth token", "high", ("twilio",),
          r"(?:(?<![A-Za-z0-9])SK[0-9a-fA-F]{32}(?![A-Za-z0-9])|(?i:auth_?token|authtoken|twilio_?token|twilio_?secret)"
-         + _ASSIGN + r"(?P<secret>[0-9a-f]{32})(?![0-9a-zA-Z]))", 3.0, "not_placeholder", scope="file", priority=70),
+         + _ASSIGN + r"(?P<secret>[0-9a-f]{32})(?![0-9a-zA-Z])"
+         r"|AC[0-9a-f]{32}[\"']\s{0,4},\s{0,4}[\"'](?P<secret2>[0-9a-f]{32})[\"'])",
+         3.0, "not_placeholder", scope="file", priority=70),
     Rule("datadog-api-key", "Datadog", "Datadog API or application key", "high",
          ("datadog", "dd_api", "dd_app", "dd-api", "dd-app", "dd_client"),
          r"(?i:datadog|dd)[\w\-.]{0,25}?(?i:key|token)" + _ASSIGN + r"(?P<secret>[a-f0-9]{32}|[a-f0-9]{40})(?![a-fA-F0-9])",
