@@ -102,7 +102,7 @@ RULES: tuple[Rule, ...] = (
     Rule("github-token", "GitHub", "GitHub personal access, OAuth, app or refresh token", "critical",
          ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), _L + r"gh[pousr]_[A-Za-z0-9]{36}" + _RA, 3.0, "github_checksum", priority=90),
     Rule("github-fine-grained-pat", "GitHub", "GitHub fine-grained personal access token", "critical",
-         ("github_pat_",), _L + r"github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}" + _RA, 3.5, "not_placeholder", priority=90),
+         ("github_pat_",), _L + r"github_pat_[A-Za-z0-9_]{60,100}" + _RA, 3.5, "not_placeholder", priority=90),
     Rule("gitlab-token", "GitLab", "GitLab access, deploy, runner or trigger token", "critical",
          ("glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "gloas-", "glsoat-", "glft-", "glimt-"),
          _L + r"gl(?:pat|dt|rt|ptt|cbt|oas|soat|ft|imt)-[A-Za-z0-9_\-]{20,}(?:\.[0-9a-z]{2}\.[0-9a-z]{7,10})?" + _R,
