@@ -25,6 +25,15 @@ _TYPE_ANNOTATION = r":\s{0,2}[A-Za-z_][\w\[\]., |<>?]{0,40}?\s{0,2}=(?![=>])"
 _ASSIGN = r"""["'\]]?\s{0,16}(?:""" + _TYPE_ANNOTATION + r"""|:=|=>|=|:)\s{0,4}\\?["'`]?"""
 
 
+# A credential word followed by what can continue a name or start an assignment: `password=`,
+# `api_key:`, `"token"`. Not `pass\n` (Python's statement), `keys`, `tokens`, `author`.
+_NAME_FOLLOWERS = ("_", ".", "-", '"', "'", " ", "=", ":", "\t", "]", "`")
+_GENERIC_KEYWORDS = (
+    "passw", "passp", "pwd", "secret", "credential",
+    *(f"{word}{follower}" for word in ("pass", "key", "token", "auth") for follower in _NAME_FOLLOWERS),
+)
+
+
 @dataclass(frozen=True)
 class Rule:
     """One kind of secret: how to find it cheaply (keywords) and exactly (pattern and checks)."""
@@ -246,12 +255,13 @@ RULES: tuple[Rule, ...] = (
          r"(?i:basic)\s+(?P<secret>[A-Za-z0-9+/]{12,}={0,2})(?![A-Za-z0-9+/=])", None, "basic_auth", priority=30),
     # --- Generic assignments (keyword + entropy) ---------------------------------------------
     Rule("generic-secret", "Generic", "Password, secret, token or API key assigned a literal value", "medium",
-         ("pass", "pwd", "secret", "token", "key", "credential", "auth"),
+         _GENERIC_KEYWORDS,
          r"""(?P<tail>(?i:pass|pwd|secret|token|key|credential|auth)[A-Za-z0-9_.\-]{0,30})"""
          r"""["'\]]?\s{0,16}(?P<op>""" + _TYPE_ANNOTATION + r"""|:=|=>|\?=|\|\|=|=|:|,)\s{0,6}(?:[bru]?\\?(?P<q>["'`])(?P<quoted>[^"'`\n]{4,400}?)(?P=q)|(?P<bare>[^\s"'`,;(){}\[\]<>]{4,400}))""",
          None, "generic_assignment", priority=10, generic=True, match_at="keyword"),
     Rule("generic-name-value", "Generic", "Credential in a name/value pair (k8s env, Terraform default, plist)", "medium",
-         ("value", "default", "<string>"),
+         ("value:", 'value":', "value':", "value =", "value=", "default =", "default=", "default  ",
+          "<string>", "parametervalue"),
          r"""\s{0,40}(?:<string>(?P<quoted3>[^<\s]{4,200})</string>|-?\s{0,4}["']?(?P<field>(?i:value|default|parametervalue))["']?"""
          r"""\s{0,8}(?P<op>:|=)\s{0,6}(?:[bru]?\\?(?P<q>["'`])(?P<quoted>[^"'`\n]{4,400}?)(?P=q)|(?P<bare>[^\s"'`,;(){}\[\]<>]{4,400})))""",
          None, "generic_pair", priority=10, generic=True, needs_context=True, match_at="line_start"),
