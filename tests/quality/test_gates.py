@@ -138,3 +138,16 @@ def test_cli_quality_and_gaps(project: Path) -> None:
     build(project, "'false'")
     assert run_br("quality", "check").returncode == 1
     assert run_br("gaps", "analyze", "--session", "nope").returncode == 2
+
+
+def test_gates_run_after_the_build_when_configured(project: Path) -> None:
+    (project / ".buildrunner").mkdir()
+    (project / ".buildrunner" / "config.toml").write_text("[quality]\nrun_after_build = true\nmin_coverage = 90\n")
+    (project / "coverage.json").write_text(json.dumps({"totals": {"percent_covered": 50.0}}))
+    write_plan(project, PLAN.format(tests="'true'").replace("  - id: promised\n    files: [out/never.txt]\n    run: 'true'\n", ""))
+    result = run_br("run", "plan.yaml", "--json")
+    data = json.loads(result.stdout)
+    assert data["status"] == "completed"
+    assert result.returncode == 1  # every task passed but the coverage gate did not
+    gates = {gate["gate"]: gate["outcome"] for gate in data["quality"]["gates"]}
+    assert gates["coverage"] == "fail" and gates["tests"] == "pass"

@@ -139,14 +139,40 @@ def run_build(
             summary = orchestrator.run(session_id)
     finally:
         orchestrator.close()
+    result = summary.to_json()
+    gates_failed = False
+    if settings.quality.run_after_build and summary.status != "interrupted":
+        gates_failed = _run_gates(store, settings, summary.session_id, result, json_output)
     if json_output:
-        emit_json(summary.to_json())
+        emit_json(result)
     else:
-        _print_summary(summary.to_json())
+        _print_summary(result)
     if summary.status == "interrupted":
         raise typer.Exit(130)
-    if summary.status != "completed":
+    if summary.status != "completed" or gates_failed:
         raise typer.Exit(1)
+
+
+def _run_gates(store: Any, settings: Any, session_id: str, result: dict[str, Any], quiet: bool) -> bool:
+    """[quality] run_after_build: judge the build with the quality gates; True if one failed."""
+    from buildrunner.quality.checks import check_quality
+
+    conn = store.connect(busy_timeout_s=settings.store.busy_timeout_s)
+    try:
+        _, gates = check_quality(conn, Path.cwd(), settings, session_id)
+    finally:
+        conn.close()
+    result["quality"] = {
+        "passed": all(gate.outcome != "fail" for gate in gates),
+        "gates": [gate.to_dict() for gate in gates],
+    }
+    if not quiet:
+        from rich.markup import escape
+
+        for gate in gates:
+            mark = {"pass": "[green]pass[/green]", "fail": "[red]FAIL[/red]"}.get(gate.outcome, "[dim]skip[/dim]")
+            err_console.print(f"{mark}  {gate.gate:<9} {escape(gate.reason)}")
+    return not result["quality"]["passed"]
 
 
 def _print_summary(data: dict[str, Any]) -> None:
