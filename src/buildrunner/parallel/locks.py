@@ -139,19 +139,6 @@ def release_locks(conn: sqlite3.Connection, session_id: str, task_id: str | None
     return cursor.rowcount
 
 
-def release_dead_owner_locks(conn: sqlite3.Connection) -> int:
-    """Free every lock whose owner process on this host no longer runs."""
-    host = socket.gethostname()
-    rows = conn.execute(
-        "SELECT DISTINCT owner_pid, session_id, task_id FROM locks WHERE owner_host = ?", (host,)
-    ).fetchall()
-    freed = 0
-    for row in rows:
-        if row["owner_pid"] is not None and not pid_alive(row["owner_pid"]):
-            freed += release_locks(conn, row["session_id"], row["task_id"])
-    return freed
-
-
 def list_locks(conn: sqlite3.Connection, session_id: str | None = None) -> list[LockHolder]:
     if session_id is None:
         rows = conn.execute("SELECT * FROM locks ORDER BY acquired_at, path").fetchall()

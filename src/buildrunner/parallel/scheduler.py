@@ -80,9 +80,6 @@ class Scheduler:
                 elif self._unmet[child] > 0:
                     self._ready_pending.discard(child)
 
-    def deps_satisfied(self, task_id: str) -> bool:
-        return self._unmet[task_id] == 0
-
     def newly_ready(self) -> list[str]:
         """Pending tasks whose dependencies all succeeded (the caller marks them queued)."""
         return sorted(self._ready_pending, key=lambda task_id: self.tasks[task_id].position)
