@@ -251,3 +251,35 @@ def test_budgets_refuse_or_stop_agent_tasks(project: Path, services: tuple[Messa
     assert len(server.models_called) == calls_before
     types = [row[0] for row in conn.execute("SELECT type FROM events WHERE type = 'budget_exceeded'")]
     assert types
+
+
+def test_cancel_stops_an_agent_task_between_model_calls(project: Path) -> None:
+    import subprocess
+    import time as clock
+
+    from tests.conftest import BR
+    from tests.fakes.messages_server import slow
+
+    def endless(request: RecordedRequest) -> Reply:
+        turn = len(request.body["messages"])
+        return slow(tool_use("write_file", {"path": "notes.md", "content": f"turn {turn}\n"},
+                             input_tokens=100, output_tokens=20), 0.3)
+
+    with MessagesServer(responder=endless) as server:
+        (project / ".buildrunner").mkdir()
+        (project / ".buildrunner" / "config.toml").write_text(
+            f'[routing]\nbase_url = "{server.base_url}"\napi_key = "sk-ant-test-0000"\nmax_turns = 200\n'
+        )
+        write_plan(project, "name: long\ntasks:\n  - id: chatty\n    prompt: Keep notes in notes.md\n"
+                            "    files: [notes.md]\n")
+        process = subprocess.Popen([*BR, "run", "plan.yaml", "--json"], cwd=project,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = clock.time() + 60
+        while len(server.models_called) < 3 and clock.time() < deadline:
+            clock.sleep(0.05)
+        session_id = Store(project).connect().execute("SELECT id FROM sessions").fetchone()[0]
+        assert run_br("parallel", "cancel", session_id, "--yes").returncode == 0
+        stdout, stderr = process.communicate(timeout=60)
+        calls_at_end = len(server.models_called)
+    assert json.loads(stdout)["status"] == "cancelled", stderr
+    assert calls_at_end < 30  # the loop stopped long before max_turns

@@ -52,6 +52,10 @@ class CommandRunner:
     def pid(self) -> int | None:
         return self._pid
 
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
     def run(
         self,
         command: str,

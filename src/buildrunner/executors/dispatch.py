@@ -15,7 +15,11 @@ from typing import Any
 from buildrunner.parallel.protocol import TaskOutcome, TaskRun
 
 
-def execute_agent_task(task: TaskRun, emit: Callable[[dict[str, Any]], None]) -> TaskOutcome:
+def execute_agent_task(
+    task: TaskRun,
+    emit: Callable[[dict[str, Any]], None],
+    should_stop: Callable[[], bool] | None = None,
+) -> TaskOutcome:
     """Run one agent attempt and return its outcome (never raises for model failures)."""
     from buildrunner.config import RoutingSettings, SecuritySettings
     from buildrunner.executors.agent_types import AgentTask
@@ -50,7 +54,7 @@ def execute_agent_task(task: TaskRun, emit: Callable[[dict[str, Any]], None]) ->
         log_path=Path(task.log_path),
         context_windows={model: catalog.get(model).context_window for model in models},
     )
-    result = run_model_task(agent_task, routing, price=price, on_event=emit)
+    result = run_model_task(agent_task, routing, price=price, on_event=emit, should_stop=should_stop)
     outcome = TaskOutcome(
         task_id=task.task_id,
         attempt=task.attempt,

@@ -43,7 +43,10 @@ def execute(task: TaskRun, emit: Callable[[dict[str, Any]], None], runner: Any) 
     from buildrunner.executors.dispatch import execute_agent_task
 
     started = time.monotonic()
-    outcome = execute_agent_task(task, lambda event: emit({"type": "event", "event": event}))
+    outcome = execute_agent_task(
+        task, lambda event: emit({"type": "event", "event": event}),
+        should_stop=lambda: bool(runner.cancelled),  # cancel stops the loop before its next call
+    )
     outcome.duration_s = outcome.duration_s or time.monotonic() - started
     return outcome
 
