@@ -159,21 +159,3 @@ class Router:
     def _remaining_session_budget(self) -> Decimal | None:
         budget = self.session_budget()
         return None if budget is None else budget - self._spent_session()
-
-
-def route_task(task: TaskSpec, settings: Settings) -> dict[str, Any]:
-    """The route of one agent task for `br run --dry-run` (no store needed)."""
-    from buildrunner.routing.catalog import load_catalog
-    from buildrunner.routing.selector import select_model
-
-    selection = select_model(
-        task.prompt or "", files=list(task.files), model=task.model,
-        cost_limit_usd=task.cost_limit_usd or settings.routing.default_cost_limit_usd,
-        remaining_budget_usd=None, catalog=load_catalog(settings.routing),
-        settings=settings.routing,
-    )
-    return {
-        "model": selection.model.id, "level": selection.level,
-        "estimated_cost_usd": str(selection.estimated_cost_usd), "reason": selection.reason,
-        "fallbacks": list(selection.fallbacks),
-    }

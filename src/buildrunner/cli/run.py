@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -225,12 +224,10 @@ def _dry_run(plan: Any, settings: Any, json_output: bool) -> None:
 
 
 def _route(task: Any, settings: Any) -> dict[str, Any]:
+    from buildrunner.routing.selector import route_task
+
     try:
-        from buildrunner.routing_bridge import route_task
-    except ImportError:
-        return {"error": "routing is not available"}
-    try:
-        return route_task(task, settings)
+        return route_task(task, settings, root=Path.cwd())
     except Exception as exc:  # a task that cannot be routed is shown, not fatal for a dry run
         return {"error": str(exc)}
 
@@ -240,4 +237,3 @@ def _require_ray() -> None:
         import ray  # noqa: F401
     except ImportError:
         fail("the Ray backend needs Ray: pip install 'buildrunner[ray]'")
-    _ = sys
