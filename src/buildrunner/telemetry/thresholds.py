@@ -181,13 +181,3 @@ def _micro(usd: object) -> int | None:
     except (TypeError, ValueError):
         return None
     return round(value * 1_000_000) if value > 0 else None
-
-
-def __getattr__(name: str) -> object:
-    # `from buildrunner.telemetry.thresholds import AlertEngine` (the engine lives in alerts.py,
-    # which imports this module).
-    if name == "AlertEngine":
-        from buildrunner.telemetry.alerts import AlertEngine
-
-        return AlertEngine
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
