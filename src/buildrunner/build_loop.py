@@ -91,6 +91,9 @@ class SessionRun:
         self.scheduler = Scheduler(plan)
         self.root = workdir
         self.log_dir = owner.store.logs_dir / session_id
+        self._log_prefix = (
+            str(workdir) + "/" if self.log_dir.is_relative_to(workdir) else ""
+        )
         self.paused = False
         self.cancelling = False
         self.started = time.monotonic()
@@ -163,12 +166,13 @@ class SessionRun:
             waiting = self.scheduler.has_waiting()
             poll_s = min(self.settings.parallel.lock_poll_s if waiting else CONTROL_POLL_S, 0.5)
             messages = self.backend.poll(poll_s)
-            with transaction(self.conn):
-                for message in messages:
-                    self._handle(message)
-                self._check_heartbeats(timeout_s)
-                self.recorder.heartbeats(self.beats)
-                self.beats.clear()
+            messages += self._silent_workers(timeout_s)
+            if messages or self.beats:  # an idle round writes nothing
+                with transaction(self.conn):
+                    for message in messages:
+                        self._handle(message)
+                    self.recorder.heartbeats(self.beats)
+                    self.beats.clear()
 
     def _handle_controls(self) -> None:
         for action in take_control_requests(self.conn, self.session_id):
@@ -262,8 +266,7 @@ class SessionRun:
             self.recorder.set_task(
                 task.id, status="running", attempts=state.attempts, worker_id=worker_id,
                 started_at=state.started_at, ended_at=None, waiting_on=None,
-                log_path=str(log_path.relative_to(self.root)) if log_path.is_relative_to(self.root)
-                else str(log_path),
+                log_path=self._shown_log_path(log_path),
             )
             self.recorder.start_attempt(task.id, state.attempts, worker_id, state.started_at)
             self.recorder.set_worker(worker_id, status="busy", current_task=task.id)
@@ -287,15 +290,16 @@ class SessionRun:
         elif message.kind == "lost":
             self._worker_lost(message)
 
-    def _check_heartbeats(self, timeout_s: float) -> None:
+    def _silent_workers(self, timeout_s: float) -> list[BackendMessage]:
+        """Kill workers that stopped heartbeating; their 'lost' messages, to handle as any other."""
         cutoff = time.time() - timeout_s
+        lost = []
         for info in list(self.backend.workers()):
             if info.last_heartbeat and info.last_heartbeat < cutoff:
-                lost = self.backend.kill_worker(
-                    info.worker_id, f"no heartbeat for {timeout_s:g}s"
-                )
-                if lost is not None:
-                    self._worker_lost(lost)
+                message = self.backend.kill_worker(info.worker_id, f"no heartbeat for {timeout_s:g}s")
+                if message is not None:
+                    lost.append(message)
+        return lost
 
     def _finish_attempt(self, worker_id: str, outcome: TaskOutcome) -> None:
         state = self.scheduler.tasks.get(outcome.task_id)
@@ -415,6 +419,12 @@ class SessionRun:
                     (replacement.worker_id, self.session_id, replacement.pid, replacement.host,
                      now(), now()),
                 )
+
+    def _shown_log_path(self, log_path: Path) -> str:
+        """The log path as stored: relative to the session's directory when inside it."""
+        if self._log_prefix and str(log_path).startswith(self._log_prefix):
+            return str(log_path)[len(self._log_prefix):]
+        return str(log_path)
 
     def _log(self, state: TaskState) -> str:
         return str(self.log_dir / f"{state.spec.id}.{state.attempts}.log")
