@@ -171,6 +171,10 @@ class SessionRun:
                 with transaction(self.conn):
                     for message in messages:
                         self._handle(message)
+                    # hand freed workers their next task now, before the commit, so a worker
+                    # never waits for the bookkeeping of the task it just finished
+                    if messages and not self.paused and not self.cancelling:
+                        self._dispatch()
                     self.recorder.heartbeats(self.beats)
                     self.beats.clear()
 
@@ -228,7 +232,7 @@ class SessionRun:
                 if state.status != "waiting" or state.waiting_on != waiting_on:
                     self.scheduler.set_status(state, "waiting")
                     state.waiting_on = waiting_on
-                    with transaction(self.conn):
+                    with self._write():
                         self.recorder.set_task(task_id, status="waiting", waiting_on=waiting_on)
                     self.owner.on_update(TaskUpdate(task_id, "waiting", detail=waiting_on))
                 continue
@@ -262,6 +266,7 @@ class SessionRun:
             cpus=task.cpus, resources=dict(task.resources), agent=agent,
             log_max_bytes=self.settings.run.log_max_bytes,
         )
+        self.backend.dispatch(worker_id, run)  # first: the worker starts while we write
         with self._write():
             self.recorder.set_task(
                 task.id, status="running", attempts=state.attempts, worker_id=worker_id,
@@ -273,7 +278,6 @@ class SessionRun:
         self.emit("task_started", task_id=task.id, kind=task.kind, attempt=state.attempts,
                   worker_id=worker_id)
         self.owner.on_update(TaskUpdate(task.id, "running", state.attempts))
-        self.backend.dispatch(worker_id, run)
 
     # -- messages --------------------------------------------------------------------------
     def _handle(self, message: BackendMessage) -> None:
@@ -361,8 +365,8 @@ class SessionRun:
 
     def _fail_unstarted(self, state: TaskState, error_type: str, error: str) -> None:
         """A task that cannot start (no model fits, budget spent) fails without an attempt."""
-        release_locks(self.conn, self.session_id, state.spec.id)
-        with transaction(self.conn):
+        with self._write():
+            release_locks_in_tx(self.conn, self.session_id, state.spec.id)
             self.scheduler.set_status(state, "failed")
             state.error = error
             self.recorder.set_task(state.spec.id, status="failed", ended_at=now(), error=error)

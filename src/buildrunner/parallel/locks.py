@@ -13,6 +13,7 @@ import posixpath
 import socket
 import sqlite3
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -107,7 +108,9 @@ def acquire_locks(
         return LockResult(True)
     owner_pid = os.getpid() if owner_pid is None else owner_pid
     owner_host = owner_host or socket.gethostname()
-    with transaction(conn):
+    # inside the caller's write transaction (BEGIN IMMEDIATE holds the write lock) the check and
+    # the insert are already atomic; otherwise open one
+    with nullcontext() if conn.in_transaction else transaction(conn):
         for key in keys:
             holder = _find_conflict(conn, key, session_id, task_id)
             if holder is not None and _owner_dead(holder):
