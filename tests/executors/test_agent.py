@@ -16,23 +16,7 @@ from tests.fakes import messages_server as api
 from tests.fakes.messages_server import MessagesServer
 from tests.fakes.pricing import HAIKU, OPUS, SONNET, price
 from tests.fakes.recorder import Recorder
-
-
-def make_task(workdir: Path, **overrides: Any) -> AgentTask:
-    fields: dict[str, Any] = {
-        "session_id": "s1",
-        "task_id": "t1",
-        "prompt": "Add a greeting module",
-        "workdir": workdir,
-        "files": ["app/greet.py", "tests/"],
-        "allow_commands": False,
-        "models": [OPUS, SONNET],
-        "cost_limit_usd": None,
-        "budget_allowance_usd": None,
-        "max_turns": 10,
-    }
-    fields.update(overrides)
-    return AgentTask(**fields)
+from tests.fakes.tasks import make_task
 
 
 def run(task: AgentTask, provider: AnthropicProvider, recorder: Recorder) -> AgentResult:

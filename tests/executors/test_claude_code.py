@@ -17,23 +17,11 @@ from buildrunner.routing.providers.claude_code import ClaudeCodeProvider
 from tests.fakes.fake_claude import FakeClaude
 from tests.fakes.pricing import OPUS, SONNET, price
 from tests.fakes.recorder import Recorder
+from tests.fakes.tasks import make_task as make_agent_task
 
 
 def make_task(workdir: Path, **overrides: Any) -> AgentTask:
-    fields: dict[str, Any] = {
-        "session_id": "s1",
-        "task_id": "t1",
-        "prompt": "Add a greeting module",
-        "workdir": workdir,
-        "files": ["app/greet.py", "tests/"],
-        "allow_commands": False,
-        "models": [OPUS, SONNET],
-        "cost_limit_usd": None,
-        "budget_allowance_usd": None,
-        "max_turns": 12,
-    }
-    fields.update(overrides)
-    return AgentTask(**fields)
+    return make_agent_task(workdir, **{"max_turns": 12, **overrides})
 
 
 def run(task: AgentTask, recorder: Recorder) -> AgentResult:

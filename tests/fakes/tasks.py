@@ -1,0 +1,27 @@
+"""An AgentTask with test defaults, shared by the executor tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from buildrunner.executors.agent_types import AgentTask
+from tests.fakes.pricing import OPUS, SONNET
+
+
+def make_task(workdir: Path, **overrides: Any) -> AgentTask:
+    """A task writing app/greet.py and tests/, on Opus then Sonnet; override any field."""
+    fields: dict[str, Any] = {
+        "session_id": "s1",
+        "task_id": "t1",
+        "prompt": "Add a greeting module",
+        "workdir": workdir,
+        "files": ["app/greet.py", "tests/"],
+        "allow_commands": False,
+        "models": [OPUS, SONNET],
+        "cost_limit_usd": None,
+        "budget_allowance_usd": None,
+        "max_turns": 10,
+    }
+    fields.update(overrides)
+    return AgentTask(**fields)
