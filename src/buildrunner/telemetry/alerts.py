@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from buildrunner.config import TelemetrySettings
 from buildrunner.store.db import BUSY_TIMEOUT_S, connect, transaction
 from buildrunner.telemetry.events import AlertFired, AlertResolved, Event
+from buildrunner.telemetry.notifiers import Notifier
 from buildrunner.telemetry.thresholds import (
     LEVEL_ORDER,
     Threshold,
@@ -31,15 +32,6 @@ from buildrunner.telemetry.thresholds import (
 )
 
 log = logging.getLogger(__name__)
-
-
-class Notifier(Protocol):
-    @property
-    def name(self) -> str: ...
-
-    min_level: str
-
-    def send(self, alert: dict[str, Any]) -> None: ...
 
 
 class EventEmitter(Protocol):

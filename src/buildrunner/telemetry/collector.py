@@ -133,12 +133,7 @@ class Collector:
         with self._cond:
             self._buffer.append(event)
             self.stats.emitted += 1
-            overflow = len(self._buffer) - self.max_buffer
-            if overflow > 0:
-                for _ in range(overflow):
-                    self._buffer.popleft()
-                self.stats.dropped += overflow
-                log.warning("telemetry buffer full; dropped %d oldest events", overflow)
+            self._drop_overflow()
             if len(self._buffer) >= self.batch_size:
                 self._cond.notify()
 
@@ -221,15 +216,19 @@ class Collector:
         self.last_flush_at = self.clock()
         return kept
 
+    def _drop_overflow(self) -> None:
+        """Keep the buffer bounded (caller holds the lock): the oldest events go first."""
+        overflow = len(self._buffer) - self.max_buffer
+        if overflow > 0:
+            for _ in range(overflow):
+                self._buffer.popleft()
+            self.stats.dropped += overflow
+            log.warning("telemetry buffer full; dropped %d oldest events", overflow)
+
     def _requeue(self, batch: list[Event]) -> None:
         with self._cond:
             self._buffer.extendleft(reversed(batch))
-            overflow = len(self._buffer) - self.max_buffer
-            if overflow > 0:
-                for _ in range(overflow):
-                    self._buffer.popleft()
-                self.stats.dropped += overflow
-                log.warning("telemetry buffer full; dropped %d oldest events", overflow)
+            self._drop_overflow()
 
     def _notify(self, batch: Sequence[Event]) -> None:
         for listener in list(self._listeners):
