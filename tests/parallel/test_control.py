@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -21,25 +19,12 @@ from buildrunner.parallel.plan import parse_plan
 from buildrunner.parallel.recorder import SessionRecorder
 from buildrunner.parallel.sessions import create_session, get_session
 from buildrunner.store.db import Store, transaction
+from tests.parallel.conftest import dead_pid
 
 PLAN = "name: p\ntasks:\n  - id: a\n    run: 'true'\n  - id: b\n    run: 'true'\n"
 DAY = 86400.0
 
 
-def dead_pid() -> int:
-    process = subprocess.Popen(["true"])
-    process.wait()
-    return process.pid
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path)
-
-
-@pytest.fixture
-def conn(store: Store) -> sqlite3.Connection:
-    return store.connect()
 
 
 def session_in(conn: sqlite3.Connection, status: str, *, owner_alive: bool = True) -> str:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import io
 import os
 import sqlite3
-import subprocess
 import threading
-from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -27,6 +25,7 @@ from buildrunner.parallel.recorder import SessionRecorder
 from buildrunner.parallel.sessions import create_session
 from buildrunner.parallel.snapshot import snapshot, summary
 from buildrunner.store.db import Store, transaction
+from tests.parallel.conftest import dead_pid
 
 T0 = 1_800_000_000.0
 PLAN = """
@@ -49,27 +48,12 @@ tasks:
 """
 
 
-def dead_pid() -> int:
-    """The id of a process that has exited (and been reaped)."""
-    process = subprocess.Popen(["true"])
-    process.wait()
-    return process.pid
 
 
 def text_of(renderable: object, width: int = 160) -> str:
     console = Console(file=io.StringIO(), width=width, record=True, color_system=None)
     console.print(renderable)
     return console.export_text()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path)
-
-
-@pytest.fixture
-def conn(store: Store) -> sqlite3.Connection:
-    return store.connect()
 
 
 def start_session(conn: sqlite3.Connection, plan: str = PLAN, name: str | None = None) -> str:
