@@ -198,3 +198,42 @@ def test_long_logs_keep_their_end(project: Path) -> None:
     assert log.startswith("[BuildRunner: the first ")
     assert log.rstrip().endswith("the end")
     assert len(log) < 1200
+
+
+def test_an_orchestrator_error_leaves_the_session_failed_not_running(project: Path) -> None:
+    import pytest
+
+    def broken_backend(name: str, settings: object, session_id: str) -> object:
+        raise RuntimeError("no backend today")
+
+    store = Store(project)
+    orchestrator = Orchestrator(store, load_settings(project, environ={}),
+                                backend_factory=broken_backend)  # type: ignore[arg-type]
+    session_id = orchestrator.create(parse_plan("name: p\ntasks:\n  - id: a\n    run: 'true'\n"))
+    with pytest.raises(RuntimeError, match="no backend today"):
+        orchestrator.run(session_id)
+    orchestrator.close()
+    row = store.connect().execute("SELECT status, ended_at, error FROM sessions").fetchone()
+    assert row["status"] == "failed" and row["ended_at"] is not None
+    assert "no backend today" in row["error"]
+    assert "session_failed" in events(project, session_id)
+
+
+def test_resume_refuses_a_session_another_process_owns(project: Path) -> None:
+    import os
+
+    import pytest
+
+    from buildrunner.errors import SessionError
+
+    store = Store(project)
+    orchestrator = Orchestrator(store, load_settings(project, environ={}))
+    session_id = orchestrator.create(parse_plan("name: p\ntasks:\n  - id: a\n    run: 'true'\n"))
+    conn = store.connect()
+    conn.execute("UPDATE sessions SET status = 'interrupted' WHERE id = ?", (session_id,))
+    assert orchestrator.prepare_resume(session_id) == session_id  # dead or failed: taken over
+    # now this process owns it and it is running: a second resumer is refused
+    assert conn.execute("SELECT owner_pid FROM sessions").fetchone()[0] == os.getpid()
+    with pytest.raises(SessionError, match="still running"):
+        orchestrator.prepare_resume(session_id)
+    orchestrator.close()

@@ -8,7 +8,6 @@ transaction.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from buildrunner.parallel.backends import BackendMessage
+from buildrunner.parallel.backends import Backend, BackendMessage
 from buildrunner.parallel.locks import acquire_locks, lock_keys, release_locks
 from buildrunner.parallel.plan import Plan
 from buildrunner.parallel.protocol import TaskOutcome, TaskRun
@@ -133,8 +132,12 @@ class SessionRun:
             "session_started", name=self.name, total_tasks=len(self.plan.tasks),
             workers=self.workers, backend=self.backend_name, resumed=resumed,
         )
-        self.backend = self.owner.backend_factory(self.backend_name, self.settings, self.session_id)
+        self._live: Backend | None = None  # the backend to shut down, once started
         try:
+            self.backend = self.owner.backend_factory(
+                self.backend_name, self.settings, self.session_id
+            )
+            self._live = self.backend
             for info in self.backend.start(self.workers):
                 self.recorder.add_worker(info)
             self._queue_ready()
@@ -143,10 +146,23 @@ class SessionRun:
         except Interrupted as stop:
             self._interrupt(str(stop))
             status = "interrupted"
+        except Exception as exc:
+            # never leave the session 'running' with locks held: requeue, record, then re-raise
+            self._shutdown()
+            self._interrupt(f"orchestrator error: {exc}")
+            self.recorder.set_session_status("failed", ended=True, error=str(exc)[:500])
+            self.emit("session_failed", status="failed", error=str(exc)[:500])
+            self._drain()
+            raise
         finally:
-            self.backend.shutdown()
-            self.recorder.stop_workers()
+            self._shutdown()
         return self._finish(status)
+
+    def _shutdown(self) -> None:
+        if self._live is not None:
+            self._live.shutdown()
+            self._live = None
+            self.recorder.stop_workers()
 
     # -- main loop -------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -313,7 +329,7 @@ class SessionRun:
         self.recorder.end_attempt(outcome, ended)
         self.recorder.count_worker_result(worker_id, outcome.status == "succeeded")
         if self.lock_keys[state.spec.id]:
-            release_locks_in_tx(self.conn, self.session_id, state.spec.id)
+            release_locks(self.conn, self.session_id, state.spec.id)
         state.worker_id = None
         for finding in outcome.findings:
             self.emit("security_violation", task_id=state.spec.id, path=finding["path"],
@@ -366,7 +382,7 @@ class SessionRun:
     def _fail_unstarted(self, state: TaskState, error_type: str, error: str) -> None:
         """A task that cannot start (no model fits, budget spent) fails without an attempt."""
         with self._write():
-            release_locks_in_tx(self.conn, self.session_id, state.spec.id)
+            release_locks(self.conn, self.session_id, state.spec.id)
             self.scheduler.set_status(state, "failed")
             state.error = error
             self.recorder.set_task(state.spec.id, status="failed", ended_at=now(), error=error)
@@ -401,7 +417,7 @@ class SessionRun:
             state = self.scheduler.tasks.get(message.task[0])
             if state is not None and state.status == "running" and state.attempts == message.task[1]:
                 self.recorder.lose_attempt(state.spec.id, state.attempts, message.reason)
-                release_locks_in_tx(self.conn, self.session_id, state.spec.id)
+                release_locks(self.conn, self.session_id, state.spec.id)
                 state.lost += 1
                 # a lost worker is not the task's fault: one requeue always, more within retries
                 if (state.lost == 1 or state.attempts <= state.spec.retries) and not self.cancelling:
@@ -417,12 +433,7 @@ class SessionRun:
         if not self.cancelling:
             replacement = self.backend.replace_worker(worker_id)
             if replacement is not None:
-                self.conn.execute(
-                    "INSERT OR REPLACE INTO workers(id, session_id, pid, host, status, started_at,"
-                    " last_heartbeat) VALUES (?, ?, ?, ?, 'idle', ?, ?)",
-                    (replacement.worker_id, self.session_id, replacement.pid, replacement.host,
-                     now(), now()),
-                )
+                self.recorder.add_worker(replacement)
 
     def _shown_log_path(self, log_path: Path) -> str:
         """The log path as stored: relative to the session's directory when inside it."""
@@ -496,7 +507,3 @@ def _relative_to_store(workdir: Path, cwd: str | None, files: list[str], root: P
             result.append(absolute.as_posix())
     return result
 
-
-def release_locks_in_tx(conn: sqlite3.Connection, session_id: str, task_id: str) -> None:
-    """Release a task's locks inside the caller's open transaction."""
-    conn.execute("DELETE FROM locks WHERE session_id = ? AND task_id = ?", (session_id, task_id))

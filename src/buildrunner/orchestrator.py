@@ -102,27 +102,33 @@ class Orchestrator:
         )
 
     def prepare_resume(self, session_ref: str) -> str:
-        """Take over a session whose owner died (or that failed) so run() can continue it."""
-        row = get_session(self.conn, session_ref)
-        if row.status in ("running", "paused") and row.owner_alive:
-            raise SessionError(
-                f"session {row.id} is still running (pid {row.owner_pid} on {row.owner_host})"
-            )
-        if row.status == "completed":
-            raise SessionError(f"session {row.id} already completed; nothing to resume")
-        if row.status == "cancelled":
-            raise SessionError(f"session {row.id} was cancelled; start a new run instead")
-        recorder = SessionRecorder(self.conn, row.id)
-        recorder.lose_running_attempts("orchestrator stopped; attempt requeued on resume")
-        release_locks(self.conn, row.id)
+        """Take over a session whose owner died (or that failed) so run() can continue it.
+
+        The check and the takeover are one write transaction, so two resumes started at once
+        cannot both take the session.
+        """
+        session_id = get_session(self.conn, session_ref).id
         with transaction(self.conn):
+            row = get_session(self.conn, session_id)
+            if row.status in ("pending", "running", "paused") and row.owner_alive:
+                raise SessionError(
+                    f"session {row.id} is still running (pid {row.owner_pid} on {row.owner_host})"
+                )
+            if row.status == "completed":
+                raise SessionError(f"session {row.id} already completed; nothing to resume")
+            if row.status == "cancelled":
+                raise SessionError(f"session {row.id} was cancelled; start a new run instead")
+            recorder = SessionRecorder(self.conn, row.id)
+            recorder.take_ownership()  # joins this transaction: a second resumer now sees us
+            recorder.lose_running_attempts("orchestrator stopped; attempt requeued on resume")
+            release_locks(self.conn, row.id)
             # unfinished work runs again; failed and skipped tasks get another chance
             self.conn.execute(
                 "UPDATE tasks SET status = 'pending', worker_id = NULL, waiting_on = NULL"
                 " WHERE session_id = ? AND status NOT IN ('succeeded')",
                 (row.id,),
             )
-        return row.id
+        return session_id
 
     def close(self) -> None:
         self.sink.close()

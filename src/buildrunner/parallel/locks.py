@@ -131,8 +131,11 @@ def acquire_locks(
 
 
 def release_locks(conn: sqlite3.Connection, session_id: str, task_id: str | None = None) -> int:
-    """Release the locks of one task, or of a whole session when task_id is None."""
-    with transaction(conn):
+    """Release the locks of one task, or of a whole session when task_id is None.
+
+    Inside the caller's open write transaction the delete joins it; otherwise it is its own.
+    """
+    with nullcontext() if conn.in_transaction else transaction(conn):
         if task_id is None:
             cursor = conn.execute("DELETE FROM locks WHERE session_id = ?", (session_id,))
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
+from contextlib import AbstractContextManager, nullcontext
 
 from buildrunner.parallel.backends import WorkerInfo
 from buildrunner.parallel.protocol import TaskOutcome
@@ -17,7 +18,7 @@ class SessionRecorder:
         self.session_id = session_id
 
     def take_ownership(self, status: str = "running") -> None:
-        with transaction(self.conn):
+        with self._write():
             self.conn.execute(
                 "UPDATE sessions SET status = ?, owner_pid = ?, owner_host = ?,"
                 " started_at = COALESCE(started_at, ?), ended_at = NULL, error = NULL WHERE id = ?",
@@ -64,8 +65,12 @@ class SessionRecorder:
             (now(), reason, self.session_id, task_id, attempt),
         )
 
+    def _write(self) -> AbstractContextManager[object]:
+        """The caller's open write transaction, or a new one."""
+        return nullcontext() if self.conn.in_transaction else transaction(self.conn)
+
     def add_worker(self, info: WorkerInfo) -> None:
-        with transaction(self.conn):
+        with self._write():
             self.conn.execute(
                 "INSERT OR REPLACE INTO workers(id, session_id, pid, host, status, started_at,"
                 " last_heartbeat) VALUES (?, ?, ?, ?, 'idle', ?, ?)",
@@ -103,7 +108,7 @@ class SessionRecorder:
 
     def lose_running_attempts(self, reason: str) -> None:
         """On resume: attempts still marked running belonged to a dead orchestrator."""
-        with transaction(self.conn):
+        with self._write():
             self.conn.execute(
                 "UPDATE attempts SET status = 'lost', ended_at = ?, error = ?"
                 " WHERE session_id = ? AND status = 'running'",
