@@ -151,3 +151,10 @@ def test_gates_run_after_the_build_when_configured(project: Path) -> None:
     assert result.returncode == 1  # every task passed but the coverage gate did not
     gates = {gate["gate"]: gate["outcome"] for gate in data["quality"]["gates"]}
     assert gates["coverage"] == "fail" and gates["tests"] == "pass"
+
+
+def test_a_configured_test_task_missing_from_the_build_fails_the_gate(project: Path) -> None:
+    build(project)
+    (project / ".buildrunner" / "config.toml").write_text("[quality]\ntest_task = 'unit-tests'\n")
+    outcome, reason = gates(project)["tests"]
+    assert outcome == "fail" and "not in this build: unit-tests" in reason

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 from rich.markup import escape
 
@@ -26,13 +24,13 @@ def analyze_command(
     from buildrunner.cli.common import open_db, project_settings, project_store
     from buildrunner.gaps import analyze
     from buildrunner.parallel.sessions import get_session
-    from buildrunner.quality.checks import check_quality, project_findings
+    from buildrunner.quality.checks import check_quality, project_findings, session_workdir
 
     store = project_store()
     settings = project_settings(store)
     conn = open_db(store)
     row = get_session(conn, session)
-    workdir = Path(row.workdir) if row.workdir else store.root
+    workdir = session_workdir(conn, row.id, store.root)
     scan = project_findings(workdir, settings)
     _, gates = check_quality(conn, workdir, settings, row.id, findings=scan)
     # open findings are listed one by one, so their gate is not listed again

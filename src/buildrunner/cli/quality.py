@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.markup import escape
 
@@ -23,13 +25,15 @@ def check_command(
     """Run every gate; exit 1 if any fails (skipped gates are not configured and do not fail)."""
     from buildrunner.cli.common import open_db, project_settings, project_store
     from buildrunner.parallel.sessions import get_session
-    from buildrunner.quality.checks import check_quality
+    from buildrunner.quality.checks import check_quality, session_workdir
+    from buildrunner.quality.gates import latest_session_id
 
     store = project_store()
     settings = project_settings(store)
     conn = open_db(store)
-    session_id = get_session(conn, session).id if session else None
-    judged, results = check_quality(conn, store.root, settings, session_id)
+    session_id = get_session(conn, session).id if session else latest_session_id(conn)
+    workdir = session_workdir(conn, session_id, store.root)
+    judged, results = check_quality(conn, workdir, settings, session_id)
     failed = [result for result in results if result.outcome == "fail"]
     if json_output:
         emit_json({
@@ -38,9 +42,14 @@ def check_command(
             "gates": [result.to_dict() for result in results],
         })
     else:
-        for result in results:
-            err_console.print(f"{MARKS[result.outcome]}  {result.gate:<9} {escape(result.reason)}")
+        print_gates(results)
         verdict = "[red]quality gates failed[/red]" if failed else "[green]quality gates passed[/green]"
         err_console.print(verdict)
     if failed:
         raise typer.Exit(1)
+
+
+def print_gates(results: list[Any]) -> None:
+    """One line per gate on stderr: pass / FAIL / skip, its name and why."""
+    for result in results:
+        err_console.print(f"{MARKS[result.outcome]}  {result.gate:<9} {escape(result.reason)}")

@@ -154,11 +154,12 @@ def run_build(
 
 def _run_gates(store: Any, settings: Any, session_id: str, result: dict[str, Any], quiet: bool) -> bool:
     """[quality] run_after_build: judge the build with the quality gates; True if one failed."""
-    from buildrunner.quality.checks import check_quality
+    from buildrunner.quality.checks import check_quality, session_workdir
 
     conn = store.connect(busy_timeout_s=settings.store.busy_timeout_s)
     try:
-        _, gates = check_quality(conn, Path.cwd(), settings, session_id)
+        workdir = session_workdir(conn, session_id, store.root)
+        _, gates = check_quality(conn, workdir, settings, session_id)
     finally:
         conn.close()
     result["quality"] = {
@@ -166,11 +167,9 @@ def _run_gates(store: Any, settings: Any, session_id: str, result: dict[str, Any
         "gates": [gate.to_dict() for gate in gates],
     }
     if not quiet:
-        from rich.markup import escape
+        from buildrunner.cli.quality import print_gates
 
-        for gate in gates:
-            mark = {"pass": "[green]pass[/green]", "fail": "[red]FAIL[/red]"}.get(gate.outcome, "[dim]skip[/dim]")
-            err_console.print(f"{mark}  {gate.gate:<9} {escape(gate.reason)}")
+        print_gates(gates)
     return not result["quality"]["passed"]
 
 

@@ -10,6 +10,20 @@ from buildrunner.config import Settings
 from buildrunner.quality.gates import GateContext, GateResult, latest_session_id, run_gates
 
 
+def session_workdir(conn: sqlite3.Connection, session_id: str | None, default: Path) -> Path:
+    """Where a session's files are: its directory, or (worktree merged and removed) the repo's."""
+    if session_id is None:
+        return default
+    from buildrunner.parallel.sessions import get_session
+
+    row = get_session(conn, session_id)
+    workdir = Path(row.workdir) if row.workdir else default
+    tree = row.metadata.get("worktree")
+    if not workdir.is_dir() and tree:
+        workdir = Path(tree["repo"]) / tree.get("subdir", "")
+    return workdir
+
+
 def project_findings(root: Path, settings: Settings) -> tuple[list[dict[str, Any]], int]:
     """Security findings not in the baseline (masked dicts), and how many the baseline accepted."""
     from buildrunner.security.baseline import filter_new, load_baseline

@@ -59,6 +59,9 @@ def tests_gate(ctx: GateContext) -> GateResult:
         f"({','.join('?' * len(test_ids))})",
         (ctx.session_id, *test_ids),
     ).fetchall()
+    missing = sorted(set(test_ids) - {row["task_id"] for row in rows})
+    if missing:
+        return GateResult("tests", "fail", f"test task not in this build: {', '.join(missing)}")
     failing = [f"{row['task_id']} {row['status']}" for row in rows if row["status"] != "succeeded"]
     if failing:
         return GateResult("tests", "fail", f"test task not passed: {', '.join(failing)}")
