@@ -23,6 +23,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for name in list(os.environ):
         if name.startswith("BR_") and name != "BR_PROJECT_DIR":
             monkeypatch.delenv(name)
+    # tests never reach a paid API, whatever the machine's environment holds
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
     yield root
 
 

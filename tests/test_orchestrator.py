@@ -156,9 +156,11 @@ def test_directory_lock_covers_files_inside(project: Path) -> None:
 
 
 def test_agent_tasks_are_not_faked(project: Path) -> None:
-    summary = run_plan(project, "name: p\ntasks:\n  - id: ai\n    prompt: write a poem\n")
+    summary = run_plan(project, "name: p\ntasks:\n  - id: ai\n    prompt: write a poem\n",
+                       BR_ROUTING_API_KEY="")
     assert summary.status == "failed"
     assert summary.tasks[0]["status"] == "failed"
+    assert "API key" in summary.tasks[0]["error"]  # failed for the stated reason, not a crash
 
 
 def test_task_timeout_kills_the_task(project: Path) -> None:

@@ -183,7 +183,7 @@ class SessionRun:
             poll_s = min(self.settings.parallel.lock_poll_s if waiting else CONTROL_POLL_S, 0.5)
             messages = self.backend.poll(poll_s)
             messages += self._silent_workers(timeout_s)
-            if messages or self.beats:  # an idle round writes nothing
+            if messages:  # an idle round writes nothing (beats come only with messages)
                 with transaction(self.conn):
                     for message in messages:
                         self._handle(message)
@@ -370,7 +370,6 @@ class SessionRun:
             self._requeue(state, f"attempt {outcome.attempt} failed: {outcome.error}")
             return
         self.scheduler.set_status(state, "failed")
-        state.error = outcome.error
         self.recorder.set_task(
             state.spec.id, status="failed", exit_code=outcome.exit_code, ended_at=ended,
             duration_s=outcome.duration_s, error=outcome.error,
@@ -384,7 +383,6 @@ class SessionRun:
         with self._write():
             release_locks(self.conn, self.session_id, state.spec.id)
             self.scheduler.set_status(state, "failed")
-            state.error = error
             self.recorder.set_task(state.spec.id, status="failed", ended_at=now(), error=error)
             self.emit("task_failed", task_id=state.spec.id, kind=state.spec.kind,
                       attempt=state.attempts, duration_ms=0.0, exit_code=None,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import signal
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -61,13 +60,11 @@ class Orchestrator:
         on_update: Callable[[TaskUpdate], None] | None = None,
         backend_factory: Callable[[str, Settings, str], Backend] = make_backend,
         sink: EventSink | None = None,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.settings = settings
         self.on_update = on_update or (lambda update: None)
         self.backend_factory = backend_factory
-        self.clock = clock
         self.conn: sqlite3.Connection = store.connect(busy_timeout_s=settings.store.busy_timeout_s)
         self.sink = sink or open_sink(store, settings)
         self._stop_signal: str | None = None

@@ -27,7 +27,6 @@ class TaskState:
     worker_id: str | None = None
     started_at: float | None = None
     waiting_on: str | None = None
-    error: str | None = None
 
     @property
     def sort_key(self) -> tuple[int, int]:
@@ -83,10 +82,6 @@ class Scheduler:
     def newly_ready(self) -> list[str]:
         """Pending tasks whose dependencies all succeeded (the caller marks them queued)."""
         return sorted(self._ready_pending, key=lambda task_id: self.tasks[task_id].position)
-
-    def runnable(self) -> list[TaskState]:
-        """Queued or lock-waiting tasks in priority order (then plan order)."""
-        return sorted((self.tasks[task_id] for task_id in self._runnable), key=lambda s: s.sort_key)
 
     def take_best(self, limit: int) -> list[TaskState]:
         """Up to `limit` runnable tasks, best first, in O(limit log n); see `give_back`."""
