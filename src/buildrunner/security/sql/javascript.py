@@ -13,7 +13,7 @@ from functools import cache
 
 from tree_sitter import Language, Node, Parser
 
-from buildrunner.security.findings import Finding, fingerprint
+from buildrunner.security.findings import Finding
 from buildrunner.security.sql.javascript_values import (
     FUNCTION_TYPES,
     JsEvaluator,
@@ -27,6 +27,7 @@ from buildrunner.security.sql.javascript_values import (
     text_of,
     unwrap,
 )
+from buildrunner.security.sql.report import sql_finding
 from buildrunner.security.sql.sinks import JS_SINKS, Sink, index_sinks, looks_like_sql
 from buildrunner.security.sql.taint import Scope, merge, opaque, safe, splice
 
@@ -43,7 +44,6 @@ _CONSTRUCTION_NAMES = {
 _DECLARATIONS = frozenset({"lexical_declaration", "variable_declaration"})
 _LEAVING = frozenset({"throw_statement", "return_statement", "continue_statement",
                       "break_statement"})
-_MAX_MATCH = 120
 _local = threading.local()
 
 
@@ -314,30 +314,15 @@ class _Analyser:
 
     def _report(self, call: Node, function: Node, sink: Sink, value: JsValue) -> None:
         how = value.how or "concat"
-        expressions = [" ".join(text_of(item).split()) for item in value.tainted]
-        tainted = expressions[0]
-        shown = tainted if len(tainted) <= _MAX_MATCH else tainted[: _MAX_MATCH - 3] + "..."
         label = " ".join(text_of(function).split())
         label = label if len(label) <= 60 else "..." + label[-57:]
-        rule_id = f"sqli-js-{how}"
-        self.findings.append(
-            Finding(
-                path=self.path,
-                line=call.start_point.row + 1,
-                column=call.start_point.column + 1,
-                end_line=call.end_point.row + 1,
-                rule_id=rule_id,
-                kind="sql_injection",
-                severity=sink.severity,
-                message=(
-                    f"SQL built with {_CONSTRUCTION_NAMES[how]} from `{shown}` reaches "
-                    f"{label}() ({sink.family}); use placeholders or a tagged sql template"
-                ),
-                match=shown,
-                fingerprint=fingerprint(rule_id, self.path, " | ".join(expressions), sink.name),
-                extra={"sink": label, "tainted": expressions[:5]},
-            )
-        )
+        self.findings.append(sql_finding(
+            path=self.path, language="js", line=call.start_point.row + 1,
+            column=call.start_point.column + 1, end_line=call.end_point.row + 1, how=how,
+            construction=_CONSTRUCTION_NAMES[how],
+            expressions=[" ".join(text_of(item).split()) for item in value.tainted],
+            label=label, sink=sink, advice="use placeholders or a tagged sql template",
+        ))
 
 
 def _property(obj: Node, keys: tuple[str, ...]) -> Node | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import re
 
-from buildrunner.security.findings import Finding, fingerprint
+from buildrunner.security.findings import Finding
 from buildrunner.security.sql.python_values import (
     Evaluator,
     PyScope,
@@ -20,6 +20,7 @@ from buildrunner.security.sql.python_values import (
     bind_target,
     rejected_name,
 )
+from buildrunner.security.sql.report import sql_finding
 from buildrunner.security.sql.sinks import (
     PYTHON_SINKS,
     PYTHON_STRONG_WHEN_IMPORTED,
@@ -40,7 +41,6 @@ _CONSTRUCTION_NAMES = {
     "concat": "string concatenation",
     "join": "str.join()",
 }
-_MAX_MATCH = 120
 
 
 def scan_python(path: str, text: str) -> tuple[list[Finding], str | None]:
@@ -163,10 +163,10 @@ class _Analyser:
         then, other = scope.copy(), scope.copy()
         allowed = allow_listed_name(node.test, ev)
         if allowed:
-            then.names[allowed] = safe_value()
+            then.names[allowed] = safe()
         rejected = rejected_name(node.test, ev)
         if rejected:
-            other.names[rejected] = safe_value()
+            other.names[rejected] = safe()
         self.block(node.body, then, consts)
         self.block(node.orelse, other, consts)
         if _always_leaves(node.body):
@@ -193,7 +193,7 @@ class _Analyser:
         elif isinstance(node, ast.Assert):
             allowed = allow_listed_name(node.test, ev)
             if allowed:
-                scope.names[allowed] = safe_value()
+                scope.names[allowed] = safe()
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
             self._container_update(node.value, scope, ev)
 
@@ -252,32 +252,12 @@ class _Analyser:
             return
         self.seen.add(key)
         how = value.how or "concat"
-        expressions = [_source(item) for item in value.tainted]
-        tainted = expressions[0]
-        rule_id = f"sqli-python-{how}"
-        shown = tainted if len(tainted) <= _MAX_MATCH else tainted[: _MAX_MATCH - 3] + "..."
-        self.findings.append(
-            Finding(
-                path=self.path,
-                line=call.lineno,
-                column=call.col_offset + 1,
-                end_line=call.end_lineno or call.lineno,
-                rule_id=rule_id,
-                kind="sql_injection",
-                severity=sink.severity,
-                message=(
-                    f"SQL built with {_CONSTRUCTION_NAMES[how]} from `{shown}` reaches "
-                    f"{label}() ({sink.family}); pass values as query parameters"
-                ),
-                match=shown,
-                fingerprint=fingerprint(rule_id, self.path, " | ".join(expressions), sink.name),
-                extra={"sink": label, "tainted": expressions[:5]},
-            )
-        )
-
-
-def safe_value() -> PyValue:
-    return safe()
+        self.findings.append(sql_finding(
+            path=self.path, language="python", line=call.lineno, column=call.col_offset + 1,
+            end_line=call.end_lineno or call.lineno, how=how, construction=_CONSTRUCTION_NAMES[how],
+            expressions=[_source(item) for item in value.tainted], label=label, sink=sink,
+            advice="pass values as query parameters",
+        ))
 
 
 def _query_arguments(call: ast.Call, sink: Sink) -> list[ast.expr]:

@@ -1,0 +1,39 @@
+"""Building a SQL-injection finding: one place for both languages, secrets masked.
+
+The tainted expression is source code, and source code can hold a secret (a key passed to a
+signing call inside the query, say); every text shown or stored goes through the masker. The
+fingerprint still hashes the raw text, so it stays stable.
+"""
+
+from __future__ import annotations
+
+from buildrunner.security.findings import Finding, fingerprint
+from buildrunner.security.masking import mask_text
+from buildrunner.security.sql.sinks import Sink
+
+MAX_MATCH = 120
+
+
+def sql_finding(
+    *, path: str, language: str, line: int, column: int, end_line: int, how: str,
+    construction: str, expressions: list[str], label: str, sink: Sink, advice: str,
+) -> Finding:
+    """The finding for tainted `expressions` (source text) reaching `sink` at `line`."""
+    rule_id = f"sqli-{language}-{how}"
+    shown_all = [mask_text(expression) for expression in expressions]
+    shown = shown_all[0]
+    if len(shown) > MAX_MATCH:
+        shown = shown[: MAX_MATCH - 3] + "..."
+    return Finding(
+        path=path,
+        line=line,
+        column=column,
+        end_line=end_line,
+        rule_id=rule_id,
+        kind="sql_injection",
+        severity=sink.severity,
+        message=f"SQL built with {construction} from `{shown}` reaches {label}() ({sink.family}); {advice}",
+        match=shown,
+        fingerprint=fingerprint(rule_id, path, " | ".join(expressions), sink.name),
+        extra={"sink": label, "tainted": shown_all[:5]},
+    )
