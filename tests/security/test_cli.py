@@ -157,3 +157,17 @@ def test_settings_choose_analysers_unless_flags_say_otherwise(project: Path) -> 
     assert [f["kind"] for f in kinds["findings"]] == ["secret"]
     forced = json.loads(run_br("security", "scan", "--json", "--sql", env={"BR_SECURITY_SQL": "false"}).stdout)
     assert sorted(f["kind"] for f in forced["findings"]) == ["secret", "sql_injection"]
+
+
+def test_table_shows_paths_and_code_as_text_not_markup(project: Path) -> None:
+    page = project / "app" / "[id]"
+    page.mkdir(parents=True)
+    (page / "page.py").write_text(
+        "def show(cursor, request, key):\n"
+        "    cursor.execute(f\"SELECT * FROM t WHERE id = {request.args[key]}\")\n"
+    )
+    result = run_br("security", "scan", "--format", "table", "--no-secrets")
+    assert result.returncode == 1, result.stderr
+    shown = result.stdout + result.stderr
+    assert "Traceback" not in shown
+    assert "[id]" in shown and "args[key]" in shown

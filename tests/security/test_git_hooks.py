@@ -188,3 +188,22 @@ def test_staged_paths_with_spaces_and_unicode(repo: Path) -> None:
     (folder / "my file.py").write_text("x = 1\n" + line)
     git(repo, "add", ".")
     assert [(f.path, f.line) for f in check_staged(repo, ScanOptions()).findings] == [("dir ü/my file.py", 2)]
+
+
+def test_staged_file_with_a_quoted_non_ascii_name_is_still_checked(repo: Path) -> None:
+    token, line = _secret_line(seed=7)
+    name = 'ü"q.py'  # git C-quotes this name in diffs
+    (repo / name).write_text(line)
+    git(repo, "add", name)
+    report = check_staged(repo, ScanOptions())
+    assert [finding.path for finding in report.findings] == [name]
+    assert token not in str([finding.to_dict() for finding in report.findings])
+
+
+def test_history_scan_with_secrets_off_reports_nothing(repo: Path) -> None:
+    _, line = _secret_line(seed=8)
+    (repo / "old.py").write_text(line)
+    git(repo, "add", "old.py")
+    git(repo, "commit", "-q", "-m", "leak")
+    assert scan_history(repo, ScanOptions()).findings
+    assert scan_history(repo, ScanOptions(secrets=False)).findings == []

@@ -178,3 +178,14 @@ def test_deeply_nested_loops_are_analysed_once_per_level() -> None:
     lines.append("    cur.execute(q)")
     findings = scan("\n".join(lines) + "\n")
     assert [finding.match for finding in findings] == ["rows"]
+
+
+def test_branches_that_keep_a_value_do_not_grow_its_text() -> None:
+    from buildrunner.security.sql.taint import Scope, merge, safe
+
+    base = safe()
+    scope: Scope[object] = Scope({"q": base}, None)
+    for _ in range(10):
+        scope.join([scope.copy(), scope.copy()])
+    assert scope.names["q"] is base
+    assert merge([base, base]) is base

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
 from buildrunner.cli.common import JSON_OPTION, emit_json, err_console, fail
 
@@ -99,7 +100,9 @@ def _print_table(report: ScanReport, output: Path | None) -> None:
             table.add_column(column, overflow="fold")
         for row, finding in zip(table_rows(report.findings), report.findings, strict=True):
             style = SEVERITY_STYLE.get(finding.severity, "")
-            table.add_row(row[0], row[1], f"[{style}]{row[2]}[/{style}]", row[3])
+            # paths and code are text, not Rich markup ("app/[id]/page.tsx", "args[key]")
+            table.add_row(escape(row[0]), escape(row[1]), f"[{style}]{escape(row[2])}[/{style}]",
+                          escape(row[3]))
         console.print(table)
     if handle is not None:
         handle.close()

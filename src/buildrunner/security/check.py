@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from buildrunner.security.findings import Finding, SkippedFile
@@ -43,6 +44,7 @@ def check_staged(root: Path, options: ScanOptions | None = None,
     for diff in files:
         data = blobs.get(diff.path)
         if data is None:
+            report.skipped.append(SkippedFile(diff.path, "unreadable: not in the index"))
             continue
         if len(data) > options.max_file_bytes:
             report.skipped.append(SkippedFile(diff.path, f"too_large: {len(data)} bytes > {options.max_file_bytes}"))
@@ -70,6 +72,8 @@ def scan_history(root: Path, options: ScanOptions | None = None,
     options = options or ScanOptions()
     started = clock()
     report = ScanReport()
+    if not options.secrets:  # history is scanned for secrets only
+        return report
     allowed = _allowed(options)
     engine = default_engine()
     seen: set[str] = set()
@@ -86,11 +90,9 @@ def scan_history(root: Path, options: ScanOptions | None = None,
                 continue
             seen.add(finding.fingerprint)
             line = numbers[match.line - 1]
-            report.findings.append(Finding(
-                path=finding.path, line=line, column=finding.column,
-                end_line=line + (match.end_line - match.line), rule_id=finding.rule_id, kind="secret",
-                severity=finding.severity, message=finding.message, match=finding.match,
-                fingerprint=finding.fingerprint, extra={"commit": commit or ""},
+            report.findings.append(replace(
+                finding, line=line, end_line=line + (match.end_line - match.line),
+                extra={"commit": commit or ""},
             ))
     report.duration_s = clock() - started
     return report

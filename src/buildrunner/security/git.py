@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 import subprocess
 from collections.abc import Iterator, Sequence
@@ -65,9 +66,11 @@ def parse_diff(diff: bytes) -> Iterator[tuple[str | None, FileDiff]]:
         elif current is None:
             continue
         elif raw.startswith(b"+++ ") and not line_number:
-            target = raw[4:].decode("utf-8", "replace").rstrip("\t")  # git adds a tab after names with spaces
-            if target.startswith('"') and target.endswith('"'):
-                target = target[1:-1].encode().decode("unicode_escape")
+            name = raw[4:].rstrip(b"\t")  # git adds a tab after names with spaces
+            if name.startswith(b'"') and name.endswith(b'"'):
+                # C-quoted (octal bytes for non-ASCII): unescape the bytes, then decode UTF-8
+                name = codecs.escape_decode(name[1:-1])[0]
+            target = name.decode("utf-8", "replace")
             current.path = target[2:] if target.startswith("b/") else target
         elif raw.startswith(b"Binary files "):
             current.binary = True

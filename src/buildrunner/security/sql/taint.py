@@ -47,6 +47,7 @@ def opaque(node: Node) -> Value[Node]:
 
 def merge(values: list[Value[Node]]) -> Value[Node]:
     """Either of several values (branches of an `if`, elements of a list)."""
+    values = list({id(value): value for value in values}.values())  # the same value once
     if len(values) == 1:
         return values[0]
     tainted = _union(value.tainted for value in values)
@@ -105,4 +106,7 @@ class Scope(Generic[Node]):
             options = [branch.names[key] for branch in branches if key in branch.names]
             if len(options) < len(branches) and key in self.names:
                 options.append(self.names[key])
-            self.names[key] = merge(options)
+            if any(option is not options[0] for option in options):
+                self.names[key] = merge(options)
+            else:  # every branch left it as it was: no merge (merges grow the text)
+                self.names[key] = options[0]
