@@ -134,6 +134,8 @@ class Router:
 
     def record_call(self, session_id: str, task_id: str, event: dict[str, Any]) -> None:
         """One cost row per model call (called inside the owner's open transaction)."""
+        from buildrunner.routing.costs import to_micro
+
         model = str(event.get("model", "unknown"))
         cost = Decimal(str(event.get("cost_usd", "0")))
         self.tracker.record(
@@ -149,7 +151,7 @@ class Router:
         self.conn.execute(
             "UPDATE tasks SET cost_micro_usd = cost_micro_usd + ?, model = ?"
             " WHERE session_id = ? AND task_id = ?",
-            (int(cost * 1_000_000), model, session_id, task_id),
+            (to_micro(cost), model, session_id, task_id),
         )
 
     def _spent_session(self) -> Decimal:

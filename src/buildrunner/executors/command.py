@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shlex
 import shutil
@@ -13,6 +12,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from buildrunner.process import kill_process_group
 
 # Commands made only of these characters can be exec'd directly (no shell start-up cost).
 _SHELL_SPECIAL = set("|&;<>()$`\\\"'*?[]#~=%{}\n!")
@@ -186,12 +187,6 @@ def _spawn(argv: list[str], cwd: Path, env: Mapping[str, str], log_fd: int) -> i
         )
     finally:
         os.close(devnull)
-
-
-def kill_process_group(pid: int) -> None:
-    """SIGKILL a process group led by `pid` (a task started with start_new_session)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
 
 
 def _argv(command: str) -> list[str]:

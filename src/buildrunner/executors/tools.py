@@ -7,9 +7,7 @@ directory. A handler returns text for a `tool_result`; a `ToolError` becomes a `
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ from buildrunner.executors.workspace import (
     Workspace,
     changed_between,
 )
+from buildrunner.process import kill_process_group
 
 READ_LIMIT_BYTES = 256_000
 LIST_LIMIT = 1_000
@@ -266,8 +265,7 @@ def run_shell(command: str, workspace: Workspace, timeout_s: float) -> tuple[int
     try:
         output, _ = process.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
+        kill_process_group(process.pid)
         output, _ = process.communicate()
         return None, output.decode("utf-8", "replace")
     return process.returncode, output.decode("utf-8", "replace")

@@ -8,11 +8,10 @@ This module imports no SDK, so it is cheap to import and usable by any provider.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from typing import Literal, cast
+from dataclasses import dataclass
+from typing import Literal
 
 from buildrunner.errors import BuildRunnerError
 
@@ -206,11 +205,9 @@ class RetryConfig:
     base_delay_s: float = 1.0
     max_delay_s: float = 30.0
     max_retry_after_s: float = 60.0  # a longer retry-after means: move on instead of waiting
-    policies: Mapping[str, FailurePolicy] | None = None
 
     def policy(self, failure: FailureType) -> FailurePolicy:
-        table = self.policies if self.policies is not None else POLICIES
-        return table.get(failure) or table.get("unknown") or POLICIES["unknown"]
+        return POLICIES.get(failure) or POLICIES["unknown"]
 
     def allowed_retries(self, failure: Failure, *, has_fallback: bool) -> int:
         """How many retries of the same model this failure gets."""
@@ -219,9 +216,6 @@ class RetryConfig:
         if failure.retry_after_s is not None and failure.retry_after_s > self.max_retry_after_s:
             return 0
         return max(0, min(wanted, self.max_retries))
-
-    def with_max_retries(self, max_retries: int) -> RetryConfig:
-        return replace(self, max_retries=max_retries)
 
 
 def backoff_delay(
@@ -241,18 +235,7 @@ def backoff_delay(
 
 
 def mask(text: str) -> str:
-    """Mask secrets in free text when the security masker is installed (identity otherwise)."""
-    return _masker()(text)
+    """Mask secrets in free text (errors can quote request bodies and headers)."""
+    from buildrunner.security.masking import mask_text
 
-
-@functools.cache
-def _masker() -> Callable[[str], str]:
-    try:
-        from buildrunner.security.masking import mask_text
-    except ImportError:  # the security package may not ship the masker in this build
-        return _identity
-    return cast(Callable[[str], str], mask_text)
-
-
-def _identity(text: str) -> str:
-    return text
+    return mask_text(text)

@@ -25,7 +25,6 @@ from buildrunner.store.db import BUSY_TIMEOUT_S, connect, transaction
 from buildrunner.telemetry.events import AlertFired, AlertResolved, Event
 from buildrunner.telemetry.notifiers import Notifier
 from buildrunner.telemetry.thresholds import (
-    LEVEL_ORDER,
     Threshold,
     metric_snapshot,
     thresholds_from_settings,
@@ -237,13 +236,9 @@ class AlertEngine:
             self.settings.pause_on_critical
         ):
             self._pause_running_sessions(change)
-        if any(self._wants(notifier, change.level) for notifier in self.notifiers):
+        if any(notifier.wants(change.level) for notifier in self.notifiers):
             self._start_deliverer()
             self._deliveries.put(change)
-
-    @staticmethod
-    def _wants(notifier: Notifier, level: str) -> bool:
-        return LEVEL_ORDER.get(level, 0) >= LEVEL_ORDER.get(notifier.min_level, 0)
 
     def _pause_running_sessions(self, change: AlertChange) -> None:
         with self._lock:  # the connection is shared with the evaluating threads
@@ -282,7 +277,7 @@ class AlertEngine:
         """Send one alert to every interested notifier; record the outcome on its row."""
         errors = []
         for notifier in self.notifiers:
-            if not self._wants(notifier, change.level):
+            if not notifier.wants(change.level):
                 continue
             try:
                 notifier.send(change.to_dict())

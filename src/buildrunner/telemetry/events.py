@@ -15,10 +15,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from buildrunner.security.masking import mask_text
 
 SCHEMA_VERSION = 1
 LEVELS = ("info", "warning", "error", "critical")
@@ -39,26 +41,6 @@ OTEL_GENAI_ATTRIBUTES: Mapping[str, str] = {
     "finish_reason": "gen_ai.response.finish_reasons",
     "error_type": "error.type",
 }
-
-
-def _load_masker() -> Callable[[str], str]:
-    try:
-        from buildrunner.security.masking import mask_text
-    except ImportError:  # the masker ships with the security package; identity until then
-        return _identity
-    return mask_text
-
-
-def _identity(text: str) -> str:
-    return text
-
-
-_mask: Callable[[str], str] = _load_masker()
-
-
-def masker_available() -> bool:
-    """True when free-text fields are really masked (the security masker is installed)."""
-    return _mask is not _identity
 
 
 def _new_event_id() -> str:
@@ -90,12 +72,12 @@ class Event(BaseModel):
         for name in self.free_text:
             value = values.get(name)
             if isinstance(value, str) and value:
-                values[name] = _mask(value)
+                values[name] = mask_text(value)
         extra = self.__pydantic_extra__
         if extra:
             for name, value in extra.items():
                 if isinstance(value, str) and value:
-                    extra[name] = _mask(value)
+                    extra[name] = mask_text(value)
         return self
 
     def event_level(self) -> str:

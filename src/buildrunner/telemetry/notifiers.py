@@ -46,6 +46,8 @@ class Notifier(Protocol):
 
     min_level: str
 
+    def wants(self, level: str) -> bool: ...
+
     def send(self, alert: Mapping[str, Any]) -> None: ...
 
 

@@ -11,7 +11,7 @@ import sys
 import time
 import uuid
 
-from buildrunner.executors.command import kill_process_group
+from buildrunner.process import kill_process_group
 from buildrunner.parallel.backends import BackendMessage, WorkerInfo
 from buildrunner.parallel.protocol import TaskOutcome, TaskRun, decode, encode
 

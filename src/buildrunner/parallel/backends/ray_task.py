@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from buildrunner.executors.command import kill_process_group
+from buildrunner.process import kill_process_group
 from buildrunner.parallel.protocol import TaskOutcome, TaskRun
 
 # Task output sent back to the orchestrator when the node cannot write the log file itself.

@@ -8,10 +8,8 @@ API failures the CLI reports in words ("API Error: 529 ...") are classified like
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from buildrunner.process import kill_process_group
 from buildrunner.routing.failures import Failure, ModelCallError, classify_text
 from buildrunner.routing.providers import CallResult, ModelRequest, Usage
 
@@ -114,7 +113,7 @@ class ClaudeCodeProvider:
         try:
             stdout, stderr = process.communicate(request.prompt, timeout=request.timeout_s)
         except subprocess.TimeoutExpired:
-            _kill_group(process.pid)
+            kill_process_group(process.pid)
             process.communicate()
             reason = f"claude did not finish within {request.timeout_s:g}s"
             raise ModelCallError(Failure("timeout", reason), request.model) from None
@@ -207,8 +206,3 @@ def _last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
                 str(block.get("text", "")) for block in content if block.get("type") == "text"
             )
     return ""
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
