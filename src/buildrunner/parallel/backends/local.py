@@ -11,9 +11,9 @@ import sys
 import time
 import uuid
 
-from buildrunner.process import kill_process_group
 from buildrunner.parallel.backends import BackendMessage, WorkerInfo
 from buildrunner.parallel.protocol import TaskOutcome, TaskRun, decode, encode
+from buildrunner.process import kill_process_group
 
 
 class _Worker:

@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from buildrunner.process import kill_process_group
 from buildrunner.parallel.protocol import TaskOutcome, TaskRun
+from buildrunner.process import kill_process_group
 
 # Task output sent back to the orchestrator when the node cannot write the log file itself.
 LOG_RETURN_MAX_BYTES = 10_000_000
