@@ -267,3 +267,10 @@ def test_parse_result_finds_the_result_line() -> None:
     assert parse_result(verbose) == {"type": "result", "result": "y"}
     whole = parse_result(json.dumps(result_json(cost=0.5), indent=2))
     assert whole is not None and whole["total_cost_usd"] == 0.5
+
+
+def test_claude_code_run_stops_when_asked(fake_claude: FakeClaude, tmp_path: Path) -> None:
+    fake_claude.script(fake_claude.run(sleep_s=30))
+    asked = iter([False, True])  # the cancel arrives while the CLI runs
+    with pytest.raises(ModelCallError, match="cancelled"):
+        ClaudeCodeProvider().run(cli_request(tmp_path, should_stop=lambda: next(asked, True)))

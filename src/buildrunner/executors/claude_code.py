@@ -67,9 +67,10 @@ def run_claude_code_task(
     sleep: Callable[[float], None] = time.sleep,
     retry: RetryConfig | None = None,
     rand: Callable[[], float] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> AgentResult:
     """Run the task with Claude Code; never raises for CLI or model failures."""
-    run = _ClaudeCodeRun(task, provider, price, on_event)
+    run = _ClaudeCodeRun(task, provider, price, on_event, should_stop)
     chain = unique_models(task.models)
     if not chain:
         return run.result("failed", "no_model", "no model was selected for this task")
@@ -123,8 +124,10 @@ class _ClaudeCodeRun:
         provider: ClaudeCodeProvider,
         price: PriceFunction,
         emit: EventSink,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         self.task = task
+        self.should_stop = should_stop
         self.provider = provider
         self.price = price
         self.on_event = emit
@@ -154,6 +157,7 @@ class _ClaudeCodeRun:
             max_turns=self.task.max_turns,
             append_system_prompt=SCOPE_PROMPT.format(files=files),
             timeout_s=self.task.timeout_s,
+            should_stop=self.should_stop,
         )
         try:
             call = self.provider.run(request)

@@ -55,7 +55,7 @@ def run_model_task(
         assert isinstance(provider, ClaudeCodeProvider)
         return run_claude_code_task(
             task, provider=provider, price=price, on_event=on_event, clock=clock, sleep=sleep,
-            retry=retry,
+            retry=retry, should_stop=should_stop,
         )  # fmt: skip
     from buildrunner.executors.agent import run_agent_task
 

@@ -42,6 +42,7 @@ class CliRequest:
     append_system_prompt: str | None = None
     timeout_s: float | None = None
     extra_args: Sequence[str] = field(default_factory=tuple)
+    should_stop: Callable[[], bool] | None = field(default=None, compare=False)  # e.g. a cancel
 
 
 class ClaudeCodeProvider:
@@ -93,6 +94,35 @@ class ClaudeCodeProvider:
             CliRequest(prompt, request.model, Path.cwd(), max_turns=1, append_system_prompt=system)
         )
 
+    def _wait(
+        self, process: subprocess.Popen[str], request: CliRequest, started: float
+    ) -> tuple[str, str]:
+        """Feed the prompt and wait, stopping the whole group on a timeout or `should_stop`."""
+        prompt: str | None = request.prompt
+        while True:
+            wait = 0.5 if request.should_stop is not None else None
+            if request.timeout_s is not None:
+                left = max(0.0, started + request.timeout_s - self._clock())
+                wait = left if wait is None else min(wait, left)
+            try:
+                return process.communicate(prompt, timeout=wait)
+            except subprocess.TimeoutExpired:
+                prompt = None  # sent with the first call; later calls only wait
+                timed_out = (
+                    request.timeout_s is not None
+                    and self._clock() - started >= request.timeout_s
+                )
+                stopped = request.should_stop is not None and request.should_stop()
+                if timed_out or stopped:
+                    kill_process_group(process.pid)
+                    process.communicate()
+                    reason = (
+                        f"claude did not finish within {request.timeout_s:g}s" if timed_out
+                        else "stopped: the task was cancelled"
+                    )
+                    failure = Failure("timeout" if timed_out else "unknown", reason)
+                    raise ModelCallError(failure, request.model) from None
+
     def run(self, request: CliRequest) -> CallResult:
         """Run the CLI to completion; raise `ModelCallError` when it reports a failure."""
         started = self._clock()
@@ -110,13 +140,7 @@ class ClaudeCodeProvider:
         except OSError as exc:
             reason = f"cannot start '{self.executable}': {exc.strerror or exc}"
             raise ModelCallError(Failure("unknown", reason), request.model) from None
-        try:
-            stdout, stderr = process.communicate(request.prompt, timeout=request.timeout_s)
-        except subprocess.TimeoutExpired:
-            kill_process_group(process.pid)
-            process.communicate()
-            reason = f"claude did not finish within {request.timeout_s:g}s"
-            raise ModelCallError(Failure("timeout", reason), request.model) from None
+        stdout, stderr = self._wait(process, request, started)
         latency_ms = (self._clock() - started) * 1000.0
         data = parse_result(stdout)
         if data is None:
