@@ -11,7 +11,6 @@ import sqlite3
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from buildrunner.config import TelemetrySettings
@@ -131,17 +130,18 @@ def metric_snapshot(
     }
 
 
+_SCOPE_PERIOD = {"daily": "day", "weekly": "week", "monthly": "month"}
+
+
 def period_start(scope: str, now: float) -> float | None:
-    """Start (epoch seconds, UTC calendar) of a budget period; None for unknown scopes."""
-    moment = datetime.fromtimestamp(now, UTC)
-    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    if scope == "daily":
-        return midnight.timestamp()
-    if scope == "weekly":
-        return (midnight - timedelta(days=midnight.weekday())).timestamp()
-    if scope == "monthly":
-        return midnight.replace(day=1).timestamp()
-    return None
+    """Start (epoch seconds, UTC calendar) of a budget period; None for unknown scopes.
+
+    The same calendar periods as the cost tracker's budgets (routing.costs.period_start).
+    """
+    from buildrunner.routing.costs import period_start as calendar_start
+
+    period = _SCOPE_PERIOD.get(scope)
+    return None if period is None else calendar_start(period, now)
 
 
 def budget_usage_pct(conn: sqlite3.Connection, now: float) -> float | None:
@@ -176,8 +176,10 @@ def budget_usage_pct(conn: sqlite3.Connection, now: float) -> float | None:
 
 
 def _micro(usd: object) -> int | None:
+    from buildrunner.routing.costs import to_micro
+
     try:
-        value = float(str(usd))
-    except (TypeError, ValueError):
+        micro = to_micro(str(usd))
+    except (ArithmeticError, ValueError):
         return None
-    return round(value * 1_000_000) if value > 0 else None
+    return micro if micro > 0 else None
