@@ -156,11 +156,14 @@ def list_locks(conn: sqlite3.Connection, session_id: str | None = None) -> list[
 
 
 def _owner_dead(holder: LockHolder) -> bool:
-    return (
-        holder.owner_host == socket.gethostname()
-        and holder.owner_pid is not None
-        and not pid_alive(holder.owner_pid)
-    )
+    return holder.owner_pid is not None and not owner_alive(holder.owner_pid, holder.owner_host)
+
+
+def owner_alive(pid: int | None, host: str | None) -> bool:
+    """Whether a recorded owner process still runs (owners on other hosts are assumed alive)."""
+    if pid is None:
+        return False
+    return host != socket.gethostname() or pid_alive(pid)
 
 
 def pid_alive(pid: int) -> bool:

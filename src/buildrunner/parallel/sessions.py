@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from buildrunner.errors import SessionError
-from buildrunner.parallel.locks import pid_alive
+from buildrunner.parallel.locks import owner_alive
 from buildrunner.parallel.plan import Plan
 from buildrunner.store.db import now, transaction
 
@@ -48,11 +48,7 @@ class SessionRow:
     @property
     def owner_alive(self) -> bool:
         """Whether the owning process still runs (unknown hosts are assumed alive)."""
-        if self.owner_pid is None:
-            return False
-        if self.owner_host != socket.gethostname():
-            return True
-        return pid_alive(self.owner_pid)
+        return owner_alive(self.owner_pid, self.owner_host)
 
     @property
     def effective_status(self) -> str:

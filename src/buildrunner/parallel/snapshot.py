@@ -5,14 +5,13 @@ Only reads: safe from any terminal while builds run. Times are ages relative to 
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
 
 from buildrunner.errors import SessionError
-from buildrunner.parallel.locks import list_locks, pid_alive
+from buildrunner.parallel.locks import list_locks, owner_alive
 from buildrunner.parallel.sessions import (
     ACTIVE,
     SessionRow,
@@ -127,7 +126,6 @@ def workers_view(
 
     A worker recorded idle or busy whose process is gone on this host shows as 'offline'.
     """
-    host = socket.gethostname()
     query = "SELECT * FROM workers"
     params: tuple[Any, ...] = ()
     if session_id is not None:
@@ -136,9 +134,8 @@ def workers_view(
     result = []
     for row in conn.execute(query + " ORDER BY started_at, id", params):
         status = row["status"]
-        if (
-            status in ("idle", "busy") and row["host"] == host and row["pid"] is not None
-            and not pid_alive(row["pid"])
+        if status in ("idle", "busy") and row["pid"] is not None and not owner_alive(
+            row["pid"], row["host"]
         ):
             status = "offline"
         result.append({
@@ -157,16 +154,10 @@ def locks_view(conn: sqlite3.Connection, session_id: str | None, at: float) -> l
             "path": lock.path, "session_id": lock.session_id, "task_id": lock.task_id,
             "owner_pid": lock.owner_pid, "owner_host": lock.owner_host,
             "acquired_at": iso(lock.acquired_at), "held_s": _age(lock.acquired_at, at),
-            "owner_alive": _owner_alive(lock.owner_pid, lock.owner_host),
+            "owner_alive": owner_alive(lock.owner_pid, lock.owner_host),
         }
         for lock in list_locks(conn, session_id)
     ]
-
-
-def _owner_alive(pid: int | None, host: str | None) -> bool:
-    if pid is None:
-        return False
-    return host != socket.gethostname() or pid_alive(pid)
 
 
 def session_cost_usd(conn: sqlite3.Connection, session_id: str | None = None) -> float:
