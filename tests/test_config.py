@@ -53,3 +53,14 @@ def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.buildrunner\n")
     with pytest.raises(ConfigError, match=r"pyproject\.toml: invalid TOML"):
         load_settings(tmp_path, environ={})
+
+
+def test_the_hook_reads_security_settings_like_the_cli(tmp_path: Path) -> None:
+    from buildrunner.security.options import load_options
+
+    for raw, expected in (("off", False), ("false", False), ("on", True), ("1", True)):
+        environ = {"BR_SECURITY_SQL": raw}
+        assert load_settings(tmp_path, environ=environ).security.sql is expected
+        assert load_options(tmp_path, environ)[0].sql is expected
+    with pytest.raises(ConfigError, match="security.sql"):
+        load_options(tmp_path, {"BR_SECURITY_SQL": "maybe"})

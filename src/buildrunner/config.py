@@ -8,12 +8,12 @@ Environment variables are `BR_<SECTION>_<KEY>` (e.g. `BR_RUN_WORKERS=4`,
 from __future__ import annotations
 
 import os
-import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from buildrunner.config_sources import merged_settings
 from buildrunner.errors import ConfigError
 
 
@@ -112,64 +112,11 @@ class Settings(Section):
 def load_settings(root: Path, environ: dict[str, str] | None = None) -> Settings:
     """Read and validate the project's settings; raise ConfigError naming the bad key."""
     environ = dict(os.environ) if environ is None else environ
-    merged: dict[str, Any] = {}
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        tool = _read_toml(pyproject).get("tool", {})
-        section = tool.get("buildrunner", {}) if isinstance(tool, dict) else {}
-        _deep_merge(merged, section, str(pyproject))
-    own = root / ".buildrunner" / "config.toml"
-    if own.is_file():
-        _deep_merge(merged, _read_toml(own), str(own))
-    _deep_merge(merged, _from_environment(environ), "environment")
+    merged = merged_settings(root, environ, Settings.model_fields)
     try:
         return Settings.model_validate(merged)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-
-
-def _deep_merge(into: dict[str, Any], other: dict[str, Any], source: str) -> None:
-    for key, value in other.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _deep_merge(into[key], value, source)
-        else:
-            into[key] = value
-
-
-_SECTIONS = tuple(Settings.model_fields)
-_NOT_SETTINGS = {"BR_PROJECT_DIR"}
-
-
-def _from_environment(environ: dict[str, str]) -> dict[str, Any]:
-    """`BR_<SECTION>_<KEY>=value` pairs; values are parsed as TOML scalars when they parse."""
-    found: dict[str, Any] = {}
-    for name, raw in environ.items():
-        if not name.startswith("BR_") or name in _NOT_SETTINGS:
-            continue
-        rest = name[3:].lower()
-        section = next((s for s in _SECTIONS if rest.startswith(s + "_")), None)
-        if section is None:
-            continue
-        key = rest[len(section) + 1 :]
-        found.setdefault(section, {})[key] = _parse_scalar(raw)
-    return found
-
-
-def _parse_scalar(raw: str) -> Any:
-    try:
-        return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        return raw
 
 
 def _describe(exc: ValidationError) -> str:
