@@ -5,12 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from buildrunner.security.findings import Finding, SkippedFile
 from buildrunner.security.git import history_diff, parse_diff, staged_blobs, staged_diff
 from buildrunner.security.masking import default_engine
-from buildrunner.security.scanner import ScanOptions, ScanReport, scan_text, to_finding
+from buildrunner.security.scanner import (
+    ScanOptions,
+    ScanReport,
+    content_skip_reason,
+    scan_into,
+    to_finding,
+)
 
 
 def _allowed(options: ScanOptions) -> Callable[[str], bool]:
@@ -41,23 +48,17 @@ def check_staged(root: Path, options: ScanOptions | None = None,
         elif diff.added:
             files.append(diff)
     blobs = staged_blobs(root, [diff.path for diff in files])
+    engine = default_engine()
     for diff in files:
         data = blobs.get(diff.path)
         if data is None:
             report.skipped.append(SkippedFile(diff.path, "unreadable: not in the index"))
             continue
-        if len(data) > options.max_file_bytes:
-            report.skipped.append(SkippedFile(diff.path, f"too_large: {len(data)} bytes > {options.max_file_bytes}"))
+        reason = content_skip_reason(data, options.max_file_bytes)
+        if reason:
+            report.skipped.append(SkippedFile(diff.path, reason))
             continue
-        if b"\x00" in data[:8192]:
-            report.skipped.append(SkippedFile(diff.path, "binary"))
-            continue
-        findings, note = scan_text(data.decode("utf-8", errors="replace"), diff.path, options)
-        report.findings.extend(f for f in findings if _touches(f, diff.added))
-        if note:
-            report.skipped.append(SkippedFile(diff.path, f"sql_unparsed: {note}"))
-        report.files_scanned += 1
-        report.bytes_scanned += len(data)
+        scan_into(report, diff.path, data, options, engine, keep=partial(_touches, added=diff.added))
     report.duration_s = clock() - started
     return report
 

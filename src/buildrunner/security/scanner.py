@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from buildrunner.security.engine import SecretEngine, SecretMatch
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_FILE_BYTES = 2_000_000
 PARALLEL_MIN_FILES = 200
-SQL_SUFFIXES = frozenset({".py", ".pyi", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts"})
 ProgressCallback = Callable[[int, int], None]  # (files done, bytes done)
 
 
@@ -110,19 +109,23 @@ def scan_text(
     note = None
     if options.secrets:
         findings.extend(to_finding(m, path) for m in (engine or default_engine()).find(text, path))
-    if options.sql and PurePosixPath(path).suffix.lower() in SQL_SUFFIXES:
+    if options.sql and is_sql_source(path):
         sql_findings, note = sql_scan(path, text)
         findings.extend(sql_findings)
     findings.sort(key=lambda f: (f.line, f.column))
     return findings, note
 
 
+def is_sql_source(path: str) -> bool:
+    from buildrunner.security.sql import is_supported
+
+    return is_supported(path)
+
+
 def sql_scan(path: str, text: str) -> tuple[list[Finding], str | None]:
-    """The SQL-injection analysers (issue #4), when installed; nothing otherwise."""
-    try:
-        from buildrunner.security.sql import scan_source
-    except ImportError:
-        return [], None
+    """The SQL-injection analysers (Python `ast`, JS/TS tree-sitter)."""
+    from buildrunner.security.sql import scan_source
+
     try:
         return scan_source(path, text)
     except RecursionError:
@@ -143,9 +146,30 @@ def read_candidate(path: Path, max_bytes: int) -> tuple[bytes | None, str | None
             data = handle.read()
     except OSError as exc:
         return None, f"unreadable: {exc.strerror or exc}"
+    reason = content_skip_reason(data, max_bytes)
+    return (None, reason) if reason else (data, None)
+
+
+def content_skip_reason(data: bytes, max_bytes: int) -> str | None:
+    """Why bytes already read are not scanned (too large, binary), or None."""
+    if len(data) > max_bytes:
+        return f"too_large: {len(data)} bytes > {max_bytes}"
     if b"\x00" in data[:8192]:
-        return None, "binary"
-    return data, None
+        return "binary"
+    return None
+
+
+def scan_into(
+    report: ScanReport, relative: str, data: bytes, options: ScanOptions, engine: SecretEngine,
+    keep: Callable[[Finding], bool] | None = None,
+) -> None:
+    """Scan one file's bytes and add its findings (those `keep` accepts) and counts to `report`."""
+    findings, note = scan_text(data.decode("utf-8", errors="replace"), relative, options, engine)
+    report.findings.extend(findings if keep is None else filter(keep, findings))
+    if note:
+        report.skipped.append(SkippedFile(relative, f"sql_unparsed: {note}"))
+    report.files_scanned += 1
+    report.bytes_scanned += len(data)
 
 
 def scan_candidates(
@@ -176,13 +200,7 @@ def scan_candidates(
         if data is None:
             report.skipped.append(SkippedFile(candidate.relative, reason or "unreadable"))
             continue
-        text = data.decode("utf-8", errors="replace")
-        findings, note = scan_text(text, candidate.relative, options, engine)
-        report.findings.extend(findings)
-        if note:
-            report.skipped.append(SkippedFile(candidate.relative, f"sql_unparsed: {note}"))
-        report.files_scanned += 1
-        report.bytes_scanned += len(data)
+        scan_into(report, candidate.relative, data, options, engine)
         if progress is not None:
             progress(report.files_scanned, report.bytes_scanned)
     report.duration_s = clock() - started
