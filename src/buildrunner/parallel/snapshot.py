@@ -161,15 +161,13 @@ def locks_view(conn: sqlite3.Connection, session_id: str | None, at: float) -> l
 
 
 def session_cost_usd(conn: sqlite3.Connection, session_id: str | None = None) -> float:
-    """Money spent so far (from the costs table), in USD."""
-    if session_id is None:
+    """Money spent so far by one session (or by all), from the cost tracker, in USD."""
+    from buildrunner.routing.costs import CostTracker, from_micro
+
+    if session_id is None:  # every cost row, whatever its time (a dashboard total)
         row = conn.execute("SELECT COALESCE(SUM(cost_micro_usd), 0) FROM costs").fetchone()
-    else:
-        row = conn.execute(
-            "SELECT COALESCE(SUM(cost_micro_usd), 0) FROM costs WHERE session_id = ?",
-            (session_id,),
-        ).fetchone()
-    return round(int(row[0]) / 1_000_000, 6)
+        return float(from_micro(row[0]))
+    return float(CostTracker(conn).spent("session", session_id))
 
 
 def alerts_view(conn: sqlite3.Connection) -> list[dict[str, Any]]:

@@ -95,7 +95,15 @@ def coverage_gate(ctx: GateContext) -> GateResult:
 
 
 def budget_gate(ctx: GateContext) -> GateResult:
-    budgets = ctx.conn.execute("SELECT scope, limit_micro_usd, hard FROM budgets").fetchall()
+    from buildrunner.routing.costs import CostTracker
+
+    tracker = CostTracker(ctx.conn)
+    statuses = tracker.budget_status(ctx.session_id)
+    over = [
+        f"{status.scope} ${status.spent_usd:.2f} > ${status.limit_usd:.2f}"
+        for status in statuses
+        if status.spent_usd > status.limit_usd
+    ]
     session_budget = None
     if ctx.session_id is not None:
         row = ctx.conn.execute(
@@ -103,28 +111,14 @@ def budget_gate(ctx: GateContext) -> GateResult:
         ).fetchone()
         if row and row["budget_usd"]:
             session_budget = Decimal(row["budget_usd"])
-    if not budgets and session_budget is None:
+            spent = tracker.spent("session", ctx.session_id)
+            if spent > session_budget:
+                over.append(f"session ${spent:.2f} > ${session_budget:.2f} (the plan's budget)")
+    if not statuses and session_budget is None:
         return GateResult("budget", "skip", "no budget set")
-    over = []
-    for row in budgets:
-        spent = _spent(ctx.conn, row["scope"], ctx.session_id)
-        limit = Decimal(row["limit_micro_usd"]) / 1_000_000
-        if spent > limit:
-            over.append(f"{row['scope']} ${spent:.2f} > ${limit:.2f}")
-    if session_budget is not None:
-        spent = _spent(ctx.conn, "session", ctx.session_id)
-        if spent > session_budget:
-            over.append(f"session ${spent:.2f} > ${session_budget:.2f}")
     if over:
         return GateResult("budget", "fail", "budget exceeded: " + "; ".join(over))
     return GateResult("budget", "pass", "within every budget")
-
-
-def _spent(conn: sqlite3.Connection, scope: str, session_id: str | None) -> Decimal:
-    from buildrunner.routing.costs import CostTracker
-
-    spent: Decimal = CostTracker(conn).spent(scope, session_id)
-    return spent
 
 
 def alerts_gate(ctx: GateContext) -> GateResult:
