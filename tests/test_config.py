@@ -62,5 +62,5 @@ def test_the_hook_reads_security_settings_like_the_cli(tmp_path: Path) -> None:
         environ = {"BR_SECURITY_SQL": raw}
         assert load_settings(tmp_path, environ=environ).security.sql is expected
         assert load_options(tmp_path, environ)[0].sql is expected
-    with pytest.raises(ConfigError, match="security.sql"):
+    with pytest.raises(ConfigError, match=r"security\.sql"):
         load_options(tmp_path, {"BR_SECURITY_SQL": "maybe"})
