@@ -70,8 +70,6 @@ _WEAK_VALUES = frozenset({
     "secret123", "password123", "password1", "admin123", "pass123", "test123", "bearer", "basic",
     "oauth", "jwt", "redis", "rabbitmq", "mongo", "mongodb", "sa", "masked", "hidden", "unset",
 })
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_HEX = re.compile(r"[0-9a-fA-F]+")
 _REFERENCE = re.compile(
     r"^(?:\$|%|@|#\{|\{|<|&|\*)|(?:process\.env|os\.environ|os\.getenv|getenv\(|env\(|ENV\[|System\.getenv|"
     r"Environment\.|config\.|settings\.|secrets\.|vault:|arn:aws:|projects/[^/]+/secrets|keyvault|ssm:|"
@@ -214,14 +212,7 @@ VALIDATORS: dict[str, Callable[[Candidate], bool]] = {
 }
 
 
-def looks_like_hash_or_id(value: str) -> bool:
-    """UUIDs and bare hex digests (md5, sha1/git SHA, sha256, sha512)."""
-    if _UUID.fullmatch(value):
-        return True
-    return bool(_HEX.fullmatch(value)) and len(value) in {32, 40, 56, 64, 96, 128}
-
-
 __all__ = [
     "KNOWN_EXAMPLES", "VALIDATORS", "Candidate", "github_checksum_ok", "is_placeholder",
-    "looks_like_hash_or_id", "shannon_entropy",
+    "shannon_entropy",
 ]

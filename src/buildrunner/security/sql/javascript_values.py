@@ -7,7 +7,15 @@ from collections.abc import Callable
 from tree_sitter import Node
 
 from buildrunner.security.sql.sinks import JS_SANITIZERS, JS_STRING_TAGS
-from buildrunner.security.sql.taint import Scope, Value, merge, opaque, safe, splice
+from buildrunner.security.sql.taint import (
+    Scope,
+    Value,
+    is_constant_name,
+    merge,
+    opaque,
+    safe,
+    splice,
+)
 
 JsValue = Value[Node]
 JsScope = Scope[Node]
@@ -39,8 +47,6 @@ def text_of(node: Node) -> str:
     return (node.text or b"").decode("utf-8", "replace")
 
 
-def is_constant_name(name: str) -> bool:
-    return name.isupper() and any(char.isalpha() for char in name)
 
 
 def callee_name(function: Node) -> str:

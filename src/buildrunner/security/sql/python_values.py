@@ -8,7 +8,15 @@ import string
 from collections.abc import Callable
 
 from buildrunner.security.sql.sinks import PYTHON_PASSTHROUGH, PYTHON_SANITIZERS
-from buildrunner.security.sql.taint import Scope, Value, merge, opaque, safe, splice
+from buildrunner.security.sql.taint import (
+    Scope,
+    Value,
+    is_constant_name,
+    merge,
+    opaque,
+    safe,
+    splice,
+)
 
 PyValue = Value[ast.expr]
 PyScope = Scope[ast.expr]
@@ -27,9 +35,6 @@ _STR_METHODS = frozenset(
 )
 
 
-def is_constant_name(name: str) -> bool:
-    """UPPER_CASE names are constants by convention (imported query fragments, settings)."""
-    return name.isupper() and any(char.isalpha() for char in name)
 
 
 class Evaluator:

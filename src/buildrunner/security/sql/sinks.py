@@ -134,8 +134,6 @@ SQL_SHAPE = re.compile(
 # a WHERE predicate built from strings looks like, enough for the TypeORM where-family.
 SQL_PREDICATE = re.compile(r"(?i)(=|<>|!=|<|>|\blike\b|\bin\b|\bis\b)\s*['\"(%]*\?")
 
-# Safe placeholder-only strings: `?`, `%s`, `$1`, `:name`, separated by commas/spaces.
-PLACEHOLDERS = re.compile(r"^[\s,()]*((\?|%s|%\(\w+\)s|\$\d+|:\w+)[\s,()]*)*$")
 
 
 def looks_like_sql(constant_text: str, shape: str = "statement") -> bool:

@@ -110,3 +110,8 @@ class Scope(Generic[Node]):
                 self.names[key] = merge(options)
             else:  # every branch left it as it was: no merge (merges grow the text)
                 self.names[key] = options[0]
+
+
+def is_constant_name(name: str) -> bool:
+    """UPPER_CASE names are constants by convention (imported query fragments, settings)."""
+    return name.isupper() and any(char.isalpha() for char in name)
