@@ -22,7 +22,9 @@ from buildrunner.executors.agent_types import (
     AgentTask,
     EventSink,
     PriceFunction,
+    budget_exceeded_event,
     cost_limit,
+    model_call_event,
 )
 from buildrunner.executors.tools import ToolBox
 from buildrunner.executors.transcript import Transcript
@@ -219,35 +221,13 @@ class _AgentLoop:
         self.calls += 1
         self.last = call
         self.transcript.call(self.turns, call, cost)
-        self.emit(
-            {
-                "type": "model_call_completed",
-                "model": call.model,
-                "response_model": call.response_model,
-                "input_tokens": call.usage.input_tokens,
-                "output_tokens": call.usage.output_tokens,
-                "cache_read_tokens": call.usage.cache_read_tokens,
-                "cache_write_tokens": call.usage.cache_creation_tokens,
-                "cost_usd": str(cost),
-                "latency_ms": round(call.latency_ms, 3),
-                "finish_reason": call.stop_reason,
-                "turn": self.turns,
-            }
-        )
+        self.emit(model_call_event(call, cost, turn=self.turns))
 
     def _money_stop(self, detail: str) -> AgentResult:
         limit, kind = cost_limit(self.task)
         assert limit is not None
-        scope = "task" if kind == "cost_limit_exceeded" else "session"
-        what = "task cost limit" if scope == "task" else "session budget allowance"
-        self.emit(
-            {
-                "type": "budget_exceeded",
-                "scope": scope,
-                "limit_usd": str(limit),
-                "spent_usd": str(self.spent),
-            }
-        )
+        what = "task cost limit" if kind == "cost_limit_exceeded" else "session budget allowance"
+        self.emit(budget_exceeded_event(kind, limit, self.spent))
         message = (
             f"stopped: {what} ${limit} reached, spent ${self.spent} in {self.turns} turns; {detail}"
         )

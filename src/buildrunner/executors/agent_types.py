@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from buildrunner.routing.providers import Usage
+from buildrunner.routing.providers import CallResult, Usage
 
 PriceFunction = Callable[[str, Usage], Decimal]  # (model id, usage) -> USD
 EventSink = Callable[[dict[str, Any]], None]
@@ -65,3 +65,30 @@ def cost_limit(task: AgentTask) -> tuple[Decimal | None, str]:
     if not limits:
         return None, ""
     return min(limits, key=lambda pair: pair[0])
+
+
+def model_call_event(call: CallResult, cost: Decimal, **extra: Any) -> dict[str, Any]:
+    """The model_call_completed event both executors send (cost rows are made from it)."""
+    return {
+        "type": "model_call_completed",
+        "model": call.model,
+        "response_model": call.response_model,
+        "input_tokens": call.usage.input_tokens,
+        "output_tokens": call.usage.output_tokens,
+        "cache_read_tokens": call.usage.cache_read_tokens,
+        "cache_write_tokens": call.usage.cache_creation_tokens,
+        "cost_usd": str(cost),
+        "latency_ms": round(call.latency_ms, 3),
+        "finish_reason": call.stop_reason,
+        **extra,
+    }
+
+
+def budget_exceeded_event(kind: str, limit: Decimal, spent: Decimal) -> dict[str, Any]:
+    """The budget_exceeded event for a money stop of `kind` (see `cost_limit`)."""
+    return {
+        "type": "budget_exceeded",
+        "scope": "task" if kind == "cost_limit_exceeded" else "session",
+        "limit_usd": str(limit),
+        "spent_usd": str(spent),
+    }

@@ -20,7 +20,9 @@ from buildrunner.executors.agent_types import (
     AgentTask,
     EventSink,
     PriceFunction,
+    budget_exceeded_event,
     cost_limit,
+    model_call_event,
 )
 from buildrunner.executors.transcript import Transcript
 from buildrunner.executors.workspace import Workspace, changed_between, normalise
@@ -100,15 +102,7 @@ def run_claude_code_task(
     call = answer.value
     if limit is not None and run.spent > limit:
         # The CLI cannot be stopped mid-run at a cost; report the overrun as a money failure.
-        scope = "task" if kind == "cost_limit_exceeded" else "session"
-        run.emit(
-            {
-                "type": "budget_exceeded",
-                "scope": scope,
-                "limit_usd": str(limit),
-                "spent_usd": str(run.spent),
-            }
-        )
+        run.emit(budget_exceeded_event(kind, limit, run.spent))
         return run.result("failed", kind, f"spent ${run.spent}, over the limit of ${limit}")
     if call.stop_reason == "max_turns":
         return run.result("failed", "max_turns", f"stopped after {call.turns} turns")
@@ -183,21 +177,7 @@ class _ClaudeCodeRun:
             self.final_text = call.text
         self.transcript.call(self.calls, call, cost)
         self.emit(
-            {
-                "type": "model_call_completed",
-                "provider": "claude-code",
-                "model": call.model,
-                "response_model": call.response_model,
-                "input_tokens": call.usage.input_tokens,
-                "output_tokens": call.usage.output_tokens,
-                "cache_read_tokens": call.usage.cache_read_tokens,
-                "cache_write_tokens": call.usage.cache_creation_tokens,
-                "cost_usd": str(cost),
-                "latency_ms": round(call.latency_ms, 3),
-                "finish_reason": call.stop_reason,
-                "turns": call.turns,
-                "outcome": outcome,
-            }
+            model_call_event(call, cost, provider="claude-code", turns=call.turns, outcome=outcome)
         )
         for denial in call.extra.get("permission_denials", []):
             self._denied(denial)
