@@ -131,6 +131,35 @@ def test_retries_run_a_failing_task_again(project: Path) -> None:
     assert statuses == ["failed", "succeeded"]
 
 
+def test_a_task_queued_behind_a_long_one_moves_to_the_free_worker(project: Path) -> None:
+    # the long task starts first; short ones are queued ahead on both workers, and the one
+    # queued behind the long task is given back when the other worker runs out of work
+    plan = (
+        "name: p\ntasks:\n"
+        f"  - id: long\n    priority: 10\n    run: {json.dumps(stamp('long', 3))}\n"
+        + "".join(f"  - id: q{i}\n    run: {json.dumps(stamp(f'q{i}', 0.05))}\n" for i in range(6))
+    )
+    summary = run_plan(project, plan, workers=2)
+    assert summary.status == "completed"
+    times = intervals(project)
+    assert all(times[f"q{i}"][1] < times["long"][1] for i in range(6))
+    conn = Store(project).connect()
+    rows = conn.execute("SELECT task_id, attempt, worker_id, status FROM attempts").fetchall()
+    assert len(rows) == 7 and {row[3] for row in rows} == {"succeeded"}
+    assert {row[1] for row in rows} == {1}  # a revoked attempt is not counted
+    long_worker = next(row[2] for row in rows if row[0] == "long")
+    assert all(row[2] != long_worker for row in rows if row[0] != "long")
+    assert all(task["attempts"] == 1 for task in summary.tasks)
+
+
+def test_queue_ahead_can_be_turned_off(project: Path) -> None:
+    plan = "name: p\ntasks:\n" + "".join(
+        f"  - id: t{i}\n    run: {json.dumps(stamp(f't{i}', 0.05))}\n" for i in range(4)
+    )
+    summary = run_plan(project, plan, workers=1, BR_PARALLEL_QUEUE_AHEAD="false")
+    assert summary.status == "completed" and len(intervals(project)) == 4
+
+
 def test_tasks_sharing_a_file_never_overlap(project: Path) -> None:
     plan = "name: p\ntasks:\n" + "".join(
         f"  - id: t{i}\n    files: [shared/out.txt]\n    run: {json.dumps(stamp(f't{i}', 0.15))}\n"

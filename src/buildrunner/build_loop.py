@@ -99,6 +99,9 @@ class SessionRun:
         self.beats: dict[str, float] = {}
         self.pending_events: list[dict[str, Any]] = []
         self._waiting_count = 0
+        # attempts sent into a busy worker's queue, not started yet (see _queue_ahead)
+        self.queued_ahead: dict[str, TaskState] = {}
+        self.queue_ahead = self.settings.parallel.queue_ahead
         self.router = Router(owner.conn, owner.settings, plan, self.session_id, owner.store.root)
         self.lock_keys = {
             task.id: lock_keys(_relative_to_store(workdir, task.cwd, task.files, owner.store.root))
@@ -198,6 +201,7 @@ class SessionRun:
         for action in take_control_requests(self.conn, self.session_id):
             if action == "pause" and not self.paused:
                 self.paused = True
+                self._recall_queued()
                 self.recorder.set_session_status("paused")
                 self.emit("session_paused")
             elif action == "resume" and self.paused:
@@ -206,8 +210,9 @@ class SessionRun:
                 self.emit("session_resumed")
             elif action == "cancel" and not self.cancelling:
                 self.cancelling = True
+                self._recall_queued()
                 for state in self.scheduler.running():
-                    if state.worker_id:
+                    if state.worker_id and not state.queued_ahead:
                         self.backend.cancel(state.worker_id)
 
     def _queue_ready(self) -> None:
@@ -229,8 +234,15 @@ class SessionRun:
 
     def _dispatch(self) -> None:
         idle = self.backend.idle_workers()
-        if not idle:
-            return
+        if idle:
+            self._start_on(idle)
+            if idle:  # nothing left for them: attempts queued on busy workers come back
+                self._recall_queued()
+        if self.queue_ahead:
+            self._queue_ahead()
+
+    def _start_on(self, idle: list[str]) -> None:
+        """Start the best runnable tasks on idle workers (popped from `idle` as they are used)."""
         # waiting tasks are re-tried each round; look a little past the idle count for them
         candidates = self.scheduler.take_best(len(idle) + self._waiting_count + 8)
         for state in candidates:
@@ -256,7 +268,38 @@ class SessionRun:
         self.scheduler.give_back(candidates)
         self._waiting_count = sum(state.status == "waiting" for state in candidates)
 
-    def _start(self, state: TaskState, worker_id: str) -> None:
+    def _queue_ahead(self) -> None:
+        """Send each busy worker its next task now, so it starts without waiting for us.
+
+        Only command tasks without declared files go ahead: they hold no locks and need no
+        routing, so a queued attempt costs nothing if it has to be revoked (pause, cancel, or
+        another worker falling idle while it waits behind a long task).
+        """
+        slots = self.backend.prefetch_slots()
+        if not slots:
+            return
+        candidates = self.scheduler.take_best(len(slots))
+        for state in candidates:
+            if state.spec.kind == "command" and not self.lock_keys[state.spec.id]:
+                self._start(state, slots.pop(0), ahead=True)
+        self.scheduler.give_back(candidates)
+
+    def _recall_queued(self) -> None:
+        """Ask workers for their queued attempts back (answered by "revoked" or "started")."""
+        for state in self.queued_ahead.values():
+            if not state.revoking and state.worker_id is not None:
+                state.revoking = True
+                self.backend.revoke(state.worker_id)
+
+    def _unqueue(self, state: TaskState) -> None:
+        """A queued attempt that never started goes back to the ready queue, uncounted."""
+        self.queued_ahead.pop(state.spec.id, None)
+        state.queued_ahead = state.revoking = False
+        state.attempts -= 1
+        state.worker_id = None
+        self.scheduler.set_status(state, "queued")
+
+    def _start(self, state: TaskState, worker_id: str, *, ahead: bool = False) -> None:
         task = state.spec
         agent: dict[str, Any] = {}
         if task.kind == "agent":
@@ -270,7 +313,6 @@ class SessionRun:
         state.attempts += 1
         self.scheduler.set_status(state, "running")
         state.worker_id, state.waiting_on = worker_id, None
-        state.started_at = now()
         log_path = self.log_dir / f"{task.id}.{state.attempts}.log"
         workdir = (self.root / task.cwd).resolve() if task.cwd else self.root
         run = TaskRun(
@@ -283,6 +325,16 @@ class SessionRun:
             log_max_bytes=self.settings.run.log_max_bytes,
         )
         self.backend.dispatch(worker_id, run)  # first: the worker starts while we write
+        if ahead:  # recorded as started when the worker says so
+            state.queued_ahead = True
+            self.queued_ahead[task.id] = state
+            return
+        self._record_start(state, worker_id)
+
+    def _record_start(self, state: TaskState, worker_id: str) -> None:
+        task = state.spec
+        state.started_at = now()
+        log_path = self.log_dir / f"{task.id}.{state.attempts}.log"
         with self._write():
             self.recorder.set_task(
                 task.id, status="running", attempts=state.attempts, worker_id=worker_id,
@@ -297,8 +349,20 @@ class SessionRun:
 
     # -- messages --------------------------------------------------------------------------
     def _handle(self, message: BackendMessage) -> None:
-        if message.kind in ("heartbeat", "started", "worker_ready"):
+        if message.kind in ("heartbeat", "started", "revoked", "worker_ready"):
             self.beats[message.worker_id] = now()
+        if message.kind in ("started", "revoked") and message.task is not None:
+            state = self.queued_ahead.get(message.task[0])
+            if state is None or state.attempts != message.task[1]:
+                return
+            if message.kind == "revoked":
+                self._unqueue(state)
+                return
+            self.queued_ahead.pop(state.spec.id)
+            state.queued_ahead = state.revoking = False
+            self._record_start(state, message.worker_id)
+            if self.cancelling:  # it started as the cancel went out
+                self.backend.cancel(message.worker_id)
         elif message.kind == "event" and message.task is not None:
             event = dict(message.event.get("event", {}))
             event_type = event.pop("type", "task_event")
@@ -408,6 +472,8 @@ class SessionRun:
 
     def _worker_lost(self, message: BackendMessage) -> None:
         worker_id = message.worker_id
+        for queued in [q for q in self.queued_ahead.values() if q.worker_id == worker_id]:
+            self._unqueue(queued)  # it never started: back to the queue, no attempt lost
         self.recorder.set_worker(worker_id, status="offline", current_task=None)
         task_id = message.task[0] if message.task else None
         self.emit("worker_offline", worker_id=worker_id, task_id=task_id, reason=message.reason)

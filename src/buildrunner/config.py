@@ -89,6 +89,7 @@ class ParallelSettings(Section):
     heartbeat_interval_s: float = Field(2.0, gt=0)
     heartbeat_timeout_s: float = Field(30.0, gt=0)
     lock_poll_s: float = Field(0.2, gt=0)
+    queue_ahead: bool = True  # a busy worker holds its next (lock-free command) task
     isolate: Literal["none", "worktree"] = "none"
 
 

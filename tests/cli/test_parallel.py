@@ -67,7 +67,9 @@ def background(project: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
             process.communicate()
 
 
-def sleepy_plan(project: Path, count: int, seconds: float, name: str = "sleepy") -> None:
+def sleepy_plan(
+    project: Path, count: int, seconds: float, name: str = "sleepy", *, files: bool = True
+) -> None:
     """Tasks that append their id to runs.log when they finish (to see what ran, and how often)."""
     (project / "task.py").write_text(
         "import os, sys, time\n"
@@ -76,7 +78,8 @@ def sleepy_plan(project: Path, count: int, seconds: float, name: str = "sleepy")
         "    log.write(os.environ['BR_TASK_ID'] + '\\n')\n"
     )
     tasks = "".join(
-        f"  - id: t{i}\n    files: [out/t{i}.txt]\n    run: python task.py {seconds}\n"
+        f"  - id: t{i}\n" + (f"    files: [out/t{i}.txt]\n" if files else "")
+        + f"    run: python task.py {seconds}\n"
         for i in range(count)
     )
     write_plan(project, f"name: {name}\ntasks:\n{tasks}")
@@ -148,10 +151,13 @@ def test_start_list_status_and_refusals_after_real_builds(project: Path) -> None
         assert message in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(("files", "seconds"), [(True, 0.4), (False, 1.0)],
+                         ids=["locking", "queued-ahead"])
 def test_pause_stops_new_tasks_and_resume_finishes_the_build(
-    project: Path, background: Callable[..., subprocess.Popen[str]]
+    project: Path, background: Callable[..., subprocess.Popen[str]], files: bool, seconds: float
 ) -> None:
-    sleepy_plan(project, 4, 0.4)
+    # without files, the next task waits in the worker's own queue: pause must take it back
+    sleepy_plan(project, 4, seconds, files=files)
     build = background("run", "plan.yaml", "--workers", "1", "--json")
     conn = connect(project)
     wait_for(lambda: "running" in statuses(conn).values())
@@ -163,18 +169,20 @@ def test_pause_stops_new_tasks_and_resume_finishes_the_build(
     running_task = live["running"][0]["task_id"]
     assert live["running"][0]["worker_id"] in {w["id"] for w in live["workers"]}
     assert [lock["path"] for lock in br_json("parallel", "locks")["locks"]] in (
-        [f"out/{running_task}.txt"], [])  # [] if the task ended in between
+        [f"out/{running_task}.txt"] if files else [], [])  # [] if the task ended in between
     frame = runner.invoke(app, ["parallel", "dashboard", "--once"])
     assert frame.exit_code == 0 and "sleepy" in frame.stderr
 
     paused = run_br("parallel", "pause", session_id[:12], "--json")
     assert paused.returncode == 0, paused.stderr
     assert json.loads(paused.stdout)["status"] == "paused"
+    # the running task finishes; no new one starts while paused
+    time.sleep(0.2)  # a start that crossed the pause on its way is recorded by now
+    started = conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
     again = run_br("parallel", "pause", session_id)
     assert again.returncode == 2 and "already paused" in again.stderr
-    # the running task finishes; no new one starts while paused
     wait_for(lambda: "running" not in statuses(conn).values())
-    started = conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
+    assert conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == started
     time.sleep(1.2)  # more than two control polls: a dispatch would have happened by now
     assert conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == started
     assert started < 4 and build.poll() is None
@@ -190,15 +198,16 @@ def test_pause_stops_new_tasks_and_resume_finishes_the_build(
     assert "session_paused" in events and "session_resumed" in events
 
 
+@pytest.mark.parametrize("files", [True, False], ids=["locking", "queued-ahead"])
 def test_cancel_stops_a_running_build_and_frees_its_locks(
-    project: Path, background: Callable[..., subprocess.Popen[str]]
+    project: Path, background: Callable[..., subprocess.Popen[str]], files: bool
 ) -> None:
-    sleepy_plan(project, 3, 30)
+    sleepy_plan(project, 3, 30, files=files)
     build = background("run", "plan.yaml", "--workers", "2", "--json")
     conn = connect(project)
     wait_for(lambda: list(statuses(conn).values()).count("running") == 2)
     session_id = conn.execute("SELECT id FROM sessions").fetchone()[0]
-    assert conn.execute("SELECT COUNT(*) FROM locks").fetchone()[0] == 2
+    assert conn.execute("SELECT COUNT(*) FROM locks").fetchone()[0] == (2 if files else 0)
 
     # no --yes: stdin is not a terminal, so there is no question to answer
     cancelled = subprocess.run([*BR, "parallel", "cancel", session_id, "--json"], cwd=project,
@@ -212,6 +221,8 @@ def test_cancel_stops_a_running_build_and_frees_its_locks(
     assert set(statuses(conn).values()) == {"cancelled"}
     assert conn.execute("SELECT COUNT(*) FROM locks").fetchone()[0] == 0
     assert not (project / "runs.log").exists()  # no task ran to its end
+    # the third task never started (without files it waited in a worker's queue)
+    assert conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == 2
     assert br_json("parallel", "list", "--status", "cancelled")["sessions"][0]["id"] == session_id
 
 

@@ -87,6 +87,33 @@ def _zombie(pid: int) -> bool:
         return True
 
 
+def test_killed_worker_gives_back_the_task_queued_behind_its_own(project: Path) -> None:
+    # without files, 'after' waits in the worker's own queue while 'victim' runs; the kill
+    # loses victim's attempt, but 'after' never started: it runs later as attempt 1
+    script = (
+        "import os, time, pathlib\n"
+        "if os.environ['BR_ATTEMPT'] == '1':\n"
+        "    pathlib.Path('worker-pid').write_text(str(os.getppid()))\n"
+        "    time.sleep(60)\n"
+    )
+    (project / "task.py").write_text(script)
+    write_plan(project, "name: k\ntasks:\n  - id: victim\n    priority: 1\n    run: python task.py\n"
+               "  - id: after\n    run: python -c \"open('after.txt', 'w').write('ran')\"\n")
+    process = subprocess.Popen([*BR, "run", "plan.yaml", "--json", "--workers", "1"], cwd=project,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    worker_pid = wait_for(lambda: task_pid_file_ready(project))
+    time.sleep(0.3)  # the orchestrator has queued 'after' on the worker by now
+    os.kill(worker_pid, signal.SIGKILL)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert json.loads(stdout)["tasks"]["succeeded"] == 2
+    conn = Store(project).connect()
+    attempts = conn.execute(
+        "SELECT task_id, attempt, status FROM attempts ORDER BY task_id, attempt").fetchall()
+    assert [tuple(row) for row in attempts] == [
+        ("after", 1, "succeeded"), ("victim", 1, "lost"), ("victim", 2, "succeeded")]
+
+
 def test_killed_orchestrator_resumes_without_rerunning_completed_tasks(project: Path) -> None:
     tasks = "".join(
         f"  - id: t{i:03d}\n    run: python -c \"import time,os; time.sleep(0.05); "

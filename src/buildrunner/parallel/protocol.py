@@ -1,8 +1,11 @@
 """Messages between the orchestrator and its workers: one JSON object per line.
 
-Orchestrator → worker: {"type": "run", "task": TaskRun}, {"type": "cancel"}, {"type": "stop"}.
-Worker → orchestrator: hello, hb (heartbeat), started (with the task's process id), event (telemetry
-from inside the task, e.g. a model call), done (the result).
+Orchestrator → worker: {"type": "run", "task": TaskRun} (runs now, or queues behind the running
+attempt), {"type": "revoke", "task_id", "attempt"} (give back a queued attempt), {"type": "cancel"}
+(the running attempt), {"type": "stop"}.
+Worker → orchestrator: hello, hb (heartbeat), started (task_id, attempt and the process id),
+revoked (task_id, attempt: a queued attempt given back unstarted), event (telemetry from inside the
+task, e.g. a model call), done (the result).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """A worker process: takes task attempts from the orchestrator on stdin, reports on stdout.
 
 Started as `python -m buildrunner.parallel.worker WORKER_ID HEARTBEAT_S`. It sends a heartbeat every
-HEARTBEAT_S seconds while alive. When its stdin closes (the orchestrator died) it kills the task it
+HEARTBEAT_S seconds while alive. Attempts run one at a time; an attempt sent while another runs
+waits in the worker's queue (the orchestrator queues a short task ahead so the worker never waits
+for a round trip) until it starts or the orchestrator revokes it. When its stdin closes (the orchestrator died) it kills the task it
 runs and exits, so a killed orchestrator never leaves orphans behind.
 """
 
@@ -11,6 +13,7 @@ import os
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -59,7 +62,9 @@ def _execute_command(task: TaskRun, emit: Callable[[dict[str, Any]], None], runn
         env=env,
         log_path=Path(task.log_path),
         timeout_s=task.timeout_s,
-        on_start=lambda pid: emit({"type": "started", "task_id": task.task_id, "pid": pid}),
+        on_start=lambda pid: emit(
+            {"type": "started", "task_id": task.task_id, "attempt": task.attempt, "pid": pid}
+        ),
     )
     finish_log(Path(task.log_path), task.log_max_bytes)
     if result.exit_code == 0 and not result.cancelled:
@@ -115,7 +120,10 @@ def main(argv: list[str]) -> int:
     worker_id, heartbeat_s = argv[0], float(argv[1])
     channel = Channel(sys.stdout.buffer)
     stopping = threading.Event()
-    state: dict[str, Any] = {"runner": None, "thread": None}
+    # the attempt running now (its runner) and attempts queued behind it, under one condition
+    ready = threading.Condition()
+    pending: deque[TaskRun] = deque()
+    state: dict[str, Any] = {"runner": None}
 
     def heartbeat() -> None:
         while not stopping.wait(heartbeat_s):
@@ -123,35 +131,53 @@ def main(argv: list[str]) -> int:
             if channel.broken:
                 _abandon(state)
 
-    def run_task(task: TaskRun) -> None:
-        runner = CommandRunner(owns_cwd=True)
-        state["runner"] = runner
-        try:
-            outcome = execute(task, channel.send, runner)
-        except Exception as exc:  # an executor bug must not kill the worker silently
-            outcome = TaskOutcome(
-                task.task_id, task.attempt, "failed", error_type="internal", error=repr(exc)
-            )
-        state["runner"] = None
-        channel.send({"type": "done", "outcome": outcome.to_dict()})
+    def run_tasks() -> None:
+        while True:
+            with ready:
+                while not pending:
+                    ready.wait()
+                task = pending.popleft()
+                # set before the lock is released: a cancel from now on reaches this attempt
+                runner = state["runner"] = CommandRunner(owns_cwd=True)
+            try:
+                outcome = execute(task, channel.send, runner)
+            except Exception as exc:  # an executor bug must not kill the worker silently
+                outcome = TaskOutcome(
+                    task.task_id, task.attempt, "failed", error_type="internal", error=repr(exc)
+                )
+            with ready:
+                state["runner"] = None
+            channel.send({"type": "done", "outcome": outcome.to_dict()})
 
     channel.send({"type": "hello", "worker_id": worker_id, "pid": os.getpid()})
     threading.Thread(target=heartbeat, daemon=True).start()
+    threading.Thread(target=run_tasks, daemon=True).start()
     for line in sys.stdin.buffer:
         try:
             message = decode(line)
         except ValueError:
             continue
-        if message["type"] == "run":
-            task = TaskRun.from_dict(message["task"])
-            thread = threading.Thread(target=run_task, args=(task,), daemon=True)
-            state["thread"] = thread
-            thread.start()
-        elif message["type"] == "cancel":
-            runner = state["runner"]
+        kind = message["type"]
+        if kind == "run":
+            with ready:
+                pending.append(TaskRun.from_dict(message["task"]))
+                ready.notify()
+        elif kind == "revoke":
+            # give back a queued attempt that has not started; one that has started is not
+            # revoked (its "started" and "done" tell the orchestrator)
+            with ready:
+                for task in pending:
+                    if (task.task_id, task.attempt) == (message["task_id"], message["attempt"]):
+                        pending.remove(task)
+                        channel.send({"type": "revoked", "task_id": task.task_id,
+                                      "attempt": task.attempt})
+                        break
+        elif kind == "cancel":
+            with ready:
+                runner = state["runner"]
             if runner is not None:
                 runner.cancel()
-        elif message["type"] == "stop":
+        elif kind == "stop":
             break
     # stdin closed or stop: never leave the task running without an owner
     stopping.set()

@@ -22,12 +22,12 @@ class WorkerInfo:
 class BackendMessage:
     """Something that happened in the backend, for the orchestrator to record."""
 
-    kind: str  # heartbeat | started | event | done | lost | worker_ready
+    kind: str  # heartbeat | started | revoked | event | done | lost | worker_ready
     worker_id: str
     outcome: TaskOutcome | None = None
     event: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
-    task: tuple[str, int] | None = None  # the attempt a lost worker was running
+    task: tuple[str, int] | None = None  # the attempt started, revoked, or a lost worker's
 
 
 class Backend(Protocol):
@@ -40,6 +40,14 @@ class Backend(Protocol):
     def idle_workers(self) -> list[str]: ...
 
     def dispatch(self, worker_id: str, task: TaskRun) -> None: ...
+
+    def prefetch_slots(self) -> list[str]:
+        """Busy workers that may queue one attempt ahead (none: the backend does not queue)."""
+        ...
+
+    def revoke(self, worker_id: str) -> None:
+        """Ask a worker to give back its queued attempt."""
+        ...
 
     def poll(self, timeout_s: float) -> list[BackendMessage]: ...
 

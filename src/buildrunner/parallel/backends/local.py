@@ -21,6 +21,7 @@ class _Worker:
         self.info = WorkerInfo(worker_id, process.pid, socket.gethostname(), last_heartbeat=time.time())
         self.process = process
         self.buffer = b""
+        self.queued: tuple[str, int] | None = None  # an attempt waiting in the worker's queue
         self.ready = False
         self.gone = False
 
@@ -98,13 +99,34 @@ class LocalBackend:
             worker_id
             for worker_id, worker in self._workers.items()
             if worker.ready and not worker.gone and worker.info.busy_with is None
+            and worker.queued is None
+        ]
+
+    def prefetch_slots(self) -> list[str]:
+        """Busy workers that can take one attempt into their queue, to start when they are free."""
+        return [
+            worker_id
+            for worker_id, worker in self._workers.items()
+            if worker.ready and not worker.gone and worker.info.busy_with is not None
+            and worker.queued is None
         ]
 
     def dispatch(self, worker_id: str, task: TaskRun) -> None:
+        """Start `task` on an idle worker, or queue it behind a busy worker's attempt."""
         worker = self._workers[worker_id]
-        worker.info.busy_with = (task.task_id, task.attempt)
-        worker.info.task_pid = None
+        if worker.info.busy_with is None and worker.queued is None:
+            worker.info.busy_with = (task.task_id, task.attempt)
+            worker.info.task_pid = None
+        else:
+            worker.queued = (task.task_id, task.attempt)
         self._send(worker, {"type": "run", "task": task.to_dict()})
+
+    def revoke(self, worker_id: str) -> None:
+        """Ask for a queued attempt back: a "revoked" message, or "started" if it was too late."""
+        worker = self._workers.get(worker_id)
+        if worker is not None and worker.queued is not None:
+            task_id, attempt = worker.queued
+            self._send(worker, {"type": "revoke", "task_id": task_id, "attempt": attempt})
 
     def cancel(self, worker_id: str) -> None:
         worker = self._workers.get(worker_id)
@@ -188,8 +210,17 @@ class LocalBackend:
         if kind == "hb":
             return BackendMessage("heartbeat", worker_id)
         if kind == "started":
+            attempt = (message.get("task_id"), message.get("attempt"))
+            if attempt == worker.queued:
+                worker.info.busy_with, worker.queued = worker.queued, None
             worker.info.task_pid = int(message["pid"])
             return BackendMessage("started", worker_id, task=worker.info.busy_with)
+        if kind == "revoked":
+            attempt = (message.get("task_id"), message.get("attempt"))
+            if attempt != worker.queued:
+                return None
+            worker.queued = None
+            return BackendMessage("revoked", worker_id, task=attempt)
         if kind == "event":
             return BackendMessage("event", worker_id, event=message, task=worker.info.busy_with)
         if kind == "done":

@@ -196,6 +196,12 @@ class RayBackend:
     def idle_workers(self) -> list[str]:
         return [worker_id for worker_id, slot in self._slots.items() if slot.info.busy_with is None]
 
+    def prefetch_slots(self) -> list[str]:
+        return []  # Ray queues and places tasks itself: one attempt per slot
+
+    def revoke(self, worker_id: str) -> None:
+        return None
+
     def dispatch(self, worker_id: str, task: TaskRun) -> None:
         slot = self._slots[worker_id]
         slot.info.busy_with = (task.task_id, task.attempt)
