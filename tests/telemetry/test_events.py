@@ -141,3 +141,21 @@ def test_the_real_masker_hides_secrets_in_events() -> None:
     failed = TaskFailed(error=f"deploy failed: key={secret}")
     assert secret not in failed.error
     assert secret not in failed.payload_json()
+
+
+def test_event_ids_are_unique_in_a_process_and_across_a_fork() -> None:
+    import os
+
+    ids = {ev.TaskQueued(task_id="t").event_id for _ in range(1000)}
+    assert len(ids) == 1000 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child's ids must not repeat the parent's next ones
+        os.write(write, "\n".join(ev.TaskQueued().event_id for _ in range(10)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    with os.fdopen(read) as stream:
+        from_child = set(stream.read().split())
+    from_parent = {ev.TaskQueued().event_id for _ in range(10)}
+    assert len(from_child) == 10 and not from_child & (from_parent | ids)
