@@ -92,7 +92,7 @@ def test_summary_by_period_and_grouping(conn: sqlite3.Connection) -> None:
     by_task = {g.key: g.calls for g in tracker.summary("day", "task").groups}
     assert by_task == {"b": 2}
     data = tracker.summary("day", "model").to_dict()
-    assert data["total"]["cost_usd"] == "0.300000" and data["start"] == "2026-03-11T00:00:00+00:00"
+    assert data["total"]["cost_usd"] == "0.300000" and data["start"] == "2026-03-11T00:00:00Z"
     with pytest.raises(RoutingError, match="unknown grouping"):
         tracker.summary("all", "colour")
 

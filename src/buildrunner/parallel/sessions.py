@@ -14,7 +14,7 @@ from typing import Any
 from buildrunner.errors import SessionError
 from buildrunner.parallel.locks import owner_alive
 from buildrunner.parallel.plan import Plan
-from buildrunner.store.db import now, transaction
+from buildrunner.store.db import iso_utc, now, transaction
 
 ACTIVE = ("pending", "running", "paused")
 FINAL = ("completed", "failed", "cancelled", "interrupted")
@@ -78,7 +78,7 @@ def iso(ts: float | None) -> str | None:
     """An epoch time as ISO 8601 UTC text."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return iso_utc(ts)
 
 
 def new_session_id() -> str:

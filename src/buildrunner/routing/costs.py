@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from buildrunner.errors import BudgetExceededError, RoutingError
+from buildrunner.store.db import iso_utc
 
 MICRO = Decimal("0.000001")
 PERIODS = ("day", "week", "month", "all")
@@ -86,8 +87,8 @@ class CostSummary:
         return {
             "period": self.period,
             "by": self.by,
-            "start": _iso(self.start) if self.start is not None else None,
-            "end": _iso(self.end),
+            "start": iso_utc(self.start) if self.start is not None else None,
+            "end": iso_utc(self.end),
             "total": total,
             "groups": [g.to_dict() for g in self.groups],
         }
@@ -317,6 +318,3 @@ def _check_scope(scope: str) -> None:
             f"unknown budget scope '{scope}' (choose from {', '.join(BUDGET_SCOPES)})"
         )
 
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")

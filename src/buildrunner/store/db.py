@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from buildrunner.errors import SchemaTooNewError, StoreError
@@ -24,6 +25,12 @@ DB_NAME = "buildrunner.db"
 def now() -> float:
     """Current time as stored in the database (epoch seconds)."""
     return time.time()
+
+
+def iso_utc(ts: float, *, millis: bool = False) -> str:
+    """A stored epoch time as ISO 8601 UTC text, the one form every output uses ('...Z')."""
+    text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds" if millis else "seconds")
+    return text.replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

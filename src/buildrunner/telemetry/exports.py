@@ -16,9 +16,10 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO
+
+from buildrunner.store.db import iso_utc
 
 ExportFormat = Literal["csv", "jsonl"]
 CSV_COLUMNS = (
@@ -73,17 +74,11 @@ def flat_event(row: sqlite3.Row) -> dict[str, Any]:
     """One stored event as a flat dict: common fields, payload fields, denormalized extras."""
     data: dict[str, Any] = {
         "type": row["type"], "event_id": row["event_id"], "ts": row["ts"],
-        "time_utc": iso_utc(row["ts"]), "schema_version": row["schema_version"],
+        "time_utc": iso_utc(row["ts"], millis=True), "schema_version": row["schema_version"],
         "session_id": row["session_id"], "task_id": row["task_id"], "level": row["level"],
     }
     data.update(json.loads(row["payload"] or "{}"))
     return data
-
-
-def iso_utc(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
-    )
 
 
 def export_events(
@@ -113,7 +108,7 @@ def write_csv(handle: TextIO, rows: Iterator[sqlite3.Row]) -> int:
     for row in rows:
         cost = row["cost_micro_usd"]
         writer.writerow([
-            _cell(row["event_id"]), _cell(row["type"]), iso_utc(row["ts"]), repr(row["ts"]),
+            _cell(row["event_id"]), _cell(row["type"]), iso_utc(row["ts"], millis=True), repr(row["ts"]),
             _cell(row["session_id"]), _cell(row["task_id"]), _cell(row["level"]),
             _cell(row["model"]), _number(row["success"]), _number(row["duration_ms"]),
             "" if cost is None else f"{cost / 1_000_000:.6f}", _number(row["input_tokens"]),
