@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import os
 import shlex
 import shutil
@@ -22,6 +24,52 @@ _SHELL_SPECIAL = set("|&;<>()$`\\\"'*?[]#~=%{}\n!")
 SHELL_WORDS = frozenset(
     ["!", ".", ":", "[", "[[", "alias", "break", "cd", "command", "continue", "echo", "eval", "exec", "exit", "export", "false", "for", "if", "printf", "pwd", "read", "return", "set", "shift", "test", "times", "trap", "true", "type", "ulimit", "umask", "unset", "wait", "while", "until", "case", "{", "(", "source", "local"]
 )
+
+
+class Watchdog:
+    """One thread that fires every command's timeout.
+
+    A thread per command would cost more than a short command itself; here a command's
+    deadline is one heap entry, removed when the command ends in time.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._ids = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def schedule(self, delay_s: float, callback: Callable[[], None]) -> int:
+        """Call `callback` (on the watchdog thread) in `delay_s` seconds unless cancelled."""
+        with self._cond:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="br-timeouts", daemon=True)
+                self._thread.start()
+            key = next(self._ids)
+            heapq.heappush(self._heap, (time.monotonic() + delay_s, key, callback))
+            self._cond.notify()
+            return key
+
+    def cancel(self, key: int) -> None:
+        with self._cond:
+            kept = [entry for entry in self._heap if entry[1] != key]
+            if len(kept) != len(self._heap):
+                heapq.heapify(kept)
+                self._heap = kept
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    self._cond.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
+                _, _, callback = heapq.heappop(self._heap)
+            try:
+                callback()
+            except Exception:  # a failing kill must not stop every later timeout
+                continue
+
+
+WATCHDOG = Watchdog()
 
 
 @dataclass(frozen=True)
@@ -110,16 +158,14 @@ class CommandRunner:
         timed_out = threading.Event()
         timer = None
         if timeout_s is not None:
-            timer = threading.Timer(timeout_s, self._on_timeout, args=(timed_out,))
-            timer.daemon = True
-            timer.start()
+            timer = WATCHDOG.schedule(timeout_s, lambda: self._on_timeout(timed_out))
         try:
             _, status, usage = os.wait4(pid, 0)
         finally:
             if popen is not None:
                 popen.returncode = 0  # reaped by wait4: Popen must never wait for it again
             if timer is not None:
-                timer.cancel()
+                WATCHDOG.cancel(timer)
             with self._lock:
                 self._pid = None
         exit_code = os.waitstatus_to_exitcode(status)

@@ -11,7 +11,7 @@ task, e.g. a model call), done (the result).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -62,7 +62,7 @@ class TaskOutcome:
     findings: list[dict[str, Any]] = field(default_factory=list)  # security gate (masked)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(self.__dict__)  # flat JSON-ready fields: no deep copy on the hot path
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskOutcome:
