@@ -1,15 +1,18 @@
 """Scheduling overhead: 1,000 trivial tasks (`true`) on 2 workers, ours beside Ray's.
 
-    .venv/bin/python benchmarks/scheduling.py [--tasks 1000] [--workers 2] [--no-ray]
+    .venv/bin/python benchmarks/scheduling.py [--tasks 1000] [--workers 2] [--repeat 3] [--no-ray]
 
 Ours: a real `br` session through the Orchestrator (store, events, worker processes).
 Ray: the same number of remote tasks, each running `true` in a subprocess, on a local Ray with
 2 CPUs (Ray is taken from this interpreter if installed, else from benchmarks/.venv-ray).
+The two run in turns (ours, Ray, ours, ...) so that a change in the machine's load hits both;
+the medians are compared.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,15 +82,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each, in turns")
     parser.add_argument("--no-ray", action="store_true", help="skip the Ray peer")
     args = parser.parse_args()
-    rate = ours(args.tasks, args.workers)
-    peer = None if args.no_ray else ray_rate(args.tasks, args.workers)
-    print(f"{args.tasks} trivial tasks, {args.workers} workers")
-    print(f"  buildrunner (local backend): {rate:8.1f} tasks/s")
-    print(f"  ray (local, {args.workers} CPUs):        " + (f"{peer:8.1f} tasks/s" if peer else "   n/a"))
-    if peer:
-        print(f"  ratio ours/ray: {rate / peer:.2f}")
+    rates: list[float] = []
+    peers: list[float] = []
+    for _ in range(max(args.repeat, 1)):
+        rates.append(ours(args.tasks, args.workers))
+        peer = None if args.no_ray else ray_rate(args.tasks, args.workers)
+        if peer is not None:
+            peers.append(peer)
+    rate = statistics.median(rates)
+    print(f"{args.tasks} trivial tasks, {args.workers} workers, median of {len(rates)} runs")
+    print(f"  buildrunner (local backend): {rate:8.1f} tasks/s  ({_runs(rates)})")
+    if peers:
+        peer_rate = statistics.median(peers)
+        print(f"  ray (local, {args.workers} CPUs):        {peer_rate:8.1f} tasks/s  ({_runs(peers)})")
+        print(f"  ratio ours/ray: {rate / peer_rate:.2f}")
+    else:
+        print(f"  ray (local, {args.workers} CPUs):           n/a")
+
+
+def _runs(values: list[float]) -> str:
+    return ", ".join(f"{value:.0f}" for value in values)
 
 
 if __name__ == "__main__":
