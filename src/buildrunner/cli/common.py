@@ -9,14 +9,16 @@ import json
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from buildrunner.config import Settings, load_settings
 from buildrunner.errors import BuildRunnerError
 from buildrunner.store.db import Store, open_store
+
+if TYPE_CHECKING:  # pydantic models cost ~0.1 s to import: only commands that read settings pay
+    from buildrunner.config import Settings
 
 # Human output: stderr so `--json` stdout stays clean; highlight off so numbers keep their text.
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -59,6 +61,8 @@ def project_store() -> Store:
 
 def project_settings(store: Store | None = None) -> Settings:
     """Validated settings of the current project."""
+    from buildrunner.config import load_settings
+
     return load_settings((store or project_store()).root)
 
 
