@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import select
+import queue
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,14 @@ class Worker:
             [sys.executable, "-m", "buildrunner.parallel.worker", "w-test", "30"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         )
+        self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
         assert self.next()["type"] == "hello"
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(json.loads(line))
 
     def send(self, message: dict[str, Any]) -> None:
         assert self.process.stdin is not None
@@ -33,15 +41,14 @@ class Worker:
         self.send({"type": "run", "task": task.to_dict()})
 
     def next(self, timeout_s: float = 10.0) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout_s)
-        assert ready, "the worker said nothing"
-        return json.loads(self.process.stdout.readline())
+        return self.lines.get(timeout=timeout_s)
 
     def quiet_for(self, seconds: float) -> bool:
-        assert self.process.stdout is not None
-        ready, _, _ = select.select([self.process.stdout], [], [], seconds)
-        return not ready
+        try:
+            self.lines.get(timeout=seconds)
+        except queue.Empty:
+            return True
+        return False
 
 
 @pytest.fixture

@@ -117,7 +117,8 @@ class CommandRunner:
     ) -> CommandResult:
         """Run `command` to completion; never raises for a failing or missing command."""
         started = time.monotonic()
-        log_path.parent.mkdir(parents=True, exist_ok=True)
+        if not log_path.parent.is_dir():
+            log_path.parent.mkdir(parents=True, exist_ok=True)
         argv = _argv(command)
         with open(log_path, "ab") as log:
             popen: subprocess.Popen[bytes] | None = None
@@ -223,7 +224,7 @@ def _spawn(argv: list[str], cwd: Path, env: Mapping[str, str], log_fd: int) -> i
         return os.posix_spawn(
             program,
             argv,
-            dict(env),
+            env,
             file_actions=[
                 (os.POSIX_SPAWN_DUP2, devnull, 0),
                 (os.POSIX_SPAWN_DUP2, log_fd, 1),

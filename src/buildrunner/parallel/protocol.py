@@ -11,6 +11,7 @@ task, e.g. a model call), done (the result).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +68,13 @@ class TaskOutcome:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskOutcome:
         return cls(**data)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write `data` to a pipe with as few system calls as it takes (no buffer to flush)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def encode(message: dict[str, Any]) -> bytes:

@@ -14,18 +14,18 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from buildrunner.parallel.protocol import TaskOutcome, TaskRun, decode, encode
+from buildrunner.parallel.protocol import TaskOutcome, TaskRun, decode, encode, write_all
 
 
 class Channel:
-    """Thread-safe line writer to the orchestrator."""
+    """Thread-safe line writer to the orchestrator (straight to the pipe: nothing buffered)."""
 
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
         self._lock = threading.Lock()
         self.broken = False
 
@@ -33,16 +33,18 @@ class Channel:
         data = encode(message)
         with self._lock:
             try:
-                self._stream.write(data)
-                self._stream.flush()
-            except (BrokenPipeError, OSError, ValueError):
+                write_all(self._fd, data)
+            except OSError:
                 self.broken = True
 
 
-def execute(task: TaskRun, emit: Callable[[dict[str, Any]], None], runner: Any) -> TaskOutcome:
-    """Run one attempt with the executor for its kind."""
+def execute(
+    task: TaskRun, emit: Callable[[dict[str, Any]], None], runner: Any,
+    base_env: Mapping[str, str] | None = None,
+) -> TaskOutcome:
+    """Run one attempt with the executor for its kind (commands get `base_env` + the task's env)."""
     if task.kind == "command":
-        return _execute_command(task, emit, runner)
+        return _execute_command(task, emit, runner, os.environ if base_env is None else base_env)
     from buildrunner.executors.dispatch import execute_agent_task
 
     started = time.monotonic()
@@ -54,8 +56,11 @@ def execute(task: TaskRun, emit: Callable[[dict[str, Any]], None], runner: Any) 
     return outcome
 
 
-def _execute_command(task: TaskRun, emit: Callable[[dict[str, Any]], None], runner: Any) -> TaskOutcome:
-    env = {**os.environ, **task.env}
+def _execute_command(
+    task: TaskRun, emit: Callable[[dict[str, Any]], None], runner: Any,
+    base_env: Mapping[str, str],
+) -> TaskOutcome:
+    env = {**base_env, **task.env}
     result = runner.run(
         task.run or "",
         cwd=Path(task.workdir),
@@ -118,12 +123,13 @@ def main(argv: list[str]) -> int:
     from buildrunner.executors.command import CommandRunner
 
     worker_id, heartbeat_s = argv[0], float(argv[1])
-    channel = Channel(sys.stdout.buffer)
+    channel = Channel(sys.stdout.fileno())
     stopping = threading.Event()
     # the attempt running now (its runner) and attempts queued behind it, under one condition
     ready = threading.Condition()
     pending: deque[TaskRun] = deque()
     state: dict[str, Any] = {"runner": None}
+    base_env = dict(os.environ)  # copied once: tasks add their own variables to it
 
     def heartbeat() -> None:
         while not stopping.wait(heartbeat_s):
@@ -140,7 +146,7 @@ def main(argv: list[str]) -> int:
                 # set before the lock is released: a cancel from now on reaches this attempt
                 runner = state["runner"] = CommandRunner(owns_cwd=True)
             try:
-                outcome = execute(task, channel.send, runner)
+                outcome = execute(task, channel.send, runner, base_env)
             except Exception as exc:  # an executor bug must not kill the worker silently
                 outcome = TaskOutcome(
                     task.task_id, task.attempt, "failed", error_type="internal", error=repr(exc)

@@ -12,7 +12,7 @@ import time
 import uuid
 
 from buildrunner.parallel.backends import BackendMessage, WorkerInfo
-from buildrunner.parallel.protocol import TaskOutcome, TaskRun, decode, encode
+from buildrunner.parallel.protocol import TaskOutcome, TaskRun, decode, encode, write_all
 from buildrunner.process import kill_process_group
 
 
@@ -149,8 +149,7 @@ class LocalBackend:
     def _send(self, worker: _Worker, message: dict[str, object]) -> None:
         try:
             assert worker.process.stdin is not None
-            worker.process.stdin.write(encode(message))
-            worker.process.stdin.flush()
+            write_all(worker.process.stdin.fileno(), encode(message))
         except (BrokenPipeError, OSError, ValueError):
             pass  # the worker died; poll() reports it
 
