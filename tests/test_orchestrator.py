@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
 from pathlib import Path
+
+import pytest
 
 from buildrunner.config import load_settings
 from buildrunner.orchestrator import Orchestrator, RunSummary
@@ -268,3 +271,56 @@ def test_resume_refuses_a_session_another_process_owns(project: Path) -> None:
     with pytest.raises(SessionError, match="still running"):
         orchestrator.prepare_resume(session_id)
     orchestrator.close()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_builds_keep_every_invariant(project: Path, seed: int) -> None:
+    """Random DAGs of short tasks (some locked, some queued ahead, some flaky or failing)."""
+    rng = random.Random(seed)
+    (project / "task.py").write_text(
+        "import os, sys, time, fcntl\n"
+        "task, attempt, fail_until = os.environ['BR_TASK_ID'], os.environ['BR_ATTEMPT'], int(sys.argv[1])\n"
+        "time.sleep(float(sys.argv[2]))\n"
+        "with open('runs.log', 'a') as log:\n"
+        "    fcntl.flock(log, fcntl.LOCK_EX)\n"
+        "    log.write(f'{task} {attempt}\\n')\n"
+        "sys.exit(1 if int(attempt) <= fail_until else 0)\n"
+    )
+    lines, expected_attempts = [], {}
+    for i in range(30):
+        deps = sorted({f"t{j}" for j in rng.sample(range(i), min(i, rng.choice([0, 0, 1, 2])))})
+        retries = rng.choice([0, 0, 1, 2])
+        fail_until = rng.choice([0, 0, 0, 1, 3])  # attempts that fail before one succeeds
+        files = f"    files: [out/f{rng.randrange(4)}.txt]\n" if rng.random() < 0.3 else ""
+        lines.append(
+            f"  - id: t{i}\n    priority: {rng.randrange(3)}\n    retries: {retries}\n{files}"
+            + (f"    depends_on: [{', '.join(deps)}]\n" if deps else "")
+            + f"    run: python task.py {fail_until} {rng.choice([0, 0.01, 0.05])}\n"
+        )
+        expected_attempts[f"t{i}"] = (deps, retries, fail_until)
+    summary = run_plan(project, "name: r\ntasks:\n" + "".join(lines), workers=3)
+
+    final = {task["task_id"]: task for task in summary.tasks}
+    runs: dict[str, list[int]] = {}
+    for line in (project / "runs.log").read_text().split("\n"):
+        if line:
+            task_id, attempt = line.split()
+            runs.setdefault(task_id, []).append(int(attempt))
+    for task_id, (deps, retries, fail_until) in expected_attempts.items():
+        task = final[task_id]
+        if any(final[dep]["status"] != "succeeded" for dep in deps):
+            assert task["status"] == "skipped" and task_id not in runs, task_id
+            continue
+        # every attempt ran exactly once, numbered 1..n, and the outcome follows from the script
+        attempts = min(fail_until + 1, retries + 1)
+        assert runs[task_id] == list(range(1, attempts + 1)), (task_id, runs[task_id])
+        assert task["attempts"] == attempts
+        assert task["status"] == ("succeeded" if fail_until <= retries else "failed"), task_id
+    conn = Store(project).connect()
+    rows = conn.execute("SELECT task_id, attempt, status FROM attempts").fetchall()
+    assert sorted((row[0], row[1]) for row in rows) == sorted(
+        (task_id, attempt) for task_id, numbers in runs.items() for attempt in numbers)
+    assert {row[2] for row in rows} <= {"succeeded", "failed"}
+    assert conn.execute("SELECT COUNT(*) FROM locks").fetchone()[0] == 0
+    assert summary.status == ("completed" if all(
+        task["status"] == "succeeded" for task in final.values()) else "failed")
