@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from buildrunner.parallel.locks import pid_alive
 from buildrunner.parallel.protocol import TaskRun
 
 
@@ -109,3 +110,17 @@ def test_cancel_stops_the_running_attempt_not_the_queued_one(
     assert time.monotonic() - started < 10
     assert summary(worker.next()) == ("started", "b", "")
     assert summary(worker.next()) == ("done", "b", "succeeded")
+
+
+def test_closing_stdin_stops_the_task_and_the_worker_exits_cleanly(
+    worker: Worker, tmp_path: Path
+) -> None:
+    worker.run(task(tmp_path, "a", "sleep 30"))
+    worker.run(task(tmp_path, "b", "touch b.txt"))
+    started = worker.next()
+    assert summary(started) == ("started", "a", "")
+    assert worker.process.stdin is not None
+    worker.process.stdin.close()  # the orchestrator is gone
+    assert worker.process.wait(timeout=10) == 0  # exited by itself (exit handlers ran)
+    time.sleep(0.3)
+    assert not pid_alive(started["pid"]) and not (tmp_path / "b.txt").exists()

@@ -185,13 +185,18 @@ def main(argv: list[str]) -> int:
                 runner.cancel()
         elif kind == "stop":
             break
-    # stdin closed or stop: never leave the task running without an owner
+    # stdin closed or stop: never leave the task running without an owner, start nothing more
     stopping.set()
-    _abandon(state)
-    return 0
+    with ready:
+        pending.clear()
+        runner = state["runner"]
+    if runner is not None:
+        runner.cancel()
+    return 0  # a normal exit: atexit handlers (e.g. coverage) run; the daemon threads just end
 
 
 def _abandon(state: dict[str, Any]) -> None:
+    """The orchestrator is gone (seen from the heartbeat thread): kill the task and exit now."""
     runner = state.get("runner")
     if runner is not None:
         runner.cancel()

@@ -67,8 +67,19 @@ class LocalBackend:
         self._workers.pop(worker_id, None)
         return self._spawn()
 
-    def shutdown(self) -> None:
-        for worker in list(self._workers.values()):
+    def shutdown(self, grace_s: float = 1.0) -> None:
+        """Stop every worker: its task is killed, its stdin closed so it exits by itself (its
+        exit handlers run), and a worker still there after `grace_s` is killed."""
+        workers = list(self._workers.values())
+        for worker in workers:
+            if worker.info.task_pid is not None:
+                kill_process_group(worker.info.task_pid)
+            with contextlib.suppress(Exception):
+                worker.process.stdin.close()  # type: ignore[union-attr]
+        deadline = time.monotonic() + grace_s
+        for worker in workers:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.process.wait(timeout=max(deadline - time.monotonic(), 0.0))
             self._close(worker, kill=True)
         self._workers.clear()
         with contextlib.suppress(Exception):
