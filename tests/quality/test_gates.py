@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
+
+import pytest
 
 from buildrunner.config import load_settings
 from buildrunner.gaps import analyze
@@ -75,6 +78,25 @@ def test_coverage_gate_reads_json_and_xml(project: Path) -> None:
         assert "not a Cobertura" in str(exc)
     else:
         raise AssertionError("a broken report must be an error")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "not found (run 'coverage json')"),
+    ("{}", "is not a coverage.py JSON report"),
+    ("not json", "is not a coverage.py JSON report"),
+    ("<coverage/>", "is not a Cobertura XML coverage report"),
+    ("directory", "cannot read coverage report"),
+])
+def test_unusable_coverage_reports_are_one_clear_error(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    report = tmp_path / "coverage.json"
+    if content == "directory":
+        report.mkdir()
+    elif content is not None:
+        report.write_text(content)
+    with pytest.raises(CoverageReportError, match=re.escape(message)):
+        read_total_coverage(report)
 
 
 def test_budget_and_critical_alert_gates(project: Path) -> None:

@@ -130,3 +130,24 @@ def test_a_real_build_flows_through_the_collector(project: Path) -> None:
     assert (performance["succeeded"], performance["failed"]) == (1, 1)
     assert performance["throughput_per_min"] > 0
     assert {k["kind"] for k in performance["by_kind"]} == {"command"}
+
+
+def test_human_output_shows_the_same_facts(project: Path) -> None:
+    seed(project)
+
+    def human(*args: str) -> str:
+        result = runner.invoke(app, ["telemetry", *args], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, (result.output, result.exception)
+        assert result.stdout == ""  # tables go to stderr: stdout stays for --json
+        return result.stderr
+
+    summary = human("summary", "--by", "kind")
+    assert "errors by type" in summary and "task:timeout" in summary
+    assert "by kind" in summary and "command" in summary and "agent" in summary
+    events = human("events", "--limit", "3")
+    assert "security_violation" in events and "rule_id=aws-key" in events
+    checked = human("alerts", "--check")
+    assert "firing: security_violations (critical)" in checked
+    listed = human("alerts")
+    assert "security_violations" in listed and "critical" in listed and "no alerts" not in listed
+    assert "no events" in human("events", "--session", "nobody")
