@@ -3,8 +3,9 @@
 Started as `python -m buildrunner.parallel.worker WORKER_ID HEARTBEAT_S`. It sends a heartbeat every
 HEARTBEAT_S seconds while alive. Attempts run one at a time; an attempt sent while another runs
 waits in the worker's queue (the orchestrator queues a short task ahead so the worker never waits
-for a round trip) until it starts or the orchestrator revokes it. When its stdin closes (the orchestrator died) it kills the task it
-runs and exits, so a killed orchestrator never leaves orphans behind.
+for a round trip) until it starts or the orchestrator revokes it. When its stdin closes (the
+orchestrator is gone or ends the build) it kills the task it runs, starts nothing more and exits,
+so a killed orchestrator never leaves orphans behind.
 """
 
 from __future__ import annotations
