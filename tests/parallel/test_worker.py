@@ -98,7 +98,7 @@ def test_revoking_a_started_attempt_changes_nothing(worker: Worker, tmp_path: Pa
     assert summary(worker.next()) == ("done", "a", "succeeded")
 
 
-def test_cancel_stops_the_running_attempt_not_the_queued_one(
+def test_cancel_stops_the_running_attempt_and_gives_back_the_queued_one(
     worker: Worker, tmp_path: Path
 ) -> None:
     worker.run(task(tmp_path, "a", "sleep 30"))
@@ -106,10 +106,13 @@ def test_cancel_stops_the_running_attempt_not_the_queued_one(
     assert summary(worker.next()) == ("started", "a", "")
     started = time.monotonic()
     worker.send({"type": "cancel"})
+    assert worker.next() == {"type": "revoked", "task_id": "b", "attempt": 1}
     assert summary(worker.next()) == ("done", "a", "cancelled")
     assert time.monotonic() - started < 10
-    assert summary(worker.next()) == ("started", "b", "")
-    assert summary(worker.next()) == ("done", "b", "succeeded")
+    assert worker.quiet_for(0.5)
+    assert not (tmp_path / "b.txt").exists()
+    worker.run(task(tmp_path, "c", "true"))  # the worker goes on taking work
+    assert summary(worker.next()) == ("started", "c", "")
 
 
 def test_closing_stdin_stops_the_task_and_the_worker_exits_cleanly(

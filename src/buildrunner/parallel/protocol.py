@@ -2,7 +2,7 @@
 
 Orchestrator → worker: {"type": "run", "task": TaskRun} (runs now, or queues behind the running
 attempt), {"type": "revoke", "task_id", "attempt"} (give back a queued attempt), {"type": "cancel"}
-(the running attempt), {"type": "stop"}.
+(stop the running attempt, give back the queued ones), {"type": "stop"}.
 Worker → orchestrator: hello, hb (heartbeat), started (task_id, attempt and the process id),
 revoked (task_id, attempt: a queued attempt given back unstarted), event (telemetry from inside the
 task, e.g. a model call), done (the result).

@@ -180,8 +180,13 @@ def main(argv: list[str]) -> int:
                                       "attempt": task.attempt})
                         break
         elif kind == "cancel":
+            # the running attempt stops; attempts queued behind it are given back, not started
             with ready:
                 runner = state["runner"]
+                while pending:
+                    task = pending.popleft()
+                    channel.send({"type": "revoked", "task_id": task.task_id,
+                                  "attempt": task.attempt})
             if runner is not None:
                 runner.cancel()
         elif kind == "stop":

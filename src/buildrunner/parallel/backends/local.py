@@ -143,9 +143,11 @@ class LocalBackend:
         worker = self._workers.get(worker_id)
         if worker is not None:
             # the worker marks the attempt cancelled before it kills the task (so it reports
-            # "cancelled", not "killed by a signal"); the direct kill is the backstop
+            # "cancelled", not "killed by a signal"); the direct kill is the backstop. Not with
+            # an attempt queued behind: the worker must give that back before its current task
+            # ends, or it would start it (a hung worker is caught by the heartbeat timeout)
             self._send(worker, {"type": "cancel"})
-            if worker.info.task_pid is not None:
+            if worker.info.task_pid is not None and worker.queued is None:
                 kill_process_group(worker.info.task_pid)
 
     def kill_worker(self, worker_id: str, reason: str) -> BackendMessage | None:
