@@ -140,6 +140,39 @@ def test_ctrl_c_marks_session_interrupted_and_resume_finishes(project: Path) -> 
     assert not (project / "quick").exists()  # the completed task did not run again
 
 
+def test_ctrl_c_never_starts_the_task_queued_on_a_worker(project: Path) -> None:
+    # one worker: 'slow' runs, 'next' waits in the worker's own queue when Ctrl-C comes
+    write_plan(
+        project,
+        "name: q\ntasks:\n  - id: slow\n    priority: 1\n"
+        "    run: python -c 'import time; time.sleep(30)'\n"
+        "  - id: next\n    run: touch next-ran\n",
+    )
+    process = subprocess.Popen(
+        [*BR, "run", "plan.yaml", "--workers", "1"], cwd=project, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if (project / ".buildrunner" / "buildrunner.db").exists():
+            conn = Store(project).connect()
+            row = conn.execute("SELECT status FROM tasks WHERE task_id = 'slow'").fetchone()
+            conn.close()
+            if row and row[0] == "running":
+                break
+        time.sleep(0.05)
+    time.sleep(0.3)  # 'next' is queued on the worker by now
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    time.sleep(0.3)
+    assert not (project / "next-ran").exists()
+    conn = Store(project).connect()
+    assert [row[0] for row in conn.execute("SELECT task_id FROM attempts")] == ["slow"]
+    assert dict(conn.execute("SELECT task_id, status FROM tasks").fetchall()) == {
+        "slow": "queued", "next": "queued"}
+
+
 def test_python_dash_m_entry_point() -> None:
     result = subprocess.run([sys.executable, "-m", "buildrunner", "--version"], capture_output=True, text=True)
     assert result.returncode == 0

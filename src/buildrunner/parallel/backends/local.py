@@ -68,11 +68,15 @@ class LocalBackend:
         return self._spawn()
 
     def shutdown(self, grace_s: float = 1.0) -> None:
-        """Stop every worker: its task is killed, its stdin closed so it exits by itself (its
-        exit handlers run), and a worker still there after `grace_s` is killed."""
+        """Stop every worker: its stdin is closed so it stops its task and exits by itself (its
+        exit handlers run); a worker still there after `grace_s` is killed with its task.
+
+        A task is killed here at once only when nothing is queued behind it: otherwise the worker
+        could start the queued task before it reads the end of its input.
+        """
         workers = list(self._workers.values())
         for worker in workers:
-            if worker.info.task_pid is not None:
+            if worker.info.task_pid is not None and worker.queued is None:
                 kill_process_group(worker.info.task_pid)
             with contextlib.suppress(Exception):
                 worker.process.stdin.close()  # type: ignore[union-attr]
@@ -86,14 +90,14 @@ class LocalBackend:
             self._selector.close()
 
     def _close(self, worker: _Worker, *, kill: bool) -> None:
-        if worker.info.task_pid is not None:
-            kill_process_group(worker.info.task_pid)
         process = worker.process
         with contextlib.suppress(Exception):
             self._selector.unregister(process.stdout)  # type: ignore[arg-type]
         if kill and process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                process.kill()
+                process.kill()  # first: a dead worker cannot start the task queued behind
+        if worker.info.task_pid is not None:
+            kill_process_group(worker.info.task_pid)
         for stream in (process.stdin, process.stdout):
             with contextlib.suppress(Exception):
                 stream.close()  # type: ignore[union-attr]
