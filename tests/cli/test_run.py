@@ -173,6 +173,33 @@ def test_ctrl_c_never_starts_the_task_queued_on_a_worker(project: Path) -> None:
         "slow": "queued", "next": "queued"}
 
 
+def test_ctrl_c_in_a_terminal_stops_the_build_without_worker_noise(project: Path) -> None:
+    # a terminal's Ctrl-C signals the whole foreground process group, not just `br`
+    write_plan(project, "name: c\ntasks:\n  - id: a\n    run: sleep 30\n"
+                        "  - id: b\n    run: sleep 30\n")
+    process = subprocess.Popen(
+        [*BR, "run", "plan.yaml", "--workers", "2"], cwd=project, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if (project / ".buildrunner" / "buildrunner.db").exists():
+            conn = Store(project).connect()
+            running = conn.execute("SELECT COUNT(*) FROM tasks WHERE status = 'running'").fetchone()
+            conn.close()
+            if running[0] == 2:
+                break
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
+    assert "lost" not in stderr  # the workers were stopped, not killed by the signal
+    conn = Store(project).connect()
+    assert {row[0] for row in conn.execute("SELECT status FROM attempts")} == {"lost"}
+    assert conn.execute("SELECT status FROM sessions").fetchone()[0] == "interrupted"
+
+
 def test_python_dash_m_entry_point() -> None:
     result = subprocess.run([sys.executable, "-m", "buildrunner", "--version"], capture_output=True, text=True)
     assert result.returncode == 0

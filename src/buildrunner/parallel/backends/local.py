@@ -54,6 +54,9 @@ class LocalBackend:
             stdout=subprocess.PIPE,
             stderr=None,
             close_fds=True,
+            # out of the terminal's process group: Ctrl-C goes to the orchestrator, which stops
+            # the workers itself (else each worker dies of it and prints a traceback)
+            start_new_session=True,
         )
         worker = _Worker(worker_id, process)
         assert process.stdout is not None
