@@ -141,9 +141,12 @@ class RayBackend:
         }
         try:
             if self.address is None:
+                # a Ray of our own, gone when the build ends: its start-up warnings (e.g. about
+                # token authentication) tell the user nothing to act on
                 ray.init(
                     address="local", num_cpus=self.num_cpus or workers,
-                    object_store_memory=LOCAL_OBJECT_STORE_BYTES, **options,
+                    object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+                    **options | {"logging_level": "ERROR"},
                 )
                 self._local = True
             else:
