@@ -140,6 +140,21 @@ def test_ctrl_c_marks_session_interrupted_and_resume_finishes(project: Path) -> 
     assert not (project / "quick").exists()  # the completed task did not run again
 
 
+def wait_running(project: Path, task_ids: list[str], timeout_s: float = 30) -> None:
+    """Wait until the build in `project` runs exactly these tasks."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if (project / ".buildrunner" / "buildrunner.db").exists():
+            conn = Store(project).connect()
+            running = [row[0] for row in conn.execute(
+                "SELECT task_id FROM tasks WHERE status = 'running' ORDER BY task_id")]
+            conn.close()
+            if running == task_ids:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"tasks {task_ids} never ran together")
+
+
 def test_ctrl_c_never_starts_the_task_queued_on_a_worker(project: Path) -> None:
     # one worker: 'slow' runs, 'next' waits in the worker's own queue when Ctrl-C comes
     write_plan(
@@ -152,15 +167,7 @@ def test_ctrl_c_never_starts_the_task_queued_on_a_worker(project: Path) -> None:
         [*BR, "run", "plan.yaml", "--workers", "1"], cwd=project, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
     )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if (project / ".buildrunner" / "buildrunner.db").exists():
-            conn = Store(project).connect()
-            row = conn.execute("SELECT status FROM tasks WHERE task_id = 'slow'").fetchone()
-            conn.close()
-            if row and row[0] == "running":
-                break
-        time.sleep(0.05)
+    wait_running(project, ["slow"])
     time.sleep(0.3)  # 'next' is queued on the worker by now
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)
@@ -181,15 +188,7 @@ def test_ctrl_c_in_a_terminal_stops_the_build_without_worker_noise(project: Path
         [*BR, "run", "plan.yaml", "--workers", "2"], cwd=project, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if (project / ".buildrunner" / "buildrunner.db").exists():
-            conn = Store(project).connect()
-            running = conn.execute("SELECT COUNT(*) FROM tasks WHERE status = 'running'").fetchone()
-            conn.close()
-            if running[0] == 2:
-                break
-        time.sleep(0.05)
+    wait_running(project, ["a", "b"])
     os.killpg(process.pid, signal.SIGINT)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stderr
