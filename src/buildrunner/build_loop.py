@@ -101,6 +101,7 @@ class SessionRun:
         self._waiting_count = 0
         # attempts sent into a busy worker's queue, not started yet (see _queue_ahead)
         self.queued_ahead: dict[str, TaskState] = {}
+        self.revoking: set[str] = set()  # of those, the ones asked back
         self.queue_ahead = self.settings.parallel.queue_ahead
         self.router = Router(owner.conn, owner.settings, plan, self.session_id, owner.store.root)
         self.lock_keys = {
@@ -212,7 +213,7 @@ class SessionRun:
                 self.cancelling = True
                 self._recall_queued()
                 for state in self.scheduler.running():
-                    if state.worker_id and not state.queued_ahead:
+                    if state.worker_id and state.spec.id not in self.queued_ahead:
                         self.backend.cancel(state.worker_id)
 
     def _queue_ready(self) -> None:
@@ -286,18 +287,22 @@ class SessionRun:
 
     def _recall_queued(self) -> None:
         """Ask workers for their queued attempts back (answered by "revoked" or "started")."""
-        for state in self.queued_ahead.values():
-            if not state.revoking and state.worker_id is not None:
-                state.revoking = True
+        for task_id, state in self.queued_ahead.items():
+            if task_id not in self.revoking and state.worker_id is not None:
+                self.revoking.add(task_id)
                 self.backend.revoke(state.worker_id)
 
     def _unqueue(self, state: TaskState) -> None:
         """A queued attempt that never started goes back to the ready queue, uncounted."""
-        self.queued_ahead.pop(state.spec.id, None)
-        state.queued_ahead = state.revoking = False
+        self._dequeue(state)
         state.attempts -= 1
         state.worker_id = None
         self.scheduler.set_status(state, "queued")
+
+    def _dequeue(self, state: TaskState) -> None:
+        """The queued attempt left the worker's queue (started, given back or lost)."""
+        self.queued_ahead.pop(state.spec.id, None)
+        self.revoking.discard(state.spec.id)
 
     def _start(self, state: TaskState, worker_id: str, *, ahead: bool = False) -> None:
         task = state.spec
@@ -326,7 +331,6 @@ class SessionRun:
         )
         self.backend.dispatch(worker_id, run)  # first: the worker starts while we write
         if ahead:  # recorded as started when the worker says so
-            state.queued_ahead = True
             self.queued_ahead[task.id] = state
             return
         self._record_start(state, worker_id)
@@ -358,8 +362,7 @@ class SessionRun:
             if message.kind == "revoked":
                 self._unqueue(state)
                 return
-            self.queued_ahead.pop(state.spec.id)
-            state.queued_ahead = state.revoking = False
+            self._dequeue(state)
             self._record_start(state, message.worker_id)
             if self.cancelling:  # it started as the cancel went out
                 self.backend.cancel(message.worker_id)

@@ -27,8 +27,6 @@ class TaskState:
     worker_id: str | None = None
     started_at: float | None = None
     waiting_on: str | None = None
-    queued_ahead: bool = False  # sent to a busy worker's queue, not started yet (status running)
-    revoking: bool = False  # asked back from that queue
 
     @property
     def sort_key(self) -> tuple[int, int]:

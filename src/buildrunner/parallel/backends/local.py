@@ -87,16 +87,17 @@ class LocalBackend:
         for worker in workers:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 worker.process.wait(timeout=max(deadline - time.monotonic(), 0.0))
-            self._close(worker, kill=True)
+            self._close(worker)
         self._workers.clear()
         with contextlib.suppress(Exception):
             self._selector.close()
 
-    def _close(self, worker: _Worker, *, kill: bool) -> None:
+    def _close(self, worker: _Worker) -> None:
+        """Kill the worker (if alive), then its task's process group; release its pipes."""
         process = worker.process
         with contextlib.suppress(Exception):
             self._selector.unregister(process.stdout)  # type: ignore[arg-type]
-        if kill and process.poll() is None:
+        if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()  # first: a dead worker cannot start the task queued behind
         if worker.info.task_pid is not None:
@@ -163,7 +164,7 @@ class LocalBackend:
         if worker is None or worker.gone:
             return None
         task = worker.info.busy_with
-        self._close(worker, kill=True)
+        self._close(worker)
         return BackendMessage("lost", worker_id, reason=reason, task=task)
 
     def _send(self, worker: _Worker, message: dict[str, object]) -> None:
@@ -206,7 +207,7 @@ class LocalBackend:
         if returncode is None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 returncode = worker.process.wait(timeout=1)
-        self._close(worker, kill=True)
+        self._close(worker)
         how = f"signal {-returncode}" if returncode is not None and returncode < 0 else (
             f"exit code {returncode}"
         )
