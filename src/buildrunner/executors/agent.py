@@ -14,7 +14,6 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 from typing import Any
 
 from buildrunner.executors.agent_types import (
@@ -24,10 +23,9 @@ from buildrunner.executors.agent_types import (
     PriceFunction,
     budget_exceeded_event,
     cost_limit,
-    model_call_event,
 )
+from buildrunner.executors.ledger import AttemptLedger
 from buildrunner.executors.tools import ToolBox
-from buildrunner.executors.transcript import Transcript
 from buildrunner.executors.workspace import Workspace
 from buildrunner.routing.failures import ModelCallError, RetryConfig, mask
 from buildrunner.routing.providers import CallResult, ModelRequest, Provider, Usage
@@ -75,7 +73,7 @@ def run_agent_task(
         return loop.result("failed", "internal_error", mask(f"{type(exc).__name__}: {exc}"))
 
 
-class _AgentLoop:
+class _AgentLoop(AttemptLedger):
     def __init__(
         self,
         task: AgentTask,
@@ -88,10 +86,9 @@ class _AgentLoop:
         rand: Callable[[], float] | None,
         should_stop: Callable[[], bool] | None,
     ) -> None:
-        self.task = task
+        super().__init__(task, on_event)
         self.provider = provider
         self.price = price
-        self.on_event = on_event
         self.clock = clock
         self.sleep = sleep
         self.retry = retry or RetryConfig()
@@ -104,15 +101,7 @@ class _AgentLoop:
         )
         self.system = _system_prompt(task)
         self.messages: list[dict[str, Any]] = [{"role": "user", "content": task.prompt}]
-        self.spent = Decimal(0)
-        self.usage = Usage()
-        self.turns = 0
-        self.calls = 0
-        self.retries = 0
-        self.fallbacks = 0
-        self.final_text = ""
         self.last: CallResult | None = None
-        self.transcript = Transcript(task.log_path)
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -214,14 +203,8 @@ class _AgentLoop:
         return Usage(input_tokens=added + usage.prompt_tokens)
 
     def _account(self, call: CallResult) -> None:
-        cost = self.price(call.model, call.usage)
-        self.spent += cost
-        self.usage = self.usage + call.usage
-        self.turns += 1
-        self.calls += 1
         self.last = call
-        self.transcript.call(self.turns, call, cost)
-        self.emit(model_call_event(call, cost, turn=self.turns))
+        self.record_call(call, self.price(call.model, call.usage), new_turns=1, turn=self.turns + 1)
 
     def _money_stop(self, detail: str) -> AgentResult:
         limit, kind = cost_limit(self.task)
@@ -260,33 +243,15 @@ class _AgentLoop:
 
     # -- result -------------------------------------------------------------------------------
 
-    def emit(self, event: dict[str, Any]) -> None:
-        """Pass an event on, noting failures and refusals in the transcript too."""
-        self.transcript.event(event)
-        self.on_event(event)
-
     def result(self, status: str, error_type: str | None, error: str | None = None) -> AgentResult:
-        self.transcript.end(status, error, self.spent)
         model = (
             self.last.model
             if self.last is not None
             else (self.chain[self.index] if self.chain else "")
         )
-        return AgentResult(
-            status="succeeded" if status == "succeeded" else "failed",
-            error_type=error_type,
-            error=error,
-            final_text=self.final_text,
-            changed_files=sorted(self.tools.changed_files),
-            refused_writes=list(self.tools.refused_writes),
-            turns=self.turns,
-            cost_usd=self.spent,
-            model=model,
-            usage=self.usage,
-            calls=self.calls,
-            retries=self.retries,
-            fallbacks=self.fallbacks,
-            unattributed_changes=sorted(self.tools.unattributed_changes),
+        return self.finish(
+            status, error_type, error, model=model, changed_files=self.tools.changed_files,
+            refused_writes=self.tools.refused_writes, unattributed=self.tools.unattributed_changes,
         )
 
 

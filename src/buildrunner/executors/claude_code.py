@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from typing import Any
 
 from buildrunner.executors.agent_types import (
@@ -22,12 +21,11 @@ from buildrunner.executors.agent_types import (
     PriceFunction,
     budget_exceeded_event,
     cost_limit,
-    model_call_event,
 )
-from buildrunner.executors.transcript import Transcript
+from buildrunner.executors.ledger import AttemptLedger
 from buildrunner.executors.workspace import Workspace, changed_between, normalise
 from buildrunner.routing.failures import ModelCallError, RetryConfig, mask
-from buildrunner.routing.providers import CallResult, Usage
+from buildrunner.routing.providers import CallResult
 from buildrunner.routing.providers.claude_code import ClaudeCodeProvider, CliRequest
 from buildrunner.routing.resilience import call_with_fallback, unique_models
 
@@ -109,8 +107,8 @@ def run_claude_code_task(
     return run.result("succeeded", None, None)
 
 
-class _ClaudeCodeRun:
-    """State of one attempt: money, usage, and what changed or was refused."""
+class _ClaudeCodeRun(AttemptLedger):
+    """One attempt: the ledger, plus what the CLI changed or was refused."""
 
     def __init__(
         self,
@@ -120,24 +118,15 @@ class _ClaudeCodeRun:
         emit: EventSink,
         should_stop: Callable[[], bool] | None = None,
     ) -> None:
-        self.task = task
+        super().__init__(task, emit)
         self.should_stop = should_stop
         self.provider = provider
         self.price = price
-        self.on_event = emit
         self.workspace = Workspace(task.workdir, task.files)
-        self.spent = Decimal(0)
-        self.usage = Usage()
-        self.turns = 0
-        self.calls = 0
-        self.retries = 0
-        self.fallbacks = 0
         self.model = task.models[0] if task.models else ""
-        self.final_text = ""
         self.changed_files: list[str] = []
         self.unattributed: list[str] = []
         self.refused: list[str] = []
-        self.transcript = Transcript(task.log_path)
 
     def attempt(self, model: str) -> CallResult:
         allowed, disallowed = permission_rules(self.task.files, self.task.allow_commands)
@@ -168,17 +157,11 @@ class _ClaudeCodeRun:
             if call.reported_cost_usd is not None
             else self.price(call.model, call.usage)
         )
-        self.spent += cost
-        self.usage = self.usage + call.usage
-        self.turns += call.turns
-        self.calls += 1
         self.model = call.model
         if call.text:
             self.final_text = call.text
-        self.transcript.call(self.calls, call, cost)
-        self.emit(
-            model_call_event(call, cost, provider="claude-code", turns=call.turns, outcome=outcome)
-        )
+        self.record_call(call, cost, new_turns=call.turns, provider="claude-code",
+                         turns=call.turns, outcome=outcome)
         for denial in call.extra.get("permission_denials", []):
             self._denied(denial)
 
@@ -206,26 +189,8 @@ class _ClaudeCodeRun:
             else:
                 self.unattributed.append(path)
 
-    def emit(self, event: dict[str, Any]) -> None:
-        """Pass an event on, noting failures and refusals in the transcript too."""
-        self.transcript.event(event)
-        self.on_event(event)
-
     def result(self, status: str, error_type: str | None, error: str | None) -> AgentResult:
-        self.transcript.end(status, error, self.spent)
-        return AgentResult(
-            status="succeeded" if status == "succeeded" else "failed",
-            error_type=error_type,
-            error=error,
-            final_text=self.final_text,
-            changed_files=sorted(self.changed_files),
-            refused_writes=self.refused,
-            turns=self.turns,
-            cost_usd=self.spent,
-            model=self.model,
-            usage=self.usage,
-            calls=self.calls,
-            retries=self.retries,
-            fallbacks=self.fallbacks,
-            unattributed_changes=sorted(self.unattributed),
+        return self.finish(
+            status, error_type, error, model=self.model, changed_files=self.changed_files,
+            refused_writes=self.refused, unattributed=self.unattributed,
         )
