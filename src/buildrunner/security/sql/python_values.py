@@ -276,10 +276,17 @@ def _numeric_spec(spec: ast.expr) -> bool:
 
 def allow_listed_name(test: ast.expr, evaluator: Evaluator) -> str | None:
     """`name in CONSTANTS` (or `CONSTANTS.__contains__`-like forms): the name now holds a constant."""
+    return _membership_subject(test, evaluator, ast.In)
+
+
+def _membership_subject(
+    test: ast.expr, evaluator: Evaluator, operator: type[ast.In] | type[ast.NotIn]
+) -> str | None:
+    """The name checked by `name <operator> CONSTANTS`, when the collection is constant."""
     if (
         isinstance(test, ast.Compare)
         and len(test.ops) == 1
-        and isinstance(test.ops[0], ast.In)
+        and isinstance(test.ops[0], operator)
         and evaluator.value(test.comparators[0]).is_safe
     ):
         return _guarded_subject(test.left)
@@ -299,13 +306,9 @@ def _guarded_subject(node: ast.expr) -> str | None:
 
 def rejected_name(test: ast.expr, evaluator: Evaluator) -> str | None:
     """`name not in CONSTANTS` / `not (name in CONSTANTS)`: the branch rejects foreign values."""
-    if (
-        isinstance(test, ast.Compare)
-        and len(test.ops) == 1
-        and isinstance(test.ops[0], ast.NotIn)
-        and evaluator.value(test.comparators[0]).is_safe
-    ):
-        return _guarded_subject(test.left)
+    name = _membership_subject(test, evaluator, ast.NotIn)
+    if name is not None:
+        return name
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
         return allow_listed_name(test.operand, evaluator)
     return None
