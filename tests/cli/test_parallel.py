@@ -67,16 +67,21 @@ def background(project: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
             process.communicate()
 
 
-def sleepy_plan(
-    project: Path, count: int, seconds: float, name: str = "sleepy", *, files: bool = True
-) -> None:
-    """Tasks that append their id to runs.log when they finish (to see what ran, and how often)."""
+def write_task_script(project: Path) -> None:
+    """task.py SECONDS: sleeps, then appends its task id to runs.log (what ran, how often)."""
     (project / "task.py").write_text(
         "import os, sys, time\n"
         "time.sleep(float(sys.argv[1]))\n"
         "with open('runs.log', 'a') as log:\n"
         "    log.write(os.environ['BR_TASK_ID'] + '\\n')\n"
     )
+
+
+def sleepy_plan(
+    project: Path, count: int, seconds: float, name: str = "sleepy", *, files: bool = True
+) -> None:
+    """Tasks that append their id to runs.log when they finish (to see what ran, and how often)."""
+    write_task_script(project)
     tasks = "".join(
         f"  - id: t{i}\n" + (f"    files: [out/t{i}.txt]\n" if files else "")
         + f"    run: python task.py {seconds}\n"
@@ -229,12 +234,7 @@ def test_cancel_stops_a_running_build_and_frees_its_locks(
 def test_killed_owner_shows_interrupted_and_parallel_resume_continues(
     project: Path, background: Callable[..., subprocess.Popen[str]]
 ) -> None:
-    (project / "task.py").write_text(
-        "import os, sys, time\n"
-        "time.sleep(float(sys.argv[1]))\n"
-        "with open('runs.log', 'a') as log:\n"
-        "    log.write(os.environ['BR_TASK_ID'] + '\\n')\n"
-    )
+    write_task_script(project)
     write_plan(project, "name: crash\ntasks:\n  - id: quick\n    run: python task.py 0\n"
                         "  - id: slow\n    depends_on: [quick]\n    files: [out/]\n"
                         "    run: python task.py 30\n")
