@@ -167,8 +167,8 @@ def test_full_build_through_every_subsystem(project: Path, services: tuple[Messa
     # routed by complexity to different tiers
     selected = {task: payload for kind, task, payload in events if kind == "model_selected"}
     catalog = load_catalog()
-    assert selected["typo"]["level"] in ("simple", "moderate")
-    assert selected["architecture"]["level"] in ("complex", "critical")
+    assert selected["typo"]["complexity"] in ("simple", "moderate")
+    assert selected["architecture"]["complexity"] in ("complex", "critical")
     assert catalog.get(selected["typo"]["model"]).tier != catalog.get(selected["architecture"]["model"]).tier
 
     # 529 on Opus falls back to Sonnet

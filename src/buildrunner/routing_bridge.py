@@ -114,7 +114,7 @@ class Router:
         for warning in check.warnings:
             decision.events.append({"type": "budget_exceeded", **warning.to_dict()})
         decision.events.append({
-            "type": "model_selected", "model": selection.model.id, "level": selection.level,
+            "type": "model_selected", "model": selection.model.id, "complexity": selection.level,
             "estimated_cost_usd": str(selection.estimated_cost_usd), "reason": selection.reason,
         })
         allowance = remaining

@@ -159,3 +159,22 @@ def test_event_ids_are_unique_in_a_process_and_across_a_fork() -> None:
         from_child = set(stream.read().split())
     from_parent = {ev.TaskQueued().event_id for _ in range(10)}
     assert len(from_child) == 10 and not from_child & (from_parent | ids)
+
+
+def test_model_selected_keeps_complexity_apart_from_the_severity_level() -> None:
+    event = ev.ModelSelected(model="m", complexity="simple", ladder=["a", "b"])
+    assert event.to_dict()["complexity"] == "simple"
+    assert event.columns()[0] == "info"
+    # events stored before the rename named the complexity `level`
+    old = event_from_dict({"type": "model_selected", "model": "m", "level": "complex"})
+    assert isinstance(old, ev.ModelSelected)
+    assert old.complexity == "complex"
+    assert old.columns()[0] == "info"
+
+
+def test_check_output_and_commands_are_masked() -> None:
+    secret = "AKIA" + "Q3EGRTZ7KXLW5DN2"
+    event = ev.CheckFailed(command=f"deploy --key {secret}", output_tail=f"key={secret}\nfailed")
+    assert secret not in event.payload_json()
+    assert event.columns()[0] == "warning"
+    assert event.columns()[2] == 0

@@ -199,6 +199,8 @@ class TaskCompleted(TaskEvent):
     attempt: int = 1
     duration_ms: float | None = None
     exit_code: int | None = None
+    # agent tasks: accepted (its checks passed) or unverified (it has no checks); cached: a hit
+    verdict: str | None = None
 
 
 class TaskFailed(TaskEvent):
@@ -227,6 +229,117 @@ class TaskSkipped(TaskEvent):
     reason: str = ""
 
 
+# -- verified agent tasks: checks, fix rounds and the escalation ladder ----------------------
+class CheckEvent(TaskEvent):
+    """One run of one check command of an agent task (rung: 1-based place on the ladder;
+    round: 0 for the agent's first answer, then 1.. for each fix round)."""
+
+    free_text: ClassVar[tuple[str, ...]] = ("command", "output_tail")
+    attempt: int = 1
+    rung: int = 1
+    round: int = 0
+    model: str | None = None
+    command: str = ""
+
+
+class CheckStarted(CheckEvent):
+    type: Literal["check_started"] = "check_started"
+
+
+class CheckPassed(CheckEvent):
+    type: Literal["check_passed"] = "check_passed"
+    outcome: ClassVar[bool | None] = True
+    exit_code: int | None = 0
+    duration_ms: float | None = None
+
+
+class CheckFailed(CheckEvent):
+    type: Literal["check_failed"] = "check_failed"
+    default_level: ClassVar[str] = "warning"
+    outcome: ClassVar[bool | None] = False
+    exit_code: int | None = None
+    duration_ms: float | None = None
+    timed_out: bool = False
+    output_tail: str = ""  # the last lines of the check's output (masked, capped)
+
+
+class TaskEscalated(TaskEvent):
+    """The fix loop on one rung was spent: the task restarts on the next model of its ladder."""
+
+    type: Literal["task_escalated"] = "task_escalated"
+    free_text: ClassVar[tuple[str, ...]] = ("reason",)
+    default_level: ClassVar[str] = "warning"
+    attempt: int = 1
+    from_model: str = ""
+    to_model: str = ""
+    rung: int = 2  # the rung it climbs to
+    reason: str = ""
+
+
+class TaskVerdict(TaskEvent):
+    """How a verified agent task ended: accepted (checks passed) or rejected (they never did)."""
+
+    free_text: ClassVar[tuple[str, ...]] = ("reason",)
+    attempt: int = 1
+    model: str | None = None
+    rung: int = 1
+    fix_rounds: int = 0  # fix rounds over the whole ladder
+    spent_usd: float = 0.0  # what the task's model calls cost (not summed again in metrics)
+    reason: str = ""
+
+
+class TaskAccepted(TaskVerdict):
+    type: Literal["task_accepted"] = "task_accepted"
+    outcome: ClassVar[bool | None] = True
+
+
+class TaskRejected(TaskVerdict):
+    type: Literal["task_rejected"] = "task_rejected"
+    default_level: ClassVar[str] = "error"
+    outcome: ClassVar[bool | None] = False
+
+
+class TaskCached(TaskEvent):
+    """A task's inputs were unchanged: its outputs were restored from the task cache."""
+
+    type: Literal["task_cached"] = "task_cached"
+    cache_key: str = ""
+    saved_usd: float = 0.0  # what the cached run cost when it ran
+    saved_s: float = 0.0  # how long it took when it ran
+
+
+# -- isolation: merge-back and review --------------------------------------------------------
+class TaskMerged(TaskEvent):
+    """An isolated task's accepted change was applied to the session's integration tree."""
+
+    type: Literal["task_merged"] = "task_merged"
+    files: list[str] = Field(default_factory=list)
+    how: str = ""
+
+
+class TaskConflict(TaskEvent):
+    """An isolated task's change conflicts with work merged since its snapshot."""
+
+    type: Literal["task_conflict"] = "task_conflict"
+    free_text: ClassVar[tuple[str, ...]] = ("detail",)
+    default_level: ClassVar[str] = "error"
+    outcome: ClassVar[bool | None] = False
+    paths: list[str] = Field(default_factory=list)
+    branch: str = ""
+    detail: str = ""
+
+
+class ReviewRequested(TaskEvent):
+    type: Literal["review_requested"] = "review_requested"
+
+
+class ReviewDecided(TaskEvent):
+    type: Literal["review_decided"] = "review_decided"
+    free_text: ClassVar[tuple[str, ...]] = ("reason",)
+    decision: str = ""  # approved | rejected | retry
+    reason: str = ""
+
+
 # -- model calls -----------------------------------------------------------------------------
 class ModelEvent(Event):
     """Routing and model-call events (attribute names after OpenTelemetry GenAI)."""
@@ -237,9 +350,20 @@ class ModelEvent(Event):
 class ModelSelected(ModelEvent):
     type: Literal["model_selected"] = "model_selected"
     free_text: ClassVar[tuple[str, ...]] = ("reason",)
-    level: str | None = None  # complexity level that picked the model
+    # the estimated complexity level (not named `level`: that is every event's severity)
+    complexity: str | None = None
+    ladder: list[str] = Field(default_factory=list)  # the models the task may climb through
     estimated_cost_usd: float | None = None
     reason: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_level_name(cls, data: Any) -> Any:
+        """Events stored before the rename carry the complexity as `level`."""
+        if isinstance(data, dict) and "level" in data and "complexity" not in data:
+            data = dict(data)
+            data["complexity"] = data.pop("level")
+        return data
 
 
 class ModelCallCompleted(ModelEvent):
@@ -346,6 +470,8 @@ class AlertResolved(AlertEvent):
 EVENT_CLASSES: tuple[type[Event], ...] = (
     SessionStarted, SessionCompleted, SessionFailed, SessionPaused, SessionResumed,
     TaskQueued, TaskStarted, TaskCompleted, TaskFailed, TaskRetried, TaskSkipped,
+    CheckStarted, CheckPassed, CheckFailed, TaskEscalated, TaskAccepted, TaskRejected, TaskCached,
+    TaskMerged, TaskConflict, ReviewRequested, ReviewDecided,
     ModelSelected, ModelCallCompleted, ModelCallFailed, FallbackTriggered, BudgetExceeded,
     SecurityViolation, WorkerOffline, AlertFired, AlertResolved,
 )
