@@ -7,7 +7,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 PIP := $(BIN)/python -m pip
 WORKERS ?= 4
 
-.PHONY: demo test install dev lint typecheck unit clean
+.PHONY: demo test install dev tools lint typecheck unit clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required") if sys.version_info < (3, 11) else None'
@@ -35,7 +35,10 @@ lint: dev
 typecheck: dev
 	$(BIN)/mypy
 
-unit: dev
+tools:
+	@for script in .ci/tools/*.sh; do [ -e "$$script" ] || continue; bash "$$script" || exit 1; done
+
+unit: dev tools
 	$(BIN)/pytest --cov=buildrunner --cov-report=term:skip-covered --cov-report=json
 
 test: lint typecheck unit
