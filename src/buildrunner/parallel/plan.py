@@ -47,6 +47,41 @@ class TaskSpec(BaseModel):
     )
     max_turns: int | None = Field(None, ge=1, description="Agent tasks: most tool-loop turns.")
     test: bool = Field(False, description="This task is the plan's test task (quality gate).")
+    check: list[str] | None = Field(
+        None,
+        description="Agent tasks: command(s) that must pass for the agent's work to be accepted "
+        "(default: the plan's `check`).",
+    )
+    fix_attempts: int | None = Field(
+        None, ge=0, le=10,
+        description="Agent tasks: fix rounds after a failed check before climbing to the next model "
+        "(default: the plan's, 2).",
+    )
+    escalate: Literal["restart", "continue"] | None = Field(
+        None,
+        description="Agent tasks: the next model starts from the files as they were before the task "
+        "(restart, the default) or from the previous model's edits (continue).",
+    )
+    inputs: list[str] = Field(
+        default_factory=list,
+        description="Paths, globs or directories the task reads: their content is part of its cache key.",
+    )
+    cache: bool | None = Field(
+        None,
+        description="Reuse the result of an identical earlier run (default: on for agent tasks and "
+        "for command tasks that declare inputs).",
+    )
+    isolate: Literal["task", "session", "none"] | None = Field(
+        None, description="Run in its own git worktree (task), the session's (session) or in place (none)."
+    )
+    approve: bool = Field(
+        False, description="Pause for `br review approve` before the task's work is merged."
+    )
+
+    @field_validator("check", mode="before")
+    @classmethod
+    def _check_commands(cls, value: Any) -> Any:
+        return _command_list(value)
 
     @field_validator("id")
     @classmethod
@@ -55,7 +90,7 @@ class TaskSpec(BaseModel):
             raise ValueError("must be 1-128 letters, digits, '_', '.', ':' or '-'")
         return value
 
-    @field_validator("files")
+    @field_validator("files", "inputs")
     @classmethod
     def _check_files(cls, value: list[str]) -> list[str]:
         for path in value:
@@ -73,6 +108,15 @@ class TaskSpec(BaseModel):
             raise ValueError("a task has either 'run' or 'prompt', not both")
         if self.run is not None and not self.run.strip():
             raise ValueError("'run' must not be empty")
+        if self.run is not None:
+            agent_only = [
+                name for name in ("check", "fix_attempts", "escalate")
+                if getattr(self, name) is not None
+            ]
+            if agent_only:
+                raise ValueError(
+                    f"'{agent_only[0]}' is for agent tasks (a command task's exit code is its check)"
+                )
         return self
 
     @property
@@ -90,7 +134,28 @@ class Plan(BaseModel):
     budget_usd: float | None = Field(None, gt=0, description="Hard budget for the whole session.")
     workers: int | None = Field(None, ge=1, le=256, description="Default --workers.")
     env: dict[str, str] = Field(default_factory=dict, description="Environment for every task.")
+    workdir: str | None = Field(
+        None, description="Folder the tasks run in, relative to the plan file (default: its folder)."
+    )
+    check: list[str] | None = Field(
+        None, description="Default acceptance check(s) of agent tasks that name none."
+    )
+    fix_attempts: int = Field(
+        2, ge=0, le=10, description="Default fix rounds per model after a failed check."
+    )
+    isolate: Literal["task", "session", "none"] | None = Field(
+        None, description="Default isolation of tasks (see the task key)."
+    )
+    cache_env: list[str] = Field(
+        default_factory=list,
+        description="Environment variables whose values are part of every task's cache key.",
+    )
     tasks: list[TaskSpec] = Field(min_length=1)
+
+    @field_validator("check", mode="before")
+    @classmethod
+    def _check_commands(cls, value: Any) -> Any:
+        return _command_list(value)
 
     def task(self, task_id: str) -> TaskSpec:
         return next(task for task in self.tasks if task.id == task_id)
@@ -101,6 +166,19 @@ class Plan(BaseModel):
     @classmethod
     def from_json(cls, text: str) -> Plan:
         return cls.model_validate_json(text)
+
+
+def _command_list(value: Any) -> Any:
+    """`check:` takes one command or a list of them; stored as a list of non-empty commands."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        if not value:
+            raise ValueError("give at least one command (or leave the key out)")
+        for command in value:
+            if isinstance(command, str) and not command.strip():
+                raise ValueError("check commands must not be empty")
+    return value
 
 
 def plan_json_schema() -> dict[str, Any]:
