@@ -16,7 +16,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from buildrunner.build_loop import Interrupted, RunSummary, SessionRun, TaskUpdate
+from buildrunner.build.loop import SessionRun
+from buildrunner.build.state import RunContext
+from buildrunner.build.summary import Interrupted, RunSummary, TaskUpdate
 from buildrunner.config import Settings
 from buildrunner.errors import SessionError
 from buildrunner.parallel.backends import Backend
@@ -141,7 +143,12 @@ class Orchestrator:
         workdir = Path(row.workdir) if row.workdir else self.store.root
         if not workdir.is_dir():
             raise SessionError(f"working directory {workdir} of session {row.id} no longer exists")
-        run = SessionRun(self, row.id, row.name, plan, row.workers, row.backend, workdir)
+        context = RunContext(
+            store=self.store, conn=self.conn, settings=self.settings, sink=self.sink,
+            backend_factory=self.backend_factory, stop_reason=lambda: self._stop_signal,
+            on_update=self.on_update,
+        )
+        run = SessionRun(context, row.id, row.name, plan, row.workers, row.backend, workdir)
         previous = _install_signal_handlers(self._on_signal)
         try:
             summary = run.execute()
