@@ -77,10 +77,13 @@ def test_locked_database_waits_then_says_so(tmp_path: Path) -> None:
     path = tmp_path / "busy.db"
     holder = connect(path)
     holder.execute("BEGIN IMMEDIATE")
-    other = connect(path, busy_timeout_s=0.2)
-    with pytest.raises(StoreError, match="locked by another process"), transaction(other):
+    other = connect(path, busy_timeout_s=0.3)
+    with pytest.raises(StoreError, match="locked by another process") as caught, transaction(other):
         pass
     holder.execute("ROLLBACK")
+    # the message shows the wait that really happened, not 0s
+    waited = float(str(caught.value).split("waited ")[1].rstrip("s)"))
+    assert waited >= 0.2
 
 
 def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:

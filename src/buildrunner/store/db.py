@@ -155,7 +155,7 @@ def describe_sqlite_error(path: Path, exc: sqlite3.Error, busy_timeout_s: float)
     """A one-line message for a low-level SQLite failure."""
     text = str(exc)
     if "locked" in text or "busy" in text:
-        return f"database {path} is locked by another process (waited {busy_timeout_s:g}s)"
+        return f"database {path} is locked by another process (waited {busy_timeout_s:.1f}s)"
     if "not a database" in text or "malformed" in text:
         return f"database {path} is corrupt ({text}); move it aside to start afresh"
     if "readonly" in text:
@@ -170,10 +170,12 @@ def transaction(
     conn: sqlite3.Connection, *, immediate: bool = True
 ) -> Iterator[sqlite3.Connection]:
     """One write transaction (BEGIN IMMEDIATE so writers queue on the busy timeout)."""
+    started = time.monotonic()
     try:
         conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
     except sqlite3.OperationalError as exc:
-        raise StoreError(describe_sqlite_error(Path(db_file(conn)), exc, 0)) from None
+        waited_s = time.monotonic() - started
+        raise StoreError(describe_sqlite_error(Path(db_file(conn)), exc, waited_s)) from None
     try:
         yield conn
     except BaseException:
