@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
+import select
 import shlex
 import shutil
 import signal
@@ -14,8 +15,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from buildrunner.process import kill_process_group
+from buildrunner.security.stream_masking import StreamMasker
+
+_DRAIN_S = 0.2  # after the command exits, how long its output pipe may keep us waiting
 
 # Commands made only of these characters can be exec'd directly (no shell start-up cost).
 _SHELL_SPECIAL = set("|&;<>()$`\\\"'*?[]#~=%{}\n!")
@@ -115,40 +120,37 @@ class CommandRunner:
         timeout_s: float | None = None,
         on_start: Callable[[int], None] | None = None,
     ) -> CommandResult:
-        """Run `command` to completion; never raises for a failing or missing command."""
+        """Run `command` to completion; never raises for a failing or missing command.
+
+        Its output goes through a pipe and is masked on its way to `log_path` (see
+        security/stream_masking.py): a log never holds a raw secret, even after a kill -9.
+        """
         started = time.monotonic()
         if not log_path.parent.is_dir():
             log_path.parent.mkdir(parents=True, exist_ok=True)
         argv = _argv(command)
-        with open(log_path, "ab") as log:
-            popen: subprocess.Popen[bytes] | None = None
+        if not cwd.is_dir():
+            message = f"working directory {cwd} does not exist"
+            _append(log_path, message)
+            return CommandResult(None, time.monotonic() - started, 0.0, 0.0, False, False, message)
+        read_end, write_end = os.pipe()
+        try:
             try:
-                if self.owns_cwd:
-                    pid = _spawn(argv, cwd, env, log.fileno())
-                else:
-                    popen = subprocess.Popen(
-                        argv,
-                        cwd=cwd,
-                        env=dict(env),
-                        stdin=subprocess.DEVNULL,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,  # own process group: we can kill the whole tree
-                        close_fds=True,
-                    )
-                    pid = popen.pid
+                pid = self._start(argv, cwd, env, write_end)
             except FileNotFoundError:
                 message = f"command not found: {argv[0]}"
-                log.write((message + "\n").encode())
+                _append(log_path, message)
                 return CommandResult(
                     127, time.monotonic() - started, 0.0, 0.0, False, False, message
                 )
             except OSError as exc:
                 message = f"cannot start command: {exc.strerror or exc}"
-                log.write((message + "\n").encode())
+                _append(log_path, message)
                 return CommandResult(
                     None, time.monotonic() - started, 0.0, 0.0, False, False, message
                 )
+        finally:
+            os.close(write_end)  # the child holds its own copy
         with self._lock:
             self._pid = pid
             cancelled_early = self._cancelled
@@ -161,10 +163,11 @@ class CommandRunner:
         if timeout_s is not None:
             timer = WATCHDOG.schedule(timeout_s, lambda: self._on_timeout(timed_out))
         try:
+            with open(log_path, "ab", buffering=0) as log:
+                _copy_masked(read_end, pid, log)
             _, status, usage = os.wait4(pid, 0)
         finally:
-            if popen is not None:
-                popen.returncode = 0  # reaped by wait4: Popen must never wait for it again
+            os.close(read_end)
             if timer is not None:
                 WATCHDOG.cancel(timer)
             with self._lock:
@@ -193,6 +196,23 @@ class CommandRunner:
             error,
         )
 
+    def _start(self, argv: list[str], cwd: Path, env: Mapping[str, str], output_fd: int) -> int:
+        """Start the command in its own process group with stdout and stderr on `output_fd`."""
+        if self.owns_cwd:
+            return _spawn(argv, cwd, env, output_fd)
+        popen = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=output_fd,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # own process group: we can kill the whole tree
+            close_fds=True,
+        )
+        popen.returncode = 0  # reaped by wait4 in run(): Popen must never wait for it itself
+        return popen.pid
+
     def _on_timeout(self, flag: threading.Event) -> None:
         flag.set()
         self.kill()
@@ -208,6 +228,70 @@ class CommandRunner:
             pid = self._pid
         if pid is not None:
             kill_process_group(pid)
+
+
+def _append(log_path: Path, message: str) -> None:
+    with open(log_path, "ab") as log:
+        log.write((message + "\n").encode())
+
+
+def _copy_masked(read_fd: int, pid: int, log: BinaryIO) -> None:
+    """Copy the command's output from `read_fd` to `log`, masked, until the command has exited.
+
+    The pipe may stay open after the command exits (a background child holding it): once the
+    command is gone, what is already in the pipe is drained and the rest is not waited for.
+    """
+    masker = StreamMasker(log.write)
+    poller = select.poll()
+    poller.register(read_fd, select.POLLIN)
+    exit_fd = _pidfd(pid)
+    if exit_fd is not None:
+        poller.register(exit_fd, select.POLLIN)
+    exited_at: float | None = None
+    pipe_open = True
+    try:
+        while pipe_open or exited_at is None:
+            if exited_at is not None:
+                left_s = exited_at + _DRAIN_S - time.monotonic()
+                if left_s <= 0:
+                    break  # a background child still holds the pipe: stop waiting for it
+                wait_ms: int | None = int(left_s * 1000) + 1
+            else:
+                wait_ms = None if exit_fd is not None else 200  # no pidfd: look now and then
+            ready = poller.poll(wait_ms)
+            for fd, _ in ready:
+                if fd == read_fd:
+                    chunk = os.read(read_fd, 65536)
+                    if chunk:
+                        masker.feed(chunk)
+                    else:
+                        pipe_open = False
+                        poller.unregister(read_fd)
+                elif fd == exit_fd and exited_at is None:
+                    exited_at = time.monotonic()
+                    poller.unregister(exit_fd)
+            if exit_fd is None and exited_at is None and _gone(pid):
+                exited_at = time.monotonic()
+    finally:
+        masker.close()
+        if exit_fd is not None:
+            os.close(exit_fd)
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):  # not Linux >= 5.3
+        return None
+
+
+def _gone(pid: int) -> bool:
+    """True once `pid` has exited (a zombie waiting to be reaped counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True
 
 
 def _spawn(argv: list[str], cwd: Path, env: Mapping[str, str], log_fd: int) -> int:
