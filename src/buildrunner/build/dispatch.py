@@ -1,0 +1,143 @@
+"""Starting tasks: the best ready ones on idle workers, after their file locks and their route.
+
+A busy worker may also hold its next lock-free command task (queue-ahead): it starts the moment
+the running one ends, without waiting for a round trip to this process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from buildrunner.build.outcomes import Outcomes
+from buildrunner.build.state import RunState
+from buildrunner.build.summary import TaskUpdate
+from buildrunner.parallel.backends import Backend
+from buildrunner.parallel.locks import acquire_locks
+from buildrunner.parallel.protocol import TaskRun
+from buildrunner.parallel.scheduler import TaskState
+from buildrunner.routing_bridge import Router
+from buildrunner.store.db import now
+
+
+class Dispatcher:
+    def __init__(self, run: RunState, outcomes: Outcomes, router: Router) -> None:
+        self.run = run
+        self.outcomes = outcomes
+        self.router = router
+        self.queue_ahead_on = run.settings.parallel.queue_ahead
+        self._waiting_count = 0
+
+    @property
+    def backend(self) -> Backend:
+        assert self.run.backend is not None
+        return self.run.backend
+
+    def dispatch(self) -> None:
+        idle = self.backend.idle_workers()
+        if idle:
+            self.start_on(idle)
+            if idle:  # nothing left for them: attempts queued on busy workers come back
+                self.recall_queued()
+        if self.queue_ahead_on:
+            self.queue_ahead()
+
+    def start_on(self, idle: list[str]) -> None:
+        """Start the best runnable tasks on idle workers (popped from `idle` as they are used)."""
+        run = self.run
+        # waiting tasks are re-tried each round; look a little past the idle count for them
+        candidates = run.scheduler.take_best(len(idle) + self._waiting_count + 8)
+        for state in candidates:
+            if not idle:
+                break
+            task_id = state.spec.id
+            result = acquire_locks(run.conn, run.lock_keys[task_id], run.session_id, task_id)
+            if not result.acquired:
+                holder = result.conflict
+                assert holder is not None
+                where = "this session" if holder.session_id == run.session_id else (
+                    f"session {holder.session_id}"
+                )
+                waiting_on = f"{holder.path} held by task '{holder.task_id}' of {where}"
+                if state.status != "waiting" or state.waiting_on != waiting_on:
+                    first_wait = state.status != "waiting"
+                    run.scheduler.set_status(state, "waiting")
+                    state.waiting_on = waiting_on
+                    with run.write():
+                        run.recorder.set_task(task_id, status="waiting", waiting_on=waiting_on)
+                    if first_wait:  # one line per wait, not one per change of holder
+                        run.notify(TaskUpdate(task_id, "waiting", detail=waiting_on))
+                continue
+            self.start(state, idle.pop(0))
+        run.scheduler.give_back(candidates)
+        self._waiting_count = sum(state.status == "waiting" for state in candidates)
+
+    def queue_ahead(self) -> None:
+        """Send each busy worker its next task now, so it starts without waiting for us.
+
+        Only command tasks without declared files go ahead: they hold no locks and need no
+        routing, so a queued attempt costs nothing if it has to be revoked (pause, cancel, or
+        another worker falling idle while it waits behind a long task).
+        """
+        slots = self.backend.prefetch_slots()
+        if not slots:
+            return
+        candidates = self.run.scheduler.take_best(len(slots))
+        for state in candidates:
+            if state.spec.kind == "command" and not self.run.lock_keys[state.spec.id]:
+                self.start(state, slots.pop(0), ahead=True)
+        self.run.scheduler.give_back(candidates)
+
+    def recall_queued(self) -> None:
+        """Ask workers for their queued attempts back (answered by "revoked" or "started")."""
+        for task_id, state in self.run.queued_ahead.items():
+            if task_id not in self.run.revoking and state.worker_id is not None:
+                self.run.revoking.add(task_id)
+                self.backend.revoke(state.worker_id)
+
+    def start(self, state: TaskState, worker_id: str, *, ahead: bool = False) -> None:
+        run = self.run
+        task = state.spec
+        agent: dict[str, Any] = {}
+        if task.kind == "agent":
+            decision = self.router.route(task, run.session_id)
+            for event in decision.events:
+                run.emit(event.pop("type"), task_id=task.id, **event)
+            if decision.error is not None:
+                self.outcomes.fail_unstarted(state, decision.error_type or "routing", decision.error)
+                return
+            agent = decision.agent
+        state.attempts += 1
+        run.scheduler.set_status(state, "running")
+        state.worker_id, state.waiting_on = worker_id, None
+        workdir = (run.root / task.cwd).resolve() if task.cwd else run.root
+        attempt = TaskRun(
+            session_id=run.session_id, task_id=task.id, attempt=state.attempts, kind=task.kind,
+            workdir=str(workdir), log_path=str(run.log_path(state)), run=task.run,
+            prompt=task.prompt,
+            env={**run.plan.env, **task.env, "BR_SESSION_ID": run.session_id,
+                 "BR_TASK_ID": task.id, "BR_ATTEMPT": str(state.attempts)},
+            timeout_s=task.timeout_s or run.settings.run.default_timeout_s, files=list(task.files),
+            cpus=task.cpus, resources=dict(task.resources), agent=agent,
+            log_max_bytes=run.settings.run.log_max_bytes,
+        )
+        self.backend.dispatch(worker_id, attempt)  # first: the worker starts while we write
+        if ahead:  # recorded as started when the worker says so
+            run.queued_ahead[task.id] = state
+            return
+        self.record_start(state, worker_id)
+
+    def record_start(self, state: TaskState, worker_id: str) -> None:
+        run = self.run
+        task = state.spec
+        state.started_at = now()
+        with run.write():
+            run.recorder.set_task(
+                task.id, status="running", attempts=state.attempts, worker_id=worker_id,
+                started_at=state.started_at, ended_at=None, waiting_on=None,
+                log_path=run.shown_log_path(run.log_path(state)),
+            )
+            run.recorder.start_attempt(task.id, state.attempts, worker_id, state.started_at)
+            run.recorder.set_worker(worker_id, status="busy", current_task=task.id)
+        run.emit("task_started", task_id=task.id, kind=task.kind, attempt=state.attempts,
+                 worker_id=worker_id)
+        run.notify(TaskUpdate(task.id, "running", state.attempts))
