@@ -223,7 +223,9 @@ def test_full_build_through_every_subsystem(project: Path, services: tuple[Messa
     assert "low_success_rate" in delivered or "success rate" in delivered
 
 
-def test_budgets_refuse_or_stop_agent_tasks(project: Path, services: tuple[MessagesServer, Webhook]) -> None:
+def test_a_spent_budget_pauses_the_session_and_a_raised_one_goes_on(
+    project: Path, services: tuple[MessagesServer, Webhook]
+) -> None:
     server, _ = services
     (project / "README.md").write_text("# Demo projcet\n")
     (project / ".buildrunner").mkdir()
@@ -234,23 +236,34 @@ def test_budgets_refuse_or_stop_agent_tasks(project: Path, services: tuple[Messa
                "  - id: typo\n    prompt: Fix a typo in the README title\n    files: [README.md]\n")
     result = run_br("run", "plan.yaml", "--json", timeout=120)
     assert result.returncode == 1
-    row = json.loads(result.stdout)["results"][0]
-    assert row["status"] == "failed" and "budget" in (row["error"] or "")
+    data = json.loads(result.stdout)
+    assert data["status"] == "paused" and "budget" in data["paused_reason"]
+    assert data["results"][0]["status"] == "queued"  # not failed: it waits for more money
     assert (project / "README.md").read_text() == "# Demo projcet\n"  # nothing was written
+    assert not server.models_called
+    human = run_br("parallel", "list")
+    assert data["session_id"] in human.stdout + human.stderr
 
-    # a hard daily budget already spent refuses the task before any call
+    # raising the budget goes on where it stopped
+    resumed = run_br("parallel", "resume", data["session_id"], "--budget", "1", "--json",
+                     timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["status"] == "completed"
+    assert (project / "README.md").read_text() == "# Demo project\n"
+
+    # a hard daily budget already spent refuses the task before any call, and pauses too
     write_plan(project, "name: daily\ntasks:\n"
                "  - id: typo\n    prompt: Fix a typo in the README title\n    files: [README.md]\n")
     assert run_br("routing", "budget", "set", "daily", "0.000001").returncode == 0
     conn = Store(project).connect()
-    conn.execute("INSERT INTO costs(ts, model, cost_micro_usd) VALUES (strftime('%s','now'), 'm', 5)")
     calls_before = len(server.models_called)
     result = run_br("run", "plan.yaml", "--json", timeout=120)
     assert result.returncode == 1
-    assert "budget" in json.loads(result.stdout)["results"][0]["error"]
+    assert "daily" in json.loads(result.stdout)["paused_reason"]
     assert len(server.models_called) == calls_before
     types = [row[0] for row in conn.execute("SELECT type FROM events WHERE type = 'budget_exceeded'")]
-    assert types
+    assert len(types) >= 2
+    assert not conn.execute("SELECT COUNT(*) FROM budget_reservations").fetchone()[0]
 
 
 def test_cancel_stops_an_agent_task_between_model_calls(project: Path) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from buildrunner.build.budget import BudgetLedger
 from buildrunner.build.loop import SessionRun
 from buildrunner.build.state import RunContext
 from buildrunner.build.summary import Interrupted, RunSummary, TaskUpdate
@@ -100,8 +101,9 @@ class Orchestrator:
             budget_usd=budget_usd, workdir=str(workdir), session_id=session_id, metadata=metadata,
         )
 
-    def prepare_resume(self, session_ref: str) -> str:
-        """Take over a session whose owner died (or that failed) so run() can continue it.
+    def prepare_resume(self, session_ref: str, *, budget_usd: float | None = None) -> str:
+        """Take over a session whose owner died, that failed, or that a budget paused, so run()
+        can continue it (with `budget_usd` as its new budget when given).
 
         The check and the takeover are one write transaction, so two resumes started at once
         cannot both take the session.
@@ -121,6 +123,11 @@ class Orchestrator:
             recorder.take_ownership()  # joins this transaction: a second resumer now sees us
             recorder.lose_running_attempts("orchestrator stopped; attempt requeued on resume")
             release_locks(self.conn, row.id)
+            BudgetLedger(self.conn, row.id).release_session()  # a crash leaves none behind
+            if budget_usd is not None:
+                self.conn.execute(
+                    "UPDATE sessions SET budget_usd = ? WHERE id = ?", (str(budget_usd), row.id)
+                )
             # unfinished work runs again; failed and skipped tasks get another chance
             self.conn.execute(
                 "UPDATE tasks SET status = 'pending', worker_id = NULL, waiting_on = NULL"

@@ -106,6 +106,14 @@ class Router:
             return decision
         except BuildRunnerError as exc:
             decision.error_type, decision.error = "routing", str(exc)
+            if remaining is not None and self._fits_without_budget(task, cost_limit):
+                # only the money left stops it: a budget matter (the session pauses), not routing
+                decision.error_type = "budget_exceeded"
+                decision.events.append({
+                    "type": "budget_exceeded", "scope": "session", "hard": True,
+                    "limit_usd": str(self.session_budget() or remaining),
+                    "spent_usd": str(self._spent_session()), "reason": str(exc),
+                })
             return decision
         except Exception as exc:  # a routing bug fails this task, not the whole build
             decision.error_type = "internal_error"
@@ -131,6 +139,19 @@ class Router:
             "security": self.settings.security.model_dump(mode="json"),
         }
         return decision
+
+    def _fits_without_budget(self, task: TaskSpec, cost_limit: float | None) -> bool:
+        from buildrunner.routing.selector import select_model
+
+        try:
+            select_model(
+                task.prompt or "", files=list(task.files), model=task.model,
+                cost_limit_usd=cost_limit, remaining_budget_usd=None, catalog=self.catalog,
+                settings=self.settings.routing,
+            )
+        except BuildRunnerError:
+            return False
+        return True
 
     def record_call(self, session_id: str, task_id: str, event: dict[str, Any]) -> None:
         """One cost row per model call (called inside the owner's open transaction)."""

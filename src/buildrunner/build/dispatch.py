@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from buildrunner.build.budget import BudgetDesk
 from buildrunner.build.outcomes import Outcomes
 from buildrunner.build.state import RunState
 from buildrunner.build.summary import TaskUpdate
@@ -20,10 +21,13 @@ from buildrunner.store.db import now
 
 
 class Dispatcher:
-    def __init__(self, run: RunState, outcomes: Outcomes, router: Router) -> None:
+    def __init__(
+        self, run: RunState, outcomes: Outcomes, router: Router, budget: BudgetDesk
+    ) -> None:
         self.run = run
         self.outcomes = outcomes
         self.router = router
+        self.budget = budget
         self.queue_ahead_on = run.settings.parallel.queue_ahead
         self._waiting_count = 0
 
@@ -100,6 +104,13 @@ class Dispatcher:
         agent: dict[str, Any] = {}
         if task.kind == "agent":
             decision = self.router.route(task, run.session_id)
+            if decision.error_type == "budget_exceeded" and decision.error is not None:
+                # the money is spent: wait for a raised budget instead of failing the task
+                details = next((e for e in decision.events if e.get("type") == "budget_exceeded"),
+                               {"scope": "session", "hard": True})
+                fields = {k: v for k, v in details.items() if k not in ("type", "reason")}
+                self.budget.pause(decision.error, task.id, fields)
+                return
             for event in decision.events:
                 run.emit(event.pop("type"), task_id=task.id, **event)
             if decision.error is not None:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from buildrunner.build.budget import BudgetDesk
 from buildrunner.build.dispatch import Dispatcher
 from buildrunner.build.outcomes import Outcomes
 from buildrunner.build.state import RunContext, RunState
@@ -35,9 +36,10 @@ class SessionRun:
     ) -> None:
         self.context = context
         self.state = RunState(context, session_id, name, plan, workers, backend_name, workdir)
-        self.outcomes = Outcomes(self.state)
+        self.budget = BudgetDesk(self.state)
+        self.outcomes = Outcomes(self.state, self.budget)
         router = Router(context.conn, context.settings, plan, session_id, context.store.root)
-        self.dispatcher = Dispatcher(self.state, self.outcomes, router)
+        self.dispatcher = Dispatcher(self.state, self.outcomes, router, self.budget)
         self.started = time.monotonic()
 
     # -- setup -----------------------------------------------------------------------------
@@ -111,6 +113,9 @@ class SessionRun:
                 self.dispatcher.dispatch()
             if run.scheduler.finished() or (run.cancelling and not run.scheduler.running()):
                 return
+            if run.budget_pause and not run.scheduler.running():
+                return  # paused by a budget with nothing left running: the run ends 'paused'
+
             waiting = run.scheduler.has_waiting()
             poll_s = min(run.settings.parallel.lock_poll_s if waiting else CONTROL_POLL_S, 0.5)
             messages = backend.poll(poll_s)
@@ -137,6 +142,7 @@ class SessionRun:
                 run.emit("session_paused")
             elif action == "resume" and run.paused:
                 run.paused = False
+                run.budget_pause = None  # the next reservation checks the (raised) budget again
                 run.recorder.set_session_status("running")
                 run.emit("session_resumed")
             elif action == "cancel" and not run.cancelling:
@@ -172,7 +178,12 @@ class SessionRun:
             event_type = event.pop("type", "task_event")
             if event_type == "model_call_completed":
                 self.dispatcher.router.record_call(run.session_id, message.task[0], event)
+                self.budget.on_cost(event)
             run.emit(event_type, task_id=message.task[0], **event)
+        elif message.kind == "reserve":
+            self.budget.on_reserve(message)
+        elif message.kind == "release":
+            self.budget.on_release(message)
         elif message.kind == "done" and message.outcome is not None:
             self.outcomes.finish_attempt(message.worker_id, message.outcome)
         elif message.kind == "lost":
@@ -194,6 +205,8 @@ class SessionRun:
     # -- the end ---------------------------------------------------------------------------
     def _final_status(self) -> str:
         run = self.state
+        if run.budget_pause and not run.cancelling:
+            return "paused"  # unfinished tasks stay queued for the resume
         with transaction(run.conn):
             for state in run.scheduler.tasks.values():
                 if state.status in ("pending", "queued", "waiting"):
@@ -218,23 +231,31 @@ class SessionRun:
                     run.scheduler.set_status(state, "queued")
                     run.recorder.set_task(state.spec.id, status="queued", worker_id=None)
         release_locks(run.conn, run.session_id)
+        self.budget.release_session()
 
     def _finish(self, status: str) -> RunSummary:
         run = self.state
         duration = time.monotonic() - self.started
         counts = run.scheduler.counts()
-        run.recorder.set_session_status(status, ended=True)
+        self.budget.release_session()
         fields = {
             "status": status, "succeeded": counts["succeeded"], "failed": counts["failed"],
             "skipped": counts["skipped"], "duration_s": round(duration, 3),
         }
+        if status == "paused":  # a budget stopped it: it is not over (session_paused was sent)
+            run.recorder.set_session_status("paused", error=f"paused: {run.budget_pause}")
+        else:
+            run.recorder.set_session_status(status, ended=True)
         if status == "completed":
             run.emit("session_completed", **fields)
-        else:
+        elif status != "paused":
             run.emit("session_failed", error=f"session {status}", **fields)
         run.drain()
         self.context.sink.flush()
-        return RunSummary(run.session_id, run.name, status, counts, duration, self._results())
+        summary = RunSummary(run.session_id, run.name, status, counts, duration, self._results())
+        if run.budget_pause:
+            summary.extra["paused_reason"] = run.budget_pause
+        return summary
 
     def _results(self) -> list[dict[str, Any]]:
         rows = self.state.conn.execute(

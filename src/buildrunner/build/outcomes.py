@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from buildrunner.build.budget import BudgetDesk
 from buildrunner.build.state import RunState
 from buildrunner.build.summary import TaskUpdate
 from buildrunner.parallel.backends import BackendMessage
@@ -12,8 +13,9 @@ from buildrunner.store.db import now
 
 
 class Outcomes:
-    def __init__(self, run: RunState) -> None:
+    def __init__(self, run: RunState, budget: BudgetDesk) -> None:
         self.run = run
+        self.budget = budget
 
     def finish_attempt(self, worker_id: str, outcome: TaskOutcome) -> None:
         run = self.run
@@ -21,6 +23,7 @@ class Outcomes:
         if state is None or state.attempts != outcome.attempt or state.status != "running":
             return  # a stale report (the attempt was already given up)
         ended = now()
+        self.budget.release_task(state.spec.id)  # what its calls still held (a crash mid-call)
         run.recorder.end_attempt(outcome, ended)
         run.recorder.count_worker_result(worker_id, outcome.status == "succeeded")
         if run.lock_keys[state.spec.id]:
@@ -53,6 +56,10 @@ class Outcomes:
             run.recorder.set_task(state.spec.id, status="cancelled", ended_at=ended,
                                   error="cancelled")
             run.notify(TaskUpdate(state.spec.id, "cancelled", outcome.attempt))
+            return
+        if run.budget_pause is not None and outcome.error_type == "budget_exceeded":
+            # stopped by the budget that paused the session: it goes on when the session does
+            self.requeue(state, f"paused: {run.budget_pause}")
             return
         run.emit("task_failed", duration_ms=duration_ms, exit_code=outcome.exit_code,
                  error_type=outcome.error_type or "error", error=outcome.error or "failed",
@@ -129,6 +136,7 @@ class Outcomes:
 
     def _lose(self, state: TaskState, worker_id: str, reason: str) -> None:
         run = self.run
+        self.budget.release_task(state.spec.id)
         run.recorder.lose_attempt(state.spec.id, state.attempts, reason)
         release_locks(run.conn, run.session_id, state.spec.id)
         state.lost += 1

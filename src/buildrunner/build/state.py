@@ -65,6 +65,7 @@ class RunState:
         self.backend: Backend | None = None
         self.paused = False
         self.cancelling = False
+        self.budget_pause: str | None = None  # why a hard budget paused the session
         self.beats: dict[str, float] = {}
         self.pending_events: list[dict[str, Any]] = []
         self.pending_updates: list[TaskUpdate] = []

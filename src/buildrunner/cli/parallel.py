@@ -259,6 +259,9 @@ def pause_command(
 @app.command("resume")
 def resume_command(
     session: str = typer.Argument(..., help="Session id, id prefix or name."),
+    budget: float | None = typer.Option(
+        None, "--budget", min=0.0, help="A new hard budget for the session, in USD."
+    ),
     wait: float = WAIT_OPTION,
     watch: bool = typer.Option(
         False, "--watch", help="When continuing an interrupted session: show the dashboard."
@@ -274,12 +277,17 @@ def resume_command(
     from buildrunner.parallel.sessions import get_session
     from buildrunner.parallel.snapshot import session_state
 
-    row = get_session(open_db(), session)
+    conn = open_db()
+    row = get_session(conn, session)
     if session_state(row) in ("interrupted", "failed"):
         from buildrunner.cli.run import run_build
 
-        run_build(None, resume=row.id, watch=watch, json_output=json_output)
+        run_build(None, resume=row.id, watch=watch, json_output=json_output, budget=budget)
         return
+    if budget is not None:  # the owner reads the session's budget at its next reservation
+        from buildrunner.parallel.sessions import set_session_budget
+
+        set_session_budget(conn, row.id, budget)
     _control(row.id, "resume", wait, json_output)
 
 

@@ -30,7 +30,10 @@ def run_command(
     ),
     backend: str | None = typer.Option(None, "--backend", help="Where tasks run: local or ray."),
     ray_address: str | None = typer.Option(None, "--ray-address", help="Ray cluster address."),
-    budget: float | None = typer.Option(None, "--budget", min=0.0, help="Hard budget in USD."),
+    budget: float | None = typer.Option(
+        None, "--budget", min=0.0,
+        help="Hard budget of the session in USD (with --resume: its new budget).",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show tasks, routes and costs; run nothing."),
     watch: bool = typer.Option(False, "--watch", help="Show a live dashboard while it runs."),
     resume: str | None = typer.Option(
@@ -119,7 +122,7 @@ def run_build(
     orchestrator = Orchestrator(store, settings, on_update=show)
     try:
         if resume is not None:
-            session_id = orchestrator.prepare_resume(resume)
+            session_id = orchestrator.prepare_resume(resume, budget_usd=budget)
         else:
             assert plan is not None
             session_id = orchestrator.create(
@@ -188,6 +191,12 @@ def _print_summary(data: dict[str, Any]) -> None:
         err_console.print(f"[{colour}]worktree: {merge['detail']}[/{colour}]")
     if data["status"] == "interrupted":
         err_console.print(f"resume with: br run --resume {data['session_id']}")
+    if data["status"] == "paused":
+        err_console.print(
+            f"[yellow]{data.get('paused_reason', 'paused')}[/yellow]\n"
+            f"raise the budget and go on where it stopped: "
+            f"br parallel resume {data['session_id']} --budget USD"
+        )
 
 
 def _dry_run(plan: Any, settings: Any, json_output: bool) -> None:

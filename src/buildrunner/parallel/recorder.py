@@ -26,7 +26,7 @@ class SessionRecorder:
             )
 
     def set_session_status(self, status: str, *, ended: bool = False, error: str | None = None) -> None:
-        with transaction(self.conn):
+        with self._write():
             self.conn.execute(
                 "UPDATE sessions SET status = ?, ended_at = CASE WHEN ? THEN ? ELSE ended_at END,"
                 " error = COALESCE(?, error) WHERE id = ?",

@@ -218,3 +218,9 @@ def take_control_requests(conn: sqlite3.Connection, session_id: str) -> list[str
                 (now(), session_id),
             )
     return [row["action"] for row in rows]
+
+
+def set_session_budget(conn: sqlite3.Connection, session_id: str, budget_usd: float) -> None:
+    """Give a session a new hard budget (its owner checks it at the next reservation)."""
+    with transaction(conn):
+        conn.execute("UPDATE sessions SET budget_usd = ? WHERE id = ?", (str(budget_usd), session_id))

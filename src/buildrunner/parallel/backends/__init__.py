@@ -22,7 +22,7 @@ class WorkerInfo:
 class BackendMessage:
     """Something that happened in the backend, for the orchestrator to record."""
 
-    kind: str  # heartbeat | started | revoked | event | done | lost | worker_ready
+    kind: str  # heartbeat | started | revoked | event | done | lost | worker_ready | reserve | release
     worker_id: str
     outcome: TaskOutcome | None = None
     event: dict[str, Any] = field(default_factory=dict)
@@ -50,6 +50,10 @@ class Backend(Protocol):
         ...
 
     def poll(self, timeout_s: float) -> list[BackendMessage]: ...
+
+    def answer(self, worker_id: str, message: dict[str, Any]) -> None:
+        """Send a worker the answer to its request (e.g. a budget reservation)."""
+        ...
 
     def cancel(self, worker_id: str) -> None: ...
 

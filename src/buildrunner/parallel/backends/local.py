@@ -158,6 +158,11 @@ class LocalBackend:
             if worker.info.task_pid is not None and worker.queued is None:
                 kill_process_group(worker.info.task_pid)
 
+    def answer(self, worker_id: str, message: dict[str, object]) -> None:
+        worker = self._workers.get(worker_id)
+        if worker is not None and not worker.gone:
+            self._send(worker, message)
+
     def kill_worker(self, worker_id: str, reason: str) -> BackendMessage | None:
         """Kill a worker that stopped heartbeating; report the attempt it was running."""
         worker = self._workers.get(worker_id)
@@ -241,8 +246,8 @@ class LocalBackend:
                 return None
             worker.queued = None
             return BackendMessage("revoked", worker_id, task=attempt)
-        if kind == "event":
-            return BackendMessage("event", worker_id, event=message, task=worker.info.busy_with)
+        if kind in ("event", "reserve", "release"):
+            return BackendMessage(kind, worker_id, event=message, task=worker.info.busy_with)
         if kind == "done":
             outcome = TaskOutcome.from_dict(message["outcome"])
             worker.info.busy_with = None

@@ -270,6 +270,9 @@ class RayBackend:
             with contextlib.suppress(Exception):
                 self._ray.cancel(slot.ref, force=True)
 
+    def answer(self, worker_id: str, message: dict[str, Any]) -> None:
+        """Ray attempts never ask during a run (they get a fixed allowance): nothing to send."""
+
     def kill_worker(self, worker_id: str, reason: str) -> BackendMessage | None:
         """Give up on a slot's attempt (force-cancel it) and report it lost."""
         slot = self._slots.get(worker_id)

@@ -1,0 +1,95 @@
+"""Budget brokers: how an agent attempt inside a worker gets money reserved before each call.
+
+`RemoteBudget` asks the orchestrator over the worker's pipe (a "reserve" message, answered by
+"reserved"), so every worker and every session of the project reserve against the same store.
+`FixedAllowance` hands out an allowance reserved for the whole attempt when it was dispatched,
+for backends that cannot talk back during an attempt (Ray). Both follow the executors'
+`BudgetBroker` protocol: reserve(model, amount) -> id or None, settle(id, actual), release(id).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+REPLY_TIMEOUT_S = 120.0  # an orchestrator that does not answer for this long refuses the call
+
+
+class RemoteBudget:
+    """Reservations made by the orchestrator on request (the local backend's workers)."""
+
+    def __init__(self, send: Callable[[dict[str, Any]], None], task_id: str, attempt: int) -> None:
+        self._send = send
+        self.task_id = task_id
+        self.attempt = attempt
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._waiting: dict[int, tuple[threading.Event, dict[str, Any]]] = {}
+        self.refusal: str | None = None  # why the last reservation was refused
+
+    def reserve(self, model: str, amount_usd: Decimal) -> str | None:
+        request = next(self._ids)
+        done = threading.Event()
+        answer: dict[str, Any] = {}
+        with self._lock:
+            self._waiting[request] = (done, answer)
+        self._send({
+            "type": "reserve", "request": request, "task_id": self.task_id,
+            "attempt": self.attempt, "model": model, "amount_usd": str(amount_usd),
+        })
+        if not done.wait(REPLY_TIMEOUT_S):
+            with self._lock:
+                self._waiting.pop(request, None)
+            self.refusal = "the orchestrator did not answer the reservation"
+            return None
+        reservation = answer.get("reservation_id")
+        self.refusal = None if reservation else str(answer.get("reason") or "refused")
+        return str(reservation) if reservation else None
+
+    def deliver(self, message: dict[str, Any]) -> None:
+        """A "reserved" answer from the orchestrator (called by the worker's reader thread)."""
+        with self._lock:
+            waiting = self._waiting.pop(int(message.get("request", 0)), None)
+        if waiting is not None:
+            done, answer = waiting
+            answer.update(message)
+            done.set()
+
+    def settle(self, reservation_id: str, actual_usd: Decimal) -> None:
+        """Nothing to send: the call's cost event carries the reservation id and settles it."""
+
+    def release(self, reservation_id: str) -> None:
+        self._send({"type": "release", "reservation_id": reservation_id, "task_id": self.task_id})
+
+
+class FixedAllowance:
+    """An allowance reserved at dispatch, handed out call by call (the Ray backend)."""
+
+    def __init__(self, allowance_usd: Decimal) -> None:
+        self.allowance_usd = allowance_usd
+        self._held: dict[str, Decimal] = {}
+        self._spent = Decimal(0)
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self.refusal: str | None = None
+
+    def reserve(self, model: str, amount_usd: Decimal) -> str | None:
+        with self._lock:
+            if self._spent + sum(self._held.values()) + amount_usd > self.allowance_usd:
+                self.refusal = f"the attempt's allowance of ${self.allowance_usd} is spent"
+                return None
+            reservation = f"allowance-{next(self._ids)}"
+            self._held[reservation] = amount_usd
+            return reservation
+
+    def settle(self, reservation_id: str, actual_usd: Decimal) -> None:
+        with self._lock:
+            self._held.pop(reservation_id, None)
+            self._spent += actual_usd
+
+    def release(self, reservation_id: str) -> None:
+        with self._lock:
+            self._held.pop(reservation_id, None)
