@@ -16,7 +16,7 @@ from buildrunner.build.budget import BudgetDesk
 from buildrunner.build.dispatch import Dispatcher
 from buildrunner.build.outcomes import Outcomes
 from buildrunner.build.state import RunContext, RunState
-from buildrunner.build.summary import Interrupted, RunSummary
+from buildrunner.build.summary import Interrupted, RunSummary, closing_facts
 from buildrunner.parallel.backends import BackendMessage
 from buildrunner.parallel.locks import release_locks
 from buildrunner.parallel.plan import Plan
@@ -41,6 +41,7 @@ class SessionRun:
         router = Router(context.conn, context.settings, plan, session_id, context.store.root)
         self.dispatcher = Dispatcher(self.state, self.outcomes, router, self.budget)
         self.started = time.monotonic()
+        self.started_at = now()
 
     # -- setup -----------------------------------------------------------------------------
     def _load_states(self) -> None:
@@ -253,6 +254,7 @@ class SessionRun:
         run.drain()
         self.context.sink.flush()
         summary = RunSummary(run.session_id, run.name, status, counts, duration, self._results())
+        summary.extra.update(closing_facts(run.conn, run.session_id, self.started_at))
         if run.budget_pause:
             summary.extra["paused_reason"] = run.budget_pause
         return summary

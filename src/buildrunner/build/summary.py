@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 
@@ -43,3 +45,27 @@ class RunSummary:
 
 class Interrupted(Exception):
     """The build was stopped by a signal (Ctrl-C, SIGTERM)."""
+
+
+def closing_facts(conn: sqlite3.Connection, session_id: str, since: float) -> dict[str, Any]:
+    """What a build's closing summary adds: its cost, what the cache saved, alerts that fired."""
+    spent = conn.execute(
+        "SELECT COALESCE(SUM(cost_micro_usd), 0) FROM costs WHERE session_id = ?", (session_id,)
+    ).fetchone()[0]
+    saved = conn.execute(
+        "SELECT COALESCE(SUM(CAST(json_extract(payload, '$.saved_usd') AS REAL)), 0) FROM events"
+        " WHERE session_id = ? AND type = 'task_cached'",
+        (session_id,),
+    ).fetchone()[0]
+    alerts = [
+        dict(row) for row in conn.execute(
+            "SELECT threshold, level, status, message FROM alerts"
+            " WHERE fired_at >= ? AND (session_id IS NULL OR session_id = ?) ORDER BY fired_at",
+            (since, session_id),
+        )
+    ]
+    return {
+        "cost_usd": f"{Decimal(spent) / 1_000_000:.6f}",
+        "saved_usd": f"{Decimal(str(saved)):.6f}",
+        "alerts": alerts,
+    }

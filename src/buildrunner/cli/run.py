@@ -6,8 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
 from buildrunner.cli.common import JSON_OPTION, emit_json, err_console, fail
+from buildrunner.display import printable
+
+FAILED_OUTPUT_LINES = 20  # of a failed task's log, shown under its line
 
 STATUS_STYLE = {
     "succeeded": "[green]✓[/green]",
@@ -43,6 +47,9 @@ def run_command(
         None, "--isolate",
         help="none, or worktree: run in a git worktree under .buildrunner/worktrees and merge back.",
     ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="Print only the closing summary (no per-task lines or output)."
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Run a build plan: tasks in dependency order, in parallel where safe.
@@ -52,7 +59,7 @@ def run_command(
     run_build(
         plan_file, name=name, workers=workers, backend=backend, ray_address=ray_address,
         budget=budget, dry_run=dry_run, watch=watch, resume=resume, isolate=isolate,
-        json_output=json_output,
+        json_output=json_output, quiet=quiet,
     )
 
 
@@ -69,12 +76,18 @@ def run_build(
     resume: str | None = None,
     isolate: str | None = None,
     json_output: bool = False,
+    quiet: bool = False,
 ) -> None:
-    """Create (or resume) a session and run it, rendering progress; exits like `br run`."""
+    """Create (or resume) a session and run it, rendering progress; exits like `br run`.
+
+    A plan's relative paths (its tasks' working directory, `cwd`, `files`, `inputs`) are the plan
+    file's folder, or its `workdir:` taken from there; the store is found from that folder too.
+    """
     from buildrunner.cli.common import project_settings, project_store
     from buildrunner.orchestrator import Orchestrator, TaskUpdate
     from buildrunner.parallel.plan import load_plan
     from buildrunner.parallel.preflight import check_commands
+    from buildrunner.store.db import open_store
 
     if (plan_file is None) == (resume is None):
         fail("give a PLAN file to run, or --resume SESSION to continue one (not both)")
@@ -82,17 +95,21 @@ def run_build(
         fail(f"--backend must be 'local' or 'ray', not '{backend}'")
     if isolate is not None and isolate not in ("none", "worktree"):
         fail(f"--isolate must be 'none' or 'worktree', not '{isolate}'")
-    store = project_store()
+    plan = None
+    workdir: Path | None = None
+    if plan_file is not None:
+        plan = load_plan(plan_file)
+        workdir = plan_workdir(plan_file, plan.workdir)
+    store = open_store(workdir) if workdir is not None else project_store()
     settings = project_settings(store)
     if ray_address:
         settings.run.ray_address = ray_address
-    plan = None
-    if plan_file is not None:
-        plan = load_plan(plan_file)
+    if plan is not None:
+        assert workdir is not None and plan_file is not None
         if dry_run:
-            _dry_run(plan, settings, json_output)
+            _dry_run(plan, settings, json_output, workdir)
             return
-        check_commands(plan, Path.cwd())
+        check_commands(plan, workdir)
     chosen_backend = backend or settings.run.backend
     if chosen_backend == "ray":
         _require_ray()
@@ -105,19 +122,21 @@ def run_build(
             )
 
     def show(update: TaskUpdate) -> None:
-        if json_output or watch:
+        if json_output or watch or quiet:
             return
         mark = STATUS_STYLE.get(update.status, update.status)
-        parts = [f"{mark} {update.task_id}"]
+        parts = [f"{mark} {escape(printable(update.task_id))}"]
         if update.attempt > 1:
             parts.append(f"(attempt {update.attempt})")
         if update.duration_s is not None:
             parts.append(f"{update.duration_s:.2f}s")
         if update.detail:
-            parts.append(f"[dim]{update.detail}[/dim]")
+            parts.append(f"[dim]{escape(printable(update.detail, one_line=True))}[/dim]")
         if update.status == "failed" and update.log_path:
-            parts.append(f"[dim]log: {update.log_path}[/dim]")
+            parts.append(f"[dim]log: {escape(printable(update.log_path))}[/dim]")
         err_console.print(" ".join(parts))
+        if update.status == "failed" and update.log_path:
+            _print_tail(Path(update.log_path))
 
     orchestrator = Orchestrator(store, settings, on_update=show)
     try:
@@ -129,10 +148,11 @@ def run_build(
                 plan, plan_path=str(plan_file), name=name,
                 workers=workers or plan.workers or settings.run.workers,
                 backend=chosen_backend, budget_usd=budget,
-                isolate=isolate or settings.parallel.isolate,
+                isolate=isolate or settings.parallel.isolate, workdir=workdir,
             )
-        if not json_output:
-            err_console.print(f"[bold]session {session_id}[/bold]")
+        if not json_output and not quiet:
+            where = f" · tasks run in {_shown_dir(workdir)}" if workdir is not None else ""
+            err_console.print(f"[bold]session {session_id}[/bold]{escape(where)}")
         if watch and not json_output:
             from buildrunner.parallel.dashboard import watch_while
 
@@ -176,31 +196,74 @@ def _run_gates(store: Any, settings: Any, session_id: str, result: dict[str, Any
     return not result["quality"]["passed"]
 
 
+def plan_workdir(plan_file: Path, workdir: str | None) -> Path:
+    """Where a plan's tasks run: its file's folder, or its `workdir:` taken from there."""
+    folder = (plan_file.parent / (workdir or ".")).resolve()
+    if not folder.is_dir():
+        fail(f"{plan_file}: workdir '{workdir}' is not a folder ({folder})")
+    return folder
+
+
+def _shown_dir(folder: Path) -> str:
+    try:
+        relative = folder.relative_to(Path.cwd().resolve())
+    except ValueError:
+        return str(folder)
+    return "." if str(relative) == "." else f"./{relative}"
+
+
+def _print_tail(log_path: Path) -> None:
+    """The last lines of a failed task's log (masked when written), indented under its line."""
+    from buildrunner.security.masking import mask_text
+
+    try:
+        with log_path.open("rb") as log:
+            log.seek(max(0, log.seek(0, 2) - 16_384))
+            text = log.read().decode("utf-8", errors="replace")
+    except OSError:
+        return
+    lines = [line for line in text.splitlines() if line.strip()][-FAILED_OUTPUT_LINES:]
+    for line in lines:
+        err_console.print(f"    [dim]{escape(printable(mask_text(line), one_line=True))}[/dim]")
+
+
 def _print_summary(data: dict[str, Any]) -> None:
     tasks = data["tasks"]
     colour = "green" if data["status"] == "completed" else "red"
+    money = ""
+    if "cost_usd" in data:
+        money = f", cost ${data['cost_usd']}"
+        if float(data.get("saved_usd") or 0):
+            money += f" (saved ${data['saved_usd']})"
     err_console.print(
-        f"[{colour}]{data['status']}[/{colour}] {data['name']} in {data['duration_s']:.2f}s: "
-        f"{tasks['succeeded']} succeeded, {tasks['failed']} failed, {tasks['skipped']} skipped"
+        f"[{colour}]{data['status']}[/{colour}] {escape(printable(data['name']))} in "
+        f"{data['duration_s']:.2f}s: {tasks['succeeded']} succeeded, {tasks['failed']} failed, "
+        f"{tasks['skipped']} skipped"
         + (f", {tasks['cancelled']} cancelled" if tasks["cancelled"] else "")
-        + f" (session {data['session_id']})"
+        + money + f" (session {data['session_id']})"
     )
+    for alert in data.get("alerts", []):
+        err_console.print(
+            f"[yellow]alert {escape(alert['threshold'])} ({alert['level']}, {alert['status']}):"
+            f"[/yellow] {escape(printable(alert['message'], one_line=True))}"
+        )
     merge = data.get("merge")
     if merge:
         colour = "green" if merge["merged"] else "red"
-        err_console.print(f"[{colour}]worktree: {merge['detail']}[/{colour}]")
+        err_console.print(f"[{colour}]worktree: {escape(merge['detail'])}[/{colour}]")
     if data["status"] == "interrupted":
         err_console.print(f"resume with: br run --resume {data['session_id']}")
     if data["status"] == "paused":
         err_console.print(
-            f"[yellow]{data.get('paused_reason', 'paused')}[/yellow]\n"
+            f"[yellow]{escape(data.get('paused_reason', 'paused'))}[/yellow]\n"
             f"raise the budget and go on where it stopped: "
             f"br parallel resume {data['session_id']} --budget USD"
         )
 
 
-def _dry_run(plan: Any, settings: Any, json_output: bool) -> None:
+def _dry_run(plan: Any, settings: Any, json_output: bool, workdir: Path) -> None:
     from buildrunner.parallel.plan import topological_order
+    from buildrunner.security.masking import mask_text
 
     order = topological_order(plan)
     rows = []
@@ -210,32 +273,34 @@ def _dry_run(plan: Any, settings: Any, json_output: bool) -> None:
             "id": task.id, "kind": task.kind, "depends_on": task.depends_on, "files": task.files,
         }
         if task.kind == "command":
-            row["run"] = task.run
+            row["run"] = mask_text(task.run)  # a command line can hold a credential
         else:
-            row.update(_route(task, settings))
+            row.update(_route(task, settings, workdir))
         rows.append(row)
     if json_output:
-        emit_json({"name": plan.name, "dry_run": True, "tasks": rows})
+        emit_json({"name": plan.name, "dry_run": True, "workdir": str(workdir), "tasks": rows})
         return
     from rich.table import Table
 
-    table = Table(title=f"{plan.name} (dry run: nothing runs)")
+    table = Table(title=f"{escape(printable(plan.name))} (dry run: nothing runs)")
     for column in ("task", "kind", "after", "what / route"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in rows:
-        what = row.get("run") or (
+        what = escape(printable(row.get("run") or "")) or (
             f"{row.get('model', '?')} ({row.get('level', '?')}), est. ${row.get('estimated_cost_usd', '?')}"
-            if "error" not in row else f"[red]{row['error']}[/red]"
+            if "error" not in row else f"[red]{escape(printable(row['error']))}[/red]"
         )
-        table.add_row(row["id"], row["kind"], ", ".join(row["depends_on"]), what)
+        table.add_row(escape(printable(row["id"])), row["kind"],
+                      escape(printable(", ".join(row["depends_on"]))), what)
     err_console.print(table)
+    err_console.print(f"tasks would run in {escape(_shown_dir(workdir))}")
 
 
-def _route(task: Any, settings: Any) -> dict[str, Any]:
+def _route(task: Any, settings: Any, workdir: Path) -> dict[str, Any]:
     from buildrunner.routing.selector import route_task
 
     try:
-        return route_task(task, settings, root=Path.cwd())
+        return route_task(task, settings, root=workdir)
     except Exception as exc:  # a task that cannot be routed is shown, not fatal for a dry run
         return {"error": str(exc)}
 
