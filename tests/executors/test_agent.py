@@ -267,15 +267,18 @@ def test_allowed_commands_run_in_the_workdir_without_the_api_key(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-should-never-reach-commands")
-    command = 'echo "key=${ANTHROPIC_API_KEY:-unset}" > app/greet.py; echo made > other.txt; pwd'
+    command = (
+        'echo "key=${ANTHROPIC_API_KEY:-unset}" > app/greet.py; mkdir -p app/__pycache__; '
+        "touch app/__pycache__/x.pyc .coverage; pwd"
+    )
     server.script(api.tool_use("run_command", {"command": command}), api.text("ok"))
     result = run(make_task(workdir, allow_commands=True), provider, recorder)
     assert result.status == "succeeded"
     assert (workdir / "app" / "greet.py").read_text() == "key=unset\n"
     output = tool_results(server, 1)[0]["content"]
     assert output.startswith("exit code 0") and os.path.realpath(workdir) in output
-    assert result.changed_files == ["app/greet.py"]
-    assert result.unattributed_changes == ["other.txt"]
+    assert result.changed_files == ["app/greet.py"]  # caches and coverage data are not work
+    assert result.outside_writes == [] and recorder.of_type("tool_refused") == []
 
 
 def test_timeout_is_retried(server: MessagesServer, recorder: Recorder, workdir: Path) -> None:
