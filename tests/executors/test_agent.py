@@ -389,3 +389,22 @@ def test_edit_file_replaces_one_occurrence_within_scope(
     }
     assert (workdir / "app" / "main.py").read_text() == "print('hello')\n"
     assert result.changed_files == ["app/greet.py"] and result.refused_writes == ["app/main.py"]
+
+
+def test_a_command_that_writes_outside_files_is_undone_and_fails_the_task(
+    server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
+) -> None:
+    command = "echo ok > app/greet.py; echo stray > notes.txt; echo x >> README.md; rm app/main.py"
+    server.script(api.tool_use("run_command", {"command": command}), api.text("never asked"))
+    result = run(make_task(workdir, allow_commands=True), provider, recorder)
+    assert result.status == "failed" and result.error_type == "write_outside_files"
+    assert result.outside_writes == ["README.md", "app/main.py", "notes.txt"]
+    assert result.changed_files == ["app/greet.py"]
+    assert not (workdir / "notes.txt").exists()
+    assert (workdir / "README.md").read_text() == "# demo\n"
+    assert (workdir / "app" / "main.py").read_text() == "print('hello')\n"
+    refusals = recorder.of_type("tool_refused")
+    assert [(e["tool"], e["path"]) for e in refusals] == [
+        ("run_command", "README.md"), ("run_command", "app/main.py"), ("run_command", "notes.txt")
+    ]
+    assert len(server.requests) == 1  # the round ended: no more money spent
