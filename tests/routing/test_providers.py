@@ -198,32 +198,22 @@ def test_claude_code_parses_usage_cost_and_turns(fake_claude: FakeClaude, tmp_pa
     assert argv[argv.index("--append-system-prompt") + 1] == "scope"
 
 
+@pytest.mark.parametrize(
+    ("words", "status"),
+    [('API Error: 529 {"type":"error","error":{"type":"overloaded_error"}}', None),
+     ("API Error: something odd", 529)],  # the status the CLI reports wins over its words
+)
 def test_claude_code_api_error_is_classified_and_keeps_the_cost(
-    fake_claude: FakeClaude, tmp_path: Path
+    fake_claude: FakeClaude, tmp_path: Path, words: str, status: int | None
 ) -> None:
     fake_claude.script(
-        fake_claude.run(
-            is_error=True,
-            result='API Error: 529 {"type":"error","error":{"type":"overloaded_error"}}',
-            cost=0.002,
-        )
+        fake_claude.run(is_error=True, result=words, cost=0.002, api_error_status=status)
     )
     with pytest.raises(ModelCallError) as raised:
         ClaudeCodeProvider().run(cli_request(tmp_path))
     assert raised.value.failure.type == "overloaded"
     partial = raised.value.partial
     assert partial is not None and partial.reported_cost_usd == Decimal("0.002")  # type: ignore[attr-defined]
-
-
-def test_claude_code_error_status_is_classified_from_the_status(
-    fake_claude: FakeClaude, tmp_path: Path
-) -> None:
-    fake_claude.script(
-        fake_claude.run(is_error=True, result="API Error: something odd", api_error_status=529)
-    )
-    with pytest.raises(ModelCallError) as raised:
-        ClaudeCodeProvider().run(cli_request(tmp_path))
-    assert (raised.value.failure.type, raised.value.failure.status_code) == ("overloaded", 529)
 
 
 def test_claude_code_resume_and_budget_flags(fake_claude: FakeClaude, tmp_path: Path) -> None:

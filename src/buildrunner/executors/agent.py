@@ -21,11 +21,10 @@ on). What a `run_command` wrote outside `files` is undone and fails the round wi
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Unpack
 
 from buildrunner.executors.agent_money import (
     MoneyStop,
@@ -37,6 +36,7 @@ from buildrunner.executors.agent_types import (
     AgentResult,
     AgentTask,
     EventSink,
+    LoopOptions,
     PriceFunction,
     budget_exceeded_event,
     cost_limit,
@@ -45,9 +45,9 @@ from buildrunner.executors.ledger import AttemptLedger
 from buildrunner.executors.reservations import ReservationRefused, hold, refused_event
 from buildrunner.executors.tools import ToolBox
 from buildrunner.executors.workspace import Workspace
-from buildrunner.routing.failures import ModelCallError, RetryConfig, mask
+from buildrunner.routing.failures import ModelCallError, mask
 from buildrunner.routing.providers import CallResult, ModelRequest, Provider
-from buildrunner.routing.resilience import call_with_fallback, unique_models
+from buildrunner.routing.resilience import unique_models
 
 __all__ = ["AgentLoop", "AgentResult", "AgentTask", "run_agent_task", "start_agent_session"]
 
@@ -75,14 +75,10 @@ def start_agent_session(
     provider: Provider,
     price: PriceFunction,
     on_event: EventSink,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    retry: RetryConfig | None = None,
-    rand: Callable[[], float] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    **options: Unpack[LoopOptions],
 ) -> AgentLoop:
     """A conversation for one task attempt: `run()` first, then `follow_up(text)` as needed."""
-    return AgentLoop(task, provider, price, on_event, clock, sleep, retry, rand, should_stop)
+    return AgentLoop(task, provider, price, on_event, options)
 
 
 def run_agent_task(
@@ -91,17 +87,10 @@ def run_agent_task(
     provider: Provider,
     price: PriceFunction,
     on_event: EventSink,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    retry: RetryConfig | None = None,
-    rand: Callable[[], float] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    **options: Unpack[LoopOptions],
 ) -> AgentResult:
     """Run the tool loop for one task attempt; never raises for model or tool failures."""
-    return start_agent_session(
-        task, provider=provider, price=price, on_event=on_event, clock=clock, sleep=sleep,
-        retry=retry, rand=rand, should_stop=should_stop,
-    ).run()  # fmt: skip
+    return AgentLoop(task, provider, price, on_event, options).run()
 
 
 @dataclass(frozen=True)
@@ -120,20 +109,11 @@ class AgentLoop(AttemptLedger):
         provider: Provider,
         price: PriceFunction,
         on_event: EventSink,
-        clock: Callable[[], float],
-        sleep: Callable[[float], None],
-        retry: RetryConfig | None,
-        rand: Callable[[], float] | None,
-        should_stop: Callable[[], bool] | None,
+        options: LoopOptions,
     ) -> None:
-        super().__init__(task, on_event)
+        super().__init__(task, on_event, options)
         self.provider = provider
         self.price = price
-        self.clock = clock
-        self.sleep = sleep
-        self.retry = retry or RetryConfig()
-        self.rand = rand
-        self.should_stop = should_stop
         self.chain = unique_models(task.models)
         self.index = 0
         self.tools = ToolBox(
@@ -199,16 +179,7 @@ class AgentLoop(AttemptLedger):
                     "failed", "max_turns", f"stopped after {self.round.turns} turns without finishing"
                 )
             try:
-                answer = call_with_fallback(
-                    self.chain[self.index :],
-                    self._call,
-                    config=self.retry,
-                    on_event=self.emit,
-                    sleep=self.sleep,
-                    clock=self.clock,
-                    rand=self.rand,
-                    context_windows=self.task.context_windows,
-                )
+                answer = self.call_models(self.chain[self.index :], self._call)
             except MoneyStop as stop:
                 return self._money_stop(str(stop))
             except ReservationRefused as refusal:
@@ -218,7 +189,6 @@ class AgentLoop(AttemptLedger):
             except ModelCallError as exc:
                 return self.result("failed", exc.failure.type, mask(str(exc)))
             self.index += answer.index
-            self.note_retries(answer.retries, answer.fallbacks)
             self._account(answer.value)
             outcome = self._handle(answer.value.call)
             if outcome is not None:

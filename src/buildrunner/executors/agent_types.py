@@ -13,12 +13,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypedDict
 
+from buildrunner.routing.failures import RetryConfig
 from buildrunner.routing.providers import CallResult, Usage
 
 PriceFunction = Callable[[str, Usage], Decimal]  # (model id, usage) -> USD
 EventSink = Callable[[dict[str, Any]], None]
+
+
+class LoopOptions(TypedDict, total=False):
+    """How a session waits, retries and stops; every one injectable (tests never sleep)."""
+
+    clock: Callable[[], float]  # default time.monotonic
+    sleep: Callable[[float], None]  # default time.sleep
+    retry: RetryConfig | None  # the failure policy's knobs (default RetryConfig())
+    rand: Callable[[], float] | None  # backoff jitter (default random.random)
+    should_stop: Callable[[], bool] | None  # polled between turns (a cancel)
 
 
 class BudgetBroker(Protocol):

@@ -23,16 +23,16 @@ is reserved before the run and settled to the run's cost after it.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from buildrunner.executors.agent_types import (
     AgentResult,
     AgentTask,
     EventSink,
+    LoopOptions,
     PriceFunction,
     budget_exceeded_event,
     cost_limit,
@@ -46,10 +46,10 @@ from buildrunner.executors.write_guard import (
     refusal_reason,
     undo_outside_writes,
 )
-from buildrunner.routing.failures import ModelCallError, RetryConfig, mask
+from buildrunner.routing.failures import ModelCallError, mask
 from buildrunner.routing.providers import CallResult
 from buildrunner.routing.providers.claude_code import ClaudeCodeProvider, CliRequest
-from buildrunner.routing.resilience import call_with_fallback, unique_models
+from buildrunner.routing.resilience import unique_models
 
 __all__ = [
     "AgentResult", "AgentTask", "ClaudeCodeSession", "permission_rules", "run_claude_code_task",
@@ -94,14 +94,10 @@ def start_claude_code_session(
     provider: ClaudeCodeProvider,
     price: PriceFunction,
     on_event: EventSink,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    retry: RetryConfig | None = None,
-    rand: Callable[[], float] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    **options: Unpack[LoopOptions],
 ) -> ClaudeCodeSession:
     """A Claude Code conversation for one task attempt: `run()`, then `follow_up(text)`."""
-    return ClaudeCodeSession(task, provider, price, on_event, clock, sleep, retry, rand, should_stop)
+    return ClaudeCodeSession(task, provider, price, on_event, options)
 
 
 def run_claude_code_task(
@@ -110,17 +106,10 @@ def run_claude_code_task(
     provider: ClaudeCodeProvider,
     price: PriceFunction,
     on_event: EventSink,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    retry: RetryConfig | None = None,
-    rand: Callable[[], float] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    **options: Unpack[LoopOptions],
 ) -> AgentResult:
     """Run the task with Claude Code; never raises for CLI or model failures."""
-    return start_claude_code_session(
-        task, provider=provider, price=price, on_event=on_event, clock=clock, sleep=sleep,
-        retry=retry, rand=rand, should_stop=should_stop,
-    ).run()  # fmt: skip
+    return ClaudeCodeSession(task, provider, price, on_event, options).run()
 
 
 class ClaudeCodeSession(AttemptLedger):
@@ -132,20 +121,11 @@ class ClaudeCodeSession(AttemptLedger):
         provider: ClaudeCodeProvider,
         price: PriceFunction,
         emit: EventSink,
-        clock: Callable[[], float],
-        sleep: Callable[[float], None],
-        retry: RetryConfig | None,
-        rand: Callable[[], float] | None,
-        should_stop: Callable[[], bool] | None,
+        options: LoopOptions,
     ) -> None:
-        super().__init__(task, emit)
+        super().__init__(task, emit, options)
         self.provider = provider
         self.price = price
-        self.clock = clock
-        self.sleep = sleep
-        self.retry = retry
-        self.rand = rand
-        self.should_stop = should_stop
         self.workspace = Workspace(task.workdir, task.files)
         self.chain = unique_models(task.models)
         self.index = 0
@@ -187,15 +167,8 @@ class ClaudeCodeSession(AttemptLedger):
             return self.result("failed", kind, f"no money left for this task (limit ${limit})")
         point = RestorePoint.capture(self.workspace)
         try:
-            answer = call_with_fallback(
-                self.chain[self.index :],
-                lambda model: self.attempt(model, prompt, resume),
-                config=self.retry,
-                on_event=self.emit,
-                sleep=self.sleep,
-                clock=self.clock,
-                rand=self.rand,
-                context_windows=self.task.context_windows,
+            answer = self.call_models(
+                self.chain[self.index :], lambda model: self.attempt(model, prompt, resume)
             )
         except ReservationRefused as refusal:
             self.emit(refused_event(refusal, self.spent))
@@ -206,7 +179,6 @@ class ClaudeCodeSession(AttemptLedger):
             log.exception("claude-code task %s crashed", self.task.task_id)
             return self.result("failed", "internal_error", mask(f"{type(exc).__name__}: {exc}"))
         self.index += answer.index
-        self.note_retries(answer.retries, answer.fallbacks)
         outside = self._checked(point)
         if outside is not None:
             return outside

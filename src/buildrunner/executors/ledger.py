@@ -9,14 +9,25 @@ are checked against them); a round's tally counts from the start of the current 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import time
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from buildrunner.executors.agent_types import AgentResult, AgentTask, EventSink, model_call_event
+from buildrunner.executors.agent_types import (
+    AgentResult,
+    AgentTask,
+    EventSink,
+    LoopOptions,
+    model_call_event,
+)
 from buildrunner.executors.transcript import Transcript
+from buildrunner.routing.failures import RetryConfig
 from buildrunner.routing.providers import CallResult, Usage
+from buildrunner.routing.resilience import Answered, call_with_fallback
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -30,9 +41,14 @@ class Tally:
 
 
 class AttemptLedger:
-    def __init__(self, task: AgentTask, on_event: EventSink) -> None:
+    def __init__(self, task: AgentTask, on_event: EventSink, options: LoopOptions) -> None:
         self.task = task
         self.on_event = on_event
+        self.clock = options.get("clock") or time.monotonic
+        self.sleep = options.get("sleep") or time.sleep
+        self.retry = options.get("retry") or RetryConfig()
+        self.rand = options.get("rand")
+        self.should_stop = options.get("should_stop")
         self.total = Tally()
         self.round = Tally()
         self.rounds = 0
@@ -63,10 +79,16 @@ class AttemptLedger:
         self.transcript.call(self.total.calls, call, cost)
         self.emit(model_call_event(call, cost, **event))
 
-    def note_retries(self, retries: int, fallbacks: int) -> None:
+    def call_models(self, chain: Sequence[str], call: Callable[[str], T]) -> Answered[T]:
+        """`call` through the failure policy (retries, fallback along `chain`), counted."""
+        answer = call_with_fallback(
+            chain, call, config=self.retry, on_event=self.emit, sleep=self.sleep,
+            clock=self.clock, rand=self.rand, context_windows=self.task.context_windows,
+        )  # fmt: skip
         for tally in (self.total, self.round):
-            tally.retries += retries
-            tally.fallbacks += fallbacks
+            tally.retries += answer.retries
+            tally.fallbacks += answer.fallbacks
+        return answer
 
     def emit(self, event: dict[str, Any]) -> None:
         """Pass an event on, noting failures and refusals in the transcript too."""

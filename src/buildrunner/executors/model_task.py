@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from buildrunner.executors.agent_types import (
     AgentResult,
     AgentSession,
     AgentTask,
     EventSink,
+    LoopOptions,
     PriceFunction,
 )
 from buildrunner.routing.failures import MissingCredentialsError, RetryConfig
@@ -41,11 +41,13 @@ def start_model_session(
     price: PriceFunction,
     on_event: EventSink,
     environ: Mapping[str, str] | None = None,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    should_stop: Callable[[], bool] | None = None,
+    **options: Unpack[LoopOptions],
 ) -> AgentSession:
-    """A session with the configured provider; never raises for a missing key or CLI."""
+    """A session with the configured provider; never raises for a missing key or CLI.
+
+    `options` are the session's `clock`, `sleep` and `should_stop` (and `rand`); the retry
+    policy comes from `settings`.
+    """
     environ = os.environ if environ is None else environ
     provider_name = settings.provider
     if provider_name == "claude-code" and shutil.which("claude", path=environ.get("PATH")) is None:
@@ -54,22 +56,18 @@ def start_model_session(
         provider = create_provider(provider_name, settings, environ)
     except MissingCredentialsError as exc:
         return _NotRunnable(task, "no_credentials", str(exc))
-    retry = retry_config(settings)
+    options = {**options, "retry": retry_config(settings)}
     if provider_name == "claude-code":
         from buildrunner.executors.claude_code import start_claude_code_session
         from buildrunner.routing.providers.claude_code import ClaudeCodeProvider
 
         assert isinstance(provider, ClaudeCodeProvider)
         return start_claude_code_session(
-            task, provider=provider, price=price, on_event=on_event, clock=clock, sleep=sleep,
-            retry=retry, should_stop=should_stop,
-        )  # fmt: skip
+            task, provider=provider, price=price, on_event=on_event, **options
+        )
     from buildrunner.executors.agent import start_agent_session
 
-    return start_agent_session(
-        task, provider=provider, price=price, on_event=on_event, clock=clock, sleep=sleep,
-        retry=retry, should_stop=should_stop,
-    )  # fmt: skip
+    return start_agent_session(task, provider=provider, price=price, on_event=on_event, **options)
 
 
 def run_model_task(
@@ -79,16 +77,14 @@ def run_model_task(
     price: PriceFunction,
     on_event: EventSink,
     environ: Mapping[str, str] | None = None,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    should_stop: Callable[[], bool] | None = None,
+    **options: Unpack[LoopOptions],
 ) -> AgentResult:
     """Run an agent task with the configured provider (one round); never raises for a missing
     key."""
-    return start_model_session(
-        task, settings, price=price, on_event=on_event, environ=environ, clock=clock, sleep=sleep,
-        should_stop=should_stop,
-    ).run()  # fmt: skip
+    session = start_model_session(
+        task, settings, price=price, on_event=on_event, environ=environ, **options
+    )
+    return session.run()
 
 
 class _NotRunnable:
