@@ -127,3 +127,18 @@ def test_claude_code_stopped_by_its_budget_cap_is_a_money_failure(
     result = run_cli(InMemoryBroker(), workdir, recorder, cost_limit_usd=Decimal("0.20"))
     assert result.status == "failed" and result.error_type == "cost_limit_exceeded"
     assert recorder.of_type("budget_exceeded")[0]["spent_usd"] == "0.21"
+
+
+def test_claude_code_refused_retry_still_undoes_what_the_first_run_wrote(
+    fake_claude: FakeClaude, recorder: Recorder, workdir: Path
+) -> None:
+    broker = InMemoryBroker(grants=1)
+    fake_claude.script(
+        fake_claude.run(is_error=True, result="API Error: 529", api_error_status=529, cost=0.01,
+                        writes={"stray.txt": "x\n"}),
+    )
+    result = run_cli(broker, workdir, recorder, cost_limit_usd=Decimal("1"), models=[OPUS, SONNET])
+    assert result.error_type == "write_outside_files" and result.outside_writes == ["stray.txt"]
+    assert not (workdir / "stray.txt").exists() and len(fake_claude.invocations) == 1
+    assert broker.refused == [(SONNET, Decimal("0.99"))]
+    assert [e["scope"] for e in recorder.of_type("budget_exceeded")] == ["reservation"]

@@ -157,12 +157,17 @@ def complete_reply(body: dict[str, Any], request: dict[str, Any], cache: PromptC
     at the request's `max_tokens`."""
     answer = copy.deepcopy(body)
     answer["model"] = answer.get("model") or request.get("model", "")
-    usage = answer["usage"]
+    usage = answer.setdefault("usage", {})
+    for key in ("input_tokens", "output_tokens", "cache_creation_input_tokens",
+                "cache_read_input_tokens"):
+        usage.setdefault(key, None)  # a hand-made body without usage gets it counted
     if usage["input_tokens"] is None:
         billed = cache.usage(request)
         usage["input_tokens"] = billed.input_tokens
         usage["cache_creation_input_tokens"] = billed.cache_creation_input_tokens
         usage["cache_read_input_tokens"] = billed.cache_read_input_tokens
+    for key in ("cache_creation_input_tokens", "cache_read_input_tokens"):
+        usage[key] = usage[key] or 0
     if usage["output_tokens"] is None:
         usage["output_tokens"] = max(1, sum(_block_tokens(block) for block in answer["content"]))
     limit = request.get("max_tokens")

@@ -17,7 +17,10 @@ printed no transcript), every change outside `files` is counted.
 
 Money: each run gets `--max-budget-usd` (what the binding limit has left), so the CLI stops
 itself at the limit (it can pass it by the call in flight). With a budget broker, that same amount
-is reserved before the run and settled to the run's cost after it.
+is reserved before each run (every retry and fallback is a run) and settled to the run's cost
+after it, or released when a failed run cost nothing. A task with neither a cost limit nor a
+budget allowance has no worst case to reserve: its runs reserve $0, are not capped, and are
+settled to what they cost.
 """
 
 from __future__ import annotations
@@ -170,14 +173,18 @@ class ClaudeCodeSession(AttemptLedger):
             answer = self.call_models(
                 self.chain[self.index :], lambda model: self.attempt(model, prompt, resume)
             )
-        except ReservationRefused as refusal:
+        except ReservationRefused as refusal:  # an earlier attempt of the round may have run
             self.emit(refused_event(refusal, self.spent))
-            return self.result("failed", "budget_exceeded", f"stopped: {refusal}")
+            return self._checked(point) or self.result(
+                "failed", "budget_exceeded", f"stopped: {refusal}"
+            )
         except ModelCallError as exc:
             return self._checked(point) or self.result("failed", exc.failure.type, mask(str(exc)))
         except Exception as exc:  # a bug must fail the task, not the worker
             log.exception("claude-code task %s crashed", self.task.task_id)
-            return self.result("failed", "internal_error", mask(f"{type(exc).__name__}: {exc}"))
+            return self._checked(point) or self.result(
+                "failed", "internal_error", mask(f"{type(exc).__name__}: {exc}")
+            )
         self.index += answer.index
         outside = self._checked(point)
         if outside is not None:
