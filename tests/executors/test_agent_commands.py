@@ -5,37 +5,23 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from buildrunner.executors.agent import AgentResult, AgentTask, run_agent_task
 from buildrunner.routing.providers.anthropic import AnthropicProvider
 from tests.fakes import messages_server as api
 from tests.fakes.messages_server import MessagesServer
-from tests.fakes.pricing import price
 from tests.fakes.recorder import Recorder
-from tests.fakes.tasks import make_task
-
-
-def run(task: AgentTask, provider: AnthropicProvider, recorder: Recorder) -> AgentResult:
-    return run_agent_task(
-        task, provider=provider, price=price, on_event=recorder.event, sleep=recorder.sleep
-    )
-
-
-def tool_results(server: MessagesServer, request_number: int) -> list[dict[str, Any]]:
-    last = server.requests[request_number].body["messages"][-1]
-    return [block for block in last["content"] if block.get("type") == "tool_result"]
+from tests.fakes.tasks import make_task, run_api_task
 
 
 def test_commands_are_off_unless_allowed(
     server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
 ) -> None:
     server.script(api.tool_use("run_command", {"command": "touch app/greet.py"}), api.text("ok"))
-    result = run(make_task(workdir), provider, recorder)
+    result = run_api_task(make_task(workdir), provider, recorder)
     assert "run_command" not in {tool["name"] for tool in server.requests[0].body["tools"]}
-    assert tool_results(server, 1)[0]["is_error"] is True
+    assert server.tool_results(1)[0]["is_error"] is True
     assert not (workdir / "app" / "greet.py").exists() and result.changed_files == []
 
 
@@ -52,10 +38,10 @@ def test_allowed_commands_run_in_the_workdir_without_the_api_key(
         "touch app/__pycache__/x.pyc .coverage; pwd"
     )
     server.script(api.tool_use("run_command", {"command": command}), api.text("ok"))
-    result = run(make_task(workdir, allow_commands=True), provider, recorder)
+    result = run_api_task(make_task(workdir, allow_commands=True), provider, recorder)
     assert result.status == "succeeded"
     assert (workdir / "app" / "greet.py").read_text() == "key=unset\n"
-    output = tool_results(server, 1)[0]["content"]
+    output = server.tool_results(1)[0]["content"]
     assert output.startswith("exit code 0") and os.path.realpath(workdir) in output
     assert result.changed_files == ["app/greet.py"]  # caches and coverage data are not work
     assert result.outside_writes == [] and recorder.of_type("tool_refused") == []
@@ -66,7 +52,7 @@ def test_a_command_that_writes_outside_files_is_undone_and_fails_the_task(
 ) -> None:
     command = "echo ok > app/greet.py; echo stray > notes.txt; echo x >> README.md; rm app/main.py"
     server.script(api.tool_use("run_command", {"command": command}), api.text("never asked"))
-    result = run(make_task(workdir, allow_commands=True), provider, recorder)
+    result = run_api_task(make_task(workdir, allow_commands=True), provider, recorder)
     assert result.status == "failed" and result.error_type == "write_outside_files"
     assert result.outside_writes == ["README.md", "app/main.py", "notes.txt"]
     assert result.changed_files == ["app/greet.py"]

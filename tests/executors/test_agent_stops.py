@@ -7,19 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from buildrunner.executors.agent import AgentResult, AgentTask, run_agent_task
 from buildrunner.routing.providers.anthropic import AnthropicProvider
 from tests.fakes import messages_server as api
 from tests.fakes.messages_server import MessagesServer
-from tests.fakes.pricing import price
 from tests.fakes.recorder import Recorder
-from tests.fakes.tasks import make_task
-
-
-def run(task: AgentTask, provider: AnthropicProvider, recorder: Recorder) -> AgentResult:
-    return run_agent_task(
-        task, provider=provider, price=price, on_event=recorder.event, sleep=recorder.sleep
-    )
+from tests.fakes.tasks import make_task, run_api_task
 
 
 def last_user_blocks(server: MessagesServer, request: int) -> list[dict[str, Any]]:
@@ -32,7 +24,7 @@ def test_an_answer_cut_at_max_tokens_is_continued(
     server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
 ) -> None:
     server.script(api.text("part one " * 300, output_tokens=3000), api.text("... and the end."))
-    result = run(make_task(workdir, max_output_tokens=1000), provider, recorder)
+    result = run_api_task(make_task(workdir, max_output_tokens=1000), provider, recorder)
     assert result.status == "succeeded" and result.turns == 2
     assert server.rejected == []
     first = server.requests[0].body
@@ -57,7 +49,7 @@ def test_a_tool_call_cut_at_max_tokens_is_not_run_and_is_asked_again(
         api.tool_use("write_file", {"path": "app/greet.py", "content": "x = 1\n"}),
         api.text("done"),
     )
-    result = run(make_task(workdir, max_output_tokens=300), provider, recorder)
+    result = run_api_task(make_task(workdir, max_output_tokens=300), provider, recorder)
     assert result.status == "succeeded" and server.rejected == []
     assert (workdir / "app" / "greet.py").read_text() == "x = 1\n"  # never the half file
     sent = server.requests[1].body["messages"]
@@ -71,7 +63,7 @@ def test_a_refusal_fails_the_task(
     server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
 ) -> None:
     server.script(api.refusal(), api.text("never asked"))
-    result = run(make_task(workdir), provider, recorder)
+    result = run_api_task(make_task(workdir), provider, recorder)
     assert result.status == "failed" and result.error_type == "refusal"
     assert len(server.requests) == 1 and result.cost_usd > 0
 
@@ -80,7 +72,7 @@ def test_a_paused_turn_is_sent_back_as_it_is(
     server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
 ) -> None:
     server.script(api.pause_turn(say="Searching.", query="greeting styles"), api.text("done"))
-    result = run(make_task(workdir), provider, recorder)
+    result = run_api_task(make_task(workdir), provider, recorder)
     assert result.status == "succeeded" and result.turns == 2 and server.rejected == []
     resumed = server.requests[1].body["messages"]
     assert [m["role"] for m in resumed] == ["user", "assistant"]  # no new user turn
@@ -102,7 +94,7 @@ def test_several_tool_calls_in_one_turn_are_all_run_and_answered_in_order(
         ),
         api.text("done"),
     )
-    result = run(make_task(workdir), provider, recorder)
+    result = run_api_task(make_task(workdir), provider, recorder)
     assert result.status == "succeeded" and result.turns == 2 and server.rejected == []
     asked = [b["id"] for b in server.requests[1].body["messages"][1]["content"]
              if b["type"] == "tool_use"]

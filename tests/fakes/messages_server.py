@@ -178,6 +178,11 @@ class MessagesServer:
         with self._lock:
             self._replies.extend(replies)
 
+    def tool_results(self, request_number: int) -> list[dict[str, Any]]:
+        """The tool_result blocks the client sent in request `request_number` (0-based)."""
+        last = self.requests[request_number].body["messages"][-1]
+        return [block for block in last["content"] if block.get("type") == "tool_result"]
+
     @property
     def models_called(self) -> list[str]:
         return [request.model for request in self.requests]
