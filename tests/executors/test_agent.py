@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from buildrunner.executors.agent import AgentResult, AgentTask, run_agent_task
+from buildrunner.executors.agent import run_agent_task
 from buildrunner.routing.providers import Usage
 from buildrunner.routing.providers.anthropic import AnthropicProvider
 from tests.fakes import messages_server as api
 from tests.fakes.messages_server import MessagesServer
 from tests.fakes.pricing import HAIKU, OPUS, SONNET, price
 from tests.fakes.recorder import Recorder
-from tests.fakes.tasks import make_task
-
-
-def run(task: AgentTask, provider: AnthropicProvider, recorder: Recorder) -> AgentResult:
-    return run_agent_task(
-        task, provider=provider, price=price, on_event=recorder.event, sleep=recorder.sleep
-    )
-
-
-def tool_results(server: MessagesServer, request_number: int) -> list[dict[str, Any]]:
-    """The tool_result blocks the client sent in request `request_number` (0-based)."""
-    last = server.requests[request_number].body["messages"][-1]
-    return [block for block in last["content"] if block.get("type") == "tool_result"]
+from tests.fakes.tasks import make_task, run_api_task
 
 
 def test_writes_files_and_finishes(
@@ -46,7 +32,7 @@ def test_writes_files_and_finishes(
         ),
         api.text("Added app/greet.py with a test.", input_tokens=500, output_tokens=40),
     )
-    result = run(make_task(workdir), provider, recorder)
+    result = run_api_task(make_task(workdir), provider, recorder)
 
     assert result.status == "succeeded", result.error
     assert result.final_text == "Added app/greet.py with a test."
@@ -55,8 +41,8 @@ def test_writes_files_and_finishes(
     assert result.refused_writes == [] and result.turns == 5 and result.model == OPUS
     expected = 4 * price(OPUS, Usage(100, 20)) + price(OPUS, Usage(500, 40))
     assert result.cost_usd == expected
-    assert "app/main.py" in tool_results(server, 1)[0]["content"]
-    assert tool_results(server, 2)[0]["content"] == "print('hello')\n"
+    assert "app/main.py" in server.tool_results(1)[0]["content"]
+    assert server.tool_results(2)[0]["content"] == "print('hello')\n"
     completed = recorder.of_type("model_call_completed")
     assert len(completed) == 5
     assert completed[-1] == {
@@ -86,7 +72,7 @@ def test_rate_limit_then_success_costs_exactly_one_retry(
     server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
 ) -> None:
     server.script(api.rate_limited(retry_after=1), api.text("done"))
-    result = run(make_task(workdir), provider, recorder)
+    result = run_api_task(make_task(workdir), provider, recorder)
     assert result.status == "succeeded"
     assert result.retries == 1 and result.fallbacks == 0
     assert server.models_called == [OPUS, OPUS]
@@ -103,7 +89,7 @@ def test_overloaded_opus_falls_back_to_sonnet_and_stays_there(
         api.tool_use("write_file", {"path": "app/greet.py", "content": "x = 1\n"}),
         api.text("done"),
     )
-    result = run(make_task(workdir), provider, recorder)
+    result = run_api_task(make_task(workdir), provider, recorder)
     assert result.status == "succeeded"
     assert server.models_called == [OPUS, SONNET, SONNET]
     assert result.model == SONNET and result.fallbacks == 1 and recorder.sleeps == []
@@ -118,7 +104,7 @@ def test_unauthorized_fails_at_once(
     server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
 ) -> None:
     server.script(api.unauthorized(), api.text("never sent"))
-    result = run(make_task(workdir, models=[OPUS, SONNET, HAIKU]), provider, recorder)
+    result = run_api_task(make_task(workdir, models=[OPUS, SONNET, HAIKU]), provider, recorder)
     assert result.status == "failed" and result.error_type == "auth"
     assert "invalid x-api-key" in (result.error or "")
     assert server.models_called == [OPUS]
@@ -134,14 +120,14 @@ def test_write_outside_files_is_refused_and_reported(
         api.tool_use("write_file", {"path": "app/greet.py", "content": "ok = True\n"}),
         api.text("done"),
     )
-    result = run(make_task(workdir), provider, recorder)
+    result = run_api_task(make_task(workdir), provider, recorder)
     assert result.status == "succeeded"
     assert (workdir / "app" / "main.py").read_text() == "print('hello')\n"
     assert result.refused_writes == ["app/main.py"]
     assert result.changed_files == ["app/greet.py"]
-    refusal = tool_results(server, 1)[0]
+    refusal = server.tool_results(1)[0]
     assert refusal["is_error"] is True and "not in the task's files" in refusal["content"]
-    assert tool_results(server, 2)[0].get("is_error") is None
+    assert server.tool_results(2)[0].get("is_error") is None
     events = recorder.of_type("tool_refused")
     assert [(e["tool"], e["path"]) for e in events] == [("write_file", "app/main.py")]
 
@@ -167,11 +153,11 @@ def test_paths_cannot_leave_the_workdir(
     )
     (outside / "secret.txt").write_text("top secret")
     task = make_task(workdir, files=["**"])  # even a task that may write everything
-    result = run(task, provider, recorder)
+    result = run_api_task(task, provider, recorder)
     assert result.refused_writes == [path] and result.changed_files == []
     assert not (workdir.parent / "escaped.txt").exists()
     assert not (outside / "escaped.txt").exists() and not Path("/tmp/escaped-by-agent.txt").exists()
-    read = tool_results(server, 2)[0]
+    read = server.tool_results(2)[0]
     assert read["is_error"] is True and "top secret" not in read["content"]
 
 
@@ -184,7 +170,7 @@ def test_symlink_inside_workdir_cannot_reach_another_tasks_file(
         api.tool_use("write_file", {"path": "tests/alias.py", "content": "hacked\n"}),
         api.text("ok"),
     )
-    result = run(make_task(workdir), provider, recorder)
+    result = run_api_task(make_task(workdir), provider, recorder)
     assert result.refused_writes == ["tests/alias.py"]
     assert (workdir / "app" / "main.py").read_text() == "print('hello')\n"
 
@@ -200,7 +186,7 @@ def test_cost_limit_stops_the_loop_with_the_cost_so_far(
     )
     one_call = price(OPUS, Usage(20_000, 2_000))  # $0.45
     task = make_task(workdir, cost_limit_usd=Decimal("0.60"))
-    result = run(task, provider, recorder)
+    result = run_api_task(task, provider, recorder)
     assert result.status == "failed" and result.error_type == "cost_limit_exceeded"
     assert result.cost_usd == one_call
     assert "$0.60" in (result.error or "") and str(one_call) in (result.error or "")
@@ -222,7 +208,7 @@ def test_max_tokens_is_capped_by_what_the_limit_can_pay(
 ) -> None:
     server.script(api.text("done"))
     task = make_task(workdir, cost_limit_usd=Decimal("0.05"))  # Opus output: $75 per million
-    result = run(task, provider, recorder)
+    result = run_api_task(task, provider, recorder)
     assert result.status == "succeeded"
     sent = server.requests[0].body["max_tokens"]
     assert 256 <= sent < 8192
@@ -234,7 +220,7 @@ def test_budget_allowance_stop_is_a_budget_failure(
 ) -> None:
     server.script(api.text("never"))
     task = make_task(workdir, cost_limit_usd=Decimal("5"), budget_allowance_usd=Decimal("0.001"))
-    result = run(task, provider, recorder)
+    result = run_api_task(task, provider, recorder)
     assert result.status == "failed" and result.error_type == "budget_exceeded"
     assert result.cost_usd == 0 and server.requests == []
     assert recorder.of_type("budget_exceeded")[0]["scope"] == "session"
@@ -244,44 +230,15 @@ def test_max_turns(
     server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
 ) -> None:
     server.script(*[api.tool_use("list_files", {}) for _ in range(5)])
-    result = run(make_task(workdir, max_turns=3), provider, recorder)
+    result = run_api_task(make_task(workdir, max_turns=3), provider, recorder)
     assert result.status == "failed" and result.error_type == "max_turns"
     assert result.turns == 3 and len(server.requests) == 3
-
-
-def test_commands_are_off_unless_allowed(
-    server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
-) -> None:
-    server.script(api.tool_use("run_command", {"command": "touch app/greet.py"}), api.text("ok"))
-    result = run(make_task(workdir), provider, recorder)
-    assert "run_command" not in {tool["name"] for tool in server.requests[0].body["tools"]}
-    assert tool_results(server, 1)[0]["is_error"] is True
-    assert not (workdir / "app" / "greet.py").exists() and result.changed_files == []
-
-
-def test_allowed_commands_run_in_the_workdir_without_the_api_key(
-    server: MessagesServer,
-    provider: AnthropicProvider,
-    recorder: Recorder,
-    workdir: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-should-never-reach-commands")
-    command = 'echo "key=${ANTHROPIC_API_KEY:-unset}" > app/greet.py; echo made > other.txt; pwd'
-    server.script(api.tool_use("run_command", {"command": command}), api.text("ok"))
-    result = run(make_task(workdir, allow_commands=True), provider, recorder)
-    assert result.status == "succeeded"
-    assert (workdir / "app" / "greet.py").read_text() == "key=unset\n"
-    output = tool_results(server, 1)[0]["content"]
-    assert output.startswith("exit code 0") and os.path.realpath(workdir) in output
-    assert result.changed_files == ["app/greet.py"]
-    assert result.unattributed_changes == ["other.txt"]
 
 
 def test_timeout_is_retried(server: MessagesServer, recorder: Recorder, workdir: Path) -> None:
     quick = AnthropicProvider("sk-test", base_url=server.base_url, timeout_s=0.3)
     server.script(api.slow(api.text("late"), 5.0), api.text("done"))
-    result = run(make_task(workdir), quick, recorder)
+    result = run_api_task(make_task(workdir), quick, recorder)
     assert result.status == "succeeded" and result.retries == 1
     assert [e["error_type"] for e in recorder.of_type("model_call_failed")] == ["timeout"]
 
@@ -290,7 +247,7 @@ def test_server_errors_retry_then_fall_back(
     server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
 ) -> None:
     server.script(api.server_error(), api.server_error(), api.server_error(), api.text("done"))
-    result = run(make_task(workdir), provider, recorder)
+    result = run_api_task(make_task(workdir), provider, recorder)
     assert result.status == "succeeded"
     assert server.models_called == [OPUS, OPUS, OPUS, SONNET]
     assert (result.retries, result.fallbacks, len(recorder.sleeps)) == (2, 1, 2)
@@ -301,7 +258,7 @@ def test_context_too_long_falls_back_to_a_larger_window(
 ) -> None:
     server.script(api.context_too_long(), api.text("done"))
     windows = {OPUS: 200_000, SONNET: 1_000_000}
-    result = run(make_task(workdir, context_windows=windows), provider, recorder)
+    result = run_api_task(make_task(workdir, context_windows=windows), provider, recorder)
     assert result.status == "succeeded" and server.models_called == [OPUS, SONNET]
 
 
@@ -309,7 +266,7 @@ def test_context_too_long_without_a_larger_model_fails(
     server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
 ) -> None:
     server.script(api.context_too_long(), api.text("never"))
-    result = run(make_task(workdir), provider, recorder)
+    result = run_api_task(make_task(workdir), provider, recorder)
     assert result.error_type == "context_too_long" and server.models_called == [OPUS]
 
 
@@ -317,7 +274,7 @@ def test_conversation_carries_tool_results_and_a_cache_breakpoint(
     server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
 ) -> None:
     server.script(api.tool_use("read_file", {"path": "README.md"}), api.text("done"))
-    run(make_task(workdir), provider, recorder)
+    run_api_task(make_task(workdir), provider, recorder)
     messages = server.requests[1].body["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
     assert messages[1]["content"][0]["type"] == "tool_use"
@@ -350,7 +307,7 @@ def test_transcript_log_records_turns_tools_and_failures(
         api.text("finished"),
     )
     log = workdir.parent / "logs" / "t1.log"
-    result = run(make_task(workdir, log_path=log), provider, recorder)
+    result = run_api_task(make_task(workdir, log_path=log), provider, recorder)
     lines = log.read_text().splitlines()
     assert result.status == "succeeded"
     assert lines[0].startswith("! model_call_failed") and "overloaded" in lines[0]
@@ -375,10 +332,10 @@ def test_edit_file_replaces_one_occurrence_within_scope(
         api.tool_use("edit_file", {"path": "app/main.py", "old_text": "hello", "new_text": "bye"}),
         api.text("done"),
     )
-    result = run(make_task(workdir), provider, recorder)
+    result = run_api_task(make_task(workdir), provider, recorder)
     assert (workdir / "app" / "greet.py").read_text() == "a = 1\nb = 3\n"
-    assert "found 2 times" in tool_results(server, 1)[0]["content"]
-    assert tool_results(server, 2)[0] == {
+    assert "found 2 times" in server.tool_results(1)[0]["content"]
+    assert server.tool_results(2)[0] == {
         "type": "tool_result",
         "tool_use_id": server.requests[2].body["messages"][-2]["content"][0]["id"],
         "content": "edited app/greet.py",

@@ -14,7 +14,7 @@ from buildrunner.executors.claude_code import (
 )
 from buildrunner.routing.providers import Usage
 from buildrunner.routing.providers.claude_code import ClaudeCodeProvider
-from tests.fakes.fake_claude import FakeClaude
+from tests.fakes.fake_claude import FakeClaude, result_json
 from tests.fakes.pricing import OPUS, SONNET, price
 from tests.fakes.recorder import Recorder
 from tests.fakes.tasks import make_task as make_agent_task
@@ -87,19 +87,102 @@ def test_denied_writes_are_refused_writes(
     assert [e["path"] for e in recorder.of_type("tool_refused")] == ["app/main.py"]
 
 
-def test_changes_outside_files_are_reported_not_claimed(
+def test_a_write_outside_files_by_a_command_is_undone_and_fails_the_task(
+    fake_claude: FakeClaude, recorder: Recorder, workdir: Path
+) -> None:
+    (workdir / "README.md").write_text("# demo\n")
+    fake_claude.script(
+        fake_claude.run(
+            writes={"app/greet.py": "ok\n", "notes.txt": "stray\n", "README.md": "defaced\n",
+                    ".git/x": "ignored", "app/__pycache__/m.pyc": "cache"},
+            tool_calls=[("Bash", {"command": "./generate.sh"})],
+        )
+    )
+    result = run(make_task(workdir, allow_commands=True), recorder)
+    assert result.status == "failed" and result.error_type == "write_outside_files"
+    assert result.changed_files == ["app/greet.py"]
+    assert result.outside_writes == ["README.md", "notes.txt"]
+    assert not (workdir / "notes.txt").exists()  # created: removed
+    assert (workdir / "README.md").read_text() == "# demo\n"  # modified: put back
+    assert (workdir / ".git" / "x").exists() and (workdir / "app" / "greet.py").exists()
+    refusals = recorder.of_type("tool_refused")
+    assert [(e["tool"], e["path"]) for e in refusals] == [
+        ("claude-code", "README.md"), ("claude-code", "notes.txt")
+    ]
+    assert all("reverted" in e["reason"] for e in refusals)
+    allowed = fake_claude.invocations[0]["argv"]
+    assert "Bash" in allowed[allowed.index("--allowedTools") + 1].split(",")
+
+
+def test_with_only_file_tools_another_tasks_write_is_not_taken_for_this_ones(
+    fake_claude: FakeClaude, recorder: Recorder, workdir: Path
+) -> None:
+    greet = f"{workdir.resolve()}/app/greet.py"
+    fake_claude.script(
+        fake_claude.run(
+            writes={"app/greet.py": "ok\n", "docs/other-task.md": "theirs\n"},
+            tool_calls=[("Read", {"file_path": greet}), ("Write", {"file_path": greet})],
+        )
+    )
+    result = run(make_task(workdir), recorder)
+    assert result.status == "succeeded", result.error
+    assert result.unattributed_changes == ["docs/other-task.md"] and result.outside_writes == []
+    assert (workdir / "docs" / "other-task.md").read_text() == "theirs\n"
+
+
+def test_a_file_tool_write_outside_files_is_undone(
     fake_claude: FakeClaude, recorder: Recorder, workdir: Path
 ) -> None:
     fake_claude.script(
         fake_claude.run(
-            writes={"app/greet.py": "ok\n", "notes.txt": "stray\n", ".git/x": "ignored"}
+            writes={"app/greet.py": "ok\n", "outside.txt": "evil\n", "docs/theirs.md": "x\n"},
+            tool_calls=[("Write", {"file_path": "app/greet.py"}),
+                        ("Write", {"file_path": f"{workdir}/outside.txt"})],
         )
     )
-    result = run(make_task(workdir, allow_commands=True), recorder)
-    assert result.changed_files == ["app/greet.py"]
-    assert result.unattributed_changes == ["notes.txt"]
-    allowed = fake_claude.invocations[0]["argv"]
-    assert "Bash" in allowed[allowed.index("--allowedTools") + 1].split(",")
+    result = run(make_task(workdir), recorder)
+    assert result.error_type == "write_outside_files" and result.outside_writes == ["outside.txt"]
+    assert not (workdir / "outside.txt").exists()
+    assert result.unattributed_changes == ["docs/theirs.md"]
+    assert [(e["tool"], e["path"]) for e in recorder.of_type("tool_refused")] == [
+        ("Write", "outside.txt")
+    ]
+
+
+def test_without_a_transcript_every_change_outside_files_counts(
+    fake_claude: FakeClaude, recorder: Recorder, workdir: Path
+) -> None:
+    fake_claude.script(fake_claude.run(writes={"app/greet.py": "ok\n", "stray.txt": "x\n"}))
+    result = run(make_task(workdir), recorder)
+    assert result.error_type == "write_outside_files" and result.outside_writes == ["stray.txt"]
+    assert not (workdir / "stray.txt").exists()
+
+
+def test_cli_runs_with_an_explicit_permission_mode_and_no_retries_of_its_own(
+    fake_claude: FakeClaude, recorder: Recorder, workdir: Path
+) -> None:
+    fake_claude.script(fake_claude.run())
+    run(make_task(workdir), recorder)
+    call = fake_claude.invocations[0]
+    argv = call["argv"]
+    assert argv[argv.index("--permission-mode") + 1] == "dontAsk"
+    assert "--verbose" in argv and call["max_retries"] == "0"
+
+
+def test_token_counts_are_the_sum_of_model_usage(
+    fake_claude: FakeClaude, recorder: Recorder, workdir: Path
+) -> None:
+    output = result_json(input_tokens=1000, output_tokens=200, cache_write=0, cache_read=0,
+                         cost=0.000442, top_level_usage={"input_tokens": 0, "output_tokens": 0})
+    output["modelUsage"]["claude-haiku-4-5"] = {
+        "inputTokens": 50, "outputTokens": 7, "cacheReadInputTokens": 3,
+        "cacheCreationInputTokens": 2, "costUSD": 0.0001,
+    }
+    fake_claude.script(fake_claude.run(output=output))
+    result = run(make_task(workdir), recorder)
+    assert result.usage == Usage(1050, 207, 2, 3)
+    event = recorder.of_type("model_call_completed")[0]
+    assert (event["input_tokens"], event["output_tokens"]) == (1050, 207)
 
 
 def test_overloaded_opus_falls_back_to_sonnet(

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from buildrunner.executors.workspace import FileScope, PathRefused, Workspace, changed_between
+from buildrunner.executors.workspace import FileScope, PathRefused, Workspace
 
 
 @pytest.mark.parametrize(
@@ -64,14 +64,3 @@ def test_resolved_paths_never_leave_the_root(parts: list[str]) -> None:
     except PathRefused:
         return
     assert real == space.root or space.root in real.parents
-
-
-def test_snapshot_diff_ignores_cache_directories(tmp_path: Path) -> None:
-    space = Workspace(tmp_path, [])
-    (tmp_path / "a.txt").write_text("1")
-    before = space.snapshot()
-    (tmp_path / "a.txt").write_text("22")
-    (tmp_path / "b.txt").write_text("new")
-    (tmp_path / "__pycache__").mkdir()
-    (tmp_path / "__pycache__" / "x.pyc").write_text("cache")
-    assert changed_between(before, space.snapshot()) == ["a.txt", "b.txt"]

@@ -28,7 +28,8 @@ log_path = os.environ["FAKE_CLAUDE_LOG"]
 prompt = sys.stdin.read()
 with open(log_path, "a") as log:
     log.write(json.dumps({{"argv": sys.argv[1:], "stdin": prompt, "cwd": os.getcwd(),
-                          "env_key": os.environ.get("ANTHROPIC_API_KEY")}}) + "\\n")
+                          "env_key": os.environ.get("ANTHROPIC_API_KEY"),
+                          "max_retries": os.environ.get("CLAUDE_CODE_MAX_RETRIES")}}) + "\\n")
 with open(plan_path) as handle:
     runs = json.load(handle)
 if not runs:
@@ -63,8 +64,15 @@ def result_json(
     num_turns: int = 4,
     model: str = "claude-sonnet-4-5",
     permission_denials: list[dict[str, Any]] | None = None,
+    session_id: str = "0b7c9c1e-5a34-4a51-9a2b-1f3c2d4e5f60",
+    top_level_usage: dict[str, int] | None = None,
+    api_error_status: int | None = None,
 ) -> dict[str, Any]:
-    """A result object in the shape `claude -p --output-format json` prints."""
+    """A result object in the shape `claude -p --output-format json` prints.
+
+    `top_level_usage` overrides the `usage` object (the real CLI's can disagree with its
+    per-model `modelUsage`, which the token arguments fill).
+    """
     data: dict[str, Any] = {
         "type": "result",
         "subtype": subtype,
@@ -73,7 +81,8 @@ def result_json(
         "duration_api_ms": 7001,
         "num_turns": num_turns,
         "result": result,
-        "session_id": "0b7c9c1e-5a34-4a51-9a2b-1f3c2d4e5f60",
+        "api_error_status": api_error_status,
+        "session_id": session_id,
         "usage": {
             "input_tokens": input_tokens,
             "cache_creation_input_tokens": cache_write,
@@ -81,6 +90,7 @@ def result_json(
             "output_tokens": output_tokens,
             "server_tool_use": {"web_search_requests": 0},
             "service_tier": "standard",
+            **(top_level_usage or {}),
         },
         "modelUsage": {
             model: {
@@ -97,6 +107,21 @@ def result_json(
     if cost is not None:
         data["total_cost_usd"] = cost
     return data
+
+
+def verbose_output(
+    result: dict[str, Any], tool_calls: list[tuple[str, dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """The `--verbose` JSON array: init, one assistant message per tool call, the result."""
+    items: list[dict[str, Any]] = [
+        {"type": "system", "subtype": "init", "session_id": result["session_id"]}
+    ]
+    for number, (name, tool_input) in enumerate(tool_calls):
+        block = {"type": "tool_use", "id": f"toolu_{number}", "name": name, "input": tool_input}
+        items.append({"type": "assistant", "message": {"role": "assistant", "content": [block]}})
+        items.append({"type": "user", "message": {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": f"toolu_{number}", "content": "ok"}]}})
+    return [*items, result]
 
 
 @dataclass
@@ -122,16 +147,23 @@ class FakeClaude:
     @staticmethod
     def run(
         *,
-        output: dict[str, Any] | str | None = None,
+        output: dict[str, Any] | list[dict[str, Any]] | str | None = None,
         writes: dict[str, str] | None = None,
         stderr: str = "",
         exit_code: int = 0,
         sleep_s: float = 0.0,
+        tool_calls: list[tuple[str, dict[str, Any]]] | None = None,
         **result_fields: Any,
     ) -> dict[str, Any]:
-        """One scripted invocation; by default prints `result_json(**result_fields)`."""
+        """One scripted invocation; by default prints `result_json(**result_fields)`.
+
+        With `tool_calls` it prints what `--verbose` prints: the session's messages (one
+        assistant message per tool call) ending with the result object.
+        """
         if output is None:
             output = result_json(**result_fields)
+            if tool_calls is not None:
+                output = verbose_output(output, tool_calls)
         stdout = output if isinstance(output, str) else json.dumps(output)
         return {
             "stdout": stdout,

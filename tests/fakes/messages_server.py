@@ -1,38 +1,67 @@
-"""A real HTTP server on 127.0.0.1 that speaks the Anthropic Messages API (non-streaming JSON).
+"""A real HTTP server on 127.0.0.1 that speaks the Anthropic Messages API, JSON or streamed (SSE).
 
 Each test scripts it with a queue of replies; every request is recorded so tests can assert which
-model was called and what the client sent. The real `anthropic` SDK talks to it via `base_url`:
+model was called and what the client sent. The real `anthropic` SDK (and the real Claude Code CLI)
+talk to it via `base_url`:
 
     with MessagesServer() as server:
         server.script(rate_limited(retry_after=0), text("done"))
         client = anthropic.Anthropic(api_key="test", base_url=server.base_url, max_retries=0)
 
-When the script runs out the server answers 500 with "script exhausted", so a test that makes
-more calls than it planned fails loudly instead of hanging.
+It behaves like the real API where a client can tell: requests are validated (a bad one gets
+400 `invalid_request_error` in the real error shape, before any scripted reply is used), a reply
+longer than `max_tokens` is cut with stop_reason `max_tokens`, usage left to the server is
+counted with a prompt cache, `"stream": true` gets the real event sequence, every answer carries
+`request-id` and `anthropic-ratelimit-*` headers, and a 429 says `retry-after`. With `rate_limits`
+the server also enforces a requests-per-minute limit itself. When the script runs out the server
+answers 500 with "script exhausted", so a test that makes more calls than it planned fails
+loudly instead of hanging.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import socket
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.messages_replies import (
+    Reply,
+    complete_reply,
+    context_too_long,
+    error,
+    invalid_request,
+    message,
+    overloaded,
+    overloaded_midstream,
+    pause_turn,
+    rate_limited,
+    refusal,
+    server_error,
+    slow,
+    text,
+    tool_use,
+    tool_uses,
+    unauthorized,
+)
+from tests.fakes.messages_stream import encode, stream_events
+from tests.fakes.messages_validation import problem
+from tests.fakes.prompt_cache import PromptCache
 
-@dataclass
-class Reply:
-    """One scripted HTTP answer."""
-
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-    delay_s: float = 0.0  # wait before answering (to trigger client timeouts)
+__all__ = [
+    "MessagesServer", "RateLimits", "RecordedRequest", "Reply", "context_too_long", "error",
+    "invalid_request", "message", "overloaded", "overloaded_midstream", "pause_turn",
+    "rate_limited", "refusal", "running_server", "server_error", "slow", "text", "tool_use",
+    "tool_uses", "unauthorized", "wait_until",
+]
 
 
 @dataclass
@@ -53,109 +82,85 @@ class RecordedRequest:
         auth = self.headers.get("authorization", "")
         return auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
 
-
-def _usage(
-    input_tokens: int, output_tokens: int, cache_write: int, cache_read: int
-) -> dict[str, Any]:
-    return {
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "cache_creation_input_tokens": cache_write,
-        "cache_read_input_tokens": cache_read,
-    }
+    @property
+    def streamed(self) -> bool:
+        return self.body.get("stream") is True
 
 
-def message(
-    content: list[dict[str, Any]],
-    *,
-    stop_reason: str = "end_turn",
-    input_tokens: int = 100,
-    output_tokens: int = 20,
-    cache_write: int = 0,
-    cache_read: int = 0,
-    model: str | None = None,
-) -> Reply:
-    """A 200 Messages API response; `model` defaults to the model of the request."""
-    body: dict[str, Any] = {
-        "id": "msg_" + uuid.uuid4().hex[:24],
-        "type": "message",
-        "role": "assistant",
-        "content": content,
-        "model": model or "",
-        "stop_reason": stop_reason,
-        "stop_sequence": None,
-        "usage": _usage(input_tokens, output_tokens, cache_write, cache_read),
-    }
-    return Reply(200, body)
+@dataclass
+class RateLimits:
+    """Per-minute limits reported in `anthropic-ratelimit-*` headers (and enforced if asked)."""
+
+    requests: int = 4_000
+    input_tokens: int = 2_000_000
+    output_tokens: int = 400_000
+    enforce: bool = False  # answer 429 with retry-after once `requests` is used up
 
 
-def text(answer: str, **usage: Any) -> Reply:
-    """A final answer (stop_reason end_turn)."""
-    return message([{"type": "text", "text": answer}], **usage)
+class _Window:
+    """What was used in the current minute (a fixed window; the real API refills continuously)."""
 
+    def __init__(self, limits: RateLimits, clock: Callable[[], float]) -> None:
+        self.limits = limits
+        self.clock = clock
+        self.started = clock()
+        self.requests = self.input_tokens = self.output_tokens = 0
 
-def tool_use(name: str, tool_input: dict[str, Any], *, say: str = "", **usage: Any) -> Reply:
-    """A turn that asks the client to run one tool."""
-    content: list[dict[str, Any]] = [{"type": "text", "text": say}] if say else []
-    content.append(
-        {
-            "type": "tool_use",
-            "id": "toolu_" + uuid.uuid4().hex[:20],
-            "name": name,
-            "input": tool_input,
-        }
-    )
-    return message(content, stop_reason="tool_use", **usage)
+    def _roll(self) -> None:
+        if self.clock() - self.started >= 60:
+            self.started = self.clock()
+            self.requests = self.input_tokens = self.output_tokens = 0
 
+    def admit(self) -> float | None:
+        """Count a request; seconds to wait when it is over the limit (enforced) instead."""
+        self._roll()
+        if self.limits.enforce and self.requests >= self.limits.requests:
+            return max(0.0, self.started + 60 - self.clock())
+        self.requests += 1
+        return None
 
-def error(status: int, error_type: str, text_: str, headers: dict[str, str] | None = None) -> Reply:
-    body = {"type": "error", "error": {"type": error_type, "message": text_}}
-    return Reply(status, body, headers or {})
+    def record(self, usage: dict[str, Any]) -> None:
+        self.input_tokens += sum(
+            int(usage.get(key) or 0)
+            for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+        )
+        self.output_tokens += int(usage.get("output_tokens") or 0)
 
-
-def rate_limited(retry_after: float | None = None) -> Reply:
-    headers = {} if retry_after is None else {"retry-after": f"{retry_after:g}"}
-    return error(
-        429, "rate_limit_error", "Number of requests has exceeded your rate limit", headers
-    )
-
-
-def overloaded() -> Reply:
-    return error(529, "overloaded_error", "Overloaded")
-
-
-def server_error() -> Reply:
-    return error(500, "api_error", "Internal server error")
-
-
-def context_too_long(tokens: int = 210_000, limit: int = 200_000) -> Reply:
-    return error(
-        400, "invalid_request_error", f"prompt is too long: {tokens} tokens > {limit} maximum"
-    )
-
-
-def invalid_request(text_: str = "messages: field required") -> Reply:
-    return error(400, "invalid_request_error", text_)
-
-
-def unauthorized() -> Reply:
-    return error(401, "authentication_error", "invalid x-api-key")
-
-
-def slow(reply: Reply, delay_s: float) -> Reply:
-    """The same reply, sent only after `delay_s` (longer than the client's timeout)."""
-    return Reply(reply.status, reply.body, reply.headers, delay_s)
+    def headers(self) -> dict[str, str]:
+        reset = (datetime.now(UTC) + timedelta(seconds=60 - (self.clock() - self.started)))
+        stamp = reset.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        out: dict[str, str] = {}
+        for name, limit, used in (
+            ("requests", self.limits.requests, self.requests),
+            ("input-tokens", self.limits.input_tokens, self.input_tokens),
+            ("output-tokens", self.limits.output_tokens, self.output_tokens),
+            ("tokens", self.limits.input_tokens + self.limits.output_tokens,
+             self.input_tokens + self.output_tokens),
+        ):
+            out[f"anthropic-ratelimit-{name}-limit"] = str(limit)
+            out[f"anthropic-ratelimit-{name}-remaining"] = str(max(0, limit - used))
+            out[f"anthropic-ratelimit-{name}-reset"] = stamp
+        return out
 
 
 class MessagesServer:
     """Threaded HTTP server answering POST /v1/messages from a scripted queue."""
 
-    def __init__(self, responder: Callable[[RecordedRequest], Reply] | None = None) -> None:
+    def __init__(
+        self,
+        responder: Callable[[RecordedRequest], Reply] | None = None,
+        *,
+        rate_limits: RateLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         # `responder` answers when no scripted reply is queued (benchmarks, long conversations).
         self.responder = responder
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
+        self.rejected: list[tuple[RecordedRequest, str]] = []  # (request, why) for 400s we made
+        self.cache = PromptCache()
+        self._window = _Window(rate_limits or RateLimits(), clock)
         self._stopping = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
@@ -169,9 +174,14 @@ class MessagesServer:
         return f"http://{host!s}:{port}"
 
     def script(self, *replies: Reply) -> None:
-        """Queue replies, answered in order, one per request."""
+        """Queue replies, answered in order, one per valid request."""
         with self._lock:
             self._replies.extend(replies)
+
+    def tool_results(self, request_number: int) -> list[dict[str, Any]]:
+        """The tool_result blocks the client sent in request `request_number` (0-based)."""
+        last = self.requests[request_number].body["messages"][-1]
+        return [block for block in last["content"] if block.get("type") == "tool_result"]
 
     @property
     def models_called(self) -> list[str]:
@@ -198,14 +208,30 @@ class MessagesServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _next(self, request: RecordedRequest) -> Reply:
+    def answer(self, request: RecordedRequest) -> tuple[Reply, dict[str, str]]:
+        """The reply to a request and the headers that go with it (validation, limits, script)."""
         with self._lock:
             self.requests.append(request)
-            if self._replies:
-                return self._replies.popleft()
-        if self.responder is not None:
-            return self.responder(request)
-        return error(500, "api_error", "script exhausted: no reply queued for this request")
+            wait = self._window.admit()
+            if wait is not None:
+                return rate_limited(retry_after=math.ceil(wait)), self._window.headers()
+            why = problem(request.body)
+            if why is not None:
+                self.rejected.append((request, why))
+                return error(400, "invalid_request_error", why), self._window.headers()
+            reply = self._replies.popleft() if self._replies else None
+        if reply is None:
+            reply = (
+                self.responder(request) if self.responder is not None
+                else error(500, "api_error", "script exhausted: no reply queued for this request")
+            )
+        if reply.status == 200:
+            body = complete_reply(reply.body, request.body, self.cache)
+            reply = Reply(200, body, reply.headers, reply.delay_s, reply.stream_error_after)
+            with self._lock:
+                self._window.record(body["usage"])
+        with self._lock:
+            return reply, self._window.headers()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -228,28 +254,56 @@ class MessagesServer:
                     body = {"_unparsable": raw.decode("utf-8", "replace")}
                 headers = {key.lower(): value for key, value in self.headers.items()}
                 if self.path.split("?")[0] != "/v1/messages":
-                    self._send(error(404, "not_found_error", f"no route {self.path}"))
+                    self._send(error(404, "not_found_error", f"no route {self.path}"), {})
                     return
-                reply = server._next(RecordedRequest(self.path, headers, body))
+                reply, limits = server.answer(RecordedRequest(self.path, headers, body))
                 if reply.delay_s:
                     server._stopping.wait(reply.delay_s)
-                if reply.status == 200 and not reply.body.get("model"):
-                    reply = Reply(200, {**reply.body, "model": body.get("model", "")})
-                self._send(reply)
+                if reply.status == 200 and isinstance(body, dict) and body.get("stream") is True:
+                    self._stream(reply, limits)
+                else:
+                    self._send(reply, limits)
 
-            def _send(self, reply: Reply) -> None:
-                data = json.dumps(reply.body).encode()
+            def _head(self, status: int, content_type: str, extra: dict[str, str]) -> str:
+                request_id = "req_" + uuid.uuid4().hex[:24]
+                self.send_response(status)
+                self.send_header("content-type", content_type)
+                self.send_header("request-id", request_id)
+                for key, value in extra.items():
+                    self.send_header(key, value)
+                return request_id
+
+            def _send(self, reply: Reply, limits: dict[str, str]) -> None:
                 try:
-                    self.send_response(reply.status)
-                    self.send_header("content-type", "application/json")
+                    request_id = self._head(reply.status, "application/json",
+                                            {**limits, **reply.headers})
+                    body = reply.body
+                    if body.get("type") == "error":
+                        body = {**body, "request_id": request_id}
+                    data = json.dumps(body).encode()
                     self.send_header("content-length", str(len(data)))
-                    self.send_header("request-id", "req_" + uuid.uuid4().hex[:16])
-                    for key, value in reply.headers.items():
-                        self.send_header(key, value)
                     self.end_headers()
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout test); nothing to answer
+
+            def _stream(self, reply: Reply, limits: dict[str, str]) -> None:
+                self.close_connection = True  # the end of the stream is the end of the body
+                try:
+                    self._head(200, "text/event-stream", {**limits, **reply.headers,
+                                                          "cache-control": "no-cache",
+                                                          "connection": "close"})
+                    self.end_headers()
+                    for count, (event, data) in enumerate(stream_events(reply.body)):
+                        if reply.stream_error_after is not None and count >= reply.stream_error_after:
+                            failure = {"type": "error", "error": {"type": "overloaded_error",
+                                                                  "message": "Overloaded"}}
+                            self.wfile.write(encode("error", failure))
+                            break
+                        self.wfile.write(encode(event, data))
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet test output
                 return

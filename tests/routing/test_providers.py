@@ -188,27 +188,57 @@ def test_claude_code_parses_usage_cost_and_turns(fake_claude: FakeClaude, tmp_pa
     call = fake_claude.invocations[0]
     assert call["stdin"] == "Add a docstring" and call["cwd"] == str(tmp_path)
     argv = call["argv"]
-    assert argv[:6] == ["-p", "--output-format", "json", "--model", MODEL, "--max-turns"]
+    assert argv[:9] == [
+        "-p", "--output-format", "json", "--verbose", "--model", MODEL,
+        "--permission-mode", "dontAsk", "--max-turns",
+    ]  # fmt: skip
+    assert call["max_retries"] == "0"  # the CLI's own retries are off: ours are the only ones
     assert argv[argv.index("--allowedTools") + 1] == "Read,Edit(app.py)"
     assert argv[argv.index("--disallowedTools") + 1] == "Bash"
     assert argv[argv.index("--append-system-prompt") + 1] == "scope"
 
 
+@pytest.mark.parametrize(
+    ("words", "status"),
+    [('API Error: 529 {"type":"error","error":{"type":"overloaded_error"}}', None),
+     ("API Error: something odd", 529)],  # the status the CLI reports wins over its words
+)
 def test_claude_code_api_error_is_classified_and_keeps_the_cost(
-    fake_claude: FakeClaude, tmp_path: Path
+    fake_claude: FakeClaude, tmp_path: Path, words: str, status: int | None
 ) -> None:
     fake_claude.script(
-        fake_claude.run(
-            is_error=True,
-            result='API Error: 529 {"type":"error","error":{"type":"overloaded_error"}}',
-            cost=0.002,
-        )
+        fake_claude.run(is_error=True, result=words, cost=0.002, api_error_status=status)
     )
     with pytest.raises(ModelCallError) as raised:
         ClaudeCodeProvider().run(cli_request(tmp_path))
     assert raised.value.failure.type == "overloaded"
     partial = raised.value.partial
     assert partial is not None and partial.reported_cost_usd == Decimal("0.002")  # type: ignore[attr-defined]
+
+
+def test_claude_code_resume_and_budget_flags(fake_claude: FakeClaude, tmp_path: Path) -> None:
+    fake_claude.script(fake_claude.run(is_error=True, subtype="error_max_budget_usd", result=""))
+    result = ClaudeCodeProvider().run(
+        cli_request(tmp_path, resume_session="abc", max_budget_usd=Decimal("0.25"),
+                    permission_mode="default")
+    )
+    assert result.stop_reason == "max_budget"
+    argv = fake_claude.invocations[0]["argv"]
+    assert argv[argv.index("--resume") + 1] == "abc"
+    assert argv[argv.index("--max-budget-usd") + 1] == "0.25"
+    assert argv[argv.index("--permission-mode") + 1] == "default"
+
+
+def test_claude_code_verbose_output_lists_the_tool_calls(
+    fake_claude: FakeClaude, tmp_path: Path
+) -> None:
+    fake_claude.script(fake_claude.run(tool_calls=[("Read", {"file_path": "a"}),
+                                                   ("Bash", {"command": "ls"})]))
+    result = ClaudeCodeProvider().run(cli_request(tmp_path))
+    assert result.extra["tool_calls"] == [
+        {"name": "Read", "input": {"file_path": "a"}}, {"name": "Bash", "input": {"command": "ls"}}
+    ]
+    assert result.extra["session_id"] == "0b7c9c1e-5a34-4a51-9a2b-1f3c2d4e5f60"
 
 
 def test_claude_code_max_turns_is_a_result_not_an_error(

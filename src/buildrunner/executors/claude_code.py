@@ -1,41 +1,75 @@
-"""The Claude Code executor: one headless `claude -p` run per attempt, scoped to the task's files.
+"""The Claude Code executor: headless `claude -p` runs, scoped to the task's files.
 
-Claude Code runs its own tool loop, so this executor only decides what it may do: read tools
-always, edits only on the declared `files` (as `Edit(...)`/`Write(...)` permission rules), `Bash`
-only when the task allows commands. Writes the CLI was denied come back as `permission_denials`
-and are reported as refused writes. What changed is found by comparing the working directory
-before and after the run; changes outside `files` are reported, not claimed.
+Claude Code runs its own tool loop, so this executor decides what it may do and checks what it
+did. Read tools are always allowed, edits only on the declared `files` (as `Edit(...)`/`Write(...)`
+permission rules), `Bash` only when the task allows commands, under an explicit permission mode
+(`dontAsk`) so a repository's `.claude/settings.json` cannot widen it. Writes the CLI was denied
+come back as `permission_denials` and are reported as refused writes.
+
+A session (`start_claude_code_session`) is one CLI conversation: `run()` sends the task's prompt,
+`follow_up(text)` runs `claude -p --resume <session_id>` with the same permissions. Each round is
+checked after it ends (see `write_guard`): what changed inside `files` is the round's work; a
+write outside `files` that the CLI made is undone, reported (`tool_refused`) and fails the round
+with error_type `write_outside_files`. When the CLI's transcript shows it used only its file
+tools, only the paths they named are counted, so another task's write in a shared tree is
+reported as unattributed, never undone; when it ran Bash or any other tool that can write (or
+printed no transcript), every change outside `files` is counted.
+
+Money: each run gets `--max-budget-usd` (what the binding limit has left), so the CLI stops
+itself at the limit (it can pass it by the call in flight). With a budget broker, that same amount
+is reserved before each run (every retry and fallback is a run) and settled to the run's cost
+after it, or released when a failed run cost nothing. A task with neither a cost limit nor a
+budget allowance has no worst case to reserve: its runs reserve $0, are not capped, and are
+settled to what they cost.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Unpack
 
 from buildrunner.executors.agent_types import (
     AgentResult,
     AgentTask,
     EventSink,
+    LoopOptions,
     PriceFunction,
     budget_exceeded_event,
     cost_limit,
 )
 from buildrunner.executors.ledger import AttemptLedger
-from buildrunner.executors.workspace import Workspace, changed_between, normalise
-from buildrunner.routing.failures import ModelCallError, RetryConfig, mask
+from buildrunner.executors.reservations import ReservationRefused, hold, refused_event
+from buildrunner.executors.workspace import Workspace, normalise
+from buildrunner.executors.write_guard import (
+    RestorePoint,
+    is_leftover,
+    refusal_reason,
+    undo_outside_writes,
+)
+from buildrunner.routing.failures import ModelCallError, mask
 from buildrunner.routing.providers import CallResult
 from buildrunner.routing.providers.claude_code import ClaudeCodeProvider, CliRequest
-from buildrunner.routing.resilience import call_with_fallback, unique_models
+from buildrunner.routing.resilience import unique_models
 
-__all__ = ["AgentResult", "AgentTask", "permission_rules", "run_claude_code_task"]
+__all__ = [
+    "AgentResult", "AgentTask", "ClaudeCodeSession", "permission_rules", "run_claude_code_task",
+    "start_claude_code_session",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 READ_TOOLS = ("Read", "Glob", "Grep", "LS")
 WRITE_TOOLS = ("Edit", "Write")  # Edit rules also cover MultiEdit and NotebookEdit
 _WRITE_TOOL_NAMES = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit"})
+# Tools that never write in the working directory: a run that used only these and the file
+# tools can have written only the paths its file tools named.
+_NON_WRITING_TOOLS = frozenset(
+    {*READ_TOOLS, "NotebookRead", "WebFetch", "WebSearch", "TodoWrite", "TaskCreate", "TaskGet",
+     "TaskList", "TaskUpdate", "ExitPlanMode"}
+)
 
 SCOPE_PROMPT = (
     "You are running unattended as one task of a build. Only these paths may be written: {files}. "
@@ -57,58 +91,32 @@ def permission_rules(files: Sequence[str], allow_commands: bool) -> tuple[list[s
     return allowed, ["Bash"]
 
 
+def start_claude_code_session(
+    task: AgentTask,
+    *,
+    provider: ClaudeCodeProvider,
+    price: PriceFunction,
+    on_event: EventSink,
+    **options: Unpack[LoopOptions],
+) -> ClaudeCodeSession:
+    """A Claude Code conversation for one task attempt: `run()`, then `follow_up(text)`."""
+    return ClaudeCodeSession(task, provider, price, on_event, options)
+
+
 def run_claude_code_task(
     task: AgentTask,
     *,
     provider: ClaudeCodeProvider,
     price: PriceFunction,
     on_event: EventSink,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-    retry: RetryConfig | None = None,
-    rand: Callable[[], float] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    **options: Unpack[LoopOptions],
 ) -> AgentResult:
     """Run the task with Claude Code; never raises for CLI or model failures."""
-    run = _ClaudeCodeRun(task, provider, price, on_event, should_stop)
-    chain = unique_models(task.models)
-    if not chain:
-        return run.result("failed", "no_model", "no model was selected for this task")
-    limit, kind = cost_limit(task)
-    if limit is not None and limit <= 0:
-        return run.result("failed", kind, f"no money left for this task (limit ${limit})")
-    before = run.workspace.snapshot()
-    try:
-        answer = call_with_fallback(
-            chain,
-            run.attempt,
-            config=retry,
-            on_event=run.emit,
-            sleep=sleep,
-            clock=clock,
-            rand=rand,
-            context_windows=task.context_windows,
-        )
-    except ModelCallError as exc:
-        run.collect_changes(before)
-        return run.result("failed", exc.failure.type, mask(str(exc)))
-    except Exception as exc:  # a bug must fail the task, not the worker
-        log.exception("claude-code task %s crashed", task.task_id)
-        return run.result("failed", "internal_error", mask(f"{type(exc).__name__}: {exc}"))
-    run.collect_changes(before)
-    run.retries, run.fallbacks = answer.retries, answer.fallbacks
-    call = answer.value
-    if limit is not None and run.spent > limit:
-        # The CLI cannot be stopped mid-run at a cost; report the overrun as a money failure.
-        run.emit(budget_exceeded_event(kind, limit, run.spent))
-        return run.result("failed", kind, f"spent ${run.spent}, over the limit of ${limit}")
-    if call.stop_reason == "max_turns":
-        return run.result("failed", "max_turns", f"stopped after {call.turns} turns")
-    return run.result("succeeded", None, None)
+    return ClaudeCodeSession(task, provider, price, on_event, options).run()
 
 
-class _ClaudeCodeRun(AttemptLedger):
-    """One attempt: the ledger, plus what the CLI changed or was refused."""
+class ClaudeCodeSession(AttemptLedger):
+    """The ledger of a CLI conversation, plus what each round changed or was refused."""
 
     def __init__(
         self,
@@ -116,23 +124,87 @@ class _ClaudeCodeRun(AttemptLedger):
         provider: ClaudeCodeProvider,
         price: PriceFunction,
         emit: EventSink,
-        should_stop: Callable[[], bool] | None = None,
+        options: LoopOptions,
     ) -> None:
-        super().__init__(task, emit)
-        self.should_stop = should_stop
+        super().__init__(task, emit, options)
         self.provider = provider
         self.price = price
         self.workspace = Workspace(task.workdir, task.files)
-        self.model = task.models[0] if task.models else ""
+        self.chain = unique_models(task.models)
+        self.index = 0
+        self.model = self.chain[0] if self.chain else ""
+        self.session_id: str | None = None
+        self._new_round()
+
+    def _new_round(self) -> None:
         self.changed_files: list[str] = []
         self.unattributed: list[str] = []
         self.refused: list[str] = []
+        self.outside: list[str] = []
+        self.tool_calls: list[dict[str, Any]] | None = []  # None: some run printed none
 
-    def attempt(self, model: str) -> CallResult:
+    # -- the session ------------------------------------------------------------------------
+
+    def run(self) -> AgentResult:
+        """The task prompt, until the CLI stops; never raises for CLI or model failures."""
+        if self.rounds:
+            raise RuntimeError("run() starts the session once; use follow_up() to go on")
+        self.start_round()
+        return self._round(self.task.prompt, resume=None)
+
+    def follow_up(self, text: str) -> AgentResult:
+        """A new user turn: `--resume` the CLI's session with `text` (same permissions)."""
+        if not self.rounds:
+            raise RuntimeError("call run() before follow_up()")
+        self.start_round(follow_up=text)
+        if self.session_id is None:  # no conversation to go on with: start one that says all
+            return self._round(f"{self.task.prompt}\n\n{text}", resume=None)
+        return self._round(text, resume=self.session_id)
+
+    def _round(self, prompt: str, resume: str | None) -> AgentResult:
+        self._new_round()
+        if not self.chain:
+            return self.result("failed", "no_model", "no model was selected for this task")
+        limit, kind = cost_limit(self.task)
+        if limit is not None and limit - self.spent <= 0:
+            return self.result("failed", kind, f"no money left for this task (limit ${limit})")
+        point = RestorePoint.capture(self.workspace)
+        try:
+            answer = self.call_models(
+                self.chain[self.index :], lambda model: self.attempt(model, prompt, resume)
+            )
+        except ReservationRefused as refusal:  # an earlier attempt of the round may have run
+            self.emit(refused_event(refusal, self.spent))
+            return self._checked(point) or self.result(
+                "failed", "budget_exceeded", f"stopped: {refusal}"
+            )
+        except ModelCallError as exc:
+            return self._checked(point) or self.result("failed", exc.failure.type, mask(str(exc)))
+        except Exception as exc:  # a bug must fail the task, not the worker
+            log.exception("claude-code task %s crashed", self.task.task_id)
+            return self._checked(point) or self.result(
+                "failed", "internal_error", mask(f"{type(exc).__name__}: {exc}")
+            )
+        self.index += answer.index
+        outside = self._checked(point)
+        if outside is not None:
+            return outside
+        if answer.value.stop_reason == "max_budget" or (limit is not None and self.spent > limit):
+            self.emit(budget_exceeded_event(kind, limit or Decimal(0), self.spent))
+            return self.result("failed", kind, f"spent ${self.spent}, reaching the limit of ${limit}")
+        if answer.value.stop_reason == "max_turns":
+            return self.result("failed", "max_turns", f"stopped after {answer.value.turns} turns")
+        return self.result("succeeded", None, None)
+
+    def attempt(self, model: str, prompt: str, resume: str | None) -> CallResult:
+        """One CLI run (the failure policy calls this for every retry and fallback)."""
         allowed, disallowed = permission_rules(self.task.files, self.task.allow_commands)
         files = ", ".join(self.task.files) or "(none)"
+        limit, _ = cost_limit(self.task)
+        cap = None if limit is None else max(Decimal(0), limit - self.spent)
+        held = hold(self.task.budget, model, cap or Decimal(0))
         request = CliRequest(
-            prompt=self.task.prompt,
+            prompt=prompt,
             model=model,
             workdir=self.workspace.root,
             allowed_tools=allowed,
@@ -140,18 +212,27 @@ class _ClaudeCodeRun(AttemptLedger):
             max_turns=self.task.max_turns,
             append_system_prompt=SCOPE_PROMPT.format(files=files),
             timeout_s=self.task.timeout_s,
+            resume_session=resume,
+            max_budget_usd=cap,
             should_stop=self.should_stop,
         )
         try:
             call = self.provider.run(request)
         except ModelCallError as exc:
-            if isinstance(exc.partial, CallResult):
-                self.account(exc.partial, outcome="error")  # a failed run may still have cost
+            cost = None
+            if isinstance(exc.partial, CallResult):  # a failed run may still have cost
+                cost = self.account(exc.partial, outcome="error", reservation_id=held.reservation_id)
+            else:
+                self.tool_calls = None  # it printed nothing: what it ran is unknown
+            held.close(cost)
             raise
-        self.account(call, outcome="success")
+        except BaseException:
+            held.release()
+            raise
+        held.settle(self.account(call, outcome="success", reservation_id=held.reservation_id))
         return call
 
-    def account(self, call: CallResult, *, outcome: str) -> None:
+    def account(self, call: CallResult, *, outcome: str, reservation_id: str | None) -> Decimal:
         cost = (
             call.reported_cost_usd
             if call.reported_cost_usd is not None
@@ -160,37 +241,82 @@ class _ClaudeCodeRun(AttemptLedger):
         self.model = call.model
         if call.text:
             self.final_text = call.text
-        self.record_call(call, cost, new_turns=call.turns, provider="claude-code",
-                         turns=call.turns, outcome=outcome)
+        session = call.extra.get("session_id")
+        if isinstance(session, str) and session:
+            self.session_id = session
+        calls = call.extra.get("tool_calls")
+        if calls is None or self.tool_calls is None:
+            self.tool_calls = None
+        else:
+            self.tool_calls += calls
+        extra: dict[str, Any] = {"provider": "claude-code", "turns": call.turns, "outcome": outcome}
+        if reservation_id is not None:
+            extra["reservation_id"] = reservation_id
+        self.record_call(call, cost, new_turns=call.turns, **extra)
         for denial in call.extra.get("permission_denials", []):
             self._denied(denial)
+        return cost
+
+    # -- what the round did -------------------------------------------------------------------
 
     def _denied(self, denial: Any) -> None:
         if not isinstance(denial, dict) or denial.get("tool_name") not in _WRITE_TOOL_NAMES:
             return
-        tool_input = denial.get("tool_input") or {}
-        path = str(tool_input.get("file_path") or tool_input.get("notebook_path") or "?")
-        root = str(self.workspace.root) + "/"
-        relative = path[len(root) :] if path.startswith(root) else path
+        relative = self._relative(denial.get("tool_input") or {})
         self.refused.append(relative)
-        self.emit(
-            {
-                "type": "tool_refused",
-                "tool": str(denial.get("tool_name")),
-                "path": mask(relative),
-                "reason": "not in the task's files",
-            }
+        self._refusal(str(denial.get("tool_name")), relative, "not in the task's files")
+
+    def _refusal(self, tool: str, path: str, reason: str) -> None:
+        self.emit({"type": "tool_refused", "tool": tool, "path": mask(path), "reason": reason})
+
+    def _relative(self, tool_input: dict[str, Any]) -> str:
+        raw = str(tool_input.get("file_path") or tool_input.get("notebook_path") or "?")
+        path = Path(raw) if Path(raw).is_absolute() else self.workspace.root / raw
+        for candidate in (path, path.parent.resolve() / path.name):
+            try:
+                return candidate.relative_to(self.workspace.root).as_posix()
+            except ValueError:
+                continue
+        return raw
+
+    def _checked(self, point: RestorePoint) -> AgentResult | None:
+        """Claim the round's work; undo and report its writes outside `files`."""
+        changed = point.changed()
+        scope = self.workspace.scope
+        self.changed_files = [path for path in changed if scope.allows(path)]
+        outside = [path for path in changed if not scope.allows(path) and not is_leftover(path)]
+        named = self._named_by_file_tools()
+        counted = outside if named is None else [path for path in outside if path in named]
+        self.unattributed = [path for path in outside if path not in counted]
+        undone = undo_outside_writes(point, counted)
+        for write in undone:
+            tool = (named or {}).get(write.path, "claude-code")
+            self._refusal(tool, write.path, refusal_reason(write))
+        self.outside = [write.path for write in undone]
+        if not undone:
+            return None
+        return self.result(
+            "failed", "write_outside_files",
+            mask(f"wrote outside the task's files: {', '.join(self.outside)} (undone)"),
         )
 
-    def collect_changes(self, before: dict[str, tuple[int, int]]) -> None:
-        for path in changed_between(before, self.workspace.snapshot()):
-            if self.workspace.scope.allows(path):
-                self.changed_files.append(path)
-            else:
-                self.unattributed.append(path)
+    def _named_by_file_tools(self) -> dict[str, str] | None:
+        """path -> tool for the paths the CLI's file tools named; None when a tool that can
+        write anywhere ran (or what ran is unknown), so every change must be counted."""
+        if self.tool_calls is None:
+            return None
+        named: dict[str, str] = {}
+        for call in self.tool_calls:
+            name = call["name"]
+            if name in _WRITE_TOOL_NAMES:
+                named[self._relative(call["input"])] = name
+            elif name not in _NON_WRITING_TOOLS:
+                return None
+        return named
 
     def result(self, status: str, error_type: str | None, error: str | None) -> AgentResult:
         return self.finish(
             status, error_type, error, model=self.model, changed_files=self.changed_files,
             refused_writes=self.refused, unattributed=self.unattributed,
+            outside_writes=self.outside,
         )

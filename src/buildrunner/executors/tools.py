@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from buildrunner.executors.workspace import (
-    IGNORED_DIRS,
-    PathRefused,
-    Workspace,
-    changed_between,
+from buildrunner.executors.workspace import IGNORED_DIRS, PathRefused, Workspace
+from buildrunner.executors.write_guard import (
+    OutsideWrite,
+    RestorePoint,
+    refusal_reason,
+    undo_outside_writes,
 )
 from buildrunner.process import kill_process_group
 
@@ -111,7 +112,14 @@ class ToolBox:
     on_refusal: Callable[[str, str, str], None] | None = None  # (tool, path, reason)
     changed_files: set[str] = field(default_factory=set)
     refused_writes: list[str] = field(default_factory=list)
-    unattributed_changes: set[str] = field(default_factory=set)
+    # Files a command of the task wrote outside its files (undone; the task fails).
+    outside_writes: list[OutsideWrite] = field(default_factory=list)
+
+    def new_round(self) -> None:
+        """Forget what was done so far: a follow-up round reports only its own work."""
+        self.changed_files = set()
+        self.refused_writes = []
+        self.outside_writes = []
 
     def schemas(self) -> list[dict[str, Any]]:
         names = ["read_file", "list_files", "write_file", "edit_file"]
@@ -230,24 +238,32 @@ class ToolBox:
         if not isinstance(timeout, int | float) or timeout <= 0:
             timeout = COMMAND_TIMEOUT_S
         timeout = min(float(timeout), COMMAND_TIMEOUT_MAX_S)
-        before = self.workspace.snapshot()
+        before = RestorePoint.capture(self.workspace)
         code, output = run_shell(command, self.workspace, timeout)
-        self._attribute(changed_between(before, self.workspace.snapshot()))
+        undone = self._attribute(before)
         if len(output) > OUTPUT_LIMIT_CHARS:
             output = (
                 output[:OUTPUT_LIMIT_CHARS] + f"\n[... truncated at {OUTPUT_LIMIT_CHARS} chars]"
             )
         status = "timed out" if code is None else f"exit code {code}"
+        if undone:
+            paths = ", ".join(write.path for write in undone)
+            raise ToolError(
+                f"{status}\n{output}\nrefused: the command wrote outside the task's files "
+                f"({paths}); those writes were undone and the task fails."
+            )
         return f"{status}\n{output}"
 
-    def _attribute(self, changed: list[str]) -> None:
-        # Other tasks may write in the same directory meanwhile; only in-scope paths (which this
-        # task holds the locks for) are surely ours. The rest is reported, not claimed.
-        for path in changed:
-            if self.workspace.scope.allows(path):
-                self.changed_files.add(path)
-            else:
-                self.unattributed_changes.add(path)
+    def _attribute(self, before: RestorePoint) -> list[OutsideWrite]:
+        """Claim what the command wrote inside the task's files; undo what it wrote outside."""
+        changed = before.changed()
+        self.changed_files.update(path for path in changed if self.workspace.scope.allows(path))
+        undone = undo_outside_writes(before, changed)
+        for write in undone:
+            self.outside_writes.append(write)
+            if self.on_refusal is not None:
+                self.on_refusal("run_command", write.path, refusal_reason(write))
+        return undone
 
 
 def run_shell(command: str, workspace: Workspace, timeout_s: float) -> tuple[int | None, str]:

@@ -169,23 +169,3 @@ class Workspace:
                 path = Path(directory) / name
                 if path.is_file() and not path.is_symlink():
                     yield path
-
-    def snapshot(self) -> dict[str, tuple[int, int]]:
-        """(size, mtime_ns) of every file, to find what a command or CLI run changed."""
-        state: dict[str, tuple[int, int]] = {}
-        for path in self.walk():
-            try:
-                info = path.stat()
-            except OSError:
-                continue
-            state[self.relative(path)] = (info.st_size, info.st_mtime_ns)
-        return state
-
-
-def changed_between(
-    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]
-) -> list[str]:
-    """Files created, modified or deleted between two snapshots, sorted."""
-    return sorted(
-        path for path in before.keys() | after.keys() if before.get(path) != after.get(path)
-    )

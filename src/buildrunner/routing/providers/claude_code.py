@@ -1,9 +1,17 @@
-"""Claude Code run headless: `claude -p --output-format json --model M ...`, prompt on stdin.
+"""Claude Code run headless: `claude -p --output-format json --verbose --model M ...`, prompt on stdin.
 
 The CLI is an agent itself (it reads, edits and runs tools in its working directory), so one
-`run` is a whole agent session; its JSON result carries the answer, token usage (including cache
-tokens), the CLI's own `total_cost_usd`, the number of turns, and any permission denials.
-API failures the CLI reports in words ("API Error: 529 ...") are classified like HTTP errors.
+`run` is a whole agent session; `--resume SESSION` goes on with one. With `--verbose` the JSON
+output is the list of the session's messages ending with the result, which carries the answer,
+per-model token usage (`modelUsage`, what the CLI's `total_cost_usd` is computed from; the
+top-level `usage` can disagree with it and is used only when `modelUsage` is missing), the
+number of turns, the session id and any permission denials. The messages show which tools the
+CLI called. API failures are classified from the HTTP status the CLI reports
+(`api_error_status`), else from its words ("API Error: 529 ...").
+
+The CLI is always run with an explicit `--permission-mode` (default `dontAsk`: a tool not allowed
+by the rules is denied, whatever a repository's `.claude/settings.json` asks for) and with
+`CLAUDE_CODE_MAX_RETRIES=0`, so br's failure policy is the only one that retries.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from buildrunner.process import kill_process_group
-from buildrunner.routing.failures import Failure, ModelCallError, classify_text
+from buildrunner.routing.failures import Failure, ModelCallError, classify_status, classify_text
 from buildrunner.routing.providers import CallResult, ModelRequest, Usage
 
 if TYPE_CHECKING:
@@ -27,6 +35,10 @@ if TYPE_CHECKING:
 
 EXECUTABLE = "claude"
 _OUTPUT_LIMIT = 2000  # characters of stderr kept in an error message
+PERMISSION_MODE = "dontAsk"  # deny what the rules do not allow; never prompt, never widen
+FORCED_ENVIRONMENT = {"CLAUDE_CODE_MAX_RETRIES": "0"}  # our retry policy is the only one
+# Result subtypes that end a run normally (not an API failure) -> our stop reason.
+_STOP_SUBTYPES = {"error_max_turns": "max_turns", "error_max_budget_usd": "max_budget"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,9 @@ class CliRequest:
     max_turns: int | None = None
     append_system_prompt: str | None = None
     timeout_s: float | None = None
+    permission_mode: str = PERMISSION_MODE
+    resume_session: str | None = None  # go on with this session (`--resume`)
+    max_budget_usd: Decimal | None = None  # the CLI stops the run once it has spent this much
     extra_args: Sequence[str] = field(default_factory=tuple)
     should_stop: Callable[[], bool] | None = field(default=None, compare=False)  # e.g. a cancel
 
@@ -58,7 +73,7 @@ class ClaudeCodeProvider:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.executable = executable
-        self._env = dict(os.environ if env is None else env)
+        self._env = {**(os.environ if env is None else env), **FORCED_ENVIRONMENT}
         self._clock = clock
 
     @classmethod
@@ -75,9 +90,14 @@ class ClaudeCodeProvider:
 
     def command(self, request: CliRequest) -> list[str]:
         """The argv for a run (the prompt goes on stdin, so it never hits argv limits)."""
-        argv = [self.executable, "-p", "--output-format", "json", "--model", request.model]
+        argv = [self.executable, "-p", "--output-format", "json", "--verbose",
+                "--model", request.model, "--permission-mode", request.permission_mode]
+        if request.resume_session:
+            argv += ["--resume", request.resume_session]
         if request.max_turns is not None:
             argv += ["--max-turns", str(request.max_turns)]
+        if request.max_budget_usd is not None:
+            argv += ["--max-budget-usd", str(request.max_budget_usd)]
         if request.append_system_prompt:
             argv += ["--append-system-prompt", request.append_system_prompt]
         if request.allowed_tools:
@@ -142,22 +162,31 @@ class ClaudeCodeProvider:
             raise ModelCallError(Failure("unknown", reason), request.model) from None
         stdout, stderr = self._wait(process, request, started)
         latency_ms = (self._clock() - started) * 1000.0
-        data = parse_result(stdout)
+        data, messages = parse_output(stdout)
         if data is None:
             text = (stderr or stdout or f"exit code {process.returncode}").strip()
             failure = classify_text(text[-_OUTPUT_LIMIT:])
             raise ModelCallError(failure, request.model)
-        result = to_call_result(data, request.model, latency_ms)
+        result = to_call_result(data, request.model, latency_ms, messages)
         subtype = str(data.get("subtype", ""))
-        if data.get("is_error") and subtype != "error_max_turns":
+        if data.get("is_error") and subtype not in _STOP_SUBTYPES:
             message = str(data.get("result") or subtype or "claude reported an error")
-            raise ModelCallError(classify_text(message), request.model, partial=result)
+            status = data.get("api_error_status")
+            failure = (
+                classify_status(status, message) if isinstance(status, int) and status >= 400
+                else classify_text(message)
+            )
+            raise ModelCallError(failure, request.model, partial=result)
         return result
 
 
-def parse_result(stdout: str) -> dict[str, Any] | None:
-    """The CLI's result object: the whole output, the last JSON line with type 'result', or the
-    last such element of a JSON array (the shape `--verbose` prints)."""
+def parse_output(stdout: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]] | None]:
+    """The CLI's result object and, when it printed them (`--verbose`), the session's messages.
+
+    The result is the whole output, the last JSON line with type 'result', or the last such
+    element of a JSON array (the shape `--verbose` prints); messages are None when the output
+    held no list of them.
+    """
     text = stdout.strip()
     for candidate in [text, *reversed(text.splitlines())]:
         if not candidate.startswith(("{", "[")):
@@ -169,30 +198,70 @@ def parse_result(stdout: str) -> dict[str, Any] | None:
         items = value if isinstance(value, list) else [value]
         for item in reversed(items):
             if isinstance(item, dict) and item.get("type") == "result":
-                return item
-    return None
+                messages = [i for i in items if isinstance(i, dict)] if len(items) > 1 else None
+                return item, messages
+    return None, None
 
 
-def to_call_result(data: Mapping[str, Any], model: str, latency_ms: float) -> CallResult:
-    """Map the CLI's JSON result onto a `CallResult`."""
+def parse_result(stdout: str) -> dict[str, Any] | None:
+    """The CLI's result object (see `parse_output`)."""
+    return parse_output(stdout)[0]
+
+
+def tool_calls(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every tool call in the session's assistant messages: {"name", "input"}."""
+    calls: list[dict[str, Any]] = []
+    for item in messages:
+        message = item.get("message") if item.get("type") == "assistant" else None
+        content = message.get("content") if isinstance(message, dict) else None
+        for block in content if isinstance(content, list) else []:
+            if isinstance(block, dict) and block.get("type") == "tool_use":
+                calls.append({"name": str(block.get("name")), "input": block.get("input") or {}})
+    return calls
+
+
+def model_usage(data: Mapping[str, Any]) -> Usage:
+    """Tokens of a run: the sum of the per-model `modelUsage` (what the cost is based on), or
+    the top-level `usage` when the CLI gave no per-model figures."""
+    per_model = data.get("modelUsage")
+    if isinstance(per_model, dict) and per_model:
+        total = Usage()
+        for figures in per_model.values():
+            if isinstance(figures, dict):
+                total = total + Usage(
+                    input_tokens=_int(figures.get("inputTokens")),
+                    output_tokens=_int(figures.get("outputTokens")),
+                    cache_creation_tokens=_int(figures.get("cacheCreationInputTokens")),
+                    cache_read_tokens=_int(figures.get("cacheReadInputTokens")),
+                )
+        return total
     usage = data.get("usage") or {}
+    return Usage(
+        input_tokens=_int(usage.get("input_tokens")),
+        output_tokens=_int(usage.get("output_tokens")),
+        cache_creation_tokens=_int(usage.get("cache_creation_input_tokens")),
+        cache_read_tokens=_int(usage.get("cache_read_input_tokens")),
+    )
+
+
+def to_call_result(
+    data: Mapping[str, Any],
+    model: str,
+    latency_ms: float,
+    messages: Sequence[Mapping[str, Any]] | None = None,
+) -> CallResult:
+    """Map the CLI's JSON result (and the session's messages, if printed) onto a `CallResult`."""
     subtype = str(data.get("subtype", ""))
     cost = _decimal(data.get("total_cost_usd"))
     text = str(data.get("result") or "")
-    stop_reason = "max_turns" if subtype == "error_max_turns" else "end_turn"
     answered_by = list((data.get("modelUsage") or {}).keys())
     return CallResult(
         model=model,
         content=[{"type": "text", "text": text}] if text else [],
-        stop_reason=stop_reason,
-        usage=Usage(
-            input_tokens=_int(usage.get("input_tokens")),
-            output_tokens=_int(usage.get("output_tokens")),
-            cache_creation_tokens=_int(usage.get("cache_creation_input_tokens")),
-            cache_read_tokens=_int(usage.get("cache_read_input_tokens")),
-        ),
+        stop_reason=_STOP_SUBTYPES.get(subtype, "end_turn"),
+        usage=model_usage(data),
         latency_ms=latency_ms,
-        response_model=answered_by[0] if answered_by else None,
+        response_model=model if model in answered_by else (answered_by[0] if answered_by else None),
         reported_cost_usd=cost,
         turns=max(1, _int(data.get("num_turns"))),
         extra={
@@ -201,6 +270,9 @@ def to_call_result(data: Mapping[str, Any], model: str, latency_ms: float) -> Ca
             "is_error": bool(data.get("is_error")),
             "permission_denials": list(data.get("permission_denials") or []),
             "duration_ms": data.get("duration_ms"),
+            "api_error_status": data.get("api_error_status"),
+            # None when the CLI printed no messages: which tools ran is then unknown.
+            "tool_calls": None if messages is None else tool_calls(messages),
         },
     )
 
