@@ -128,8 +128,15 @@ class Router:
         allowance = remaining
         if check.remaining_usd is not None:
             allowance = check.remaining_usd if allowance is None else min(allowance, check.remaining_usd)
+        checks = task.check if task.check is not None else (self.plan.check or [])
         decision.agent = {
             "models": [selection.model.id, *selection.fallbacks],
+            "rungs": [{"model": selection.model.id, "fallbacks": list(selection.fallbacks)}],
+            "checks": list(checks),
+            "fix_attempts": (
+                task.fix_attempts if task.fix_attempts is not None else self.plan.fix_attempts
+            ),
+            "escalate": task.escalate or "restart",
             "level": selection.level,
             "cost_limit_usd": None if cost_limit is None else str(cost_limit),
             "budget_allowance_usd": None if allowance is None else str(allowance),

@@ -12,6 +12,17 @@ from buildrunner.parallel.scheduler import TaskState
 from buildrunner.store.db import now
 
 
+def _verdict_note(outcome: TaskOutcome) -> str | None:
+    """How an agent task's success reads in `br run`: verified or not, and by which model."""
+    if outcome.verdict == "accepted":
+        rounds = f" after {outcome.fix_rounds} fix round(s)" if outcome.fix_rounds else ""
+        rung = f", rung {outcome.rung} of {len(outcome.ladder)}" if len(outcome.ladder) > 1 else ""
+        return f"accepted: checks passed on {outcome.model}{rung}{rounds}"
+    if outcome.verdict == "unverified":
+        return f"unverified: no checks ({outcome.model})"
+    return None
+
+
 class Outcomes:
     def __init__(self, run: RunState, budget: BudgetDesk) -> None:
         self.run = run
@@ -36,6 +47,8 @@ class Outcomes:
                      blocked=outcome.error_type == "security_gate")
         if outcome.model:
             run.recorder.set_task(state.spec.id, model=outcome.model)
+        if outcome.verdict is not None:
+            self._record_verdict(state, outcome)
         duration_ms = round(outcome.duration_s * 1000, 3)
         common = {"task_id": state.spec.id, "kind": state.spec.kind, "attempt": outcome.attempt}
         if outcome.status == "succeeded":
@@ -45,9 +58,10 @@ class Outcomes:
                 duration_s=outcome.duration_s, error=None,
             )
             run.emit("task_completed", duration_ms=duration_ms, exit_code=outcome.exit_code,
-                     **common)
+                     verdict=outcome.verdict, **common)
             run.notify(TaskUpdate(state.spec.id, "succeeded", outcome.attempt,
-                                  outcome.duration_s, log_path=str(run.log_path(state))))
+                                  outcome.duration_s, detail=_verdict_note(outcome),
+                                  log_path=str(run.log_path(state))))
             self.queue_newly_ready()
             return
         if run.cancelling:
@@ -75,6 +89,21 @@ class Outcomes:
         run.notify(TaskUpdate(state.spec.id, "failed", outcome.attempt, outcome.duration_s,
                               outcome.error, str(run.log_path(state))))
         self.skip_dependents(state.spec.id)
+
+    def _record_verdict(self, state: TaskState, outcome: TaskOutcome) -> None:
+        """An agent task's verdict: the task row, an accepted/rejected event, the rung history."""
+        run = self.run
+        run.recorder.set_task(state.spec.id, verdict=outcome.verdict, rung=outcome.rung or None,
+                              fix_rounds=outcome.fix_rounds)
+        if outcome.verdict in ("accepted", "rejected"):
+            run.emit(f"task_{outcome.verdict}", task_id=state.spec.id, kind="agent",
+                     attempt=outcome.attempt, model=outcome.model, rung=outcome.rung,
+                     fix_rounds=outcome.fix_rounds, spent_usd=float(outcome.cost_usd),
+                     reason=outcome.error or "")
+        self.record_rungs(state, outcome)
+
+    def record_rungs(self, state: TaskState, outcome: TaskOutcome) -> None:
+        """What each rung tried, for routing by outcomes (only verified rungs teach anything)."""
 
     def queue_newly_ready(self) -> None:
         """Mark tasks whose dependencies all succeeded as queued (inside the open write)."""

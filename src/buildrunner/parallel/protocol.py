@@ -5,7 +5,10 @@ attempt), {"type": "revoke", "task_id", "attempt"} (give back a queued attempt),
 (stop the running attempt, give back the queued ones), {"type": "stop"}.
 Worker → orchestrator: hello, hb (heartbeat), started (task_id, attempt and the process id),
 revoked (task_id, attempt: a queued attempt given back unstarted), event (telemetry from inside the
-task, e.g. a model call), done (the result).
+task, e.g. a model call), reserve (request, task_id, attempt, model, amount_usd: money for the
+next model call), release (reservation_id: the call failed), done (the result).
+Orchestrator → worker, in answer to reserve: {"type": "reserved", "request", "reservation_id"}
+(or "reason" when refused).
 """
 
 from __future__ import annotations
@@ -61,6 +64,13 @@ class TaskOutcome:
     model: str | None = None
     changed_files: list[str] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)  # security gate (masked)
+    # agent tasks: accepted | rejected | unverified | failed, the rung and fix rounds that gave
+    # it, what each rung tried (for the routing history) and the models of the ladder
+    verdict: str | None = None
+    rung: int = 0
+    fix_rounds: int = 0
+    rungs: list[dict[str, Any]] = field(default_factory=list)
+    ladder: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)  # flat JSON-ready fields: no deep copy on the hot path

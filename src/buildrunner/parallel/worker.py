@@ -41,17 +41,30 @@ class Channel:
 
 def execute(
     task: TaskRun, emit: Callable[[dict[str, Any]], None], runner: Any,
-    base_env: Mapping[str, str] | None = None,
+    base_env: Mapping[str, str] | None = None, budget: Any = None,
 ) -> TaskOutcome:
-    """Run one attempt with the executor for its kind (commands get `base_env` + the task's env)."""
-    if task.kind == "command":
-        return _execute_command(task, emit, runner, os.environ if base_env is None else base_env)
-    from buildrunner.executors.dispatch import execute_agent_task
+    """Run one attempt with the executor for its kind (tasks get `base_env` + their own env).
 
+    `budget` is the agent attempt's broker (reservations before each model call); without one,
+    an attempt that carries a dispatch-time allowance (`agent["allowance_usd"]`, the Ray backend)
+    spends within it.
+    """
+    env = os.environ if base_env is None else base_env
+    if task.kind == "command":
+        return _execute_command(task, emit, runner, env)
+    from buildrunner.build.attempt import run_agent_attempt
+
+    if budget is None and task.agent.get("allowance_usd") is not None:
+        from decimal import Decimal
+
+        from buildrunner.parallel.brokers import FixedAllowance
+
+        budget = FixedAllowance(Decimal(str(task.agent["allowance_usd"])))
     started = time.monotonic()
-    outcome = execute_agent_task(
+    outcome = run_agent_attempt(
         task, lambda event: emit({"type": "event", "event": event}),
         should_stop=lambda: bool(runner.cancelled),  # cancel stops the loop before its next call
+        budget=budget, base_env=env, runner_factory=lambda: runner,
     )
     outcome.duration_s = outcome.duration_s or time.monotonic() - started
     return outcome
@@ -122,6 +135,7 @@ def finish_log(path: Path, max_bytes: int) -> None:
 
 def main(argv: list[str]) -> int:
     from buildrunner.executors.command import CommandRunner
+    from buildrunner.parallel.brokers import RemoteBudget
 
     worker_id, heartbeat_s = argv[0], float(argv[1])
     channel = Channel(sys.stdout.fileno())
@@ -129,7 +143,7 @@ def main(argv: list[str]) -> int:
     # the attempt running now (its runner) and attempts queued behind it, under one condition
     ready = threading.Condition()
     pending: deque[TaskRun] = deque()
-    state: dict[str, Any] = {"runner": None}
+    state: dict[str, Any] = {"runner": None, "broker": None}
     base_env = dict(os.environ)  # copied once: tasks add their own variables to it
 
     def heartbeat() -> None:
@@ -146,14 +160,18 @@ def main(argv: list[str]) -> int:
                 task = pending.popleft()
                 # set before the lock is released: a cancel from now on reaches this attempt
                 runner = state["runner"] = CommandRunner(owns_cwd=True)
+                broker = state["broker"] = (
+                    RemoteBudget(channel.send, task.task_id, task.attempt)
+                    if task.kind == "agent" else None
+                )
             try:
-                outcome = execute(task, channel.send, runner, base_env)
+                outcome = execute(task, channel.send, runner, base_env, broker)
             except Exception as exc:  # an executor bug must not kill the worker silently
                 outcome = TaskOutcome(
                     task.task_id, task.attempt, "failed", error_type="internal", error=repr(exc)
                 )
             with ready:
-                state["runner"] = None
+                state["runner"] = state["broker"] = None
             channel.send({"type": "done", "outcome": outcome.to_dict()})
 
     channel.send({"type": "hello", "worker_id": worker_id, "pid": os.getpid()})
@@ -189,6 +207,10 @@ def main(argv: list[str]) -> int:
                                   "attempt": task.attempt})
             if runner is not None:
                 runner.cancel()
+        elif kind == "reserved":  # the orchestrator's answer to the running attempt's broker
+            broker = state["broker"]
+            if broker is not None:
+                broker.deliver(message)
         elif kind == "stop":
             break
     # stdin closed or stop: never leave the task running without an owner, start nothing more
