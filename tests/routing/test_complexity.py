@@ -8,14 +8,10 @@ from pathlib import Path
 import pytest
 
 from buildrunner.errors import RoutingError
-from buildrunner.routing.complexity import (
-    AUTO_ESTIMATOR,
-    LEVELS,
-    HeuristicEstimator,
-    estimate_complexity,
-    get_estimator,
-)
+from buildrunner.routing.complexity import AUTO_ESTIMATOR, estimate_complexity, get_estimator
+from buildrunner.routing.estimator_base import LEVELS
 from buildrunner.routing.features import DENSE_NAMES
+from buildrunner.routing.heuristic import HeuristicEstimator
 from buildrunner.routing.learned import LearnedEstimator, LinearModel
 from buildrunner.routing.training import (
     Hyper,

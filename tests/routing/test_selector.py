@@ -11,7 +11,7 @@ from buildrunner.config import RoutingSettings, Settings
 from buildrunner.errors import RoutingError
 from buildrunner.parallel.plan import TaskSpec
 from buildrunner.routing.catalog import load_catalog, price_call
-from buildrunner.routing.complexity import Estimate
+from buildrunner.routing.estimator_base import Estimate
 from buildrunner.routing.selector import fallback_chain, route_task, select_model
 from buildrunner.routing.tokens import estimate_tokens
 

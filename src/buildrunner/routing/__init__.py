@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 _EXPORTS = {
-    "Estimate": "complexity", "Estimator": "complexity", "LEVELS": "complexity",
+    "Estimate": "estimator_base", "Estimator": "estimator_base", "LEVELS": "estimator_base",
     "estimate_complexity": "complexity", "get_estimator": "complexity",
     "Catalog": "catalog", "ModelInfo": "catalog", "load_catalog": "catalog",
     "price_call": "catalog",

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from buildrunner.errors import RoutingError
-from buildrunner.routing.complexity import LEVELS
+from buildrunner.routing.estimator_base import LEVELS
 
 if TYPE_CHECKING:
     from buildrunner.config import RoutingSettings
