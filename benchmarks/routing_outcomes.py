@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +180,7 @@ class History:
         ))  # fmt: skip
 
 
+@lru_cache(maxsize=64)
 def tier_of_catalog_model(model: str) -> str:
     """The shipped catalog's tier of a model id the real command printed."""
     from buildrunner.routing.catalog import load_catalog
@@ -207,8 +209,12 @@ def real_command(rows: Sequence[Row], *, has_checks: bool) -> dict[str, list[str
         return {line["id"]: line["ladder"] for line in lines}
 
 
+PEER_TIERS = {"SIMPLE": "fast", "MEDIUM": "balanced", "COMPLEX": "advanced", "REASONING": "advanced"}
+
+
 def lineup_results(rows: Sequence[Row], lineup: Lineup, estimates: Mapping[str, Estimate],
-                   args: argparse.Namespace, command: Mapping[str, Any]) -> list[Result]:  # fmt: skip
+                   args: argparse.Namespace, command: Mapping[str, Any],
+                   peer: Mapping[str, Any] | None) -> list[Result]:  # fmt: skip
     tiers = lineup.tiers
     top = tiers["advanced"]
     _, opus_cost = simulate(rows, lineup, lambda r: [top])
@@ -238,6 +244,10 @@ def lineup_results(rows: Sequence[Row], lineup: Lineup, estimates: Mapping[str, 
                 f"{label}, {source} levels",
                 simulate(rows, lineup, lambda r, lv=levels, mp=mapping: [tier(mp[lv[r["id"]]])]),
             )
+    if peer is not None:
+        peer_tiers = peer["tiers"]
+        add("LiteLLM complexity router (its tiers -> ours)",
+            simulate(rows, lineup, lambda r: [tier(PEER_TIERS[peer_tiers[r["id"]]])]), "peer")
     selector = Selector(lineup, estimates)
     policy = load_policy()
     cv = {"folds": args.folds, "repeats": args.repeats}
@@ -248,7 +258,10 @@ def lineup_results(rows: Sequence[Row], lineup: Lineup, estimates: Mapping[str, 
     for name, models in command.items():
 
         def mapped(row: Row, models: Mapping[str, list[str]] = models) -> list[str]:
-            return [tier(tier_of_catalog_model(m)) for m in models[row["id"]]]
+            # a rung on a tier the line-up lacks (Haiku, for `mini`) cannot be simulated: skipped
+            tiers_tried = [tier_of_catalog_model(m) for m in models[row["id"]]]
+            kept = [tiers[t] for t in tiers_tried if t in tiers]
+            return kept or [tier(tiers_tried[-1])]
 
         add(name, simulate(rows, lineup, mapped), "in-sample", gap=name.endswith("no checks"))
     ladder = " -> ".join(m for t, m in tiers.items() if t != "advanced")
@@ -284,57 +297,67 @@ def lineup_results(rows: Sequence[Row], lineup: Lineup, estimates: Mapping[str, 
 
 
 def overhead(rows: Sequence[Row], quick: bool) -> dict[str, float]:
-    """ms per task of the whole routing decision (estimate + ladder), as `select` makes it."""
+    """ms per task of the whole routing decision (estimate + ladder), as `select` makes it: wall
+    time and this process's CPU time (the machine may be shared: CPU time is the stable one)."""
     from buildrunner.routing.catalog import load_catalog
 
     catalog = load_catalog()
     select_ladder("warm up", catalog=catalog)  # loads the estimator, prior and policy once
-    timings = []
+    wall, cpu = [], []
     for row in rows[: 40 if quick else len(rows)]:
         for checks in (False, True):
-            started = time.perf_counter()
+            started, used = time.perf_counter(), time.process_time()
             select_ladder(row["text"], files=row["files"], has_checks=checks, catalog=catalog)
-            timings.append((time.perf_counter() - started) * 1000)
-    return {
-        "median_ms": statistics.median(timings),
-        "p95_ms": sorted(timings)[int(0.95 * len(timings))],
-    }
+            cpu.append((time.process_time() - used) * 1000)
+            wall.append((time.perf_counter() - started) * 1000)
+    return {"median_ms": statistics.median(wall), "cpu_median_ms": statistics.median(cpu),
+            "p95_ms": sorted(wall)[int(0.95 * len(wall))]}  # fmt: skip
 
 
 LITELLM_SCRIPT = r"""
-import json, statistics, sys, time, logging
+import json, logging, statistics, sys, time
+from unittest.mock import MagicMock
 logging.disable(logging.WARNING)
 from litellm import Router
+from litellm.router_strategy.complexity_router.complexity_router import ComplexityRouter
 texts = json.loads(sys.stdin.read())
 models = ["claude-haiku-4-5-20251001", "claude-sonnet-4-6", "claude-opus-4-6"]
 router = Router(model_list=[
     {"model_name": "claude", "litellm_params": {"model": "anthropic/" + m, "api_key": "sk-x"}}
     for m in models], routing_strategy="simple-shuffle")
+complexity = ComplexityRouter(model_name="bench", ctx=MagicMock())
 messages = lambda t: [{"role": "user", "content": t}]
-router.get_available_deployment(model="claude", messages=messages("warm up"))
-timings = []
-for text in texts:
-    started = time.perf_counter()
-    router.get_available_deployment(model="claude", messages=messages(text))
-    timings.append((time.perf_counter() - started) * 1000)
-print(json.dumps({"median_ms": statistics.median(timings),
-                  "p95_ms": sorted(timings)[int(0.95 * len(timings))]}))
+def timed(call):
+    call("warm up")
+    wall, cpu, out = [], [], []
+    for text in texts:
+        w, c = time.perf_counter(), time.process_time()
+        out.append(call(text))
+        cpu.append((time.process_time() - c) * 1000)
+        wall.append((time.perf_counter() - w) * 1000)
+    return {"median_ms": statistics.median(wall), "cpu_median_ms": statistics.median(cpu),
+            "p95_ms": sorted(wall)[int(0.95 * len(wall))]}, out
+shuffle, _ = timed(lambda t: router.get_available_deployment(model="claude", messages=messages(t)))
+classify, tiers = timed(lambda t: complexity.classify(t)[0].value)
+print(json.dumps({"shuffle": shuffle, "complexity": classify, "tiers": tiers}))
 """
 
 
-def litellm_overhead(rows: Sequence[Row], quick: bool) -> dict[str, float] | None:
+def litellm_peer(rows: Sequence[Row]) -> dict[str, Any] | None:
+    """LiteLLM in a throwaway venv: its complexity router's tier per task, and decision timings."""
     from _common import peer_python
 
     python = peer_python("litellm", ["litellm"])
     if python is None:
         return None
-    texts = [r["text"] for r in rows[: 40 if quick else len(rows)]] * 2
-    done = subprocess.run([str(python), "-c", LITELLM_SCRIPT], input=json.dumps(texts),
+    done = subprocess.run([str(python), "-c", LITELLM_SCRIPT],
+                          input=json.dumps([r["text"] for r in rows]),
                           capture_output=True, text=True)  # fmt: skip
     if done.returncode != 0:
-        print(f"note: LiteLLM's router failed: {done.stderr.strip()[-300:]}", file=sys.stderr)
+        print(f"note: LiteLLM failed: {done.stderr.strip()[-300:]}", file=sys.stderr)
         return None
-    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["tiers"] = {r["id"]: tier for r, tier in zip(rows, result["tiers"], strict=True)}
     return result
 
 
@@ -367,28 +390,29 @@ def main(argv: list[str] | None = None) -> int:
                 command[f"select --from-file, shipped, {'checks' if checks else 'no checks'}"] = (
                     ladders
                 )
+    peer = None if args.no_peer else litellm_peer(rows)
     report: dict[str, Any] = {"rows": len(rows), "folds": args.folds, "repeats": args.repeats,
                               "lineups": {}}  # fmt: skip
     for lineup in LINEUPS:
-        results = lineup_results(rows, lineup, estimates, args, command)
+        results = lineup_results(rows, lineup, estimates, args, command, peer)
         report["lineups"][lineup.name] = [r.__dict__ for r in results]
         if not args.json:
             print_lineup(lineup, results, len(rows), args)
     ours = overhead(rows, args.quick)
-    peer = None if args.no_peer else litellm_overhead(rows, args.quick)
-    report["overhead"] = {"ours": ours, "litellm_router": peer}
+    timings = {"ours (estimate + ladder)": ours}
+    if peer is not None:
+        timings["LiteLLM ComplexityRouter.classify"] = peer["complexity"]
+        timings["LiteLLM Router.get_available_deployment"] = peer["shuffle"]
+    report["overhead"] = timings
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print("routing decision overhead per task (estimate + ladder, in process):")
-    print(
-        f"  ours:                      median {ours['median_ms']:.2f} ms, p95 {ours['p95_ms']:.2f} ms"
-    )
+    print("\nrouting decision overhead per task (in process, dev task texts):")
+    for name, figures in timings.items():
+        print(f"  {name:42} median {figures['median_ms']:6.2f} ms wall, "
+              f"{figures['cpu_median_ms']:6.2f} ms CPU; p95 {figures['p95_ms']:6.2f} ms wall")
     if peer is None:
-        print("  LiteLLM Router:            not measured (could not install or run it here)")
-    else:
-        print(f"  LiteLLM Router (shuffle):  median {peer['median_ms']:.2f} ms,"
-              f" p95 {peer['p95_ms']:.2f} ms")  # fmt: skip
+        print("  LiteLLM: not measured (could not install or run it here)")
     return 0
 
 
@@ -399,7 +423,7 @@ def print_lineup(lineup: Lineup, results: Sequence[Result], n: int,
     for r in results:
         gap = "" if r.hull_gap is None else f"{r.hull_gap * 100:+.1f} pt"
         note = f"  ({r.note})" if r.note else ""
-        print(f"{r.name:58} {r.resolve:>8.3f} {r.cost:>9.0%} {gap:>9}{note}")
+        print(f"{r.name:58} {r.resolve:>8.3f} {r.cost:>10.1%} {gap:>9}{note}")
 
 
 if __name__ == "__main__":

@@ -105,13 +105,18 @@ def select_command(
         f"[bold]{data['model']}[/bold] for a {data['level']} task (score {data['score']})"
     )
     if checks:
-        err_console.print(f"  ladder: {' -> '.join(data['ladder'])}")
+        rungs = [f"{r['model']} (${r['estimated_cost_usd']})" for r in data["rungs"]]
+        err_console.print(f"  ladder: {' -> '.join(rungs)}")
     err_console.print(
         f"  estimated ${data['estimated_cost_usd']} for ~{data['estimated_input_tokens']} input"
         f" + ~{data['estimated_output_tokens']} output tokens"
+        + (" (first rung)" if len(data["rungs"]) > 1 else "")
     )
     err_console.print(f"  why: {data['reason']}")
-    err_console.print(f"  fallbacks: {', '.join(data['fallbacks']) or 'none'}")
+    fallbacks = [
+        f"{r['model']} -> {', '.join(r['fallbacks'])}" for r in data["rungs"] if r["fallbacks"]
+    ]
+    err_console.print(f"  fallbacks: {'; '.join(fallbacks) or 'none'}")
 
 
 def _select_batch(path: Path, settings: Any, root: Path, stats: Any, limit: Any) -> None:
