@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from buildrunner.errors import RoutingError
-from buildrunner.routing.costs import from_micro, to_micro
+from buildrunner.routing.costs import MICRO, from_micro, to_micro
 from buildrunner.routing.estimator_base import LEVELS
 
 
@@ -86,7 +86,7 @@ class ModelStats:
     def cost_per_accepted_usd(self) -> Decimal | None:
         """Money spent on this model at this level per task it got accepted (None: none was)."""
         return (
-            (self.cost_usd / self.accepted).quantize(Decimal("0.000001")) if self.accepted else None
+            (self.cost_usd / self.accepted).quantize(MICRO) if self.accepted else None
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -24,13 +24,13 @@ from importlib import resources
 from itertools import combinations
 from typing import TYPE_CHECKING
 
+from buildrunner.routing.costs import MICRO
 from buildrunner.routing.prior import OutcomePrior
 
 if TYPE_CHECKING:
     from buildrunner.routing.history import OutcomeStats
 
 POLICY_FILE = "data/policy.toml"
-MICRO = Decimal("0.000001")
 
 
 @dataclass(frozen=True)
