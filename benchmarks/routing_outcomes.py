@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         "--values",
         type=float,
         nargs="*",
-        default=[2.0, 8.0],
+        default=[2.0, 5.0, 8.0],
         help="other value_of_resolve settings to show (sensitivity)",
     )
     parser.add_argument("--quick", action="store_true", help="1 repeat, 40 tasks timed")
