@@ -73,6 +73,18 @@ def test_select_from_file_prints_model_ladder_level_and_p_per_task(project: Path
     assert len(lines[1]["ladder"]) == 2 and lines[1]["model"] == lines[1]["ladder"][0]
     assert "haiku" not in lines[2]["model"]
     assert all(0 < p < 1 for p in lines[1]["p"].values())
+    # options apply to every line: --checks gives line a a ladder, --model pins them all
+    result = run_br("routing", "select", "--from-file", str(tasks), "--checks", "--json")
+    assert len(json.loads(result.stdout.splitlines()[0])["ladder"]) == 2
+    result = run_br("routing", "select", "--from-file", str(tasks), "--model", "opus", "--json")
+    assert {tuple(json.loads(line)["ladder"]) for line in result.stdout.splitlines()} == {
+        ("claude-opus-4-6",)
+    }
+    # a task nothing can be chosen for is reported on its line; the run exits 1 (failed tasks)
+    result = run_br("routing", "select", "--from-file", str(tasks), "--cost-limit", "0.000001")
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 1 and [line["id"] for line in lines] == ["a", 7, "c"]
+    assert all(line["error"].startswith("no model fits") for line in lines)
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,7 @@ def select_command(
     if from_file is not None:
         if task is not None:
             fail("give either TASK or --from-file, not both")
-        _select_batch(from_file, settings, root, stats, limit)
+        _select_batch(from_file, settings, root, stats, limit, model=model, checks=checks)
         return
     if task is None or not task.strip():
         fail("give a task description (or --from-file TASKS.jsonl)")
@@ -119,7 +119,11 @@ def select_command(
     err_console.print(f"  fallbacks: {'; '.join(fallbacks) or 'none'}")
 
 
-def _select_batch(path: Path, settings: Any, root: Path, stats: Any, limit: Any) -> None:
+def _select_batch(
+    path: Path, settings: Any, root: Path, stats: Any, limit: Any, *, model: str, checks: bool
+) -> None:
+    """One JSON line per task; `--model`, `--cost-limit` and `--checks` apply to every line (a
+    line's own `checks` also counts)."""
     from buildrunner.errors import RoutingError
     from buildrunner.routing.catalog import load_catalog
     from buildrunner.routing.ladder import select_ladder
@@ -133,8 +137,9 @@ def _select_batch(path: Path, settings: Any, root: Path, stats: Any, limit: Any)
     for _number, item in tasks:
         try:
             choice = select_ladder(
-                item["text"], files=item.get("files", []), has_checks=bool(item.get("checks")),
-                cost_limit_usd=limit, catalog=catalog, settings=settings, root=root, stats=stats,
+                item["text"], files=item.get("files", []), model=model,
+                has_checks=checks or bool(item.get("checks")), cost_limit_usd=limit,
+                catalog=catalog, settings=settings, root=root, stats=stats,
             )  # fmt: skip
         except RoutingError as exc:
             failed = True
