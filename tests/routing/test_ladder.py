@@ -130,8 +130,11 @@ def test_a_catalog_without_outcome_data_falls_back_to_its_level_map() -> None:
 def test_a_pinned_level_ends_the_ladder_on_its_tier() -> None:
     settings = RoutingSettings(tiers={"simple": "opus"})
     choice = ladder("simple", has_checks=True, settings=settings)
-    assert choice.models[-1] == OPUS
+    assert choice.models[-1] == OPUS and choice.reason.endswith("[routing.tiers] simple = 'opus'")
     assert ladder("simple", settings=settings).models == [OPUS]
+    # pinning the fast tier is the user's call: Haiku alone, unverified, without a money excuse
+    haiku = ladder("simple", settings=RoutingSettings(tiers={"simple": "haiku"}))
+    assert haiku.models == [HAIKU] and "fits the" not in haiku.reason
 
 
 def test_to_dict_is_json_ready() -> None:

@@ -164,7 +164,8 @@ class _Task:
         if known:
             unlimited = best_ladder(options, odds, has_checks=self.has_checks, limit_usd=None,
                                     top_tier=top_tier)  # fmt: skip
-            if len(chosen.rungs) == 1 and chosen.tiers[0] in policy.verify_only:
+            forced = chosen.tiers[0] in policy.verify_only and chosen.tiers[-1] != top_tier
+            if len(chosen.rungs) == 1 and forced:
                 notes.append(f"only {names[chosen.tiers[0]]} fits the {self.limit_name} of"
                              f" ${self.limit}")  # fmt: skip
             elif unlimited is not None and unlimited.tiers != chosen.tiers:
@@ -175,6 +176,8 @@ class _Task:
                                    limit_usd=self.limit, top_tier=top_tier, names=names)  # fmt: skip
         else:
             notes.append("no outcome data for these tiers: level map")
+        if top_tier is not None and self.settings is not None:
+            notes.append(f"[routing.tiers] {level} = '{self.settings.tiers[level]}'")
         p = {o.model: round(v, 3) for o in options if (v := odds.p(o.tier)) is not None}
         what = f"{level} task{', checks' if self.has_checks else ''}: "
         what += " -> ".join(names[t] for t in chosen.tiers)
