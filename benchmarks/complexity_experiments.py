@@ -263,7 +263,7 @@ def main() -> int:
     from sklearn.preprocessing import StandardScaler
 
     import buildrunner.routing.training as training
-    from buildrunner.routing.complexity import LEVELS
+    from buildrunner.routing.estimator_base import LEVELS
 
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line]
     texts = [r["text"] for r in rows]

@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from buildrunner.routing.catalog import load_catalog, price_call  # noqa: E402
-from buildrunner.routing.complexity import LEVELS, HeuristicEstimator  # noqa: E402
+from buildrunner.routing.estimator_base import LEVELS  # noqa: E402
+from buildrunner.routing.heuristic import HeuristicEstimator  # noqa: E402
 from buildrunner.routing.learned import LearnedEstimator  # noqa: E402
 from buildrunner.routing.tokens import estimate_tokens  # noqa: E402
 from buildrunner.routing.training import (  # noqa: E402

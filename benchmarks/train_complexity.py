@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from buildrunner.routing.complexity import LEVELS  # noqa: E402
+from buildrunner.routing.estimator_base import LEVELS  # noqa: E402
 from buildrunner.routing.training import Hyper, train  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "complexity-dev.jsonl"

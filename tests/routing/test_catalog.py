@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,7 +28,8 @@ def test_shipped_catalog_has_current_and_legacy_tiers() -> None:
 
 def test_lookup_is_case_insensitive_and_unknown_names_list_known_ones() -> None:
     catalog = load_catalog()
-    assert catalog.get("OPUS").id == catalog.get("claude-opus-4-5").id
+    assert catalog.get("OPUS").id == catalog.get("claude-opus-4-6").id
+    assert catalog.get("Claude-Opus-4-5").id == "claude-opus-4-5-20251101"
     with pytest.raises(RoutingError, match=r"unknown model 'gpt-9'.*haiku"):
         catalog.get("gpt-9")
 
@@ -97,3 +99,46 @@ def test_catalog_without_levels_maps_them_onto_its_tiers_by_order() -> None:
     }  # fmt: skip
     single = parse_catalog(text.split("[[models]]")[1].join(["[[models]]", ""]), "one.toml")
     assert set(single.levels.values()) == {"low"}
+
+
+# --- lifecycle: deprecated_on / retires_on ------------------------------------------------------
+
+TODAY = date(2026, 11, 30)
+
+
+def test_shipped_catalog_knows_the_sdk_end_of_life_dates() -> None:
+    catalog = load_catalog()
+    sonnet_45, opus_45 = catalog.get("claude-sonnet-4-5"), catalog.get("claude-opus-4-5")
+    assert sonnet_45.retires_on == date(2026, 11, 30) and opus_45.retires_on == date(2027, 1, 22)
+    assert sonnet_45.lifecycle(TODAY) == "retired"  # end of life is today
+    assert sonnet_45.lifecycle(date(2026, 11, 29)) == "active"
+    assert opus_45.lifecycle(TODAY) == "deprecated"
+    assert opus_45.lifecycle(date(2027, 1, 22)) == "retired"
+    assert catalog.get("sonnet").lifecycle(TODAY) == "active"
+    data = opus_45.to_dict()
+    assert data["deprecated_on"] == "2026-11-30" and data["retires_on"] == "2027-01-22"
+
+
+def test_tier_pick_skips_retired_and_prefers_active_models() -> None:
+    text = (
+        'tiers = ["t"]\n'
+        '[[models]]\nid = "old"\ntier = "t"\ninput_per_mtok = 1\noutput_per_mtok = 2\n'
+        "retires_on = 2026-01-01\n"
+        '[[models]]\nid = "aging"\ntier = "t"\ninput_per_mtok = 1\noutput_per_mtok = 2\n'
+        'deprecated_on = "2026-06-01"\nretires_on = 2032-06-01\n'
+        '[[models]]\nid = "new"\ntier = "t"\ninput_per_mtok = 1\noutput_per_mtok = 2\n'
+        "deprecated_on = 2030-01-01\nretires_on = 2035-01-01\n"
+    )
+    catalog = parse_catalog(text, "test.toml")
+    assert catalog.tier_model("t").id == "old"  # without a date: file order, as before
+    assert catalog.tier_model("t", TODAY).id == "new"  # retired skipped, deprecated last
+    assert catalog.tier_model("t", date(2031, 1, 1)).id == "aging"  # both deprecated: file order
+    assert catalog.successor(catalog.get("aging"), TODAY).id == "new"
+    with pytest.raises(RoutingError, match="no usable model in tier 't'"):
+        catalog.tier_model("t", date(2040, 1, 1))
+
+
+def test_a_bad_lifecycle_date_is_refused_with_the_model_named() -> None:
+    text = '[[models]]\nid = "a"\ntier = "t"\ninput_per_mtok = 1\noutput_per_mtok = 1\nretires_on = "soon"\n'
+    with pytest.raises(RoutingError, match=r"model a: retires_on must be a date like 2026-11-30"):
+        parse_catalog(text, "test.toml")

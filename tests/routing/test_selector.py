@@ -1,17 +1,19 @@
-"""Model selection: level -> tier, overrides, cost limits, budgets, fallbacks, routes of plan tasks."""
+"""One model per task (`select_model`, the one-rung ladder): the new level map, overrides, cost
+limits, budgets, fallbacks, lifecycle, and routes of plan tasks."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from buildrunner.config import RoutingSettings, Settings
-from buildrunner.errors import RoutingError
+from buildrunner.errors import BudgetExceededError, RoutingError
 from buildrunner.parallel.plan import TaskSpec
 from buildrunner.routing.catalog import load_catalog, price_call
-from buildrunner.routing.complexity import Estimate
+from buildrunner.routing.estimator_base import Estimate
 from buildrunner.routing.selector import fallback_chain, route_task, select_model
 from buildrunner.routing.tokens import estimate_tokens
 
@@ -26,9 +28,9 @@ def at(level: str) -> Estimate:
 
 @pytest.mark.parametrize(
     ("level", "model"),
-    [("simple", HAIKU), ("moderate", SONNET), ("complex", OPUS), ("critical", OPUS)],
+    [("simple", SONNET), ("moderate", SONNET), ("complex", OPUS), ("critical", OPUS)],
 )
-def test_level_maps_to_tier(level: str, model: str) -> None:
+def test_the_data_supported_map_never_sends_an_unverified_task_to_haiku(level: str, model: str) -> None:
     selection = select_model(TEXT, estimate=at(level), catalog=CATALOG)
     assert selection.model.id == model and selection.level == level
     tokens = estimate_tokens(TEXT, level)
@@ -36,7 +38,10 @@ def test_level_maps_to_tier(level: str, model: str) -> None:
     assert selection.estimated_cost_usd == price_call(
         selection.model, tokens.input_tokens, tokens.output_tokens
     )
-    assert selection.model.tier in selection.reason
+    alias = selection.model.aliases[0]
+    assert selection.reason.startswith(f"{level} task: {alias} (P(resolve) 0.")
+    # the shipped catalog's [levels] says the same, for callers with no outcome data
+    assert CATALOG.resolve(CATALOG.levels[level]).id == model
 
 
 def test_tiers_setting_overrides_the_mapping_with_a_tier_or_a_model() -> None:
@@ -55,10 +60,11 @@ def test_cost_limit_walks_down_to_the_best_tier_that_fits() -> None:
     assert sonnet_cost < opus_cost
     selection = select_model(TEXT, estimate=at("complex"), cost_limit_usd=sonnet_cost)
     assert selection.model.id == SONNET
-    assert "over the cost limit" in selection.reason and OPUS in selection.reason
+    assert selection.reason.endswith(f"opus over the cost limit of ${sonnet_cost}")
     assert selection.estimated_cost_usd <= sonnet_cost
-    # the fallback chain keeps only models that fit the limit (haiku does, opus would not)
-    assert OPUS not in selection.fallbacks and HAIKU in selection.fallbacks
+    # the fallback chain keeps only models that fit the limit: sonnet's is opus, which does not
+    assert selection.fallbacks == []
+    assert select_model(TEXT, estimate=at("complex"), cost_limit_usd=opus_cost).model.id == OPUS
 
 
 def test_nothing_fits_is_a_clear_error() -> None:
@@ -68,11 +74,17 @@ def test_nothing_fits_is_a_clear_error() -> None:
         select_model(TEXT, estimate=at("complex"), cost_limit_usd=Decimal("0.0001"))
 
 
-def test_remaining_budget_is_a_limit_too_and_the_smaller_limit_wins() -> None:
+def test_remaining_budget_is_a_limit_too_and_only_it_can_force_haiku() -> None:
     selection = select_model(TEXT, estimate=at("complex"), cost_limit_usd=Decimal(10),
                              remaining_budget_usd=Decimal("0.20"))  # fmt: skip
-    assert selection.model.id == HAIKU and "remaining budget" in selection.reason
+    assert selection.model.id == HAIKU
+    assert selection.reason.endswith("only haiku fits the remaining budget of $0.20")
     assert selection.cost_limit_usd == Decimal("0.20")
+
+
+def test_a_spent_budget_is_a_budget_error_not_a_routing_error() -> None:
+    with pytest.raises(BudgetExceededError, match="the budget is spent"):
+        select_model(TEXT, estimate=at("simple"), remaining_budget_usd=Decimal(0))
 
 
 def test_default_cost_limit_from_settings_applies_without_a_task_limit() -> None:
@@ -91,14 +103,16 @@ def test_explicit_model_override() -> None:
 
 
 def test_fallback_chains_default_and_configured() -> None:
-    assert fallback_chain(CATALOG.get("opus"), CATALOG) == [SONNET, HAIKU]
+    # availability fallbacks never drop to the fast tier
+    assert fallback_chain(CATALOG.get("opus"), CATALOG) == [SONNET]
+    assert fallback_chain(CATALOG.get("sonnet"), CATALOG) == [OPUS]
     settings = RoutingSettings(fallbacks={"advanced": ["haiku"], SONNET: ["opus"]})
     assert fallback_chain(CATALOG.get("opus"), CATALOG, settings) == [HAIKU]
     assert fallback_chain(CATALOG.get("sonnet"), CATALOG, settings) == [OPUS]
     assert select_model(TEXT, estimate=at("complex"), settings=settings).fallbacks == [HAIKU]
-    broken = RoutingSettings(fallbacks={"fast": ["gpt-9"]})
+    broken = RoutingSettings(fallbacks={"balanced": ["gpt-9"]})
     with pytest.raises(
-        RoutingError, match=r"fallback chain of claude-haiku.*unknown model 'gpt-9'"
+        RoutingError, match=r"fallback chain of claude-sonnet.*unknown model 'gpt-9'"
     ):
         select_model(TEXT, estimate=at("simple"), settings=broken)
 
@@ -128,4 +142,37 @@ def test_route_task_gives_plain_data_for_a_plan_task() -> None:
                     cost_limit_usd=1.0)  # fmt: skip
     route = route_task(task, Settings())
     assert route["model"] == SONNET and route["level"] in ("simple", "moderate")
+    assert route["ladder"] == [SONNET] and route["tier"] == "balanced"
     assert Decimal(route["estimated_cost_usd"]) > 0 and Decimal(route["cost_limit_usd"]) == 1
+
+
+def test_route_task_of_a_checked_task_shows_its_ladder() -> None:
+    task = TaskSpec(id="t", prompt="Fix typo in README", files=["README.md"], check=["true"])
+    route = route_task(task, Settings())
+    assert route["ladder"] == [HAIKU, SONNET] and route["model"] == HAIKU
+    unchecked = TaskSpec(id="u", prompt="Fix typo in README", files=["README.md"])
+    assert route_task(unchecked, Settings())["ladder"] == [SONNET]
+    # a plan-level default check counts too
+    assert route_task(unchecked, Settings(), has_checks=True)["ladder"] == [HAIKU, SONNET]
+
+
+def test_deprecated_and_retired_models_by_date() -> None:
+    today = date(2026, 11, 30)
+    selection = select_model(TEXT, model="opus-4.5", estimate=at("complex"), today=today)
+    assert selection.model.id == "claude-opus-4-5-20251101"
+    assert selection.warnings == [
+        "model claude-opus-4-5-20251101 is deprecated and retires on 2027-01-22:"
+        " move to claude-opus-4-6"
+    ]
+    assert select_model(TEXT, model="opus", estimate=at("complex"), today=today).warnings == []
+    with pytest.raises(RoutingError, match="retired on 2026-11-30; use claude-sonnet-4-6"):
+        select_model(TEXT, model="claude-sonnet-4-5-20250929", estimate=at("simple"), today=today)
+    # the day before its end of life it still runs (the SDK's table only gives that date)
+    before = select_model(TEXT, model="sonnet-4.5", estimate=at("simple"), today=date(2026, 11, 29))
+    assert before.model.id == "claude-sonnet-4-5-20250929" and before.warnings == []
+
+
+def test_a_pinned_tier_whose_models_are_all_retired_names_the_setting() -> None:
+    settings = RoutingSettings(tiers={"simple": "sonnet-4.5"})
+    with pytest.raises(RoutingError, match=r"\[routing.tiers\] simple = 'sonnet-4.5': model .* retired on 2026-11-30"):
+        select_model(TEXT, estimate=at("simple"), settings=settings, today=date(2026, 11, 30))

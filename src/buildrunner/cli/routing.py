@@ -1,26 +1,32 @@
-"""`br routing ...`: estimate task complexity, pick models, track costs and budgets."""
+"""`br routing ...`: estimate task complexity, pick models, track costs and budgets.
+
+`select` and `stats` (the routing decision and the outcomes behind it) live in `routing_ladder.py`.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from buildrunner.cli import routing_ladder
 from buildrunner.cli.common import JSON_OPTION, emit_json, err_console, fail
+from buildrunner.cli.routing_options import (
+    ESTIMATOR_OPTION,
+    estimator_name,
+    routing_settings,
+    usd_option,
+)
+from buildrunner.display import printable
 
 app = typer.Typer(
     help="Estimate task complexity, pick models, track costs and budgets.", no_args_is_help=True
 )
 budget_app = typer.Typer(help="Set, show and remove spending budgets.", no_args_is_help=True)
 app.add_typer(budget_app, name="budget")
-
-ESTIMATOR_OPTION = typer.Option(
-    None, "--estimator", help="auto | heuristic | learned (default: [routing] estimator)."
-)
 
 
 @app.command("estimate")
@@ -36,7 +42,7 @@ def estimate_command(
     """Estimate a task's complexity: level, score and the signals behind it."""
     from buildrunner.routing.complexity import estimate_complexity
 
-    name = _estimator_name(estimator)
+    name = estimator_name(estimator)
     if from_file is not None:
         if task is not None:
             fail("give either TASK or --from-file, not both")
@@ -56,62 +62,15 @@ def estimate_command(
 def _estimate_batch(path: Path, estimator: str) -> None:
     from buildrunner.routing.complexity import estimate_complexity
 
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        fail(f"cannot read {path}: {exc.strerror}")
     out = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-            text, files = item["text"], item.get("files") or []
-            if not isinstance(text, str) or not isinstance(files, list):
-                raise TypeError
-        except (ValueError, KeyError, TypeError):
-            fail(f"{path}:{number}: expected a JSON object with a string 'text' (and a list 'files')")
-        result = estimate_complexity(text, [str(f) for f in files], estimator)
+    for _number, item in routing_ladder.read_task_lines(path):
+        result = estimate_complexity(item["text"], item.get("files", []), estimator)
         out.append(json.dumps({"id": item.get("id"), "level": result.level, "score": result.score}))
     sys.stdout.write("".join(line + "\n" for line in out))
 
 
-@app.command("select")
-def select_command(
-    task: str = typer.Argument(..., help="The task description."),
-    cost_limit: str | None = typer.Option(
-        None, "--cost-limit", help="Most the task may cost (USD)."
-    ),
-    model: str = typer.Option(
-        "auto", "--model", "-m", help="auto, an alias (haiku|sonnet|opus) or an id."
-    ),
-    files: list[str] = typer.Option([], "--file", "-f", help="A file the task will touch."),
-    estimator: str | None = ESTIMATOR_OPTION,
-    json_output: bool = JSON_OPTION,
-) -> None:
-    """Choose the model for a task and show the level, estimated cost and why."""
-    from buildrunner.routing.selector import select_model
-
-    limit = _usd_option("--cost-limit", cost_limit) if cost_limit is not None else None
-    settings, root = _settings()
-    if estimator is not None:
-        settings = settings.model_copy(update={"estimator": _estimator_name(estimator)})
-    selection = select_model(
-        task, files=files, model=model, cost_limit_usd=limit, settings=settings, root=root
-    )
-    data = selection.to_dict()
-    if json_output:
-        emit_json(data)
-        return
-    err_console.print(
-        f"[bold]{data['model']}[/bold] for a {data['level']} task (score {data['score']})"
-    )
-    err_console.print(
-        f"  estimated ${data['estimated_cost_usd']} for ~{data['estimated_input_tokens']} input"
-        f" + ~{data['estimated_output_tokens']} output tokens"
-    )
-    err_console.print(f"  why: {data['reason']}")
-    err_console.print(f"  fallbacks: {', '.join(data['fallbacks']) or 'none'}")
+app.command("select")(routing_ladder.select_command)
+app.command("stats")(routing_ladder.stats_command)
 
 
 @app.command("models")
@@ -119,27 +78,56 @@ def models_command(
     show_legacy: bool = typer.Option(True, "--legacy/--no-legacy", help="Include legacy models."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """List the model catalog with prices (USD per million tokens)."""
+    """List the model catalog: prices (USD per million tokens) and lifecycle dates."""
+    from datetime import date
+
     from buildrunner.routing.catalog import load_catalog
 
-    settings, root = _settings()
+    settings, root = routing_settings()
     catalog = load_catalog(settings, root=root)
     models = [m for m in catalog if show_legacy or not m.legacy]
+    today = date.today()
     if json_output:
-        emit_json({"source": catalog.source, "models": [m.to_dict() for m in models]})
+        emit_json({"source": catalog.source, "today": today.isoformat(), "models": [
+            {**m.to_dict(), "status": m.lifecycle(today)} for m in models
+        ]})  # fmt: skip
         return
+    rows = [
+        {"id": printable(m.id), "alias": printable(m.aliases[0]) if m.aliases else "",
+         "tier": m.tier, "status": "legacy" if m.legacy else m.lifecycle(today),
+         "in": str(m.input_per_mtok), "out": str(m.output_per_mtok),
+         "cache w": str(m.cache_write_per_mtok), "cache r": str(m.cache_read_per_mtok),
+         "context": f"{m.context_window:,}", "deprecated": str(m.deprecated_on or "-"),
+         "retires": str(m.retires_on or "-")}
+        for m in models
+    ]  # fmt: skip
+    title = f"models ({printable(catalog.source)} catalog, USD per million tokens)"
+    err_console.print(_fitted_table(title, rows, MODEL_COLUMNS_DROPPED_FIRST))
+
+
+# On a narrow terminal these columns go first, in this order; ids and statuses are never cut.
+MODEL_COLUMNS_DROPPED_FIRST = ("cache w", "cache r", "context", "alias", "deprecated", "tier")
+
+
+def _fitted_table(title: str, rows: list[dict[str, str]], droppable: tuple[str, ...]) -> Any:
+    """A Rich table of `rows` without the least important columns the terminal has no room for."""
     from rich.table import Table
 
-    table = Table(title=f"models ({catalog.source} catalog, USD per million tokens)")
-    for column in ("id", "alias", "tier", "in", "out", "cache w", "cache r", "context"):
-        table.add_column(column)
-    for m in models:
-        table.add_row(
-            m.id + (" (legacy)" if m.legacy else ""), m.aliases[0] if m.aliases else "", m.tier,
-            str(m.input_per_mtok), str(m.output_per_mtok), str(m.cache_write_per_mtok),
-            str(m.cache_read_per_mtok), f"{m.context_window:,}",
-        )  # fmt: skip
-    err_console.print(table)
+    columns = list(rows[0]) if rows else []
+
+    def width(names: list[str]) -> int:  # cell padding and borders: 3 per column, 1 at the end
+        return sum(max(len(c), *(len(r[c]) for r in rows)) + 3 for c in names) + 1
+
+    for name in droppable:
+        if width(columns) <= err_console.width:
+            break
+        columns.remove(name)
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, no_wrap=True, overflow="fold" if column != "id" else "ignore")
+    for row in rows:
+        table.add_row(*(row[c] for c in columns))
+    return table
 
 
 @app.command("costs")
@@ -191,7 +179,7 @@ def budget_set_command(
 
     if scope not in BUDGET_SCOPES:
         fail(f"SCOPE must be one of {', '.join(BUDGET_SCOPES)} (got '{scope}')")
-    limit = _usd_option("USD", usd, positive=True)
+    limit = usd_option("USD", usd, positive=True)
     budget = CostTracker(_db()).set_budget(scope, limit, hard=not soft)
     data = {"scope": budget.scope, "limit_usd": str(budget.limit_usd), "hard": budget.hard}
     if json_output:
@@ -245,36 +233,6 @@ def budget_show_command(
             f"{row['scope']}: ${row['limit_usd']} ({'hard' if row['hard'] else 'soft'}), {spent}"
             + (", [red]exceeded[/red]" if row["exceeded"] else "")
         )
-
-
-def _usd_option(name: str, raw: str, positive: bool = False) -> Decimal:
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        fail(f"{name} must be an amount in USD (got '{raw}')")
-    if not value.is_finite() or value < 0 or (positive and value == 0):
-        fail(
-            f"{name} must be a {'positive' if positive else 'non-negative'} amount in USD (got '{raw}')"
-        )
-    return value
-
-
-def _estimator_name(name: str | None) -> str:
-    from buildrunner.routing.complexity import ESTIMATOR_NAMES
-
-    if name is None:
-        settings, _ = _settings()
-        return settings.estimator
-    if name not in ESTIMATOR_NAMES:
-        fail(f"--estimator must be one of {', '.join(ESTIMATOR_NAMES)} (got '{name}')")
-    return name
-
-
-def _settings() -> tuple[Any, Path]:
-    from buildrunner.cli.common import project_settings, project_store
-
-    store = project_store()
-    return project_settings(store).routing, store.root
 
 
 def _db() -> Any:

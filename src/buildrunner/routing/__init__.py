@@ -1,4 +1,5 @@
-"""Routing: complexity estimate, model catalog, model selection, cost tracking and budgets.
+"""Routing: complexity estimate, model catalog, ladder selection judged by outcomes, cost tracking
+and budgets.
 
 The public names below are imported lazily so `import buildrunner.routing` stays cheap.
 """
@@ -8,12 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 _EXPORTS = {
-    "Estimate": "complexity", "Estimator": "complexity", "LEVELS": "complexity",
+    "Estimate": "estimator_base", "Estimator": "estimator_base", "LEVELS": "estimator_base",
     "estimate_complexity": "complexity", "get_estimator": "complexity",
     "Catalog": "catalog", "ModelInfo": "catalog", "load_catalog": "catalog",
     "price_call": "catalog",
     "Selection": "selector", "select_model": "selector", "route_task": "selector",
-    "fallback_chain": "selector",
+    "fallback_chain": "ladder", "select_ladder": "ladder", "LadderChoice": "ladder",
+    "Rung": "ladder", "record_rung": "history", "outcome_stats": "history",
+    "OutcomeStats": "history",
     "TokenEstimate": "tokens", "estimate_tokens": "tokens",
     "CostTracker": "costs", "CostSummary": "costs", "BudgetCheck": "costs",
     "BudgetStatus": "costs", "HardBudgetExceededError": "costs",

@@ -1,7 +1,9 @@
-"""The model catalog: ids, aliases, tiers and list prices, read from a TOML data file.
+"""The model catalog: ids, aliases, tiers, list prices and lifecycle dates, from a TOML data file.
 
 The shipped file is `routing/data/models.toml`; `[routing] catalog = "PATH"` replaces it. Prices
-are Decimal USD per million tokens so that cost arithmetic never goes through floats.
+are Decimal USD per million tokens so that cost arithmetic never goes through floats. A model with
+`retires_on` on or before today is retired: never picked, refused when named; one with
+`deprecated_on` on or before today still works but selecting it carries a warning.
 """
 
 from __future__ import annotations
@@ -9,13 +11,14 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from buildrunner.errors import RoutingError
-from buildrunner.routing.complexity import LEVELS
+from buildrunner.routing.estimator_base import LEVELS
 
 if TYPE_CHECKING:
     from buildrunner.config import RoutingSettings
@@ -40,15 +43,27 @@ class ModelInfo:
     max_output_tokens: int = 8192
     aliases: tuple[str, ...] = ()
     legacy: bool = False
+    deprecated_on: date | None = None
+    retires_on: date | None = None
+
+    def lifecycle(self, today: date) -> str:
+        """`active`, `deprecated` (still callable, warn) or `retired` (never used) on `today`."""
+        if self.retires_on is not None and today >= self.retires_on:
+            return "retired"
+        if self.deprecated_on is not None and today >= self.deprecated_on:
+            return "deprecated"
+        return "active"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields (prices as decimal strings)."""
+        """JSON-ready fields (prices as decimal strings, dates as ISO 8601)."""
         return {
             "id": self.id,
             "aliases": list(self.aliases),
             "provider": self.provider,
             "tier": self.tier,
             "legacy": self.legacy,
+            "deprecated_on": _iso(self.deprecated_on),
+            "retires_on": _iso(self.retires_on),
             "input_per_mtok": str(self.input_per_mtok),
             "output_per_mtok": str(self.output_per_mtok),
             "cache_write_per_mtok": str(self.cache_write_per_mtok),
@@ -88,18 +103,33 @@ class Catalog:
             raise RoutingError(f"unknown model '{name}' (known: {known})")
         return model
 
-    def tier_model(self, tier: str) -> ModelInfo:
-        """The preferred (first non-legacy) model of a tier."""
-        for model in self.models:
-            if model.tier == tier and not model.legacy:
-                return model
-        raise RoutingError(f"no model in tier '{tier}' (tiers: {', '.join(self.tiers)})")
+    def tier_model(self, tier: str, today: date | None = None) -> ModelInfo:
+        """The preferred model of a tier: the first non-legacy one, skipping retired models and
+        preferring one that is not deprecated (on `today`, when given)."""
+        members = [m for m in self.models if m.tier == tier and not m.legacy]
+        if today is not None:
+            members = [m for m in members if m.lifecycle(today) != "retired"]
+            members.sort(key=lambda m: m.lifecycle(today) == "deprecated")  # stable: file order
+        if members:
+            return members[0]
+        raise RoutingError(
+            f"no {'usable ' if today is not None else ''}model in tier '{tier}'"
+            f" (tiers: {', '.join(self.tiers)})"
+        )
 
-    def resolve(self, tier_or_model: str) -> ModelInfo:
+    def resolve(self, tier_or_model: str, today: date | None = None) -> ModelInfo:
         """A tier name gives its preferred model; anything else is a model id or alias."""
         if tier_or_model in self.tiers:
-            return self.tier_model(tier_or_model)
+            return self.tier_model(tier_or_model, today)
         return self.get(tier_or_model)
+
+    def successor(self, model: ModelInfo, today: date) -> ModelInfo | None:
+        """What to use instead of a deprecated or retired model: its tier's current pick."""
+        try:
+            pick = self.tier_model(model.tier, today)
+        except RoutingError:
+            return None
+        return None if pick.id == model.id else pick
 
     def tier_rank(self, model: ModelInfo) -> int:
         """Position of the model's tier, cheapest first (unknown tiers rank last)."""
@@ -167,6 +197,10 @@ def parse_catalog(text: str, source: str) -> Catalog:
     return catalog
 
 
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
 def _default_tiers(tiers: tuple[str, ...]) -> tuple[str, str, str, str]:
     """Without [levels]: simple -> cheapest tier, moderate -> the next, complex/critical -> top."""
     return tiers[0], tiers[min(1, len(tiers) - 1)], tiers[-1], tiers[-1]
@@ -195,12 +229,28 @@ def _parse_model(entry: Any, source: str, index: int) -> ModelInfo:
             max_output_tokens=int(entry.get("max_output_tokens", 8192)),
             aliases=tuple(str(a) for a in entry.get("aliases", ())),
             legacy=bool(entry.get("legacy", False)),
+            deprecated_on=_date(entry.get("deprecated_on"), "deprecated_on"),
+            retires_on=_date(entry.get("retires_on"), "retires_on"),
             **prices,
         )
     except KeyError as exc:
         raise RoutingError(f"{source}: model {name}: missing field {exc.args[0]}") from None
     except (ValueError, TypeError, InvalidOperation) as exc:
         raise RoutingError(f"{source}: model {name}: {exc}") from None
+
+
+def _date(value: Any, key: str) -> date | None:
+    """A TOML date (`2026-11-30`) or an ISO string; a datetime keeps its date."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"{key} must be a date like 2026-11-30 (got {value!r})") from None
 
 
 def _price(value: Any) -> Decimal:

@@ -11,7 +11,7 @@ import math
 import re
 from collections import Counter
 
-from buildrunner.routing.complexity import COMPILED_SIGNALS
+from buildrunner.routing.estimator_base import COMPILED_SIGNALS
 
 TOKEN = re.compile(r"\b\w\w+\b")
 CODE = re.compile(r"`[^`]+`|\b\w+\.\w+\(|\b[a-z]+_[a-z_]+\b|\b[A-Z][a-z]+[A-Z]\w*\b|\w+\(\)")

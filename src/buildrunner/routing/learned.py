@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from buildrunner.errors import RoutingError
-from buildrunner.routing.complexity import CRITICAL, LEVELS, Estimate, top_level_dirs
+from buildrunner.routing.estimator_base import CRITICAL, LEVELS, Estimate, top_level_dirs
 from buildrunner.routing.features import dense_features, terms
 
 MODEL_FILE = "data/complexity_model.json"

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from buildrunner.routing.complexity import LEVELS
+from buildrunner.routing.estimator_base import LEVELS
 from buildrunner.routing.features import DENSE_NAMES, dense_features, terms
 from buildrunner.routing.learned import LinearModel
 
