@@ -55,6 +55,9 @@ class RoutingSettings(Section):
     base_url: str | None = None
     request_timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(4, ge=0)
+    # what a resolved task is worth, in attempts on its dearest tier (routing/data/policy.toml):
+    # higher climbs to stronger models more often (more resolved tasks, more money)
+    value_of_resolve: float | None = Field(None, gt=0, le=100)
 
 
 class ThresholdSettings(Section):

@@ -24,6 +24,8 @@ class RouteDecision:
     events: list[dict[str, Any]] = field(default_factory=list)  # model_selected, budget_exceeded
     error: str | None = None
     error_type: str | None = None
+    level: str | None = None  # the estimated complexity level (recorded with the rung outcomes)
+    warnings: list[str] = field(default_factory=list)  # e.g. a deprecated model (shown once)
 
 
 class Router:
@@ -42,8 +44,11 @@ class Router:
         self.settings = settings
         self.plan = plan
         self.session_id = session_id
+        self.root = root
         self._catalog: Any = None
         self._tracker: Any = None
+        self._stats: Any = None
+        self._warned: set[str] = set()
 
     @property
     def catalog(self) -> Any:
@@ -68,8 +73,10 @@ class Router:
         return Decimal(row["budget_usd"]) if row and row["budget_usd"] else None
 
     def route(self, task: TaskSpec, session_id: str) -> RouteDecision:
-        """Pick the model (and its fallbacks) for an agent task, or say why it cannot run."""
-        from buildrunner.routing.selector import select_model
+        """Pick the ladder of models (one rung without checks) for an agent task, or say why it
+        cannot run."""
+        from buildrunner.routing.history import outcome_stats
+        from buildrunner.routing.ladder import select_ladder
 
         decision = RouteDecision()
         remaining = self._remaining_session_budget()
@@ -83,21 +90,21 @@ class Router:
             })
             return decision
         cost_limit = task.cost_limit_usd or self.settings.routing.default_cost_limit_usd
+        checks = task.check if task.check is not None else (self.plan.check or [])
         try:
-            # hard daily/weekly/monthly budgets steer the tier choice too, not only refuse
+            # hard daily/weekly/monthly budgets steer the choice too, not only refuse
             hard_left = self.tracker.check_budget(Decimal(0), session_id).remaining_usd
             if hard_left is not None:
                 remaining = hard_left if remaining is None else min(remaining, hard_left)
-            selection = select_model(
-                task.prompt or "",
-                files=list(task.files),
-                model=task.model,
-                cost_limit_usd=cost_limit,
-                remaining_budget_usd=remaining,
-                catalog=self.catalog,
-                settings=self.settings.routing,
+            if self._stats is None:  # the project's own evidence, read once per session
+                self._stats = outcome_stats(self.conn)
+            choice = select_ladder(
+                task.prompt or "", files=list(task.files), model=task.model,
+                has_checks=bool(checks), cost_limit_usd=cost_limit,
+                remaining_budget_usd=remaining, catalog=self.catalog,
+                settings=self.settings.routing, stats=self._stats, root=self.root,
             )
-            check = self.tracker.check_budget(selection.estimated_cost_usd, session_id)
+            check = self.tracker.check_budget(choice.estimated_cost_usd, session_id)
         except BudgetExceededError as exc:
             decision.error_type, decision.error = "budget_exceeded", str(exc)
             status = getattr(exc, "status", None)
@@ -121,23 +128,30 @@ class Router:
             return decision
         for warning in check.warnings:
             decision.events.append({"type": "budget_exceeded", **warning.to_dict()})
+        for text in choice.warnings:
+            if text not in self._warned:  # a deprecated model is said once per session
+                self._warned.add(text)
+                decision.warnings.append(text)
+        decision.level = choice.level
         decision.events.append({
-            "type": "model_selected", "model": selection.model.id, "complexity": selection.level,
-            "estimated_cost_usd": str(selection.estimated_cost_usd), "reason": selection.reason,
+            "type": "model_selected", "model": choice.rungs[0].model, "complexity": choice.level,
+            "ladder": choice.models, "estimated_cost_usd": str(choice.estimated_cost_usd),
+            "reason": choice.reason,
         })
         allowance = remaining
         if check.remaining_usd is not None:
             allowance = check.remaining_usd if allowance is None else min(allowance, check.remaining_usd)
-        checks = task.check if task.check is not None else (self.plan.check or [])
+        first = choice.rungs[0]
         decision.agent = {
-            "models": [selection.model.id, *selection.fallbacks],
-            "rungs": [{"model": selection.model.id, "fallbacks": list(selection.fallbacks)}],
+            "models": [first.model, *first.fallbacks],
+            "rungs": [{"model": rung.model, "fallbacks": list(rung.fallbacks)}
+                      for rung in choice.rungs],
             "checks": list(checks),
             "fix_attempts": (
                 task.fix_attempts if task.fix_attempts is not None else self.plan.fix_attempts
             ),
             "escalate": task.escalate or "restart",
-            "level": selection.level,
+            "level": choice.level,
             "cost_limit_usd": None if cost_limit is None else str(cost_limit),
             "budget_allowance_usd": None if allowance is None else str(allowance),
             "max_turns": task.max_turns or self.settings.routing.max_turns,

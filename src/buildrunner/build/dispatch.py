@@ -113,6 +113,10 @@ class Dispatcher:
                 return
             for event in decision.events:
                 run.emit(event.pop("type"), task_id=task.id, **event)
+            for warning in decision.warnings:
+                run.notify(TaskUpdate(task.id, "warning", detail=warning))
+            if decision.level is not None:
+                run.levels[task.id] = decision.level
             if decision.error is not None:
                 self.outcomes.fail_unstarted(state, decision.error_type or "routing", decision.error)
                 return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from buildrunner.build.budget import BudgetDesk
 from buildrunner.build.state import RunState
 from buildrunner.build.summary import TaskUpdate
@@ -104,6 +106,18 @@ class Outcomes:
 
     def record_rungs(self, state: TaskState, outcome: TaskOutcome) -> None:
         """What each rung tried, for routing by outcomes (only verified rungs teach anything)."""
+        level = self.run.levels.get(state.spec.id)
+        if outcome.verdict not in ("accepted", "rejected") or level is None:
+            return
+        from buildrunner.routing.history import record_rung
+
+        for rung in outcome.rungs:
+            record_rung(
+                self.run.conn, session_id=self.run.session_id, task_id=state.spec.id,
+                level=level, model=str(rung["model"]), rung=int(rung["rung"]) - 1,
+                fix_rounds=int(rung["fix_rounds"]), accepted=bool(rung["accepted"]),
+                first_try=bool(rung["first_try"]), cost_usd=Decimal(str(rung["cost_usd"])),
+            )
 
     def queue_newly_ready(self) -> None:
         """Mark tasks whose dependencies all succeeded as queued (inside the open write)."""

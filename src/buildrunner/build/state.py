@@ -66,6 +66,7 @@ class RunState:
         self.paused = False
         self.cancelling = False
         self.budget_pause: str | None = None  # why a hard budget paused the session
+        self.levels: dict[str, str] = {}  # agent task -> its estimated complexity level
         self.beats: dict[str, float] = {}
         self.pending_events: list[dict[str, Any]] = []
         self.pending_updates: list[TaskUpdate] = []

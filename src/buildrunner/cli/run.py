@@ -21,6 +21,8 @@ STATUS_STYLE = {
     "waiting": "[magenta]…[/magenta]",
     "retrying": "[yellow]↻[/yellow]",
     "cancelled": "[yellow]■[/yellow]",
+    "warning": "[yellow]![/yellow]",
+    "paused": "[yellow]‖[/yellow]",
 }
 
 
@@ -275,7 +277,7 @@ def _dry_run(plan: Any, settings: Any, json_output: bool, workdir: Path) -> None
         if task.kind == "command":
             row["run"] = mask_text(task.run)  # a command line can hold a credential
         else:
-            row.update(_route(task, settings, workdir))
+            row.update(_route(task, settings, workdir, bool(task.check or plan.check)))
         rows.append(row)
     if json_output:
         emit_json({"name": plan.name, "dry_run": True, "workdir": str(workdir), "tasks": rows})
@@ -286,8 +288,9 @@ def _dry_run(plan: Any, settings: Any, json_output: bool, workdir: Path) -> None
     for column in ("task", "kind", "after", "what / route"):
         table.add_column(column, overflow="fold")
     for row in rows:
+        ladder = " -> ".join(row.get("ladder") or [row.get("model", "?")])
         what = escape(printable(row.get("run") or "")) or (
-            f"{row.get('model', '?')} ({row.get('level', '?')}), est. ${row.get('estimated_cost_usd', '?')}"
+            f"{ladder} ({row.get('level', '?')}), est. ${row.get('estimated_cost_usd', '?')}"
             if "error" not in row else f"[red]{escape(printable(row['error']))}[/red]"
         )
         table.add_row(escape(printable(row["id"])), row["kind"],
@@ -296,11 +299,11 @@ def _dry_run(plan: Any, settings: Any, json_output: bool, workdir: Path) -> None
     err_console.print(f"tasks would run in {escape(_shown_dir(workdir))}")
 
 
-def _route(task: Any, settings: Any, workdir: Path) -> dict[str, Any]:
+def _route(task: Any, settings: Any, workdir: Path, has_checks: bool) -> dict[str, Any]:
     from buildrunner.routing.selector import route_task
 
     try:
-        return route_task(task, settings, root=workdir)
+        return route_task(task, settings, root=workdir, has_checks=has_checks)
     except Exception as exc:  # a task that cannot be routed is shown, not fatal for a dry run
         return {"error": str(exc)}
 

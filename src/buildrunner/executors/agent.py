@@ -30,6 +30,7 @@ from buildrunner.executors.agent_money import (
     MoneyStop,
     NextRequest,
     affordable_output,
+    output_within_worst_case,
     worst_case_cost,
 )
 from buildrunner.executors.agent_types import (
@@ -240,9 +241,11 @@ class AgentLoop(AttemptLedger):
         )
         worst = Decimal(0)
         if self.task.budget is not None:
-            worst = worst_case_cost(
-                model, self.price, upcoming.worst_case_prompt_tokens(), max_tokens
+            prompt_tokens = upcoming.worst_case_prompt_tokens()
+            max_tokens = output_within_worst_case(
+                self.task, model, self.price, self.spent, prompt_tokens, max_tokens
             )
+            worst = worst_case_cost(model, self.price, prompt_tokens, max_tokens)
         held = hold(self.task.budget, model, worst)
         request = ModelRequest(
             model=model,

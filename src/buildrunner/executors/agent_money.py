@@ -84,3 +84,23 @@ def worst_case_cost(model: str, price: PriceFunction, prompt_tokens: int, max_to
     fresh = price(model, Usage(input_tokens=prompt_tokens))
     written = price(model, Usage(cache_creation_tokens=prompt_tokens))
     return max(fresh, written) + price(model, Usage(output_tokens=max_tokens))
+
+
+def output_within_worst_case(
+    task: AgentTask, model: str, price: PriceFunction, spent: Decimal, prompt_tokens: int,
+    max_tokens: int,
+) -> int:
+    """`max_tokens` lowered so the call's worst case fits the binding limit: a reservation for
+    it is then never refused by the task's own limit when the call itself could be paid for."""
+    limit, _ = cost_limit(task)
+    if limit is None:
+        return max_tokens
+    room = limit - spent - worst_case_cost(model, price, prompt_tokens, 0)
+    per_token = price(model, Usage(output_tokens=1_000_000)) / 1_000_000
+    fitting = max_tokens if per_token <= 0 else int(room / per_token)
+    if room <= 0 or fitting < MIN_OUTPUT_TOKENS:
+        raise MoneyStop(
+            f"the next call to {model} could cost more than the limit leaves "
+            f"(up to {prompt_tokens} input tokens)"
+        )
+    return min(max_tokens, fitting)

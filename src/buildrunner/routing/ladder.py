@@ -28,7 +28,7 @@ from buildrunner.routing.policy import (
     TierOption,
     best_ladder,
     history_notes,
-    load_policy,
+    policy_for,
 )
 from buildrunner.routing.prior import OutcomePrior, load_prior, scope_of
 from buildrunner.routing.tokens import TokenEstimate, estimate_tokens
@@ -105,7 +105,7 @@ def select_ladder(
         estimate = estimate_complexity(task_text, list(files), estimator)
     tokens = estimate_tokens(task_text, estimate.level, files, root)
     limit, limit_name = effective_limit(cost_limit_usd, remaining_budget_usd, settings)
-    policy = policy or load_policy()
+    policy = policy or policy_for(settings)
     task = _Task(estimate, tokens, limit, limit_name, has_checks, catalog, settings, today)
     if model and model != "auto":
         return task.explicit(model)

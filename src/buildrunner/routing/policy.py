@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
 from itertools import combinations
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from buildrunner.routing.costs import MICRO
 from buildrunner.routing.prior import OutcomePrior
@@ -47,6 +47,13 @@ class PolicySettings:
         target = self.level_pools.get(level, level)
         others = [name for name, pool in self.level_pools.items() if pool == target]
         return tuple(dict.fromkeys([level, target, *others]))
+
+
+def policy_for(settings: Any) -> PolicySettings:
+    """The shipped policy with the project's `[routing] value_of_resolve`, when it sets one."""
+    policy = load_policy()
+    value = getattr(settings, "value_of_resolve", None)
+    return policy if value is None else replace(policy, value_of_resolve=float(value))
 
 
 @lru_cache(maxsize=1)
