@@ -33,6 +33,7 @@ def summary_command(
     """Success rate, latency percentiles, cost, tokens and errors over the last N hours."""
     from buildrunner.cli.common import open_db
     from buildrunner.telemetry.metrics import summarize
+    from buildrunner.telemetry.queries import firing_alerts_count
 
     if by is not None and by not in GROUPS:
         fail(f"--by must be one of {', '.join(GROUPS)} (got '{by}')")
@@ -40,9 +41,7 @@ def summary_command(
     conn = open_db()
     summary = summarize(conn, now - hours * 3600, now + 1e-6, by)  # type: ignore[arg-type]
     data = summary.to_dict()
-    data["alerts_firing"] = conn.execute(
-        "SELECT COUNT(*) FROM alerts WHERE status = 'firing'"
-    ).fetchone()[0]
+    data["alerts_firing"] = firing_alerts_count(conn)
     if json_output:
         emit_json(data)
         return
@@ -67,14 +66,12 @@ def events_command(
     from buildrunner.cli.common import open_db
     from buildrunner.telemetry.events import EVENT_TYPES
     from buildrunner.telemetry.exports import EventQuery, flat_event, iter_event_rows
+    from buildrunner.telemetry.queries import stored_event_types
 
     conn = open_db()
     unknown = [name for name in event_type if name not in EVENT_TYPES]
     if unknown:
-        marks = ",".join("?" * len(unknown))
-        stored = {row[0] for row in conn.execute(
-            f"SELECT DISTINCT type FROM events WHERE type IN ({marks})", unknown
-        )}
+        stored = stored_event_types(conn, unknown)
         missing = [name for name in unknown if name not in stored]
         if missing:
             fail(f"unknown event type '{missing[0]}'; known: {', '.join(sorted(EVENT_TYPES))}")
@@ -103,6 +100,7 @@ def alerts_command(
 ) -> None:
     """Active alerts (pending and firing); with --all also the resolved ones."""
     from buildrunner.cli.common import open_db, project_settings, project_store
+    from buildrunner.telemetry.queries import list_alerts
 
     if level is not None and level not in LEVELS:
         fail(f"--level must be one of {', '.join(LEVELS)} (got '{level}')")
@@ -118,15 +116,8 @@ def alerts_command(
                              notifiers_from_settings(settings.telemetry), tick_s=None)
         changes = [change.to_dict() for change in engine.evaluate()]
         engine.close()
-    minimum = LEVELS.index(level) if level else 0
-    wanted = LEVELS[minimum:]
     statuses = ("pending", "firing", "resolved") if show_all else ("pending", "firing")
-    rows = conn.execute(
-        f"SELECT * FROM alerts WHERE status IN ({','.join('?' * len(statuses))})"
-        f" AND level IN ({','.join('?' * len(wanted))}) ORDER BY id DESC LIMIT ?",
-        (*statuses, *wanted, limit),
-    ).fetchall()
-    alerts = [dict(row) for row in rows]
+    alerts = list_alerts(conn, statuses=statuses, min_level=level, limit=limit)
     if json_output:
         emit_json({"alerts": alerts, "count": len(alerts), "changes": changes})
         return
