@@ -18,7 +18,6 @@ from buildrunner.telemetry.events import (
     TaskFailed,
     event_from_dict,
     event_from_row,
-    otel_attributes,
 )
 
 REQUIRED_TYPES = {
@@ -118,19 +117,6 @@ def test_free_text_and_unknown_string_fields_are_masked(monkeypatch: pytest.Monk
     assert failed.error_type == "exit_code"
     extra = event_from_dict({"type": "agent_note", "text": "pw hunter2", "count": 2})
     assert extra.model_extra == {"text": "pw h*****2", "count": 2}
-
-
-def test_otel_attribute_names_follow_genai_conventions() -> None:
-    attributes = otel_attributes(
-        ModelCallCompleted(model="m", input_tokens=3, output_tokens=4, cache_write_tokens=2,
-                           session_id="s")
-    )
-    assert attributes["gen_ai.request.model"] == "m"
-    assert attributes["gen_ai.usage.input_tokens"] == 3
-    assert attributes["gen_ai.usage.output_tokens"] == 4
-    assert attributes["gen_ai.usage.cache_creation.input_tokens"] == 2
-    assert attributes["gen_ai.provider.name"] == "anthropic"
-    assert attributes["buildrunner.session.id"] == "s"
 
 
 def test_the_real_masker_hides_secrets_in_events() -> None:

@@ -3,8 +3,8 @@
 Every event has `type`, `schema_version`, `event_id` (32 hex digits, unique), `ts` (epoch seconds),
 `session_id` and `task_id`. Free-text fields (error, reason, message, match, ...) and any
 unknown string field are run through the secret masker when the event is built, so no event
-ever carries an unmasked secret. Model-call attributes follow the OpenTelemetry GenAI semantic
-conventions where one fits (see `OTEL_GENAI_ATTRIBUTES` and docs/TELEMETRY.md).
+ever carries an unmasked secret. Model-call fields are named after the OpenTelemetry GenAI
+semantic conventions where one fits; `genai.py` maps them to the exported attribute names.
 
 In the store an event is one `events` row: the common fields, a few denormalized columns that
 metrics aggregate in SQL (`Event.columns()`), and the rest as a JSON `payload`.
@@ -28,21 +28,6 @@ LEVELS = ("info", "warning", "error", "critical")
 
 # Fields stored in their own `events` columns rather than in the JSON payload.
 COMMON_FIELDS = frozenset({"type", "schema_version", "event_id", "ts", "session_id", "task_id"})
-
-# Our attribute name -> OpenTelemetry GenAI semantic-convention attribute.
-OTEL_GENAI_ATTRIBUTES: Mapping[str, str] = {
-    "model": "gen_ai.request.model",
-    "response_model": "gen_ai.response.model",
-    "provider": "gen_ai.provider.name",
-    "operation": "gen_ai.operation.name",
-    "input_tokens": "gen_ai.usage.input_tokens",
-    "output_tokens": "gen_ai.usage.output_tokens",
-    "cache_read_tokens": "gen_ai.usage.cache_read.input_tokens",
-    "cache_write_tokens": "gen_ai.usage.cache_creation.input_tokens",
-    "finish_reason": "gen_ai.response.finish_reasons",
-    "error_type": "error.type",
-}
-
 
 class _EventIds:
     """Unique 32-hex-digit event ids: 16 random digits per process, then a counter.
@@ -507,17 +492,3 @@ def event_from_row(row: Mapping[str, Any]) -> Event:
     )
     return event_from_dict(payload)
 
-
-def otel_attributes(event: Event) -> dict[str, Any]:
-    """The event's fields renamed to OpenTelemetry attribute names where a convention exists."""
-    attributes: dict[str, Any] = {}
-    for name, value in event.model_dump(exclude=COMMON_FIELDS).items():  # type: ignore[arg-type]
-        if value is None:
-            continue
-        attributes[OTEL_GENAI_ATTRIBUTES.get(name, f"buildrunner.{name}")] = value
-    attributes["buildrunner.event.type"] = event.type
-    if event.session_id:
-        attributes["buildrunner.session.id"] = event.session_id
-    if event.task_id:
-        attributes["buildrunner.task.id"] = event.task_id
-    return attributes
