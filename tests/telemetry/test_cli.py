@@ -102,7 +102,7 @@ def test_export_and_prune(project: Path) -> None:
     (["events", "--type", "nope"], "unknown event type 'nope'"),
     (["events", "--since", "last tuesday"], "--since: cannot read"),
     (["alerts", "--level", "loud"], "--level must be one of"),
-    (["export", "out.txt", "--format", "xml"], "--format must be csv or jsonl"),
+    (["export", "out.txt", "--format", "xml"], "--format must be one of csv, jsonl, trace"),
     (["export", "missing/dir/out.csv"], "does not exist"),
 ])
 def test_bad_options_give_one_line_and_exit_2(project: Path, args: list[str], message: str) -> None:

@@ -59,17 +59,28 @@ OPERATION_DURATION = "gen_ai.client.operation.duration"
 def operation(event: Event) -> tuple[str, str, str | None]:
     """(gen_ai.operation.name, gen_ai.provider.name, gen_ai.agent.name or None) of a call."""
     fields = event.__dict__
-    provider = str(fields.get("provider") or "anthropic")
+    return operation_of(fields.get("provider"), fields.get("operation"))
+
+
+def operation_of(provider: str | None, name: str | None) -> tuple[str, str, str | None]:
+    """`operation` from our `provider` and `operation` fields."""
+    provider = provider or "anthropic"
     agent = AGENTS.get(provider)
     if agent is not None:
         return "invoke_agent", agent.provider, agent.name
-    return str(fields.get("operation") or "chat"), provider, None
+    return name or "chat", provider, None
 
 
 def span_name(event: Event) -> str:
     """`chat <model>`, or `invoke_agent <agent>` for an agent run."""
-    name, _, agent = operation(event)
-    return f"{name} {agent or event.__dict__.get('model') or ''}".strip()
+    fields = event.__dict__
+    return span_name_of(fields.get("provider"), fields.get("operation"), fields.get("model"))
+
+
+def span_name_of(provider: str | None, name: str | None, model: str | None) -> str:
+    """`span_name` from our `provider`, `operation` and `model` fields."""
+    operation_name, _, agent = operation_of(provider, name)
+    return f"{operation_name} {agent or model or ''}".strip()
 
 
 def input_tokens(event: Event) -> int:
