@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from buildrunner.store.db import Store, connect
-from buildrunner.telemetry.timeline import load_timeline
+from buildrunner.telemetry.session_reader import load_timeline
 from buildrunner.telemetry.trace import trace_events, write_trace
 from tests.conftest import run_br, write_plan
 

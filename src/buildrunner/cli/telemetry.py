@@ -225,7 +225,7 @@ def _format_from_suffix(file: Path) -> str:
 
 def _export_trace(conn: Any, file: Path, session: str | None) -> dict[str, Any]:
     from buildrunner.parallel.sessions import get_session
-    from buildrunner.telemetry.timeline import load_timeline
+    from buildrunner.telemetry.session_reader import load_timeline
     from buildrunner.telemetry.trace import write_trace
 
     timeline = load_timeline(conn, get_session(conn, session).id)

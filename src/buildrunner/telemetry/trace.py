@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from buildrunner.store.db import iso_utc
 from buildrunner.telemetry.genai import span_name_of
-from buildrunner.telemetry.timeline import Attempt, Timeline
+from buildrunner.telemetry.timeline import Attempt, Timeline, worker_lanes
 
 PID = 1
 SESSION_TID = 0
@@ -71,36 +70,6 @@ def trace_events(timeline: Timeline) -> dict[str, Any]:
             "start_time_utc": iso_utc(t0, millis=True), "start_ts": t0,
         },
     }
-
-
-@dataclass
-class Lanes:
-    """Thread ids: one per worker, and another for a worker's attempts that overlap in time."""
-
-    names: dict[str, int] = field(default_factory=dict)  # thread name -> tid
-    of_attempt: dict[tuple[str, int], int] = field(default_factory=dict)  # (task, attempt) -> tid
-
-
-def worker_lanes(timeline: Timeline) -> Lanes:
-    """A worker runs one attempt at a time; should two of its attempts overlap in the store (a
-    lost worker's last task, say), the second goes to an extra lane rather than being clipped,
-    so every slice keeps its stored duration and slices on a thread never overlap."""
-    lanes = Lanes()
-    busy_until: dict[int, float] = {}
-    for attempt in sorted(timeline.attempts, key=lambda a: (a.start, a.task_id, a.attempt)):
-        base = f"worker {attempt.worker_id}" if attempt.worker_id else "no worker"
-        lane = 0
-        while True:
-            name = base if lane == 0 else f"{base} ({lane + 1})"
-            tid = lanes.names.get(name)
-            if tid is None:
-                tid = lanes.names[name] = 1 + len(lanes.names)
-            if busy_until.get(tid, float("-inf")) <= attempt.start + 1e-9:
-                break
-            lane += 1
-        busy_until[tid] = attempt.end if attempt.end is not None else timeline.end
-        lanes.of_attempt[(attempt.task_id, attempt.attempt)] = tid
-    return lanes
 
 
 def write_trace(timeline: Timeline, path: Path) -> int:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from buildrunner.store.db import connect
-from buildrunner.telemetry.timeline import SessionNotFound, load_timeline
+from buildrunner.telemetry.session_reader import load_timeline
+from buildrunner.telemetry.timeline import SessionNotFound
 
 from .sessions import SECRET, write_verified_session
 
