@@ -45,7 +45,8 @@ def report_command(
     if json_output:
         emit_json(result.to_dict())
         return
+    tasks = f"{result.tasks} task" + ("" if result.tasks == 1 else "s")
     err_console.print(
-        f"wrote {output} ({result.tasks} tasks, {result.size_bytes / 1024:.0f} KiB) for session "
+        f"wrote {output} ({tasks}, {result.size_bytes / 1024:.0f} KiB) for session "
         f"{session_id}: open it in a browser"
     )
