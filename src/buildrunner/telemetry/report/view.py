@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from buildrunner.store.db import iso_utc
 from buildrunner.telemetry.critical_path import CriticalPath, critical_path
 from buildrunner.telemetry.report.gantt import Gantt, build_gantt
 from buildrunner.telemetry.report.logs import LogExcerpt, log_excerpts
@@ -71,7 +70,7 @@ class ModelCost:
 @dataclass
 class ReportView:
     timeline: Timeline
-    generated_at: str
+    generated_at: float
     duration_s: float
     counts: dict[str, int]
     attempts: int
@@ -120,7 +119,7 @@ def build_view(timeline: Timeline, *, logs_root: Path | None, generated_at: floa
     calls = timeline.calls
     return ReportView(
         timeline=timeline,
-        generated_at=iso_utc(generated_at),
+        generated_at=generated_at,
         duration_s=end - timeline.start,
         counts={status: count for status, count in counts.items() if count},
         attempts=len(timeline.attempts),
