@@ -7,6 +7,7 @@ The data model that `session_reader.load_timeline` fills from the store and that
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from buildrunner.errors import BuildRunnerError
@@ -134,7 +135,8 @@ class SessionInfo:
 
 @dataclass
 class Timeline:
-    """Everything one session recorded, in time order."""
+    """Everything one session recorded, in time order (its attempts are fixed when it is made:
+    the start, end and workers are computed once)."""
 
     session: SessionInfo
     tasks: list[Task]
@@ -146,19 +148,19 @@ class Timeline:
     alerts: list[dict[str, Any]]
     now: float  # the end of anything still running
 
-    @property
+    @cached_property
     def start(self) -> float:
         times = [self.session.started_at or self.session.created_at]
         times += [attempt.start for attempt in self.attempts]
         return min(times)
 
-    @property
+    @cached_property
     def end(self) -> float:
         times = [self.session.ended_at or self.now, self.start]
         times += [attempt.end or self.now for attempt in self.attempts]
         return max(times)
 
-    @property
+    @cached_property
     def workers(self) -> list[str]:
         """Worker ids in the order they first started an attempt."""
         seen: dict[str, None] = {}

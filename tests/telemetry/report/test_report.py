@@ -88,7 +88,7 @@ def test_a_verified_build_in_a_real_browser(db_path: Path, tmp_path: Path, brows
         page.screenshot(path=str(shot), full_page=True)
         assert png_size(shot)[0] == 1280
 
-        ladder = page.inner_text("#ladder-table tr[data-task='fix-auth']")
+        ladder = page.inner_text("#ladder-table tr:has(a[href='#task-fix-auth'])")
         assert "1. haiku ✓0 ✗2 · 1 fix" in ladder and "2. sonnet ✓1 ✗0" in ladder
         assert "3. opus" in ladder and "accepted" in ladder
         assert page.locator("#check-table tbody tr").count() == 3

@@ -28,7 +28,7 @@ from buildrunner.telemetry.report.gantt import format_seconds
 from buildrunner.telemetry.report.view import ReportView, build_view
 from buildrunner.telemetry.session_reader import load_timeline
 
-LOG_BUDGET_BYTES = 600_000  # log excerpts of all attempts together
+LOG_BUDGET_BYTES = 250_000  # log excerpts of all attempts together
 
 
 @dataclass(frozen=True)
@@ -106,8 +106,14 @@ def _asset(name: str) -> Markup:
 def _masked(value: Any) -> Any:
     """Every printed string goes through the masker (already-safe markup is the template's)."""
     if isinstance(value, str) and not isinstance(value, Markup):
-        return mask_text(value)
+        return _mask_cached(value)
     return value
+
+
+@functools.lru_cache(maxsize=8192)
+def _mask_cached(text: str) -> str:
+    """A report repeats its words (statuses, kinds, workers, models): each is masked once."""
+    return mask_text(text)
 
 
 def _money(value: float | None) -> str:

@@ -15,7 +15,7 @@ from buildrunner.display import printable
 from buildrunner.security.masking import mask_text
 from buildrunner.telemetry.timeline import Attempt, Timeline
 
-MIN_EXCERPT_BYTES = 300
+MIN_EXCERPT_BYTES = 160
 MAX_EXCERPT_BYTES = 16_000
 FAILED = ("failed", "lost")
 PARTIAL_LINE_BYTES = 128  # dropped from a tail that starts mid-line and has no line break

@@ -81,6 +81,8 @@
     lit = [];
     if (!taskId) { return; }
     lit = Array.prototype.slice.call(doc.querySelectorAll('[data-task="' + CSS.escape(taskId) + '"]'));
+    var row = doc.getElementById("task-" + taskId);
+    if (row) { lit.push(row); }
     lit.forEach(function (node) { node.classList.add("hover"); });
   }
   var chart = doc.getElementById("gantt");
