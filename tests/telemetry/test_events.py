@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from buildrunner.store.db import connect
+from buildrunner.telemetry import event_base
 from buildrunner.telemetry import events as ev
 from buildrunner.telemetry.collector import INSERT_SQL, event_row
 from buildrunner.telemetry.events import (
@@ -111,7 +112,7 @@ def test_unique_event_id_makes_inserts_idempotent(tmp_path: Path) -> None:
 
 
 def test_free_text_and_unknown_string_fields_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ev, "mask_text", lambda text: text.replace("hunter2", "h*****2"))
+    monkeypatch.setattr(event_base, "mask_text", lambda text: text.replace("hunter2", "h*****2"))
     failed = TaskFailed(error="login with hunter2 failed", error_type="exit_code")
     assert failed.error == "login with h*****2 failed"
     assert failed.error_type == "exit_code"
