@@ -46,12 +46,10 @@ from buildrunner.telemetry import events as ev  # noqa: E402
 from buildrunner.telemetry.report import write_report  # noqa: E402
 from buildrunner.telemetry.session_reader import load_timeline  # noqa: E402
 from buildrunner.telemetry.trace import write_trace  # noqa: E402
+from tests.telemetry.browser import CHROMIUM_ARGS  # noqa: E402
 from tests.telemetry.sessions import SessionWriter  # noqa: E402
 
 WORKERS = 8
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 FIRST_FRAME = """async () => {
     await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
     return performance.now();

@@ -20,9 +20,9 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+sys.path.insert(0, str(ROOT))
+
+from tests.telemetry.browser import CHROMIUM_ARGS  # noqa: E402  (the flags this machine needs)
 
 
 def main() -> int:

@@ -91,13 +91,19 @@ def attributes(span: Any) -> dict[str, Any]:
     return found
 
 
+def export_through_a_collector(db_path: Path, endpoint: str, events: list[ev.Event]) -> None:
+    """Emit `events` through a collector configured for OTLP; closing it flushes the export."""
+    settings = TelemetrySettings(otlp_endpoint=endpoint, batch_size=1000, flush_interval_s=3600)
+    collector = Collector(db_path, settings, apply_retention=False)
+    for event in events:
+        collector.emit(event)
+    collector.close()  # flushes, exports, shuts the exporters down
+
+
 def test_a_session_becomes_a_trace(db_path: Path) -> None:
     t0 = 1_700_000_000.0
     with otlp_receiver() as (endpoint, spans):
-        settings = TelemetrySettings(otlp_endpoint=endpoint, batch_size=1000,
-                                     flush_interval_s=3600)
-        collector = Collector(db_path, settings, apply_retention=False)
-        for event in (
+        export_through_a_collector(db_path, endpoint, [
             ev.SessionStarted(ts=t0, session_id="s1", name="demo"),
             ev.TaskStarted(ts=t0 + 1, session_id="s1", task_id="build", kind="agent"),
             ev.ModelCallCompleted(ts=t0 + 3, session_id="s1", task_id="build", model="sonnet",
@@ -105,9 +111,7 @@ def test_a_session_becomes_a_trace(db_path: Path) -> None:
             ev.TaskFailed(ts=t0 + 4, session_id="s1", task_id="build", kind="agent",
                           duration_ms=3000, error_type="exit_code", error="tests failed"),
             ev.SessionFailed(ts=t0 + 5, session_id="s1", error="1 task failed"),
-        ):
-            collector.emit(event)
-        collector.close()  # flushes, exports, shuts the exporter down
+        ])
     by_name = {span.name: (resource, span) for resource, span in spans}
     assert set(by_name) == {"session demo", "task build", "chat sonnet"}
     resource, session = by_name["session demo"]
@@ -142,10 +146,7 @@ def test_unreachable_endpoint_never_breaks_the_collector(db_path: Path) -> None:
 def test_genai_conventions_on_spans_and_metrics(db_path: Path) -> None:
     t0 = 1_700_000_000.0
     with otlp_server() as (endpoint, received):
-        settings = TelemetrySettings(otlp_endpoint=endpoint, batch_size=1000,
-                                     flush_interval_s=3600)
-        collector = Collector(db_path, settings, apply_retention=False)
-        for event in (
+        export_through_a_collector(db_path, endpoint, [
             ev.TaskStarted(ts=t0, session_id="s1", task_id="fix", kind="agent"),
             ev.ModelCallCompleted(ts=t0 + 2, session_id="s1", task_id="fix", model="sonnet",
                                   input_tokens=100, cache_read_tokens=900, cache_write_tokens=20,
@@ -159,9 +160,7 @@ def test_genai_conventions_on_spans_and_metrics(db_path: Path) -> None:
                 "latency_ms": 6000, "finish_reason": "success", "turns": 4}),
             ev.TaskCompleted(ts=t0 + 10, session_id="s1", task_id="fix", kind="agent",
                              duration_ms=10_000),
-        ):
-            collector.emit(event)
-        collector.close()
+        ])
     by_name = {span.name: span for _, span in received.spans}
     assert set(by_name) == {"task fix", "chat sonnet", "chat opus", "invoke_agent claude-code"}
     chat = attributes(by_name["chat sonnet"])
