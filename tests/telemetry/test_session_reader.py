@@ -81,3 +81,27 @@ def test_an_unknown_session_is_a_clear_error(db_path: Path) -> None:
     with pytest.raises(SessionNotFound, match="no session 'nope'"):
         load_timeline(conn, "nope")
     conn.close()
+
+
+def test_verdict_columns_of_a_newer_store_are_read(db_path: Path) -> None:
+    from .sessions import SessionWriter
+
+    conn = connect(db_path)
+    for column in ("verdict TEXT", "rung INTEGER", "fix_rounds INTEGER", "cache_key TEXT",
+                   "cached INTEGER NOT NULL DEFAULT 0"):  # what migration 0005 adds
+        conn.execute(f"ALTER TABLE tasks ADD COLUMN {column}")
+    conn.close()
+    writer = SessionWriter(db_path, "name: n\ntasks:\n  - id: a\n    prompt: x\n"
+                                    "  - id: b\n    prompt: y\n", t0=T0)
+    writer.run("a", worker="w1", start=0, end=1)
+    writer.run("b", worker="w1", start=1, end=2)
+    writer.conn.execute("UPDATE tasks SET verdict = 'accepted', rung = 2, fix_rounds = 3"
+                        " WHERE task_id = 'a'")
+    writer.conn.execute("UPDATE tasks SET cached = 1, cache_key = 'k9' WHERE task_id = 'b'")
+    session_id = writer.finish(at=2)
+    conn = connect(db_path)
+    timeline = load_timeline(conn, session_id)
+    conn.close()
+    a, b = timeline.tasks
+    assert (a.verdict, a.fix_rounds, a.cached) == ("accepted", 3, None)
+    assert b.cached == {"cache_key": "k9"}

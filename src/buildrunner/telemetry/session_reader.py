@@ -59,12 +59,26 @@ def _tasks(conn: sqlite3.Connection, session_id: str) -> list[Task]:
                             (session_id,)):
         spec = json.loads(row["spec_json"] or "{}")
         text = spec.get("description") or spec.get("prompt") or spec.get("run") or ""
-        found.append(Task(
+        task = Task(
             row["task_id"], row["kind"], row["status"], row["position"], mask_text(str(text)),
             [str(dep) for dep in spec.get("depends_on") or []], _masked(row["error"]),
             (row["cost_micro_usd"] or 0) / 1_000_000, row["model"],
-        ))
+        )
+        _stored_verdict(task, row)
+        found.append(task)
     return found
+
+
+def _stored_verdict(task: Task, row: sqlite3.Row) -> None:
+    """A database that records how tasks ended (verdict, rung, fix rounds, cache hit: migration
+    0005) gives them here; the events, read next, add the detail."""
+    columns = row.keys()
+    if "verdict" in columns and row["verdict"]:
+        task.verdict = row["verdict"]
+    if "fix_rounds" in columns and row["fix_rounds"] is not None:
+        task.fix_rounds = row["fix_rounds"]
+    if "cached" in columns and row["cached"]:
+        task.cached = {"cache_key": row["cache_key"] if "cache_key" in columns else None}
 
 
 def _attempts(conn: sqlite3.Connection, session_id: str) -> list[Attempt]:
