@@ -174,7 +174,11 @@ class Timeline:
         return sum(task.cost_usd for task in self.tasks)
 
     def task(self, task_id: str) -> Task | None:
-        return next((task for task in self.tasks if task.task_id == task_id), None)
+        return self._tasks_by_id.get(task_id)
+
+    @cached_property
+    def _tasks_by_id(self) -> dict[str, Task]:
+        return {task.task_id: task for task in self.tasks}
 
 
 @dataclass

@@ -7,7 +7,7 @@ task's ladder); the Gantt chart's geometry is in `gantt.py`; log excerpts in `lo
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +92,6 @@ class ReportView:
     marks: list[Mark]
     alerts: list[dict[str, Any]]
     logs: list[LogExcerpt]
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def critical_share(self) -> float:
