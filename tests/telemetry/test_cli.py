@@ -102,7 +102,7 @@ def test_export_and_prune(project: Path) -> None:
     (["events", "--type", "nope"], "unknown event type 'nope'"),
     (["events", "--since", "last tuesday"], "--since: cannot read"),
     (["alerts", "--level", "loud"], "--level must be one of"),
-    (["export", "out.txt", "--format", "xml"], "--format must be csv or jsonl"),
+    (["export", "out.txt", "--format", "xml"], "--format must be one of csv, jsonl, trace"),
     (["export", "missing/dir/out.csv"], "does not exist"),
 ])
 def test_bad_options_give_one_line_and_exit_2(project: Path, args: list[str], message: str) -> None:
@@ -136,8 +136,10 @@ def test_human_output_shows_the_same_facts(project: Path) -> None:
     seed(project)
 
     def human(*args: str) -> str:
-        result = runner.invoke(app, ["telemetry", *args], env={"COLUMNS": "200"})
-        assert result.exit_code == 0, (result.output, result.exception)
+        # A real process with its own terminal width: an in-process console keeps the width it
+        # read when it was created (80 under pytest-xdist, which sets COLUMNS), so cells wrap.
+        result = run_br("telemetry", *args, cwd=project, env={"COLUMNS": "200"})
+        assert result.returncode == 0, result.stderr
         assert result.stdout == ""  # tables go to stderr: stdout stays for --json
         return result.stderr
 
@@ -151,3 +153,11 @@ def test_human_output_shows_the_same_facts(project: Path) -> None:
     listed = human("alerts")
     assert "security_violations" in listed and "critical" in listed and "no alerts" not in listed
     assert "no events" in human("events", "--session", "nobody")
+
+
+def test_event_types_stay_whole_on_a_narrow_terminal(project: Path) -> None:
+    seed(project)
+    result = run_br("telemetry", "events", "--limit", "3", cwd=project, env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    assert all(len(line) <= 80 for line in result.stderr.splitlines())
+    assert "security_violation" in result.stderr and "model_call_completed" in result.stderr

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from buildrunner.store.db import connect
+from buildrunner.telemetry import event_base
 from buildrunner.telemetry import events as ev
 from buildrunner.telemetry.collector import INSERT_SQL, event_row
 from buildrunner.telemetry.events import (
@@ -18,7 +19,6 @@ from buildrunner.telemetry.events import (
     TaskFailed,
     event_from_dict,
     event_from_row,
-    otel_attributes,
 )
 
 REQUIRED_TYPES = {
@@ -112,25 +112,12 @@ def test_unique_event_id_makes_inserts_idempotent(tmp_path: Path) -> None:
 
 
 def test_free_text_and_unknown_string_fields_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ev, "mask_text", lambda text: text.replace("hunter2", "h*****2"))
+    monkeypatch.setattr(event_base, "mask_text", lambda text: text.replace("hunter2", "h*****2"))
     failed = TaskFailed(error="login with hunter2 failed", error_type="exit_code")
     assert failed.error == "login with h*****2 failed"
     assert failed.error_type == "exit_code"
     extra = event_from_dict({"type": "agent_note", "text": "pw hunter2", "count": 2})
     assert extra.model_extra == {"text": "pw h*****2", "count": 2}
-
-
-def test_otel_attribute_names_follow_genai_conventions() -> None:
-    attributes = otel_attributes(
-        ModelCallCompleted(model="m", input_tokens=3, output_tokens=4, cache_write_tokens=2,
-                           session_id="s")
-    )
-    assert attributes["gen_ai.request.model"] == "m"
-    assert attributes["gen_ai.usage.input_tokens"] == 3
-    assert attributes["gen_ai.usage.output_tokens"] == 4
-    assert attributes["gen_ai.usage.cache_creation.input_tokens"] == 2
-    assert attributes["gen_ai.provider.name"] == "anthropic"
-    assert attributes["buildrunner.session.id"] == "s"
 
 
 def test_the_real_masker_hides_secrets_in_events() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -46,11 +47,24 @@ def test_slack_payload_has_text_and_coloured_attachment() -> None:
     with http_receiver() as receiver:
         SlackNotifier(receiver.url, sleep=no_sleep).send(ALERT)
     (body,) = receiver.received
-    assert body["text"] == "[CRITICAL] security_violations: security violations in the window: 1 > 0"
+    assert body["text"] == (
+        "[CRITICAL] security_violations: security violations in the window: 1 &gt; 0")
     assert body["attachments"][0]["color"] == "#D00000"
     with http_receiver() as receiver:
         SlackNotifier(receiver.url, sleep=no_sleep).send({**ALERT, "status": "resolved"})
     assert receiver.received[0]["text"].startswith("[RESOLVED]")
+
+
+def test_slack_text_escapes_control_characters_of_its_markup() -> None:
+    message = "cost <!channel> & <https://evil.example|click> > limit"
+    with http_receiver() as receiver:
+        SlackNotifier(receiver.url, sleep=no_sleep).send(
+            {**ALERT, "message": message, "threshold_value": "<b>"})
+    (body,) = receiver.received
+    assert body["text"] == ("[CRITICAL] security_violations: cost &lt;!channel&gt; &amp; "
+                            "&lt;https://evil.example|click&gt; &gt; limit")
+    assert body["attachments"][0]["fields"][1]["value"] == "&lt;b&gt;"
+    assert "<" not in json.dumps(body) and ">" not in json.dumps(body)
 
 
 def test_server_errors_are_retried_until_success() -> None:

@@ -12,7 +12,14 @@ from buildrunner.config import TelemetrySettings
 from buildrunner.store.db import connect
 from buildrunner.telemetry import events as ev
 from buildrunner.telemetry.collector import Collector
-from buildrunner.telemetry.exports import CSV_COLUMNS, EventQuery, export_events
+from buildrunner.telemetry.exports import (
+    CSV_COLUMNS,
+    EventQuery,
+    event_from_flat,
+    export_events,
+    flat_event,
+    iter_event_rows,
+)
 from buildrunner.telemetry.retention import prune
 
 from .conftest import query, write_events
@@ -108,5 +115,54 @@ def test_jsonl_export_and_filters(db_path: Path, tmp_path: Path) -> None:
     assert lines[0]["type"] == "task_failed" and lines[0]["error_type"] == "exit_code"
     assert lines[1]["model"] == "sonnet" and lines[1]["input_tokens"] == 10
     assert lines[1]["time_utc"] == "2023-11-14T22:13:21.000Z"
-    rebuilt = ev.event_from_dict({k: v for k, v in lines[1].items() if k != "time_utc"})
+    rebuilt = event_from_flat(lines[1])
     assert isinstance(rebuilt, ev.ModelCallCompleted) and rebuilt.cost_usd == 0.0125
+
+
+def every_event_type() -> list[ev.Event]:
+    """One event of each type, some with fields that decide the severity."""
+    made: list[ev.Event] = [cls(ts=NOW, session_id="s1", task_id="t") for cls in ev.EVENT_CLASSES]
+    made += [
+        ev.AlertFired(ts=NOW, threshold="hourly_cost", level="critical", message="m"),
+        ev.AlertResolved(ts=NOW, threshold="hourly_cost", level="critical", message="m"),
+        ev.BudgetExceeded(ts=NOW, hard=False),
+        ev.SecurityViolation(ts=NOW, severity="low"),
+        ev.event_from_dict({"type": "task_started", "ts": NOW, "level": "debug"}),  # a stray field
+        ev.event_from_dict({"type": "agent_note", "ts": NOW, "level": "x", "time_utc": "y"}),
+    ]
+    return made
+
+
+def test_no_field_overwrites_the_severity_in_json_exports(db_path: Path, tmp_path: Path) -> None:
+    made = every_event_type()
+    write_events(db_path, made)
+    target = tmp_path / "events.jsonl"
+    conn = connect(db_path)
+    export_events(conn, target, "jsonl", EventQuery())
+    listed = [flat_event(row) for row in iter_event_rows(conn, EventQuery())]
+    conn.close()
+    lines = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+    assert lines == listed  # `br telemetry events --json` and the export agree
+    assert len(lines) == len(made)
+    for event, line in zip(made, lines, strict=True):
+        assert line["level"] == event.event_level(), line
+        assert line["time_utc"] == "2023-11-14T22:13:20.000Z"
+        assert event_from_flat(line).model_dump() == event.model_dump(), line
+    resolved = next(line for line in lines if line["type"] == "alert_resolved"
+                    and line["alert_level"] == "critical")
+    assert resolved["level"] == "info"
+    stray = next(line for line in lines if line["type"] == "task_started" and "payload_level" in line)
+    assert (stray["level"], stray["payload_level"]) == ("info", "debug")
+
+
+def test_an_old_model_selected_row_shows_its_complexity(db_path: Path) -> None:
+    conn = connect(db_path)
+    conn.execute("INSERT INTO events(event_id, type, ts, level, payload) VALUES"
+                 " ('e1', 'model_selected', ?, 'info', '{\"model\": \"m\", \"level\": \"complex\"}')",
+                 (NOW,))
+    (row,) = iter_event_rows(conn, EventQuery())
+    line = flat_event(row)
+    conn.close()
+    assert (line["level"], line["complexity"]) == ("info", "complex")
+    rebuilt = event_from_flat(line)
+    assert isinstance(rebuilt, ev.ModelSelected) and rebuilt.complexity == "complex"

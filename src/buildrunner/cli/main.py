@@ -8,7 +8,18 @@ import sys
 import typer
 
 from buildrunner import __version__
-from buildrunner.cli import gaps, init, parallel, plan, quality, routing, run, security, telemetry
+from buildrunner.cli import (
+    gaps,
+    init,
+    parallel,
+    plan,
+    quality,
+    report,
+    routing,
+    run,
+    security,
+    telemetry,
+)
 
 app = typer.Typer(
     name="br",
@@ -37,6 +48,7 @@ def root(
 
 app.command("run")(run.run_command)
 app.command("init")(init.init_command)
+app.command("report")(report.report_command)
 app.add_typer(plan.app, name="plan")
 app.add_typer(security.app, name="security")
 app.add_typer(routing.app, name="routing")

@@ -33,6 +33,7 @@ def summary_command(
     """Success rate, latency percentiles, cost, tokens and errors over the last N hours."""
     from buildrunner.cli.common import open_db
     from buildrunner.telemetry.metrics import summarize
+    from buildrunner.telemetry.queries import firing_alerts_count
 
     if by is not None and by not in GROUPS:
         fail(f"--by must be one of {', '.join(GROUPS)} (got '{by}')")
@@ -40,9 +41,7 @@ def summary_command(
     conn = open_db()
     summary = summarize(conn, now - hours * 3600, now + 1e-6, by)  # type: ignore[arg-type]
     data = summary.to_dict()
-    data["alerts_firing"] = conn.execute(
-        "SELECT COUNT(*) FROM alerts WHERE status = 'firing'"
-    ).fetchone()[0]
+    data["alerts_firing"] = firing_alerts_count(conn)
     if json_output:
         emit_json(data)
         return
@@ -67,14 +66,12 @@ def events_command(
     from buildrunner.cli.common import open_db
     from buildrunner.telemetry.events import EVENT_TYPES
     from buildrunner.telemetry.exports import EventQuery, flat_event, iter_event_rows
+    from buildrunner.telemetry.queries import stored_event_types
 
     conn = open_db()
     unknown = [name for name in event_type if name not in EVENT_TYPES]
     if unknown:
-        marks = ",".join("?" * len(unknown))
-        stored = {row[0] for row in conn.execute(
-            f"SELECT DISTINCT type FROM events WHERE type IN ({marks})", unknown
-        )}
+        stored = stored_event_types(conn, unknown)
         missing = [name for name in unknown if name not in stored]
         if missing:
             fail(f"unknown event type '{missing[0]}'; known: {', '.join(sorted(EVENT_TYPES))}")
@@ -103,6 +100,7 @@ def alerts_command(
 ) -> None:
     """Active alerts (pending and firing); with --all also the resolved ones."""
     from buildrunner.cli.common import open_db, project_settings, project_store
+    from buildrunner.telemetry.queries import list_alerts
 
     if level is not None and level not in LEVELS:
         fail(f"--level must be one of {', '.join(LEVELS)} (got '{level}')")
@@ -118,15 +116,8 @@ def alerts_command(
                              notifiers_from_settings(settings.telemetry), tick_s=None)
         changes = [change.to_dict() for change in engine.evaluate()]
         engine.close()
-    minimum = LEVELS.index(level) if level else 0
-    wanted = LEVELS[minimum:]
     statuses = ("pending", "firing", "resolved") if show_all else ("pending", "firing")
-    rows = conn.execute(
-        f"SELECT * FROM alerts WHERE status IN ({','.join('?' * len(statuses))})"
-        f" AND level IN ({','.join('?' * len(wanted))}) ORDER BY id DESC LIMIT ?",
-        (*statuses, *wanted, limit),
-    ).fetchall()
-    alerts = [dict(row) for row in rows]
+    alerts = list_alerts(conn, statuses=statuses, min_level=level, limit=limit)
     if json_output:
         emit_json({"alerts": alerts, "count": len(alerts), "changes": changes})
         return
@@ -176,36 +167,71 @@ def performance_command(
 def export_command(
     file: Path = typer.Argument(..., help="Output file.", show_default=False),
     fmt: str | None = typer.Option(
-        None, "--format", "-f", help="csv or jsonl (default: from the file suffix, else csv)."
+        None, "--format", "-f",
+        help="csv, jsonl or trace (default: from the suffix: .jsonl/.ndjson, .json for a trace,"
+             " else csv).",
     ),
     since: str | None = typer.Option(
         None, "--since", help="From this time: 2h, 30m, 7d, an ISO date/time or epoch seconds."
     ),
     event_type: list[str] = typer.Option([], "--type", "-t", help="Only this type (repeatable)."),
-    session: str | None = typer.Option(None, "--session", "-s", help="Only this session id."),
+    session: str | None = typer.Option(
+        None, "--session", "-s",
+        help="Only this session id (a trace: this session, id, prefix or name; default: newest).",
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Write stored events to a CSV (opens in a spreadsheet as is) or JSON Lines file."""
+    """Write stored events to CSV (opens in a spreadsheet as is) or JSON Lines, or a session as a
+    Chrome trace (Perfetto, chrome://tracing)."""
     from buildrunner.cli.common import open_db
-    from buildrunner.telemetry.exports import EventQuery, export_events
 
-    chosen = fmt or ("jsonl" if file.suffix.lower() in (".jsonl", ".ndjson") else "csv")
-    if chosen not in ("csv", "jsonl"):
-        fail(f"--format must be csv or jsonl (got '{chosen}')")
+    chosen = fmt or _format_from_suffix(file)
+    if chosen not in EXPORT_FORMATS:
+        fail(f"--format must be one of {', '.join(EXPORT_FORMATS)} (got '{chosen}')")
     if file.is_dir():
         fail(f"{file} is a directory")
     if not file.parent.exists():
         fail(f"folder {file.parent} does not exist")
-    query = EventQuery(since=parse_since(since), types=event_type, session_id=session)
+    conn = open_db()
     try:
-        count = export_events(open_db(), file, chosen, query)  # type: ignore[arg-type]
+        if chosen == "trace":
+            if since is not None or event_type:
+                fail("--since and --type do not apply to a trace (it is one whole session)")
+            result = _export_trace(conn, file, session)
+        else:
+            from buildrunner.telemetry.exports import EventQuery, export_events
+
+            query = EventQuery(since=parse_since(since), types=event_type, session_id=session)
+            count = export_events(conn, file, chosen, query)  # type: ignore[arg-type]
+            result = {"path": str(file), "format": chosen, "events": count}
     except OSError as exc:
         fail(f"cannot write {file}: {exc.strerror or exc}")
-    result = {"path": str(file), "format": chosen, "events": count}
     if json_output:
         emit_json(result)
+    elif chosen == "trace":
+        err_console.print(f"wrote {result['attempts']} task attempts of session "
+                          f"{result['session_id']} to {file} (open it in ui.perfetto.dev)")
     else:
-        err_console.print(f"wrote {count} events to {file} ({chosen})")
+        err_console.print(f"wrote {result['events']} events to {file} ({chosen})")
+
+
+EXPORT_FORMATS = ("csv", "jsonl", "trace")
+
+
+def _format_from_suffix(file: Path) -> str:
+    suffix = file.suffix.lower()
+    return {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "trace"}.get(suffix, "csv")
+
+
+def _export_trace(conn: Any, file: Path, session: str | None) -> dict[str, Any]:
+    from buildrunner.parallel.sessions import get_session
+    from buildrunner.telemetry.session_reader import load_timeline
+    from buildrunner.telemetry.trace import write_trace
+
+    timeline = load_timeline(conn, get_session(conn, session).id)
+    count = write_trace(timeline, file)
+    return {"path": str(file), "format": "trace", "session_id": timeline.session.session_id,
+            "trace_events": count, "attempts": len(timeline.attempts)}
 
 
 @app.command("prune")

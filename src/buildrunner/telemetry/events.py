@@ -1,134 +1,22 @@
 """Typed telemetry events: one pydantic class per event type, with a schema version.
 
-Every event has `type`, `schema_version`, `event_id` (32 hex digits, unique), `ts` (epoch seconds),
-`session_id` and `task_id`. Free-text fields (error, reason, message, match, ...) and any
-unknown string field are run through the secret masker when the event is built, so no event
-ever carries an unmasked secret. Model-call attributes follow the OpenTelemetry GenAI semantic
-conventions where one fits (see `OTEL_GENAI_ATTRIBUTES` and docs/TELEMETRY.md).
-
-In the store an event is one `events` row: the common fields, a few denormalized columns that
-metrics aggregate in SQL (`Event.columns()`), and the rest as a JSON `payload`.
+The common fields, ids, masking and stored columns are the base class's (`event_base.py`, whose
+names are importable from here too). Model-call fields are named after the OpenTelemetry GenAI
+semantic conventions where one fits; `genai.py` maps them to the exported attribute names.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
-import time
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from buildrunner.security.masking import mask_text
-
-SCHEMA_VERSION = 1
-LEVELS = ("info", "warning", "error", "critical")
-
-# Fields stored in their own `events` columns rather than in the JSON payload.
-COMMON_FIELDS = frozenset({"type", "schema_version", "event_id", "ts", "session_id", "task_id"})
-
-# Our attribute name -> OpenTelemetry GenAI semantic-convention attribute.
-OTEL_GENAI_ATTRIBUTES: Mapping[str, str] = {
-    "model": "gen_ai.request.model",
-    "response_model": "gen_ai.response.model",
-    "provider": "gen_ai.provider.name",
-    "operation": "gen_ai.operation.name",
-    "input_tokens": "gen_ai.usage.input_tokens",
-    "output_tokens": "gen_ai.usage.output_tokens",
-    "cache_read_tokens": "gen_ai.usage.cache_read.input_tokens",
-    "cache_write_tokens": "gen_ai.usage.cache_creation.input_tokens",
-    "finish_reason": "gen_ai.response.finish_reasons",
-    "error_type": "error.type",
-}
-
-
-class _EventIds:
-    """Unique 32-hex-digit event ids: 16 random digits per process, then a counter.
-
-    As unique as uuid4 across processes (the random part is drawn again after a fork) and about
-    ten times cheaper, which counts at thousands of events a second.
-    """
-
-    def __init__(self) -> None:
-        self.reset()
-        os.register_at_fork(after_in_child=self.reset)
-
-    def reset(self) -> None:
-        self.prefix = os.urandom(8).hex()
-        self.counter = itertools.count(1)
-
-    def __call__(self) -> str:
-        return f"{self.prefix}{next(self.counter):016x}"
-
-
-_new_event_id = _EventIds()
-
-
-class Event(BaseModel):
-    """Base of every event; unknown extra fields are kept (and masked) in the payload."""
-
-    model_config = ConfigDict(extra="allow", validate_assignment=False)
-
-    type: str = "event"
-    schema_version: int = SCHEMA_VERSION
-    event_id: str = Field(default_factory=_new_event_id)
-    ts: float = Field(default_factory=time.time)
-    session_id: str | None = None
-    task_id: str | None = None
-
-    # Free-text fields run through the masker.
-    free_text: ClassVar[tuple[str, ...]] = ()
-    # Severity stored in the `level` column (info|warning|error|critical).
-    default_level: ClassVar[str] = "info"
-    # Outcome stored in the `success` column (None: not an outcome event).
-    outcome: ClassVar[bool | None] = None
-
-    @model_validator(mode="after")
-    def _mask_free_text(self) -> Event:
-        values = self.__dict__
-        for name in self.free_text:
-            value = values.get(name)
-            if isinstance(value, str) and value:
-                values[name] = mask_text(value)
-        extra = self.__pydantic_extra__
-        if extra:
-            for name, value in extra.items():
-                if isinstance(value, str) and value:
-                    extra[name] = mask_text(value)
-        return self
-
-    def event_level(self) -> str:
-        """The event's severity (the `level` column)."""
-        return self.default_level
-
-    def columns(self) -> tuple[Any, ...]:
-        """(level, model, success, duration_ms, cost_micro_usd, input_tokens, output_tokens,
-        error_type, kind) as stored in the denormalized `events` columns."""
-        values = self.__dict__
-        cost = values.get("cost_usd")
-        duration = values.get("duration_ms", values.get("latency_ms"))
-        success = self.outcome
-        return (
-            self.event_level(),
-            values.get("model") or None,
-            None if success is None else int(success),
-            duration,
-            None if cost is None else round(cost * 1_000_000),
-            values.get("input_tokens"),
-            values.get("output_tokens"),
-            values.get("error_type"),
-            values.get("kind") if isinstance(self, TaskEvent) else None,
-        )
-
-    def payload_json(self) -> str:
-        """The event's own fields (not the common ones) as JSON."""
-        return self.model_dump_json(exclude=COMMON_FIELDS)  # type: ignore[arg-type]
-
-    def to_dict(self) -> dict[str, Any]:
-        """All fields, `type` included, as plain JSON-able values."""
-        return self.model_dump(mode="json")
+from buildrunner.telemetry.event_base import COMMON_FIELDS as COMMON_FIELDS
+from buildrunner.telemetry.event_base import LEVELS as LEVELS
+from buildrunner.telemetry.event_base import SCHEMA_VERSION as SCHEMA_VERSION
+from buildrunner.telemetry.event_base import Event
 
 
 # -- session ---------------------------------------------------------------------------------
@@ -180,6 +68,7 @@ class SessionResumed(SessionEvent):
 class TaskEvent(Event):
     """Something that happened to one task of a session."""
 
+    kind_column: ClassVar[bool] = True
     kind: str | None = None  # command | agent
 
 
@@ -507,17 +396,3 @@ def event_from_row(row: Mapping[str, Any]) -> Event:
     )
     return event_from_dict(payload)
 
-
-def otel_attributes(event: Event) -> dict[str, Any]:
-    """The event's fields renamed to OpenTelemetry attribute names where a convention exists."""
-    attributes: dict[str, Any] = {}
-    for name, value in event.model_dump(exclude=COMMON_FIELDS).items():  # type: ignore[arg-type]
-        if value is None:
-            continue
-        attributes[OTEL_GENAI_ATTRIBUTES.get(name, f"buildrunner.{name}")] = value
-    attributes["buildrunner.event.type"] = event.type
-    if event.session_id:
-        attributes["buildrunner.session.id"] = event.session_id
-    if event.task_id:
-        attributes["buildrunner.task.id"] = event.task_id
-    return attributes

@@ -6,7 +6,8 @@ CRLF line ends (RFC 4180), a header row, times both as ISO 8601 UTC text and epo
 money in dollars, the remaining fields as one JSON column. Cells that start with = + - @ are
 prefixed with an apostrophe so a spreadsheet never evaluates them as formulas.
 
-JSONL: one JSON object per line, the event's fields flattened (payload merged in), UTF-8.
+JSONL: one JSON object per line, the event's fields flattened (payload merged in, never over a
+common field), UTF-8; `event_from_flat(line)` rebuilds the typed event.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from buildrunner.store.db import iso_utc
+from buildrunner.telemetry.events import Event, event_from_dict
 
 ExportFormat = Literal["csv", "jsonl"]
 CSV_COLUMNS = (
@@ -27,6 +29,18 @@ CSV_COLUMNS = (
     "duration_ms", "cost_usd", "input_tokens", "output_tokens", "error_type", "kind", "payload",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+# Names of the flat form's common fields; a payload field of the same name is renamed.
+FLAT_COMMON = frozenset({"type", "event_id", "ts", "time_utc", "schema_version", "session_id",
+                         "task_id", "level"})
+_DERIVED = frozenset({"time_utc", "level"})  # computed from the event, never read back
+_CLASHES: dict[tuple[str, str], str] = {
+    ("alert_fired", "level"): "alert_level",
+    ("alert_resolved", "level"): "alert_level",
+    ("model_selected", "level"): "complexity",  # stored before the field was renamed
+}
+_RENAMED = {(event_type, flat): name for (event_type, name), flat in _CLASHES.items()
+            if flat == "alert_level"}
 
 
 @dataclass(frozen=True)
@@ -71,14 +85,35 @@ def iter_event_rows(conn: sqlite3.Connection, query: EventQuery) -> Iterator[sql
 
 
 def flat_event(row: sqlite3.Row) -> dict[str, Any]:
-    """One stored event as a flat dict: common fields, payload fields, denormalized extras."""
+    """One stored event as a flat dict: common fields, then the payload's fields.
+
+    No payload field may overwrite a common one (above all `level`, the event's severity): an
+    alert's own level is `alert_level`, an old model_selected's complexity (stored as `level`
+    before the rename) is `complexity`, any other clash gets a `payload_` prefix.
+    """
     data: dict[str, Any] = {
         "type": row["type"], "event_id": row["event_id"], "ts": row["ts"],
         "time_utc": iso_utc(row["ts"], millis=True), "schema_version": row["schema_version"],
         "session_id": row["session_id"], "task_id": row["task_id"], "level": row["level"],
     }
-    data.update(json.loads(row["payload"] or "{}"))
+    for name, value in json.loads(row["payload"] or "{}").items():
+        if name in FLAT_COMMON:
+            name = _CLASHES.get((row["type"], name), f"payload_{name}")
+        data.setdefault(name, value)
     return data
+
+
+def event_from_flat(line: Mapping[str, Any]) -> Event:
+    """Rebuild a typed event from a flat dict (a JSONL line): `flat_event` in reverse."""
+    fields: dict[str, Any] = {}
+    for name, value in line.items():
+        if name in _DERIVED:
+            continue
+        original = _RENAMED.get((str(line.get("type")), name))
+        if original is None and name.startswith("payload_") and name[8:] in FLAT_COMMON:
+            original = name[8:]
+        fields[original or name] = value
+    return event_from_dict(fields)
 
 
 def export_events(

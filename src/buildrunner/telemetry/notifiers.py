@@ -122,16 +122,23 @@ class SlackNotifier(WebhookNotifier):
     def payload(self, alert: Mapping[str, Any]) -> dict[str, Any]:
         level = str(alert.get("level", "warning"))
         state = "RESOLVED" if alert.get("status") == "resolved" else level.upper()
-        text = f"[{state}] {alert.get('threshold')}: {alert.get('message')}"
+        text = slack_escape(f"[{state}] {alert.get('threshold')}: {alert.get('message')}")
         fields = [
-            {"title": "value", "value": str(alert.get("value")), "short": True},
-            {"title": "threshold", "value": str(alert.get("threshold_value")), "short": True},
+            {"title": "value", "value": slack_escape(str(alert.get("value"))), "short": True},
+            {"title": "threshold", "value": slack_escape(str(alert.get("threshold_value"))),
+             "short": True},
         ]
         return {
             "text": text,
             "attachments": [{"color": SLACK_COLORS.get(level, "#999999"), "fields": fields,
                              "footer": "buildrunner", "ts": int(alert.get("ts") or time.time())}],
         }
+
+
+def slack_escape(text: str) -> str:
+    """Slack's escaping for message text: `&`, `<` and `>` only (so `<!channel>` or `<url|x>`
+    in an alert message stays text instead of pinging a channel or becoming a link)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 NOTIFIER_KINDS: Mapping[str, type[WebhookNotifier]] = {

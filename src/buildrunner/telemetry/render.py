@@ -83,8 +83,11 @@ def render_events(rows: list[dict[str, Any]]) -> Table | Text:
     if not rows:
         return Text("no events", style="dim")
     table = Table()
-    for column in ("time (UTC)", "type", "session", "task", "details"):
-        table.add_column(column)
+    for column in ("time (UTC)", "type"):  # never broken over lines, however narrow
+        table.add_column(column, no_wrap=True)
+    for column in ("session", "task"):  # ids: folded rather than cut
+        table.add_column(column, overflow="fold")
+    table.add_column("details")
     common = {"type", "event_id", "ts", "time_utc", "schema_version", "session_id", "task_id",
               "level"}
     for row in rows:
