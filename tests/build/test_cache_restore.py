@@ -52,7 +52,7 @@ def test_store_records_files_links_and_deletions(tmp_path: Path) -> None:
 
 
 def test_a_hit_writes_only_what_differs(tmp_path: Path) -> None:
-    cache, plan, key, _entry = stored(tmp_path)
+    cache, _plan, key, _entry = stored(tmp_path)
     untouched = (tmp_path / "out/a.txt").stat()
     (tmp_path / "out/sub/b.bin").unlink()
     os.chmod(tmp_path / "out/run.sh", 0o644)
@@ -74,7 +74,7 @@ def test_a_hit_writes_only_what_differs(tmp_path: Path) -> None:
 
 
 def test_a_file_the_cached_run_deleted_is_deleted(tmp_path: Path) -> None:
-    cache, plan, key, entry = stored(tmp_path)
+    cache, plan, key, _entry = stored(tmp_path)
     # a later run of the task (other inputs) left stale.txt and an extra file; both are br's
     write(tmp_path, "gen.sh", "v2")
     write(tmp_path, "stale.txt", "left by v2")
@@ -110,7 +110,7 @@ def test_restore_never_clobbers_a_user_edit(tmp_path: Path) -> None:
 
 
 def test_user_files_in_an_output_folder_are_left_alone(tmp_path: Path) -> None:
-    cache, _plan, key, entry = stored(tmp_path)
+    cache, _plan, _key, entry = stored(tmp_path)
     write(tmp_path, "out/mine.txt", "someone's notes")
     (tmp_path / "out/a.txt").unlink()
     result = cache.restore(entry, tmp_path)
