@@ -108,3 +108,18 @@ def test_entries_other_machines_use_are_pruned_by_their_manifest_time(tmp_path: 
     clock.now += 10 * 86400
     assert mine.prune(older_than_s=5 * 86400).removed_entries == 1
     assert other.lookup(key) is None
+
+
+def test_rows_of_deleted_files_are_forgotten(tmp_path: Path) -> None:
+    cache = make_cache(tmp_path)
+    store_version(cache, tmp_path, 1)
+    worktree = tmp_path / "worktree"  # a session's worktree, hashed, then removed
+    write(worktree, "gen.sh", "v1")
+    plan = plan_of(PLAN)
+    assert cache.key(plan.task("gen"), plan=plan, workdir=worktree) is not None
+    rows = cache.conn.execute("SELECT COUNT(*) FROM file_hashes").fetchone()[0]
+    (worktree / "gen.sh").unlink()
+    os.unlink(tmp_path / "out.bin")
+    assert cache.forget_missing_files() == 2  # a hashed input and a known output
+    assert cache.conn.execute("SELECT COUNT(*) FROM file_hashes").fetchone()[0] == rows - 1
+    assert cache.forget_missing_files() == 0

@@ -252,3 +252,14 @@ def test_a_shared_folder_serves_another_project(tmp_path: Path) -> None:
     assert cache_b.restore(entry, second).restored
     assert (second / "out/small.txt").read_text() == "small"
     assert [item.key for item in cache_b.entries()] == [key_a.digest]
+
+
+def test_an_unusable_cache_folder_is_one_clear_error(tmp_path: Path) -> None:
+    from buildrunner.build.cache_store import CacheFolderError
+
+    write(tmp_path, "gen.sh", "v1")
+    blocker = write(tmp_path, "not-a-folder", "a file where the cache folder should be")
+    cache = make_cache(tmp_path, cache_dir=blocker)
+    plan = plan_of(PLAN)
+    with pytest.raises(CacheFolderError, match="not-a-folder is not usable"):
+        cache.key(plan.task("gen"), plan=plan, workdir=tmp_path)

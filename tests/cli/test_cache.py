@@ -110,3 +110,13 @@ def test_sizes_take_units() -> None:
     assert parse_size("1.5 GiB") == 1_610_612_736
     assert parse_size("1000") == 1000
     assert [human_size(n) for n in (812, 4_200, 1_300_000_000)] == ["812 B", "4.2 kB", "1.3 GB"]
+
+
+def test_a_bad_cache_folder_setting_is_one_line(project: Path) -> None:
+    write(project, "plan.yaml", PLAN)
+    write(project, "src/a.c", "int a;\n")
+    write(project, "blocker", "a file")
+    result = run_br("cache", "why", "lib", "--plan", "plan.yaml", cwd=project,
+                    env={"BR_CACHE_DIR": str(project / "blocker")})
+    assert result.returncode == 2
+    assert result.stderr.startswith("br: error: cache folder") and result.stderr.count("\n") == 1

@@ -315,6 +315,16 @@ class TaskCache:
         self._size = result.kept_bytes
         return result
 
+    def forget_missing_files(self) -> int:
+        """Drop stat-cache and known-output rows of files that are gone (removed worktrees)."""
+        hashed = [path for (path,) in self.conn.execute("SELECT path FROM file_hashes")
+                  if not os.path.lexists(path)]
+        outputs = [path for (path,) in self.conn.execute("SELECT path FROM cache_outputs")
+                   if not os.path.lexists(path)]
+        self.hasher.forget(hashed)
+        self.index.record_outputs("", [], outputs, self.clock())
+        return len(hashed) + len(outputs)
+
     # -- internals ------------------------------------------------------------------------
     def _task_dir(self, workdir: Path, cwd: str | None) -> str:
         root = self._roots.get(workdir)

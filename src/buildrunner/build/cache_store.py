@@ -21,12 +21,17 @@ from typing import Any
 
 from buildrunner.build.cache_entry import Output, safe_link
 from buildrunner.build.hashing import CHUNK, FileHasher, expand_patterns
+from buildrunner.errors import BuildRunnerError
 
 _FILE_MODE = 0o666  # the umask decides: a shared folder may need group-readable files
 
 
 class CorruptBlobError(Exception):
     """A blob is missing or its content does not match its name."""
+
+
+class CacheFolderError(BuildRunnerError):
+    """The cache folder cannot be read or written (a bad `[cache] dir`)."""
 
 
 class NotStorableError(Exception):
@@ -54,25 +59,37 @@ class CacheDir:
 
     # -- salt -----------------------------------------------------------------------------
     def salt(self) -> bytes:
-        """The key of the env hashes, made once per cache folder (first writer wins)."""
+        """The key of the env hashes, made once per cache folder (first writer wins).
+
+        Raises CacheFolderError when the folder can neither give nor take one.
+        """
         if self._salt is None:
             path = os.path.join(self.root, "salt")
             try:
-                with open(path, "rb") as handle:
-                    self._salt = handle.read()
-            except FileNotFoundError:
-                self.ensure()
-                fd, temp = self._temp(self.tmp)
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(secrets.token_hex(32).encode())
-                with suppress(FileExistsError):
-                    os.link(temp, path)  # atomic create-if-absent
-                os.unlink(temp)
-                with open(path, "rb") as handle:
-                    self._salt = handle.read()
+                self._salt = self._read_or_make_salt(path)
+            except OSError as exc:
+                raise CacheFolderError(
+                    f"cache folder {self.root} is not usable: {exc.strerror or exc}"
+                ) from None
             if len(self._salt) < 32:
-                raise OSError(f"cache salt {path} is damaged; delete it (the cache starts afresh)")
+                raise CacheFolderError(f"cache salt {path} is damaged; delete it (the cache starts afresh)")
         return self._salt
+
+    def _read_or_make_salt(self, path: str) -> bytes:
+        try:
+            with open(path, "rb") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            pass
+        self.ensure()
+        fd, temp = self._temp(self.tmp)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_hex(32).encode())
+        with suppress(FileExistsError):
+            os.link(temp, path)  # atomic create-if-absent: a concurrent first writer wins
+        os.unlink(temp)
+        with open(path, "rb") as handle:
+            return handle.read()
 
     # -- blobs ----------------------------------------------------------------------------
     def blob_path(self, sha: str) -> str:
@@ -127,7 +144,7 @@ class CacheDir:
         return temp
 
     def remove_blob(self, sha: str) -> None:
-        with suppress(FileNotFoundError):
+        with suppress(OSError):  # best effort: a read-only shared folder keeps it
             os.unlink(self.blob_path(sha))
 
     def iter_blobs(self) -> Iterator[tuple[str, str, int, float]]:
@@ -169,7 +186,7 @@ class CacheDir:
             os.utime(self.manifest_path(key), (used_at, used_at))
 
     def remove_manifest(self, key: str) -> None:
-        with suppress(FileNotFoundError):
+        with suppress(OSError):  # best effort: a read-only shared folder keeps it
             os.unlink(self.manifest_path(key))
 
     def iter_manifests(self) -> Iterator[tuple[str, str, float]]:

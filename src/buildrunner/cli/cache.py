@@ -203,13 +203,14 @@ def prune_command(
     result = cache.prune(
         older_than_s=older_than * 86400 if older_than is not None else None, max_bytes=limit
     )
+    forgotten = cache.forget_missing_files()
     if json_output:
-        emit_json(result.to_dict())
+        emit_json(result.to_dict() | {"forgotten_files": forgotten})
         return
     err_console.print(
         f"removed {result.removed_entries} entr{'y' if result.removed_entries == 1 else 'ies'} and "
         f"{result.removed_blobs} blob(s), freed {human_size(result.freed_bytes)}; kept "
-        f"{result.kept_entries} ({human_size(result.kept_bytes)})"
+        f"{result.kept_entries} ({human_size(result.kept_bytes)}); forgot {forgotten} deleted file(s)"
     )
 
 
