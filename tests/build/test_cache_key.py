@@ -239,3 +239,32 @@ def test_plan_keys_match_the_keys_of_a_run(tmp_path: Path) -> None:
         assert key is not None and cache.lookup(key) is not None, task_id
     only = cache.plan_keys(plan, tmp_path, only="use")
     assert set(only) == {"gen", "use"}
+
+
+def test_a_task_s_own_outputs_are_not_its_inputs(tmp_path: Path) -> None:
+    write(tmp_path, "app/main.py", "print('main')\n")
+    write(tmp_path, "app/generated.py", "# generated\n")
+    plan = plan_of("""
+name: own-outputs
+tasks:
+  - {id: gen, run: "true", inputs: [app/], files: [app/generated.py]}
+""")
+    cache = make_cache(tmp_path)
+    before = key_of(cache, plan, tmp_path, "gen")
+    assert dict(before.parts.inputs).keys() == {"app/main.py"}
+    write(tmp_path, "app/generated.py", "# generated again, differently\n")
+    assert key_of(cache, plan, tmp_path, "gen").digest == before.digest
+    write(tmp_path, "app/main.py", "print('changed')\n")
+    assert key_of(cache, plan, tmp_path, "gen").digest != before.digest
+
+
+def test_an_input_changed_while_the_task_ran_is_not_stored(tmp_path: Path) -> None:
+    write(tmp_path, "in.txt", "before")
+    plan = plan_of("name: p\ntasks:\n  - {id: t, run: 'true', inputs: [in.txt], files: [out.txt]}\n")
+    cache = make_cache(tmp_path)
+    key = key_of(cache, plan, tmp_path, "t")
+    write(tmp_path, "in.txt", "edited during the run")
+    write(tmp_path, "out.txt", "made from either version")
+    result = cache.store(key, workdir=tmp_path, log_path=None, cost_usd=0, duration_s=0, session_id=None)
+    assert not result.stored and result.reason == "input in.txt changed while the task ran: not stored"
+    assert cache.lookup(key) is None

@@ -43,6 +43,7 @@ from buildrunner.build.cache_restore import RestoreResult, apply_restore, plan_r
 from buildrunner.build.cache_store import CacheDir, CorruptBlobError, NotStorableError, put_outputs
 from buildrunner.build.hashing import FileHasher, expand_patterns, link_digest
 from buildrunner.errors import StoreError
+from buildrunner.executors.workspace import FileScope
 from buildrunner.parallel.plan import Plan, TaskSpec, topological_order
 
 if TYPE_CHECKING:
@@ -103,13 +104,28 @@ class TaskCache:
                 dependencies[dep_id] = outputs_digest(found, self.hasher)
         parts = key_parts(
             task, plan,
-            inputs=content_digests(expand_patterns(task_dir, task.inputs), self.hasher),
+            inputs=self._input_digests(task_dir, task.inputs, task.files),
             env=env_digests(task, plan, self.environ, self.dir.salt()),
             dependencies=dependencies, route=route,
             checks=resolved_checks(task, plan) if checks is None else checks,
         )
         self.hasher.flush()
         return CacheKey(parts.digest(), parts, plan.name)
+
+    def _input_digests(
+        self, task_dir: str, inputs: Sequence[str], outputs: Sequence[str]
+    ) -> tuple[tuple[str, str], ...]:
+        """Content of the declared inputs, less the task's own outputs.
+
+        An output is not an input of its own result: a restore brings it back, and one that
+        someone changed since br left it stops the restore (the task runs instead).
+        """
+        scope = FileScope.from_files(outputs)
+        found = {
+            relative: item for relative, item in expand_patterns(task_dir, inputs).items()
+            if not scope.allows(relative)
+        }
+        return content_digests(found, self.hasher)
 
     def plan_keys(
         self, plan: Plan, workdir: Path, *, routes: Mapping[str, Sequence[str]] | None = None,
@@ -214,6 +230,9 @@ class TaskCache:
         a later run would trust without verifying every blob.
         """
         task_dir = self._task_dir(workdir, key.parts.cwd)
+        moved = self._inputs_moved(key, task_dir)
+        if moved:
+            return StoreResult(False, reason=f"input {moved} changed while the task ran: not stored")
         try:
             outputs, new_bytes = put_outputs(
                 self.dir, task_dir, key.parts.outputs if files is None else files
@@ -247,6 +266,15 @@ class TaskCache:
         self._problems.pop(key.digest, None)
         self._after_store(new_bytes)
         return StoreResult(True, entry=entry, new_bytes=new_bytes)
+
+    def _inputs_moved(self, key: CacheKey, task_dir: str) -> str | None:
+        """An input whose content is not what the key was computed from (the run may have read
+        either version: its result cannot be filed under that key)."""
+        before = dict(key.parts.inputs)
+        after = dict(self._input_digests(task_dir, key.parts.input_patterns, key.parts.outputs))
+        self.hasher.flush()
+        return next((path for path in sorted(before.keys() | after.keys())
+                     if before.get(path) != after.get(path)), None)
 
     # -- explain --------------------------------------------------------------------------
     def changes(self, key: CacheKey) -> list[Change]:
