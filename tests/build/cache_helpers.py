@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from buildrunner.build.cache import TaskCache
-from buildrunner.build.cache_key import CacheKey
 from buildrunner.parallel.plan import Plan, parse_plan, topological_order
 from buildrunner.store.db import Store
 
@@ -51,16 +50,15 @@ def backdate(root: Path, seconds: float = 60.0) -> None:
 
 def run_plan(cache: TaskCache, plan: Plan, root: Path) -> dict[str, str]:
     """Run every task in dependency order through the cache: task id -> 'cached' or 'ran'."""
-    keys: dict[str, CacheKey | None] = {}
+    keys: dict[str, str] = {}
     outcome: dict[str, str] = {}
     for task_id in topological_order(plan):
         task = plan.task(task_id)
-        dependency_keys = {dep: key.digest for dep in task.depends_on if (key := keys.get(dep))}
-        key = cache.key(task, plan=plan, workdir=root, dependency_keys=dependency_keys)
-        keys[task_id] = key
         log = root / ".buildrunner" / "logs" / f"{task_id}.log"
-        entry = cache.lookup(key) if key else None
-        if entry is not None and cache.restore(entry, root, log_path=log).restored:
+        answer = cache.restore_if_cached(task, plan=plan, workdir=root, dependency_keys=keys, log_path=log)
+        if answer.key is not None:
+            keys[task_id] = answer.key.digest
+        if answer.hit:
             outcome[task_id] = "cached"
             continue
         workdir = root / task.cwd if task.cwd else root
@@ -68,8 +66,8 @@ def run_plan(cache: TaskCache, plan: Plan, root: Path) -> dict[str, str]:
         with log.open("w") as handle:
             subprocess.run(task.run or "true", shell=True, cwd=workdir, check=True, stdout=handle,
                            env={**os.environ, **plan.env, **task.env})
-        if key is not None:
-            assert cache.store(key, workdir=root, log_path=log, cost_usd=0, duration_s=0.0,
+        if answer.key is not None:
+            assert cache.store(answer.key, workdir=root, log_path=log, cost_usd=0, duration_s=0.0,
                                session_id="test").stored
         outcome[task_id] = "ran"
     return outcome

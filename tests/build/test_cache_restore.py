@@ -179,3 +179,22 @@ def test_links_inside_are_restored(tmp_path: Path) -> None:
     assert entry is not None
     assert cache.restore(entry, tmp_path).restored
     assert os.readlink(tmp_path / "out" / "latest") == "a.txt"
+
+
+def test_restore_if_cached_answers_hit_or_why_not(tmp_path: Path) -> None:
+    cache, plan, key, _entry = stored(tmp_path)
+    task = plan.task("gen")
+    log = tmp_path / "logs/attempt.log"
+    hit = cache.restore_if_cached(task, plan=plan, workdir=tmp_path, dependency_keys={}, log_path=log)
+    assert hit.hit and hit.entry is not None and hit.entry.key == key.digest
+    assert str(hit.entry.cost_usd) == "0.42" and hit.reason == "" and log.exists()
+    write(tmp_path, "report.txt", "edited by hand")
+    refused = cache.restore_if_cached(task, plan=plan, workdir=tmp_path, dependency_keys={})
+    assert not refused.hit and refused.key is not None and refused.key.digest == key.digest
+    assert refused.reason.startswith("would overwrite 1 output(s) changed since br wrote them")
+    write(tmp_path, "gen.sh", "v2")
+    miss = cache.restore_if_cached(task, plan=plan, workdir=tmp_path, dependency_keys={})
+    assert (miss.hit, miss.reason) == (False, "input gen.sh changed")
+    plain = plan_of("name: p\ntasks:\n  - {id: t, run: 'true'}\n")
+    no_key = cache.restore_if_cached(plain.task("t"), plan=plain, workdir=tmp_path, dependency_keys={})
+    assert no_key.key is None and no_key.reason.startswith("not cached")

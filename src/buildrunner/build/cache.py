@@ -3,13 +3,12 @@
 How a build uses it (docs/CACHE.md has the whole story):
 
     cache = open_task_cache(conn, store.root, settings.cache)
-    key = cache.key(task, plan=plan, workdir=workdir, dependency_keys=keys_so_far,
-                    route=ladder, checks=checks)            # None: the task is not cacheable
-    entry = cache.lookup(key) if key else None              # None: a miss (or a corrupt entry)
-    result = cache.restore(entry, workdir, log_path=log) if entry else None
-    if result and result.restored: ...report `cached`, saved entry.cost_usd...
-    else: ...explain_miss(cache.changes(key)) or result.reason, run the task, and on success:
-          cache.store(key, workdir=workdir, log_path=log, cost_usd=..., duration_s=..., session_id=...)
+    answer = cache.restore_if_cached(task, plan=plan, workdir=workdir, dependency_keys=keys,
+                                     route=ladder, checks=checks, log_path=log)
+    if answer.hit: ...report `cached`, saved answer.entry.cost_usd...
+    else: ...print answer.reason (--explain), run the task, and if it succeeded:
+          cache.store(answer.key, workdir=workdir, log_path=log, cost_usd=..., duration_s=...,
+                      session_id=...)
 
 Only succeeded (command) or accepted (agent) runs may be stored: `store` trusts its caller.
 """
@@ -26,24 +25,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from buildrunner.build.cache_entry import CacheEntry
-from buildrunner.build.cache_explain import Change, compare_parts
+from buildrunner.build.cache_explain import Change, compare_parts, explain_miss
 from buildrunner.build.cache_index import CacheError, CacheIndex
-from buildrunner.build.cache_key import (
-    CacheKey,
-    content_digests,
-    env_digests,
-    is_cacheable,
-    key_parts,
-    outputs_digest,
-    resolved_checks,
-    uncacheable_reason,
-)
-from buildrunner.build.cache_prune import PruneResult, prune_cache
+from buildrunner.build.cache_key import CacheKey, KeyMaker, uncacheable_reason
+from buildrunner.build.cache_prune import PruneResult, forget_missing_files, prune_cache
 from buildrunner.build.cache_restore import RestoreResult, apply_restore, plan_restore, replay_log
 from buildrunner.build.cache_store import CacheDir, CorruptBlobError, NotStorableError, put_outputs
-from buildrunner.build.hashing import FileHasher, expand_patterns, link_digest
+from buildrunner.build.hashing import FileHasher, link_digest
 from buildrunner.errors import StoreError
-from buildrunner.executors.workspace import FileScope
 from buildrunner.parallel.plan import Plan, TaskSpec, topological_order
 
 if TYPE_CHECKING:
@@ -60,6 +49,20 @@ class StoreResult:
     new_bytes: int = 0  # blob bytes written (content already in the cache is not written again)
 
 
+@dataclass(frozen=True)
+class CacheOutcome:
+    """The cache's answer for a task about to start (see TaskCache.restore_if_cached)."""
+
+    key: CacheKey | None  # store the run's result under it if it succeeds (None: not cacheable)
+    entry: CacheEntry | None = None  # a hit: restored; its cost_usd and duration_s were saved
+    restore: RestoreResult | None = None
+    reason: str = ""  # a miss: why the task runs, one line (`br run --explain`)
+
+    @property
+    def hit(self) -> bool:
+        return self.entry is not None
+
+
 class TaskCache:
     """Keys, lookups, restores and stores of task results, for one project store."""
 
@@ -73,10 +76,9 @@ class TaskCache:
         self.dir = CacheDir(Path(cache_dir), self.hasher)
         self.max_bytes = max_bytes
         self.clock = clock
-        self.environ = os.environ if environ is None else environ
+        self.keys = KeyMaker(self.hasher, self.dir.salt, os.environ if environ is None else environ)
         self._problems: dict[str, str] = {}  # key -> why its entry was dropped (for changes())
         self._size: int | None = None  # bytes of blobs, estimated between prunes
-        self._roots: dict[Path, str] = {}
 
     # -- keys -----------------------------------------------------------------------------
     def key(
@@ -86,46 +88,15 @@ class TaskCache:
     ) -> CacheKey | None:
         """The task's cache key now, or None when it is not cacheable.
 
+        `workdir` is the session's working folder (the task's `cwd` is taken inside it).
         `dependency_keys` maps a dependency's id to its key digest; a dependency that is not in
         it (it had no key) counts by the content of its declared `files:` as they are now.
         `checks` defaults to the task's (or the plan's) `check:`.
         """
-        if not is_cacheable(task):
-            return None
-        task_dir = self._task_dir(workdir, task.cwd)
-        given = dependency_keys or {}
-        dependencies = {}
-        for dep_id in task.depends_on:
-            if given.get(dep_id):
-                dependencies[dep_id] = given[dep_id]
-            else:
-                dep = plan.task(dep_id)
-                found = expand_patterns(self._task_dir(workdir, dep.cwd), dep.files)
-                dependencies[dep_id] = outputs_digest(found, self.hasher)
-        parts = key_parts(
-            task, plan,
-            inputs=self._input_digests(task_dir, task.inputs, task.files),
-            env=env_digests(task, plan, self.environ, self.dir.salt()),
-            dependencies=dependencies, route=route,
-            checks=resolved_checks(task, plan) if checks is None else checks,
+        return self.keys.key(
+            task, plan=plan, workdir=workdir, dependency_keys=dependency_keys or {}, route=route,
+            checks=checks,
         )
-        self.hasher.flush()
-        return CacheKey(parts.digest(), parts, plan.name)
-
-    def _input_digests(
-        self, task_dir: str, inputs: Sequence[str], outputs: Sequence[str]
-    ) -> tuple[tuple[str, str], ...]:
-        """Content of the declared inputs, less the task's own outputs.
-
-        An output is not an input of its own result: a restore brings it back, and one that
-        someone changed since br left it stops the restore (the task runs instead).
-        """
-        scope = FileScope.from_files(outputs)
-        found = {
-            relative: item for relative, item in expand_patterns(task_dir, inputs).items()
-            if not scope.allows(relative)
-        }
-        return content_digests(found, self.hasher)
 
     def plan_keys(
         self, plan: Plan, workdir: Path, *, routes: Mapping[str, Sequence[str]] | None = None,
@@ -152,6 +123,24 @@ class TaskCache:
         return keys
 
     # -- lookup, restore, store -----------------------------------------------------------
+    def restore_if_cached(
+        self, task: TaskSpec, *, plan: Plan, workdir: Path, dependency_keys: Mapping[str, str],
+        route: Sequence[str] = (), checks: Sequence[str] | None = None,
+        log_path: Path | None = None,
+    ) -> CacheOutcome:
+        """Key, look up and restore in one call: a hit, or the key to store under and why not."""
+        key = self.key(task, plan=plan, workdir=workdir, dependency_keys=dependency_keys,
+                       route=route, checks=checks)
+        if key is None:
+            return CacheOutcome(None, reason=uncacheable_reason(task))
+        entry = self.lookup(key)
+        if entry is None:
+            return CacheOutcome(key, reason=explain_miss(self.changes(key)))
+        result = self.restore(entry, workdir, log_path=log_path)
+        if not result.restored:
+            return CacheOutcome(key, restore=result, reason=result.reason or "not restored")
+        return CacheOutcome(key, entry=entry, restore=result)
+
     def lookup(self, key: CacheKey) -> CacheEntry | None:
         """The entry of `key` with every blob present and verified; None on a miss."""
         try:
@@ -181,7 +170,7 @@ class TaskCache:
         Refuses, writing nothing, when an output would overwrite a file changed by someone else
         since br left it (`clobbers`), or when a blob turns out corrupt (the entry is dropped).
         """
-        task_dir = self._task_dir(workdir, entry.parts.cwd)
+        task_dir = self.keys.task_dir(workdir, entry.parts.cwd)
         try:
             plan = plan_restore(entry, task_dir, self.hasher, self.index.known_outputs)
         except OSError as exc:
@@ -229,7 +218,7 @@ class TaskCache:
         file, then the store row in one transaction; a kill at any point leaves no entry that
         a later run would trust without verifying every blob.
         """
-        task_dir = self._task_dir(workdir, key.parts.cwd)
+        task_dir = self.keys.task_dir(workdir, key.parts.cwd)
         moved = self._inputs_moved(key, task_dir)
         if moved:
             return StoreResult(False, reason=f"input {moved} changed while the task ran: not stored")
@@ -271,7 +260,7 @@ class TaskCache:
         """An input whose content is not what the key was computed from (the run may have read
         either version: its result cannot be filed under that key)."""
         before = dict(key.parts.inputs)
-        after = dict(self._input_digests(task_dir, key.parts.input_patterns, key.parts.outputs))
+        after = dict(self.keys.input_digests(task_dir, key.parts.input_patterns, key.parts.outputs))
         self.hasher.flush()
         return next((path for path in sorted(before.keys() | after.keys())
                      if before.get(path) != after.get(path)), None)
@@ -335,6 +324,10 @@ class TaskCache:
         """The entry whose key starts with `prefix` (at least 4 hex digits); CacheError if none."""
         return self.index.find(prefix)
 
+    def forget_missing_files(self) -> int:
+        """Drop stat-cache and known-output rows of files that are gone (removed worktrees)."""
+        return forget_missing_files(self.hasher, self.index, self.clock())
+
     def prune(self, *, older_than_s: float | None = None, max_bytes: int | None = None) -> PruneResult:
         """Remove entries unused for `older_than_s`, then least recently used ones above `max_bytes`."""
         result = prune_cache(
@@ -343,24 +336,7 @@ class TaskCache:
         self._size = result.kept_bytes
         return result
 
-    def forget_missing_files(self) -> int:
-        """Drop stat-cache and known-output rows of files that are gone (removed worktrees)."""
-        hashed = [path for (path,) in self.conn.execute("SELECT path FROM file_hashes")
-                  if not os.path.lexists(path)]
-        outputs = [path for (path,) in self.conn.execute("SELECT path FROM cache_outputs")
-                   if not os.path.lexists(path)]
-        self.hasher.forget(hashed)
-        self.index.record_outputs("", [], outputs, self.clock())
-        return len(hashed) + len(outputs)
-
     # -- internals ------------------------------------------------------------------------
-    def _task_dir(self, workdir: Path, cwd: str | None) -> str:
-        root = self._roots.get(workdir)
-        if root is None:
-            root = self._roots[workdir] = str(workdir.resolve())
-            self.hasher.preload(root)
-        return os.path.normpath(os.path.join(root, cwd)) if cwd else root
-
     def _load(self, digest: str) -> CacheEntry | None:
         try:
             entry = self.index.get(digest)

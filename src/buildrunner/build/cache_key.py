@@ -11,12 +11,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from buildrunner.build.hashing import FileHasher, Found, sha256_bytes
+from buildrunner.build.hashing import FileHasher, Found, expand_patterns, sha256_bytes
+from buildrunner.executors.workspace import FileScope
 from buildrunner.parallel.plan import Plan, TaskSpec
 
 FORMAT_VERSION = 1  # bump when what goes into a key changes: every key changes with it
@@ -216,6 +219,66 @@ def normal_cwd(cwd: str | None) -> str:
         return ""
     normal = posixpath.normpath(cwd.replace("\\", "/"))
     return "" if normal == "." else normal
+
+
+class KeyMaker:
+    """Computes task keys, hashing files through one stat cache."""
+
+    def __init__(
+        self, hasher: FileHasher, salt: Callable[[], bytes], environ: Mapping[str, str]
+    ) -> None:
+        self.hasher = hasher
+        self.salt = salt  # asked for only when a key is made (it may create the cache folder)
+        self.environ = environ
+        self._roots: dict[Path, str] = {}
+
+    def key(
+        self, task: TaskSpec, *, plan: Plan, workdir: Path, dependency_keys: Mapping[str, str],
+        route: Sequence[str], checks: Sequence[str] | None,
+    ) -> CacheKey | None:
+        """See TaskCache.key."""
+        if not is_cacheable(task):
+            return None
+        dependencies = {}
+        for dep_id in task.depends_on:
+            if dependency_keys.get(dep_id):
+                dependencies[dep_id] = dependency_keys[dep_id]
+            else:
+                dep = plan.task(dep_id)
+                found = expand_patterns(self.task_dir(workdir, dep.cwd), dep.files)
+                dependencies[dep_id] = outputs_digest(found, self.hasher)
+        parts = key_parts(
+            task, plan,
+            inputs=self.input_digests(self.task_dir(workdir, task.cwd), task.inputs, task.files),
+            env=env_digests(task, plan, self.environ, self.salt()),
+            dependencies=dependencies, route=route,
+            checks=resolved_checks(task, plan) if checks is None else checks,
+        )
+        self.hasher.flush()
+        return CacheKey(parts.digest(), parts, plan.name)
+
+    def input_digests(
+        self, task_dir: str, inputs: Sequence[str], outputs: Sequence[str]
+    ) -> tuple[tuple[str, str], ...]:
+        """Content of the declared inputs, less the task's own outputs.
+
+        An output is not an input of its own result: a restore brings it back, and one that
+        someone changed since br left it stops the restore (the task runs instead).
+        """
+        scope = FileScope.from_files(outputs)
+        found = {
+            relative: item for relative, item in expand_patterns(task_dir, inputs).items()
+            if not scope.allows(relative)
+        }
+        return content_digests(found, self.hasher)
+
+    def task_dir(self, workdir: Path, cwd: str | None) -> str:
+        """The absolute folder a task runs in (its `cwd` inside the session's working folder)."""
+        root = self._roots.get(workdir)
+        if root is None:
+            root = self._roots[workdir] = str(workdir.resolve())
+            self.hasher.preload(root)
+        return os.path.normpath(os.path.join(root, cwd)) if cwd else root
 
 
 def _text(data: Mapping[str, Any], name: str) -> str:

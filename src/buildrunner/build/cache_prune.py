@@ -20,6 +20,7 @@ from typing import Any
 from buildrunner.build.cache_entry import CacheEntry
 from buildrunner.build.cache_index import CacheIndex
 from buildrunner.build.cache_store import CacheDir
+from buildrunner.build.hashing import FileHasher
 
 GRACE_S = 3600.0
 
@@ -133,3 +134,15 @@ def _blobs(manifest: str, key: str) -> set[str] | None:
         return CacheEntry.from_manifest(json.loads(manifest), key=key).blobs()
     except ValueError:
         return None
+
+
+def forget_missing_files(hasher: FileHasher, index: CacheIndex, now: float) -> int:
+    """Drop stat-cache and known-output rows of files that are gone (removed worktrees)."""
+    conn = index.conn
+    hashed = [path for (path,) in conn.execute("SELECT path FROM file_hashes")
+              if not os.path.lexists(path)]
+    outputs = [path for (path,) in conn.execute("SELECT path FROM cache_outputs")
+               if not os.path.lexists(path)]
+    hasher.forget(hashed)
+    index.record_outputs("", [], outputs, now)
+    return len(hashed) + len(outputs)
