@@ -16,8 +16,8 @@ import sqlite3
 import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from stat import S_ISLNK, S_ISREG
+from typing import Literal, NamedTuple
 
 from buildrunner.executors.workspace import IGNORED_DIRS, glob_to_regex, normalise
 from buildrunner.store.db import transaction
@@ -27,11 +27,10 @@ CHUNK = 1 << 20
 _GLOB_CHARS = frozenset("*?[")
 _WHOLE_TREE = frozenset({".", "./", "**", "**/*"})
 
-StatKey = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
+Record = tuple[int, int, int, int, str, int]  # size, mtime_ns, ctime_ns, inode, sha256, checked_ns
 
 
-@dataclass(frozen=True)
-class Found:
+class Found(NamedTuple):  # a tuple: thousands are made per key, a dataclass costs 4x more
     """A path a pattern names: a regular file, a symbolic link, or an exact path that is absent."""
 
     relative: str  # POSIX, relative to the base folder
@@ -121,27 +120,25 @@ def _walk(
                 info = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
-            if stat.S_ISREG(info.st_mode):
+            mode = info.st_mode
+            if S_ISREG(mode):
                 found[relative] = Found(relative, entry.path, "file", info)
-            elif stat.S_ISLNK(info.st_mode):
+            elif S_ISLNK(mode):
                 found[relative] = Found(relative, entry.path, "link", info)
-
-
-def stat_key(info: os.stat_result) -> StatKey:
-    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
 
 
 class FileHasher:
     """Content hashes of files with a stat cache kept in the store (table `file_hashes`).
 
+    A record is (size, mtime_ns, ctime_ns, inode, sha256, checked_ns), the columns of a row.
     New hashes are kept in memory until `flush()` writes them in one transaction.
     """
 
     def __init__(self, conn: sqlite3.Connection, *, clock_ns: Callable[[], int] = time.time_ns) -> None:
         self.conn = conn
         self.clock_ns = clock_ns
-        self._records: dict[str, tuple[StatKey, str, int]] = {}  # path -> (stat, sha, checked_ns)
-        self._dirty: dict[str, tuple[StatKey, str, int]] = {}
+        self._records: dict[str, Record] = {}
+        self._dirty: dict[str, Record] = {}
         self._loaded: list[str] = []  # folders whose rows are all in memory
         self.hashed_bytes = 0  # content actually read (the stat cache missed)
 
@@ -155,8 +152,9 @@ class FileHasher:
             " WHERE path >= ? AND path < ?",
             (prefix, prefix[:-1] + chr(ord("/") + 1)),
         )
-        for path, size, mtime_ns, ctime_ns, inode, sha, checked in rows:
-            self._records.setdefault(path, ((size, mtime_ns, ctime_ns, inode), sha, checked))
+        loaded = {row[0]: row[1:] for row in rows}
+        loaded.update(self._records)  # what this process hashed is newer
+        self._records = loaded
         self._loaded.append(prefix)
 
     def digest(self, path: str, info: os.stat_result | None = None) -> str | None:
@@ -166,30 +164,37 @@ class FileHasher:
                 info = os.lstat(path)
             except (FileNotFoundError, NotADirectoryError):
                 return None
-        if stat.S_ISLNK(info.st_mode):
+        mode = info.st_mode
+        if not S_ISREG(mode):
+            if not S_ISLNK(mode):
+                return None
             try:
                 return link_digest(os.readlink(path))
             except OSError:
                 return None
-        if not stat.S_ISREG(info.st_mode):
-            return None
-        key = stat_key(info)
-        record = self._record(path)
-        if record is not None and record[0] == key and info.st_mtime_ns + RACY_NS <= record[2]:
-            return record[1]
+        record = self._records.get(path) or self._record(path)
+        mtime = info.st_mtime_ns
+        if (
+            record is not None and record[1] == mtime and record[0] == info.st_size
+            and record[2] == info.st_ctime_ns and record[3] == info.st_ino
+            and mtime + RACY_NS <= record[5]
+        ):
+            return record[4]
         checked = self.clock_ns()
         try:
             sha = sha256_file(path)
         except (FileNotFoundError, IsADirectoryError):
             return None
         self.hashed_bytes += info.st_size
-        self._records[path] = self._dirty[path] = (key, sha, checked)
+        self._records[path] = self._dirty[path] = (
+            info.st_size, mtime, info.st_ctime_ns, info.st_ino, sha, checked
+        )
         return sha
 
-    def _record(self, path: str) -> tuple[StatKey, str, int] | None:
-        record = self._records.get(path)
-        if record is not None or any(path.startswith(done) for done in self._loaded):
-            return record
+    def _record(self, path: str) -> Record | None:
+        """The stored record of a path outside the preloaded folders."""
+        if any(path.startswith(done) for done in self._loaded):
+            return None
         row = self.conn.execute(
             "SELECT size, mtime_ns, ctime_ns, inode, sha256, checked_ns FROM file_hashes"
             " WHERE path = ?",
@@ -197,7 +202,7 @@ class FileHasher:
         ).fetchone()
         if row is None:
             return None
-        record = ((row[0], row[1], row[2], row[3]), row[4], row[5])
+        record: Record = tuple(row)
         self._records[path] = record
         return record
 
@@ -213,7 +218,7 @@ class FileHasher:
         """Write the hashes computed since the last flush (one transaction)."""
         if not self._dirty:
             return
-        rows = [(path, *key, sha, checked) for path, (key, sha, checked) in self._dirty.items()]
+        rows = [(path, *record) for path, record in self._dirty.items()]
         self._dirty = {}
         with transaction(self.conn):
             self.conn.executemany(
