@@ -147,7 +147,9 @@ class FileHasher:
         prefix = folder.rstrip("/") + "/"
         if any(prefix.startswith(done) for done in self._loaded):
             return
-        rows = self.conn.execute(
+        cursor = self.conn.cursor()
+        cursor.row_factory = None  # plain tuples: thousands of rows on every run
+        rows = cursor.execute(
             "SELECT path, size, mtime_ns, ctime_ns, inode, sha256, checked_ns FROM file_hashes"
             " WHERE path >= ? AND path < ?",
             (prefix, prefix[:-1] + chr(ord("/") + 1)),
