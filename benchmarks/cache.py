@@ -219,6 +219,7 @@ def hashing_figures(root: Path, repeat: int) -> dict[str, float]:
     return {
         "files": len(found), "mb": megabytes,
         "warm_s": statistics.median(warm), "git_status_s": statistics.median(status),
+        "warm_best_s": min(warm), "git_status_best_s": min(status),
         "warm_cpu_s": statistics.median(warm_cpu), "git_status_cpu_s": statistics.median(status_cpu),
         "cold_ms_per_mb": statistics.median(cold) * 1000 / megabytes,
         "git_hash_ms_per_mb": statistics.median(hash_object) * 1000 / megabytes,
@@ -321,15 +322,18 @@ def main() -> None:
         prepare_git(root)
         backdate(root)
         subprocess.run(["git", "status", "--porcelain"], cwd=root, check=True, capture_output=True)
-        figures = hashing_figures(root, max(args.repeat * 3, 9))
-    print(f"\nhashing the inputs ({figures['files']:.0f} files, {figures['mb']:.1f} MB)")
-    ratio = figures["warm_s"] / figures["git_status_s"]
-    print(f"  unchanged tree (stat cache): ours {figures['warm_s'] * 1000:.1f} ms   "
-          f"git status {figures['git_status_s'] * 1000:.1f} ms   ({ratio:.2f}x; target <= 2x)")
-    print(f"    in CPU time:               ours {figures['warm_cpu_s'] * 1000:.1f} ms   "
-          f"git status {figures['git_status_cpu_s'] * 1000:.1f} ms   "
-          f"({figures['warm_cpu_s'] / figures['git_status_cpu_s']:.2f}x)")
-    print(f"  content hashing per MB:      ours {figures['cold_ms_per_mb']:.1f} ms/MB   "
+        rounds = max(args.repeat * 3, 9)
+        figures = hashing_figures(root, rounds)
+    print(f"\nhashing the inputs ({figures['files']:.0f} files, {figures['mb']:.1f} MB)"
+          " of an unchanged tree (stat cache) beside git status (target <= 2x)")
+    for label, ours, peer in (
+        ("median wall", "warm_s", "git_status_s"),
+        (f"best of {rounds}", "warm_best_s", "git_status_best_s"),
+        ("median CPU", "warm_cpu_s", "git_status_cpu_s"),
+    ):
+        print(f"  {label:<14} ours {figures[ours] * 1000:6.1f} ms   git status "
+              f"{figures[peer] * 1000:6.1f} ms   ({figures[ours] / figures[peer]:.2f}x)")
+    print(f"content hashing per MB (no stat cache): ours {figures['cold_ms_per_mb']:.1f} ms/MB   "
           f"git hash-object {figures['git_hash_ms_per_mb']:.1f} ms/MB")
 
 
