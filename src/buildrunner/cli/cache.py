@@ -95,20 +95,22 @@ def _plan_for(cache: TaskCache, task_id: str, plan_file: Path | None) -> tuple[P
         plan = load_plan(plan_file)
         base = plan_file.resolve().parent
         return plan, (base / plan.workdir) if plan.workdir else Path.cwd()
-    rows = cache.conn.execute(
-        "SELECT plan_path, plan_json, metadata FROM sessions ORDER BY created_at DESC LIMIT 50"
-    ).fetchall()
-    for row in rows:
-        plan = Plan.from_json(row["plan_json"])
-        if not any(task.id == task_id for task in plan.tasks):
-            continue
+    row = cache.conn.execute(
+        "SELECT s.plan_path, s.plan_json, s.metadata FROM sessions s"
+        " JOIN tasks t ON t.session_id = s.id WHERE t.task_id = ?"
+        " ORDER BY s.created_at DESC LIMIT 1",
+        (task_id,),
+    ).fetchone()
+    if row is not None:
         workdir = Path(json.loads(row["metadata"] or "{}").get("workdir") or Path.cwd())
         path = Path(row["plan_path"]) if row["plan_path"] else None
         for candidate in (path, workdir / path if path else None):
-            if candidate is not None and candidate.is_file():
-                plan = load_plan(candidate)  # the plan as it is now, not as it was run
-                break
-        return plan, workdir if workdir.is_dir() else Path.cwd()
+            if candidate is not None and candidate.is_file():  # the plan as it is now
+                return load_plan(candidate), workdir if workdir.is_dir() else Path.cwd()
+        try:  # the plan file is gone: the plan as it was run
+            return Plan.from_json(row["plan_json"]), workdir if workdir.is_dir() else Path.cwd()
+        except ValueError:
+            pass
     fail(f"no run of a plan with task '{task_id}' is recorded; give --plan PLAN")
 
 
