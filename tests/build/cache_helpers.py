@@ -16,6 +16,30 @@ from buildrunner.build.cache import TaskCache
 from buildrunner.parallel.plan import Plan, parse_plan, topological_order
 from buildrunner.store.db import Store
 
+LIB_APP_PLAN = """
+name: lib-app
+cache_env: [TARGET]
+tasks:
+  - id: lib
+    run: cat src/*.c > lib.txt
+    inputs: [src/]
+    files: [lib.txt]
+  - id: app
+    run: cat lib.txt main.c > app.txt
+    inputs: [main.c]
+    depends_on: [lib]
+    files: [app.txt]
+    env: {MODE: "fast"}
+"""  # lib reads src/, app reads main.c and lib's output
+
+
+def lib_app_project(root: Path) -> None:
+    """The sources of LIB_APP_PLAN (old enough for the stat cache to trust them)."""
+    write(root, "src/a.c", "int a;\n")
+    write(root, "src/b.c", "int b;\n")
+    write(root, "main.c", "int main;\n")
+    backdate(root)
+
 
 def make_cache(
     root: Path, *, cache_dir: Path | None = None, environ: Mapping[str, str] | None = None,

@@ -8,31 +8,21 @@ from pathlib import Path
 from buildrunner.build.cache import TaskCache
 from buildrunner.build.cache_explain import Change, explain_miss, render_changes
 from buildrunner.parallel.plan import Plan
-from tests.build.cache_helpers import backdate, make_cache, plan_of, run_plan, write
+from tests.build.cache_helpers import (
+    LIB_APP_PLAN,
+    lib_app_project,
+    make_cache,
+    plan_of,
+    run_plan,
+    write,
+)
 from tests.security.tokens import TokenFactory
 
-PLAN = """
-name: explain
-cache_env: [TARGET]
-tasks:
-  - id: lib
-    run: cat src/*.c > lib.txt
-    inputs: [src/]
-    files: [lib.txt]
-  - id: app
-    run: cat lib.txt main.c > app.txt
-    inputs: [main.c]
-    depends_on: [lib]
-    files: [app.txt]
-    env: {MODE: "fast"}
-"""
+PLAN = LIB_APP_PLAN
 
 
 def stored_plan(root: Path, environ: dict[str, str] | None = None) -> TaskCache:
-    write(root, "src/a.c", "int a;\n")
-    write(root, "src/b.c", "int b;\n")
-    write(root, "main.c", "int main;\n")
-    backdate(root)
+    lib_app_project(root)
     cache = make_cache(root, environ=environ or {"TARGET": "x86"})
     run_plan(cache, plan_of(PLAN), root)
     return cache

@@ -5,27 +5,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.build.cache_helpers import make_cache, plan_of, run_plan, write
+from tests.build.cache_helpers import (
+    LIB_APP_PLAN,
+    lib_app_project,
+    make_cache,
+    plan_of,
+    run_plan,
+    write,
+)
 from tests.conftest import run_br
 
-PLAN = """
-name: cli-cache
-tasks:
-  - id: lib
-    run: cat src/*.c > lib.txt
-    inputs: [src/]
-    files: [lib.txt]
-  - id: app
-    run: cat lib.txt > app.txt
-    depends_on: [lib]
-    cache: true
-    files: [app.txt]
-"""
+PLAN = LIB_APP_PLAN
 
 
 def cached_project(project: Path) -> None:
     write(project, "plan.yaml", PLAN)
-    write(project, "src/a.c", "int a;\n")
+    lib_app_project(project)
     run_plan(make_cache(project), plan_of(PLAN), project)
 
 
@@ -44,7 +39,7 @@ def test_ls_and_show(project: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     data = json.loads(shown.stdout)
     assert data["key"] == entries[0]["key"]
-    assert data["parts"]["inputs"].keys() == {"src/a.c"}
+    assert data["parts"]["inputs"].keys() == {"src/a.c", "src/b.c"}
     assert data["outputs"][0]["path"] == "lib.txt"
     text = run_br("cache", "show", entries[0]["key"], cwd=project)
     assert "input src/a.c" in text.stderr and "output lib.txt" in text.stderr
@@ -55,10 +50,10 @@ def test_why_names_what_changed(project: Path) -> None:
     hit = run_br("cache", "why", "app", "--plan", "plan.yaml", "--json", cwd=project)
     assert hit.returncode == 0, hit.stderr
     assert json.loads(hit.stdout)["cached"] is True
-    write(project, "src/b.c", "int b;\n")
+    write(project, "src/c.c", "int c;\n")
     lib = json.loads(run_br("cache", "why", "lib", "--plan", "plan.yaml", "--json", cwd=project).stdout)
     assert lib["cached"] is False
-    assert [change["line"] for change in lib["changes"]] == ["input src/b.c added"]
+    assert [change["line"] for change in lib["changes"]] == ["input src/c.c added"]
     app = run_br("cache", "why", "app", "--plan", "plan.yaml", cwd=project)
     assert "app would run" in app.stderr and "dependency lib changed" in app.stderr
 
@@ -67,12 +62,12 @@ def test_why_finds_the_plan_of_the_last_run(project: Path) -> None:
     cached_project(project)
     ran = run_br("run", "plan.yaml", "--json", cwd=project)
     assert ran.returncode == 0, ran.stderr
-    write(project, "plan.yaml", PLAN.replace("cat lib.txt > app.txt", "cat lib.txt lib.txt > app.txt"))
+    write(project, "plan.yaml", PLAN.replace("cat lib.txt main.c > app.txt", "cat main.c lib.txt > app.txt"))
     result = run_br("cache", "why", "app", "--json", cwd=project)
     assert result.returncode == 0, result.stderr
     changes = json.loads(result.stdout)["changes"]
     assert changes[0]["kind"] == "command"
-    assert changes[0]["diff"] == ["- cat lib.txt > app.txt", "+ cat lib.txt lib.txt > app.txt"]
+    assert changes[0]["diff"] == ["- cat lib.txt main.c > app.txt", "+ cat main.c lib.txt > app.txt"]
 
 
 def test_prune(project: Path) -> None:
@@ -114,7 +109,7 @@ def test_sizes_take_units() -> None:
 
 def test_a_bad_cache_folder_setting_is_one_line(project: Path) -> None:
     write(project, "plan.yaml", PLAN)
-    write(project, "src/a.c", "int a;\n")
+    lib_app_project(project)
     write(project, "blocker", "a file")
     result = run_br("cache", "why", "lib", "--plan", "plan.yaml", cwd=project,
                     env={"BR_CACHE_DIR": str(project / "blocker")})
