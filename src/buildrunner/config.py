@@ -103,6 +103,12 @@ class QualitySettings(Section):
     run_after_build: bool = False
 
 
+class CacheSettings(Section):
+    enabled: bool = True  # reuse results of unchanged tasks (docs/CACHE.md)
+    dir: str = ".buildrunner/cache"  # relative to the project root; may be a shared path
+    max_bytes: int | None = Field(5_000_000_000, ge=0)  # LRU-pruned above this; None: no cap
+
+
 class Settings(Section):
     store: StoreSettings = Field(default_factory=StoreSettings)
     run: RunSettings = Field(default_factory=RunSettings)
@@ -111,6 +117,7 @@ class Settings(Section):
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     parallel: ParallelSettings = Field(default_factory=ParallelSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
 
 
 def load_settings(root: Path, environ: dict[str, str] | None = None) -> Settings:

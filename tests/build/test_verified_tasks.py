@@ -137,7 +137,7 @@ def test_fix_rounds_spent_the_task_climbs_and_opus_is_accepted(
 ) -> None:
     server = project_with(agent(lambda family, rounds: family == "opus"), value_of_resolve=8)
     write_plan(project, plan(fix_attempts=1))
-    code, data, stderr = run(project)
+    code, _, stderr = run(project)
     assert code == 0, stderr
     assert (project / "calc.py").read_text() == RIGHT
     climbs = events(project, "task_escalated")

@@ -8,6 +8,7 @@ import sys
 import typer
 
 from buildrunner import __version__
+from buildrunner.cli import cache as cache_commands
 from buildrunner.cli import (
     gaps,
     init,
@@ -56,6 +57,7 @@ app.add_typer(telemetry.app, name="telemetry")
 app.add_typer(parallel.app, name="parallel")
 app.add_typer(quality.app, name="quality")
 app.add_typer(gaps.app, name="gaps")
+app.add_typer(cache_commands.app, name="cache")
 
 
 def main() -> None:
