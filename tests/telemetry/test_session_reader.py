@@ -83,14 +83,9 @@ def test_an_unknown_session_is_a_clear_error(db_path: Path) -> None:
     conn.close()
 
 
-def test_verdict_columns_of_a_newer_store_are_read(db_path: Path) -> None:
+def test_verdict_columns_are_read(db_path: Path) -> None:
     from .sessions import SessionWriter
 
-    conn = connect(db_path)
-    for column in ("verdict TEXT", "rung INTEGER", "fix_rounds INTEGER", "cache_key TEXT",
-                   "cached INTEGER NOT NULL DEFAULT 0"):  # what migration 0005 adds
-        conn.execute(f"ALTER TABLE tasks ADD COLUMN {column}")
-    conn.close()
     writer = SessionWriter(db_path, "name: n\ntasks:\n  - id: a\n    prompt: x\n"
                                     "  - id: b\n    prompt: y\n", t0=T0)
     writer.run("a", worker="w1", start=0, end=1)
