@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# defined in buildrunner.errors with every error class; re-exported here for callers
+from buildrunner.errors import Interrupted as Interrupted
 from buildrunner.parallel.backends import Backend, BackendMessage
 from buildrunner.parallel.locks import acquire_locks, lock_keys, release_locks
 from buildrunner.parallel.plan import Plan
@@ -63,11 +65,6 @@ class RunSummary:
             "duration_s": round(self.duration_s, 3),
             "results": self.tasks,
         }
-
-
-class Interrupted(Exception):
-    """The build was stopped by a signal (Ctrl-C, SIGTERM)."""
-
 
 
 class SessionRun:

@@ -28,7 +28,7 @@ def analyze_command(
 
     store = project_store()
     settings = project_settings(store)
-    conn = open_db(store)
+    conn = open_db(store, write=False)
     row = get_session(conn, session)
     workdir = session_workdir(conn, row.id, store.root)
     scan = project_findings(workdir, settings)

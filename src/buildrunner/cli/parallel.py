@@ -63,7 +63,7 @@ def status_command(session: str | None = SESSION_ARG, json_output: bool = JSON_O
     from buildrunner.parallel.dashboard import render_status
     from buildrunner.parallel.snapshot import snapshot
 
-    data = snapshot(open_db(), session)
+    data = snapshot(open_db(write=False), session)
     if data["session"] is not None:
         data["locks"] = [lock for lock in data["locks"]
                          if lock["session_id"] == data["session"]["id"]]
@@ -90,7 +90,7 @@ def list_command(
 
     if status is not None and status not in SESSION_STATUSES:
         fail(f"--status must be one of {', '.join(SESSION_STATUSES)}, not '{status}'")
-    conn = open_db()
+    conn = open_db(write=False)
     rows = [row for row in list_sessions(conn) if status is None or session_state(row) == status]
     sessions: list[dict[str, Any]] = []
     for row in rows[-limit:]:
@@ -144,7 +144,7 @@ def dashboard_command(
 
     store = project_store()
     if once or json_output:
-        data = snapshot(open_db(store), session)
+        data = snapshot(open_db(store, write=False), session)
         if json_output:
             emit_json(data)
         else:
@@ -172,7 +172,7 @@ def workers_command(
 
     if status is not None and status not in WORKER_STATUSES:
         fail(f"--status must be one of {', '.join(WORKER_STATUSES)}, not '{status}'")
-    conn = open_db()
+    conn = open_db(write=False)
     session_id: str | None = None
     if not all_sessions:
         try:
@@ -207,7 +207,7 @@ def locks_command(
     from buildrunner.parallel.sessions import get_session
     from buildrunner.parallel.snapshot import locks_view
 
-    conn = open_db()
+    conn = open_db(write=False)
     session_id = get_session(conn, session).id if session is not None else None
     rows = locks_view(conn, session_id, time.time())
     if json_output:
@@ -224,7 +224,7 @@ def summary_command(json_output: bool = JSON_OPTION) -> None:
     from buildrunner.cli.common import open_db
     from buildrunner.parallel.snapshot import summary
 
-    data = summary(open_db())
+    data = summary(open_db(write=False))
     if json_output:
         emit_json(data)
         return

@@ -24,11 +24,13 @@ def validate_command(
     plan_file: Path = typer.Argument(..., help="The plan YAML file to check."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Check a plan: syntax, fields, unknown dependencies, duplicates and cycles."""
+    """Check a plan: syntax, fields, unknown dependencies, duplicates, cycles and folders."""
     from buildrunner.parallel.plan import load_plan, topological_order
+    from buildrunner.parallel.preflight import check_folders, plan_folder
 
     plan = load_plan(plan_file)
     order = topological_order(plan)
+    check_folders(plan, plan_folder(plan, plan_file))
     counts = {
         "command": sum(task.kind == "command" for task in plan.tasks),
         "agent": sum(task.kind == "agent" for task in plan.tasks),

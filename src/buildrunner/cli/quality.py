@@ -30,7 +30,7 @@ def check_command(
 
     store = project_store()
     settings = project_settings(store)
-    conn = open_db(store)
+    conn = open_db(store, write=False)
     session_id = get_session(conn, session).id if session else latest_session_id(conn)
     workdir = session_workdir(conn, session_id, store.root)
     judged, results = check_quality(conn, workdir, settings, session_id)

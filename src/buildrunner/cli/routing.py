@@ -12,6 +12,8 @@ import typer
 
 from buildrunner.cli.common import JSON_OPTION, emit_json, err_console, fail
 
+MAX_USD = Decimal(1_000_000)  # stored as integer micro-dollars: far inside SQLite's range
+
 app = typer.Typer(
     help="Estimate task complexity, pick models, track costs and budgets.", no_args_is_help=True
 )
@@ -155,7 +157,7 @@ def costs_command(
         fail(f"--period must be one of {', '.join(PERIODS)} (got '{period}')")
     if by is not None and by not in GROUPINGS:
         fail(f"--by must be one of {', '.join(GROUPINGS)} (got '{by}')")
-    summary = CostTracker(_db()).summary(period, by)
+    summary = CostTracker(_db(write=False)).summary(period, by)
     data = summary.to_dict()
     if json_output:
         emit_json(data)
@@ -223,7 +225,7 @@ def budget_show_command(
     """Show each budget with what its scope has spent and what remains."""
     from buildrunner.routing.costs import CostTracker
 
-    tracker = CostTracker(_db())
+    tracker = CostTracker(_db(write=False))
     statuses = {s.scope: s for s in tracker.budget_status(session)}
     rows: list[dict[str, Any]] = []
     for budget in tracker.budgets():
@@ -252,9 +254,10 @@ def _usd_option(name: str, raw: str, positive: bool = False) -> Decimal:
         value = Decimal(raw)
     except InvalidOperation:
         fail(f"{name} must be an amount in USD (got '{raw}')")
-    if not value.is_finite() or value < 0 or (positive and value == 0):
+    if not value.is_finite() or value < 0 or (positive and value == 0) or value > MAX_USD:
         fail(
-            f"{name} must be a {'positive' if positive else 'non-negative'} amount in USD (got '{raw}')"
+            f"{name} must be a {'positive' if positive else 'non-negative'} amount in USD "
+            f"of at most {MAX_USD:,} (got '{raw}')"
         )
     return value
 
@@ -277,7 +280,7 @@ def _settings() -> tuple[Any, Path]:
     return project_settings(store).routing, store.root
 
 
-def _db() -> Any:
+def _db(*, write: bool = True) -> Any:
     from buildrunner.cli.common import open_db
 
-    return open_db()
+    return open_db(write=write)

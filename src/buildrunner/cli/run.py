@@ -71,7 +71,7 @@ def run_build(
     from buildrunner.cli.common import project_settings, project_store
     from buildrunner.orchestrator import Orchestrator, TaskUpdate
     from buildrunner.parallel.plan import load_plan
-    from buildrunner.parallel.preflight import check_commands
+    from buildrunner.parallel.preflight import preflight
 
     if (plan_file is None) == (resume is None):
         fail("give a PLAN file to run, or --resume SESSION to continue one (not both)")
@@ -89,7 +89,7 @@ def run_build(
         if dry_run:
             _dry_run(plan, settings, json_output)
             return
-        check_commands(plan, Path.cwd())
+        preflight(plan, Path.cwd())
     chosen_backend = backend or settings.run.backend
     if chosen_backend == "ray":
         _require_ray()

@@ -21,7 +21,9 @@ app = typer.Typer(
 
 LEVELS = ("info", "warning", "error", "critical")
 GROUPS = ("model", "session", "kind")
-HOURS_OPTION = typer.Option(24.0, "--hours", min=0.001, help="Window: the last N hours.")
+HOURS_OPTION = typer.Option(
+    24.0, "--hours", min=0.001, max=876_000.0, help="Window: the last N hours (at most 100 years)."
+)
 
 
 @app.command("summary")
@@ -37,7 +39,7 @@ def summary_command(
     if by is not None and by not in GROUPS:
         fail(f"--by must be one of {', '.join(GROUPS)} (got '{by}')")
     now = time.time()
-    conn = open_db()
+    conn = open_db(write=False)
     summary = summarize(conn, now - hours * 3600, now + 1e-6, by)  # type: ignore[arg-type]
     data = summary.to_dict()
     data["alerts_firing"] = conn.execute(
@@ -68,7 +70,7 @@ def events_command(
     from buildrunner.telemetry.events import EVENT_TYPES
     from buildrunner.telemetry.exports import EventQuery, flat_event, iter_event_rows
 
-    conn = open_db()
+    conn = open_db(write=False)
     unknown = [name for name in event_type if name not in EVENT_TYPES]
     if unknown:
         marks = ",".join("?" * len(unknown))
@@ -163,7 +165,7 @@ def performance_command(
     from buildrunner.telemetry.performance import performance_report
 
     now = time.time()
-    report = performance_report(open_db(), now - hours * 3600, now + 1e-6, slowest=slowest)
+    report = performance_report(open_db(write=False), now - hours * 3600, now + 1e-6, slowest=slowest)
     if json_output:
         emit_json(report.to_dict())
         return
@@ -198,7 +200,7 @@ def export_command(
         fail(f"folder {file.parent} does not exist")
     query = EventQuery(since=parse_since(since), types=event_type, session_id=session)
     try:
-        count = export_events(open_db(), file, chosen, query)  # type: ignore[arg-type]
+        count = export_events(open_db(write=False), file, chosen, query)  # type: ignore[arg-type]
     except OSError as exc:
         fail(f"cannot write {file}: {exc.strerror or exc}")
     result = {"path": str(file), "format": chosen, "events": count}

@@ -120,6 +120,11 @@ class CommandRunner:
         if not log_path.parent.is_dir():
             log_path.parent.mkdir(parents=True, exist_ok=True)
         argv = _argv(command)
+        if not cwd.is_dir():  # else spawning reports the shell as missing, not the folder
+            message = f"working directory {cwd} does not exist"
+            with open(log_path, "ab") as log:
+                log.write((message + "\n").encode())
+            return CommandResult(None, time.monotonic() - started, 0.0, 0.0, False, False, message)
         with open(log_path, "ab") as log:
             popen: subprocess.Popen[bytes] | None = None
             try:
