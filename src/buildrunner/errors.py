@@ -8,11 +8,10 @@ a crash report and exits 3 (`buildrunner.cli.crash`), so CI can tell a bad plan 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:  # only for annotations: this module imports nothing of buildrunner at run time
-    from buildrunner.routing.costs import BudgetStatus
-    from buildrunner.routing.failures import Failure
+# This module imports nothing of buildrunner (it is at the bottom of every import chain), so the
+# two errors that carry a routing object type it as Any and say in a comment what it is.
 
 
 class BuildRunnerError(Exception):
@@ -82,17 +81,17 @@ class BudgetExceededError(BuildRunnerError):
 class HardBudgetExceededError(BudgetExceededError):
     """A call would take spending past a hard budget; carries the budget it would break."""
 
-    def __init__(self, status: BudgetStatus) -> None:
+    def __init__(self, status: Any) -> None:
         super().__init__(f"refused: {status.describe()}")
-        self.status = status
+        self.status = status  # a routing.costs.BudgetStatus
 
 
 class ModelCallError(BuildRunnerError):
     """A model call failed; `failure` says how (and therefore what the policy does)."""
 
-    def __init__(self, failure: Failure, model: str, *, partial: object | None = None) -> None:
+    def __init__(self, failure: Any, model: str, *, partial: object | None = None) -> None:
         super().__init__(f"{model}: {failure.type}: {failure.message}")
-        self.failure = failure
+        self.failure = failure  # a routing.failures.Failure
         self.model = model
         self.partial = partial  # what the failed call still used and cost (a CLI run), if known
 
