@@ -42,7 +42,13 @@ class BrOutcome(subprocess.CompletedProcess[str]):
     """
 
     def __init__(
-        self, args: list[str], returncode: int, stdout: str, stderr: str, *, cwd: Path,
+        self,
+        args: list[str],
+        returncode: int,
+        stdout: str,
+        stderr: str,
+        *,
+        cwd: Path,
         duration_s: float,
     ) -> None:
         super().__init__(args, returncode, stdout, stderr)
@@ -58,7 +64,9 @@ class BrOutcome(subprocess.CompletedProcess[str]):
         try:
             return json.loads(self.stdout)
         except json.JSONDecodeError as exc:
-            raise AssertionError(f"stdout is not one JSON document ({exc})\n{self.explain()}") from None
+            raise AssertionError(
+                f"stdout is not one JSON document ({exc})\n{self.explain()}"
+            ) from None
 
     def assert_success(self) -> BrOutcome:
         return self.assert_exit(0)
@@ -70,16 +78,18 @@ class BrOutcome(subprocess.CompletedProcess[str]):
 
     def explain(self) -> str:
         """The command, where it ran, how it ended and what it printed."""
-        command = " ".join(["br", *(str(arg) for arg in self.args[len(BR):])])
-        return "\n".join([
-            f"command:   {command}",
-            f"directory: {self.cwd}",
-            f"exit code: {self.returncode} after {self.duration_s:.2f}s",
-            f"--- stdout ({len(self.stdout)} characters) ---",
-            _tail(self.stdout),
-            f"--- stderr ({len(self.stderr)} characters) ---",
-            _tail(self.stderr),
-        ])
+        command = " ".join(["br", *(str(arg) for arg in self.args[len(BR) :])])
+        return "\n".join(
+            [
+                f"command:   {command}",
+                f"directory: {self.cwd}",
+                f"exit code: {self.returncode} after {self.duration_s:.2f}s",
+                f"--- stdout ({len(self.stdout)} characters) ---",
+                _tail(self.stdout),
+                f"--- stderr ({len(self.stderr)} characters) ---",
+                _tail(self.stderr),
+            ]
+        )
 
     def __str__(self) -> str:
         return self.explain()
@@ -90,18 +100,30 @@ def _tail(text: str) -> str:
 
 
 def run_br(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120,
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
     input: str | None = None,
 ) -> BrOutcome:
     """Run the real `br` in a subprocess and capture its output."""
     started = time.monotonic()
     completed = subprocess.run(
-        [*BR, *args], cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True,
-        timeout=timeout, input=input,
+        [*BR, *args],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
     )
     return BrOutcome(
-        completed.args, completed.returncode, completed.stdout, completed.stderr,
-        cwd=(cwd or Path.cwd()).resolve(), duration_s=time.monotonic() - started,
+        completed.args,
+        completed.returncode,
+        completed.stdout,
+        completed.stderr,
+        cwd=(cwd or Path.cwd()).resolve(),
+        duration_s=time.monotonic() - started,
     )
 
 

@@ -90,18 +90,28 @@ def test_numbers_outside_their_range_are_one_line_errors(
 
 
 @pytest.mark.parametrize("timeout", ["0.5", "1e-6", "2.5"])
-def test_heartbeat_timeout_must_leave_room_for_a_beat_and_start_up(tmp_path: Path, timeout: str) -> None:
+def test_heartbeat_timeout_must_leave_room_for_a_beat_and_start_up(
+    tmp_path: Path, timeout: str
+) -> None:
     # a timeout under the interval declared healthy workers lost; 1e-6 respawned them forever
-    with pytest.raises(ConfigError, match=r"heartbeat_timeout_s .* must be at least heartbeat_interval_s"):
+    with pytest.raises(
+        ConfigError, match=r"heartbeat_timeout_s .* must be at least heartbeat_interval_s"
+    ):
         load_settings(tmp_path, environ={"BR_PARALLEL_HEARTBEAT_TIMEOUT_S": timeout})
-    settings = load_settings(tmp_path, environ={
-        "BR_PARALLEL_HEARTBEAT_INTERVAL_S": "0.2", "BR_PARALLEL_HEARTBEAT_TIMEOUT_S": "1.5",
-    })
+    settings = load_settings(
+        tmp_path,
+        environ={
+            "BR_PARALLEL_HEARTBEAT_INTERVAL_S": "0.2",
+            "BR_PARALLEL_HEARTBEAT_TIMEOUT_S": "1.5",
+        },
+    )
     assert settings.parallel.heartbeat_timeout_s == 1.5
 
 
 def test_the_same_limits_hold_in_files(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text("[tool.buildrunner.telemetry]\nflush_interval_s = inf\n")
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.buildrunner.telemetry]\nflush_interval_s = inf\n"
+    )
     with pytest.raises(ConfigError, match=r"'telemetry.flush_interval_s': must be a finite number"):
         load_settings(tmp_path, environ={})
 
@@ -115,7 +125,9 @@ def test_the_same_limits_hold_in_files(tmp_path: Path) -> None:
         (b"x = " + b"[" * 5000 + b"]" * 5000 + b"\n", "invalid TOML"),
     ],
 )
-def test_unreadable_settings_files_are_named(tmp_path: Path, name: str, content: bytes, expected: str) -> None:
+def test_unreadable_settings_files_are_named(
+    tmp_path: Path, name: str, content: bytes, expected: str
+) -> None:
     path = tmp_path / name
     path.parent.mkdir(exist_ok=True)
     path.write_bytes(content)
@@ -134,7 +146,9 @@ def test_a_settings_path_that_is_no_file_is_refused_not_read(tmp_path: Path) -> 
 
 def test_shared_then_private_settings(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.buildrunner.run]\nworkers = 2\n")
-    (tmp_path / "buildrunner.toml").write_text("[run]\nworkers = 3\n[telemetry]\nretention_days = 8\n")
+    (tmp_path / "buildrunner.toml").write_text(
+        "[run]\nworkers = 3\n[telemetry]\nretention_days = 8\n"
+    )
     assert load_settings(tmp_path, environ={}).run.workers == 3
     (tmp_path / ".buildrunner").mkdir()
     (tmp_path / ".buildrunner" / "config.toml").write_text("[run]\nworkers = 5\n")

@@ -30,7 +30,9 @@ def invoke(*args: str) -> tuple[int, str, str]:
             try:
                 main()
             except SystemExit as exit_:
-                code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
+                code = (
+                    exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
+                )
     finally:
         sys.argv = old_argv
     return code, out.getvalue(), err.getvalue()
@@ -57,10 +59,27 @@ plan_fields = st.fixed_dictionaries(
             st.integers(),
             st.lists(
                 st.dictionaries(
-                    st.sampled_from(["id", "run", "prompt", "depends_on", "files", "retries",
-                                     "bogus", "timeout_s", "model", "cost_limit_usd"]),
-                    st.one_of(st.text(max_size=8), st.integers(-5, 5), st.lists(st.text(max_size=4)),
-                              st.none(), st.floats(allow_nan=True)),
+                    st.sampled_from(
+                        [
+                            "id",
+                            "run",
+                            "prompt",
+                            "depends_on",
+                            "files",
+                            "retries",
+                            "bogus",
+                            "timeout_s",
+                            "model",
+                            "cost_limit_usd",
+                        ]
+                    ),
+                    st.one_of(
+                        st.text(max_size=8),
+                        st.integers(-5, 5),
+                        st.lists(st.text(max_size=4)),
+                        st.none(),
+                        st.floats(allow_nan=True),
+                    ),
                     max_size=5,
                 ),
                 max_size=4,
@@ -83,7 +102,9 @@ def test_random_yaml_text_is_rejected_cleanly(text: str, project: Path) -> None:
 
 @FUZZ
 @given(data=plan_fields)
-def test_structurally_wrong_plans_are_rejected_cleanly(data: dict[str, object], project: Path) -> None:
+def test_structurally_wrong_plans_are_rejected_cleanly(
+    data: dict[str, object], project: Path
+) -> None:
     import yaml
 
     (project / "plan.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
@@ -101,7 +122,9 @@ def test_binary_plan_files(raw: bytes, project: Path) -> None:
         assert_clean_error(code, err)
 
 
-toml_like = st.text(alphabet=st.sampled_from(list("[]=\"'abrunworkesdtlmy_.0123456789 \n-")), max_size=120)
+toml_like = st.text(
+    alphabet=st.sampled_from(list("[]=\"'abrunworkesdtlmy_.0123456789 \n-")), max_size=120
+)
 
 
 @FUZZ
@@ -205,15 +228,23 @@ def test_usage_errors_are_one_line(project: Path, args: list[str], expected: str
 @pytest.mark.parametrize(
     ("plan", "expected"),
     [
-        ("name: x\ntasks:\n  - id: a\n    run: 'true'\ntasks:\n  - id: b\n    run: 'true'\n", "duplicate key 'tasks'"),
+        (
+            "name: x\ntasks:\n  - id: a\n    run: 'true'\ntasks:\n  - id: b\n    run: 'true'\n",
+            "duplicate key 'tasks'",
+        ),
         ("name: x\ntasks: " + "[" * 1000 + "]" * 1000 + "\n", "nest"),
-        ("name: x\ntasks:\n  - id: a\n    run: 'true'\n    priority: 99999999999999999999\n", "'priority'"),
+        (
+            "name: x\ntasks:\n  - id: a\n    run: 'true'\n    priority: 99999999999999999999\n",
+            "'priority'",
+        ),
         ("name: x\ntasks:\n  - id: a\n    run: 'true'\n    timeout_s: .inf\n", "finite number"),
         ("name: x\ntasks:\n  - id: a\n    run: 'true'\n    cwd: \"a\\0b\"\n", "NUL byte"),
         ("name: x\ntasks:\n  - id: a\n    run: 'true'\n    cwd: ../..\n", "stay inside"),
     ],
 )
-def test_plans_that_used_to_fail_late_fail_at_validation(project: Path, plan: str, expected: str) -> None:
+def test_plans_that_used_to_fail_late_fail_at_validation(
+    project: Path, plan: str, expected: str
+) -> None:
     (project / "plan.yaml").write_text(plan)
     for command in (["plan", "validate", "plan.yaml"], ["run", "plan.yaml"]):
         code, _, err = invoke(*command)
@@ -227,7 +258,9 @@ def test_binary_settings_files(project: Path, name: str) -> None:
     assert "not a UTF-8 text file" in one_line_error(code, err)
 
 
-def test_infinite_busy_timeout_from_the_environment(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_infinite_busy_timeout_from_the_environment(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BR_STORE_BUSY_TIMEOUT_S", "inf")
     code, _, err = invoke("parallel", "list")
     assert "store.busy_timeout_s" in one_line_error(code, err)
@@ -248,7 +281,11 @@ def _session_db(project: Path) -> sqlite3.Connection:
         ("DROP TABLE events", ["telemetry", "summary"], "table 'events' is missing"),
         ("UPDATE sessions SET created_at = 'garbage'", ["parallel", "list"], "sessions.created_at"),
         ("UPDATE sessions SET metadata = '[1'", ["parallel", "status"], "sessions.metadata"),
-        ("UPDATE workers SET last_heartbeat = 'x'", ["parallel", "workers"], "workers.last_heartbeat"),
+        (
+            "UPDATE workers SET last_heartbeat = 'x'",
+            ["parallel", "workers"],
+            "workers.last_heartbeat",
+        ),
         ("UPDATE events SET payload = 'not json'", ["telemetry", "events"], "events.payload"),
     ],
 )
@@ -276,9 +313,16 @@ def test_a_corrupt_stored_plan_on_resume(project: Path) -> None:
 
 
 def test_read_only_commands_never_create_the_private_folder(project: Path) -> None:
-    for command in (["parallel", "list"], ["parallel", "status"], ["parallel", "summary"],
-                    ["telemetry", "summary"], ["telemetry", "events"], ["routing", "costs"],
-                    ["parallel", "locks"], ["parallel", "workers"]):
+    for command in (
+        ["parallel", "list"],
+        ["parallel", "status"],
+        ["parallel", "summary"],
+        ["telemetry", "summary"],
+        ["telemetry", "events"],
+        ["routing", "costs"],
+        ["parallel", "locks"],
+        ["parallel", "workers"],
+    ):
         code, _, err = invoke(*command)
         assert code == 0, (command, err)
     assert not (project / ".buildrunner").exists()
@@ -302,9 +346,13 @@ def test_a_full_disk_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
     disk = tmp_path / "disk"
     disk.mkdir()
-    if os.getuid() != 0 or subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], capture_output=True
-    ).returncode != 0:
+    if (
+        os.getuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a small tmpfs here")
     try:
         monkeypatch.chdir(disk)

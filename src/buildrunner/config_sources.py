@@ -20,7 +20,9 @@ NOT_SETTINGS = frozenset({"BR_PROJECT_DIR"})
 MAX_CONFIG_BYTES = 5_000_000  # a pyproject.toml is a few KB; this stops /dev/zero and mistakes
 
 
-def merged_settings(root: Path, environ: Mapping[str, str], sections: Iterable[str]) -> dict[str, Any]:
+def merged_settings(
+    root: Path, environ: Mapping[str, str], sections: Iterable[str]
+) -> dict[str, Any]:
     """Every source merged into one table of sections (only `sections` are read from the env)."""
     merged: dict[str, Any] = {}
     pyproject = root / "pyproject.toml"

@@ -88,8 +88,11 @@ def read_jsonl(
         import sys
 
         yield from iter_jsonl(
-            _bounded_lines(sys.stdin.buffer, max_line_bytes), source="<stdin>", error=error,
-            max_depth=max_depth, max_line_bytes=max_line_bytes,
+            _bounded_lines(sys.stdin.buffer, max_line_bytes),
+            source="<stdin>",
+            error=error,
+            max_depth=max_depth,
+            max_line_bytes=max_line_bytes,
         )
         return
     try:
@@ -103,13 +106,19 @@ def read_jsonl(
         raise error(f"{path}: cannot read: {_reason(exc)}") from None
     with handle:
         yield from iter_jsonl(
-            _bounded_lines(handle, max_line_bytes), source=str(path), error=error,
-            max_depth=max_depth, max_line_bytes=max_line_bytes,
+            _bounded_lines(handle, max_line_bytes),
+            source=str(path),
+            error=error,
+            max_depth=max_depth,
+            max_line_bytes=max_line_bytes,
         )
 
 
 def parse_json(
-    text: str, *, where: str, error: type[BuildRunnerError] = InputError,
+    text: str,
+    *,
+    where: str,
+    error: type[BuildRunnerError] = InputError,
     max_depth: int = MAX_JSON_DEPTH,
 ) -> Any:
     """One JSON value, nested at most `max_depth` levels; else `error` naming `where`."""
@@ -130,7 +139,9 @@ def json_depth(value: Any, *, stop_after: int | None = None) -> int:
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        )
         if children is None:
             continue
         depth += 1

@@ -68,8 +68,14 @@ def test_order_respects_dependencies_not_file_order() -> None:
             "name: x\ntasks:\n  - id: a\n    run: echo\n    prompt: hi\n",
             "task 'a': a task has either 'run' or 'prompt', not both",
         ),
-        ("name: x\ntasks:\n  - id: a\n    run: echo\n    retries: lots\n", "p.yaml:5: task 'a': 'retries'"),
-        ("name: x\ntasks:\n  - id: a\n    run: echo\n    colour: red\n", "p.yaml:5: task 'a': 'colour': unknown field"),
+        (
+            "name: x\ntasks:\n  - id: a\n    run: echo\n    retries: lots\n",
+            "p.yaml:5: task 'a': 'retries'",
+        ),
+        (
+            "name: x\ntasks:\n  - id: a\n    run: echo\n    colour: red\n",
+            "p.yaml:5: task 'a': 'colour': unknown field",
+        ),
         ("name: x\ntasks: [\n", "p.yaml:3: YAML syntax error"),
         ("- just a list\n", "p.yaml:1: a plan is a mapping"),
         ("tasks:\n  - id: a\n    run: echo\n", "'name': required field is missing"),
@@ -139,17 +145,26 @@ def test_plan_round_trips_through_json() -> None:
             "name: x\ntasks:\n  - id: a\n    run: echo\ntasks:\n  - id: b\n    run: echo\n",
             "p.yaml:5: duplicate key 'tasks' (first on line 2)",
         ),
-        ("name: x\ntasks:\n  - id: a\n    run: echo\n    run: ls\n", "p.yaml:5: duplicate key 'run' (first on line 4)"),
+        (
+            "name: x\ntasks:\n  - id: a\n    run: echo\n    run: ls\n",
+            "p.yaml:5: duplicate key 'run' (first on line 4)",
+        ),
         (
             "name: x\ntasks:\n  - id: a\n    run: echo\n    env: {A: '1', A: '2'}\n",
             "p.yaml:5: duplicate key 'A' (first on line 5)",
         ),
         ("name: x\nname: y\ntasks: []\n", "p.yaml:2: duplicate key 'name'"),
-        ("name: x\ntasks:\n  - id: a\n    run: echo\n---\nname: y\n", "p.yaml:5: a plan file holds one YAML document"),
+        (
+            "name: x\ntasks:\n  - id: a\n    run: echo\n---\nname: y\n",
+            "p.yaml:5: a plan file holds one YAML document",
+        ),
         ("name: !!python/name:os.system x\ntasks: []\n", "p.yaml:1: unsupported YAML tag"),
         ("name: x\ntasks: !!set {a, b}\n", "p.yaml:2: unsupported YAML tag"),
-        ("name: x\ntasks:\n  - id: a\n    run: \"echo \\0\"\n", "p.yaml:4: text holds a NUL byte"),
-        ("name: x\ntasks:\n  - id: a\n    run: echo\n    cwd: \"a\\x00b\"\n", "p.yaml:5: text holds a NUL byte"),
+        ('name: x\ntasks:\n  - id: a\n    run: "echo \\0"\n', "p.yaml:4: text holds a NUL byte"),
+        (
+            'name: x\ntasks:\n  - id: a\n    run: echo\n    cwd: "a\\x00b"\n',
+            "p.yaml:5: text holds a NUL byte",
+        ),
     ],
 )
 def test_the_loader_refuses_with_the_line(text: str, expected: str) -> None:
@@ -272,8 +287,10 @@ def test_a_10k_task_chain_orders_without_recursion() -> None:
 
 
 def test_a_cycle_at_the_end_of_a_long_chain_is_found() -> None:
-    text = _chain(5_000).replace("name: chain\ntasks:\n  - id: t0\n    run: echo 0\n",
-                                 "name: chain\ntasks:\n  - id: t0\n    run: echo 0\n    depends_on: [t4999]\n")
+    text = _chain(5_000).replace(
+        "name: chain\ntasks:\n  - id: t0\n    run: echo 0\n",
+        "name: chain\ntasks:\n  - id: t0\n    run: echo 0\n    depends_on: [t4999]\n",
+    )
     with pytest.raises(PlanError, match=r"dependency cycle t0 -> t4999 -> t4998"):
         parse_plan(text, "p.yaml")
 

@@ -55,7 +55,9 @@ VALID_SHELL = ["pwd; ls", "date;ls", "ls|wc -l", "(cd . && ls)", "true&&echo ok"
 
 
 def test_valid_shell_is_never_refused(tmp_path: Path) -> None:
-    tasks = [f"  - id: t{index}\n    run: {command!r}\n" for index, command in enumerate(VALID_SHELL)]
+    tasks = [
+        f"  - id: t{index}\n    run: {command!r}\n" for index, command in enumerate(VALID_SHELL)
+    ]
     check_commands(parse_plan(_plan(*tasks)), tmp_path)
 
 
@@ -70,16 +72,20 @@ def test_valid_shell_runs_through_br(project: Path) -> None:
 
 def test_a_missing_program_is_named(tmp_path: Path) -> None:
     plan = parse_plan(_plan("  - id: a\n    run: no-such-program-xyz --flag\n"))
-    with pytest.raises(PlanError, match="task 'a': command 'no-such-program-xyz' not found on PATH"):
+    with pytest.raises(
+        PlanError, match="task 'a': command 'no-such-program-xyz' not found on PATH"
+    ):
         check_commands(plan, tmp_path)
 
 
 def test_a_missing_script_is_named_when_nothing_runs_before(tmp_path: Path) -> None:
-    plan = parse_plan(_plan(
-        "  - id: a\n    run: ./missing.sh\n",
-        "  - id: make\n    run: 'true'\n",
-        "  - id: b\n    run: ./made-by-make.sh\n    depends_on: [make]\n",
-    ))
+    plan = parse_plan(
+        _plan(
+            "  - id: a\n    run: ./missing.sh\n",
+            "  - id: make\n    run: 'true'\n",
+            "  - id: b\n    run: ./made-by-make.sh\n    depends_on: [make]\n",
+        )
+    )
     with pytest.raises(PlanError, match=r"task 'a': program '\./missing\.sh' does not exist"):
         check_commands(plan, tmp_path)
     (tmp_path / "missing.sh").write_text("#!/bin/sh\n")
@@ -96,17 +102,21 @@ def test_a_megabyte_command_is_read_once(tmp_path: Path) -> None:
 
 def test_a_missing_cwd_says_the_directory_does_not_exist(tmp_path: Path) -> None:
     plan = parse_plan(_plan("  - id: a\n    run: ls\n    cwd: deeper\n"))
-    with pytest.raises(PlanError, match=r"task 'a': cwd 'deeper': directory .*deeper does not exist"):
+    with pytest.raises(
+        PlanError, match=r"task 'a': cwd 'deeper': directory .*deeper does not exist"
+    ):
         check_folders(plan, tmp_path)
     (tmp_path / "deeper").mkdir()
     check_folders(plan, tmp_path)
 
 
 def test_a_cwd_made_by_an_earlier_task_is_allowed(tmp_path: Path) -> None:
-    plan = parse_plan(_plan(
-        "  - id: mk\n    run: mkdir -p build\n",
-        "  - id: use\n    run: ls\n    cwd: build\n    depends_on: [mk]\n",
-    ))
+    plan = parse_plan(
+        _plan(
+            "  - id: mk\n    run: mkdir -p build\n",
+            "  - id: use\n    run: ls\n    cwd: build\n    depends_on: [mk]\n",
+        )
+    )
     preflight(plan, tmp_path)
 
 
@@ -120,7 +130,9 @@ def test_a_cwd_that_is_a_file_or_leads_outside_is_refused(tmp_path: Path) -> Non
 
 
 def test_plan_folder_follows_workdir(tmp_path: Path) -> None:
-    plan = parse_plan(_plan("  - id: a\n    run: ls\n").replace("name: p\n", "name: p\nworkdir: sub\n"))
+    plan = parse_plan(
+        _plan("  - id: a\n    run: ls\n").replace("name: p\n", "name: p\nworkdir: sub\n")
+    )
     assert plan_folder(plan, tmp_path / "ci" / "plan.yaml") == tmp_path / "ci" / "sub"
 
 

@@ -131,7 +131,9 @@ def test_reading_a_read_only_checkout(tmp_path: Path) -> None:
 
     store = Store(tmp_path)
     conn = store.connect()
-    conn.execute("INSERT INTO budgets(scope, limit_micro_usd, hard, updated_at) VALUES ('daily', 5, 1, 0)")
+    conn.execute(
+        "INSERT INTO budgets(scope, limit_micro_usd, hard, updated_at) VALUES ('daily', 5, 1, 0)"
+    )
     conn.close()
     before = sorted(os.listdir(store.data_dir))
     with read_only(tmp_path):

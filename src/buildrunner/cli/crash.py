@@ -91,7 +91,9 @@ def report_bug(exc: BaseException, argv: Sequence[str] | None = None) -> int:
     """Write the report, print one line pointing to it on stderr; returns the exit code (3)."""
     from buildrunner.display import printable
 
-    path = write_crash_report(exc, list(argv if argv is not None else sys.argv), logs_dir=project_logs_dir())
+    path = write_crash_report(
+        exc, list(argv if argv is not None else sys.argv), logs_dir=project_logs_dir()
+    )
     summary = printable(f"{type(exc).__name__}: {exc}", one_line=True)
     if len(summary) > 200:
         summary = summary[:197] + "..."

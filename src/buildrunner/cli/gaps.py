@@ -17,7 +17,9 @@ STYLE = {"critical": "red", "high": "yellow", "medium": "cyan", "low": "dim"}
 
 @app.command("analyze")
 def analyze_command(
-    session: str | None = typer.Option(None, "--session", help="Analyse this build (default: newest)."),
+    session: str | None = typer.Option(
+        None, "--session", help="Analyse this build (default: newest)."
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """List the gaps between the plan and the build; exit 1 when there are any."""
@@ -34,13 +36,20 @@ def analyze_command(
     scan = project_findings(workdir, settings)
     _, gates = check_quality(conn, workdir, settings, row.id, findings=scan)
     # open findings are listed one by one, so their gate is not listed again
-    gaps = analyze(conn, row.id, workdir, security_findings=scan[0],
-                   gates=[gate for gate in gates if gate.gate != "security"])
+    gaps = analyze(
+        conn,
+        row.id,
+        workdir,
+        security_findings=scan[0],
+        gates=[gate for gate in gates if gate.gate != "security"],
+    )
     if json_output:
         emit_json({"session_id": row.id, "plan": row.name, "gaps": [gap.to_dict() for gap in gaps]})
     else:
         if not gaps:
-            err_console.print(f"[green]no gaps[/green]: session {row.id} did everything its plan asked")
+            err_console.print(
+                f"[green]no gaps[/green]: session {row.id} did everything its plan asked"
+            )
         for number, gap in enumerate(gaps, 1):
             colour = STYLE[gap.priority]
             err_console.print(

@@ -24,23 +24,47 @@ from buildrunner import __version__
 
 # name -> (module, attribute: a Typer app or a command function, one-line help for `br --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "run": ("buildrunner.cli.run", "run_command",
-            "Run a build plan: tasks in dependency order, in parallel where safe."),
-    "init": ("buildrunner.cli.init", "init_command",
-             "Set up this project: .buildrunner/ (private) and buildrunner.toml (shared)."),
+    "run": (
+        "buildrunner.cli.run",
+        "run_command",
+        "Run a build plan: tasks in dependency order, in parallel where safe.",
+    ),
+    "init": (
+        "buildrunner.cli.init",
+        "init_command",
+        "Set up this project: .buildrunner/ (private) and buildrunner.toml (shared).",
+    ),
     "plan": ("buildrunner.cli.plan", "app", "Validate plan files and print their JSON Schema."),
-    "security": ("buildrunner.cli.security", "app",
-                 "Scan for secrets and SQL injection; git hooks, baseline, masking."),
-    "routing": ("buildrunner.cli.routing", "app",
-                "Estimate task complexity, pick models, track costs and budgets."),
-    "telemetry": ("buildrunner.cli.telemetry", "app",
-                  "Events, metrics, alerts, performance and exports from the store."),
-    "parallel": ("buildrunner.cli.parallel", "app",
-                 "Sessions, workers, file locks and the live dashboard."),
-    "quality": ("buildrunner.cli.quality", "app",
-                "Quality gates: security clean, tests passed, coverage, budget, alerts."),
-    "gaps": ("buildrunner.cli.gaps", "app",
-             "Gap analysis: tasks not done, files never created, open findings, failing gates."),
+    "security": (
+        "buildrunner.cli.security",
+        "app",
+        "Scan for secrets and SQL injection; git hooks, baseline, masking.",
+    ),
+    "routing": (
+        "buildrunner.cli.routing",
+        "app",
+        "Estimate task complexity, pick models, track costs and budgets.",
+    ),
+    "telemetry": (
+        "buildrunner.cli.telemetry",
+        "app",
+        "Events, metrics, alerts, performance and exports from the store.",
+    ),
+    "parallel": (
+        "buildrunner.cli.parallel",
+        "app",
+        "Sessions, workers, file locks and the live dashboard.",
+    ),
+    "quality": (
+        "buildrunner.cli.quality",
+        "app",
+        "Quality gates: security clean, tests passed, coverage, budget, alerts.",
+    ),
+    "gaps": (
+        "buildrunner.cli.gaps",
+        "app",
+        "Gap analysis: tasks not done, files never created, open findings, failing gates.",
+    ),
 }
 
 EXIT_USAGE = 2
@@ -55,7 +79,10 @@ class LazyGroup(TyperGroup):
     """The root group: a command's module is imported the first time the command is needed."""
 
     def list_commands(self, ctx: Any) -> list[str]:
-        return [*super().list_commands(ctx), *(name for name in COMMANDS if name not in self.commands)]
+        return [
+            *super().list_commands(ctx),
+            *(name for name in COMMANDS if name not in self.commands),
+        ]
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name not in self.commands and cmd_name in COMMANDS:
@@ -179,8 +206,10 @@ def _usage_message(exc: Any) -> str:
     message = exc.format_message()
     ctx = getattr(exc, "ctx", None)
     if type(exc).__name__ == "NoSuchOption" and _looks_like_number(getattr(exc, "option_name", "")):
-        message = (f"{exc.option_name} is read as an option; a negative number is not a valid "
-                   f"value here (put -- before it if it is meant as an argument)")
+        message = (
+            f"{exc.option_name} is read as an option; a negative number is not a valid "
+            f"value here (put -- before it if it is meant as an argument)"
+        )
     hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
     message = message.rstrip(".")
     return f"{message[:1].lower()}{message[1:]}{hint}"
@@ -247,7 +276,9 @@ def _damaged_store() -> str | None:
         return None
     if damage is None:
         return None
-    return f"database {store.db_path} is damaged: {damage.describe()}; move it aside to start afresh"
+    return (
+        f"database {store.db_path} is damaged: {damage.describe()}; move it aside to start afresh"
+    )
 
 
 def _die(message: str, code: int) -> int:

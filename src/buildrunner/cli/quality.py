@@ -19,7 +19,9 @@ MARKS = {"pass": "[green]pass[/green]", "fail": "[red]FAIL[/red]", "skip": "[dim
 
 @app.command("check")
 def check_command(
-    session: str | None = typer.Option(None, "--session", help="Judge this build (default: newest)."),
+    session: str | None = typer.Option(
+        None, "--session", help="Judge this build (default: newest)."
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Run every gate; exit 1 if any fails (skipped gates are not configured and do not fail)."""
@@ -36,14 +38,18 @@ def check_command(
     judged, results = check_quality(conn, workdir, settings, session_id)
     failed = [result for result in results if result.outcome == "fail"]
     if json_output:
-        emit_json({
-            "session_id": judged,
-            "passed": not failed,
-            "gates": [result.to_dict() for result in results],
-        })
+        emit_json(
+            {
+                "session_id": judged,
+                "passed": not failed,
+                "gates": [result.to_dict() for result in results],
+            }
+        )
     else:
         print_gates(results)
-        verdict = "[red]quality gates failed[/red]" if failed else "[green]quality gates passed[/green]"
+        verdict = (
+            "[red]quality gates failed[/red]" if failed else "[green]quality gates passed[/green]"
+        )
         err_console.print(verdict)
     if failed:
         raise typer.Exit(1)

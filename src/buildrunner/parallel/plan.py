@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from buildrunner.errors import PlanError
 from buildrunner.parallel import plan_graph
-from buildrunner.parallel.plan_yaml import LineIndex, PlanYAMLError, gc_paused, load_yaml
+from buildrunner.parallel.plan_messages import check_graph, describe_validation
+from buildrunner.parallel.plan_yaml import PlanYAMLError, gc_paused, load_yaml
 from buildrunner.userfiles import read_text
 
 TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
@@ -52,7 +53,9 @@ class TaskSpec(BaseModel):
     cost_limit_usd: float | None = Field(
         None, gt=0, le=MAX_USD, description="Most this task may spend."
     )
-    retries: int = Field(0, ge=0, le=20, description="Extra attempts after a failure or lost worker.")
+    retries: int = Field(
+        0, ge=0, le=20, description="Extra attempts after a failure or lost worker."
+    )
     timeout_s: float | None = Field(
         None, gt=0, le=MAX_TIMEOUT_S, description="Kill the task after this many seconds."
     )
@@ -83,7 +86,9 @@ class TaskSpec(BaseModel):
         "(default: the plan's `check`).",
     )
     fix_attempts: int | None = Field(
-        None, ge=0, le=10,
+        None,
+        ge=0,
+        le=10,
         description="Agent tasks: fix rounds after a failed check before climbing to the next model "
         "(default: the plan's, 2).",
     )
@@ -102,7 +107,8 @@ class TaskSpec(BaseModel):
         "for command tasks that declare inputs).",
     )
     isolate: Literal["task", "session", "none"] | None = Field(
-        None, description="Run in its own git worktree (task), the session's (session) or in place (none)."
+        None,
+        description="Run in its own git worktree (task), the session's (session) or in place (none).",
     )
     approve: bool = Field(
         False, description="Pause for `br review approve` before the task's work is merged."
@@ -155,7 +161,9 @@ class TaskSpec(BaseModel):
     def _one_kind(self) -> TaskSpec:
         if (self.run is None) == (self.prompt is None):
             if self.run is None:
-                raise ValueError("a task needs either 'run' (a command) or 'prompt' (an agent task)")
+                raise ValueError(
+                    "a task needs either 'run' (a command) or 'prompt' (an agent task)"
+                )
             raise ValueError("a task has either 'run' or 'prompt', not both")
         if self.run is not None and not self.run.strip():
             raise ValueError("'run' must not be empty")
@@ -163,7 +171,8 @@ class TaskSpec(BaseModel):
             self.check is not None or self.fix_attempts is not None or self.escalate is not None
         ):
             agent_only = [
-                name for name in ("check", "fix_attempts", "escalate")
+                name
+                for name in ("check", "fix_attempts", "escalate")
                 if getattr(self, name) is not None
             ]
             if agent_only:
@@ -190,7 +199,8 @@ class Plan(BaseModel):
     workers: int | None = Field(None, ge=1, le=256, description="Default --workers.")
     env: dict[str, str] = Field(default_factory=dict, description="Environment for every task.")
     workdir: str | None = Field(
-        None, description="Folder the tasks run in, relative to the plan file (default: its folder)."
+        None,
+        description="Folder the tasks run in, relative to the plan file (default: its folder).",
     )
     check: list[str] | None = Field(
         None, description="Default acceptance check(s) of agent tasks that name none."
@@ -294,7 +304,9 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
         line = f":{mark.line + 1}" if mark else ""
         raise PlanError(f"{source}{line}: YAML syntax error: {exc.problem or exc}") from None
     except yaml.reader.ReaderError as exc:
-        raise PlanError(f"{source}: not YAML text: character {exc.character!r} at offset {exc.position}") from None
+        raise PlanError(
+            f"{source}: not YAML text: character {exc.character!r} at offset {exc.position}"
+        ) from None
     except yaml.YAMLError as exc:
         raise PlanError(f"{source}: YAML error: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):
@@ -303,76 +315,9 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
         try:
             plan = Plan.model_validate(data)
         except ValidationError as exc:
-            raise PlanError(_describe_validation(exc, data, lines, source)) from None
-        _check_graph(plan, data, lines, source)
+            raise PlanError(describe_validation(exc, data, lines, source)) from None
+        check_graph(plan.tasks, data, lines, source)
     return plan
-
-
-def _task_label(data: dict[str, Any], index: int) -> str:
-    tasks = data.get("tasks")
-    if isinstance(tasks, list) and index < len(tasks) and isinstance(tasks[index], dict):
-        task_id = tasks[index].get("id")
-        if task_id is not None:
-            return f"task '{task_id}'"
-    return f"task #{index + 1}"
-
-
-def _where(data: dict[str, Any], loc: list[Any]) -> str:
-    """`task 'x': 'field': ` (or `'field': `) for an error at `loc`."""
-    where = ""
-    if len(loc) >= 2 and loc[0] == "tasks" and isinstance(loc[1], int):
-        where = _task_label(data, loc[1]) + ": "
-        field = ".".join(str(p) for p in loc[2:])
-    else:
-        field = ".".join(str(p) for p in loc)
-    return where + (f"'{field}': " if field else "")
-
-
-def _describe_validation(
-    exc: ValidationError, data: dict[str, Any], lines: LineIndex, source: str
-) -> str:
-    error = exc.errors()[0]
-    loc = [part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-"))]
-    line = lines.line_of(data, loc)
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = "unknown field"
-    elif error["type"] == "missing":
-        message = "required field is missing"
-    elif error["type"] == "finite_number":
-        message = "must be a finite number (not .inf or .nan)"
-    extra = len(exc.errors()) - 1
-    more = f" (and {extra} more error{'s' if extra > 1 else ''})" if extra else ""
-    return f"{source}:{line}: {_where(data, loc)}{message}{more}"
-
-
-def _check_graph(plan: Plan, data: dict[str, Any], lines: LineIndex, source: str) -> None:
-    seen: dict[str, int] = {}
-    for index, task in enumerate(plan.tasks):
-        if task.id in seen:
-            line = lines.line_of(data, ["tasks", index, "id"])
-            raise PlanError(
-                f"{source}:{line}: task '{task.id}': duplicate id "
-                f"(first defined as task #{seen[task.id] + 1})"
-            )
-        seen[task.id] = index
-    for index, task in enumerate(plan.tasks):
-        for dep_index, dep in enumerate(task.depends_on):
-            if dep not in seen:
-                line = lines.line_of(data, ["tasks", index, "depends_on", dep_index])
-                raise PlanError(
-                    f"{source}:{line}: task '{task.id}': depends_on names unknown task '{dep}'"
-                )
-            if dep == task.id:
-                line = lines.line_of(data, ["tasks", index, "depends_on", dep_index])
-                raise PlanError(f"{source}:{line}: task '{task.id}': depends on itself")
-    cycle = find_cycle(plan)
-    if cycle:
-        index = seen[cycle[0]]
-        line = lines.line_of(data, ["tasks", index, "depends_on"])
-        raise PlanError(
-            f"{source}:{line}: task '{cycle[0]}': dependency cycle {' -> '.join(cycle)}"
-        )
 
 
 def find_cycle(plan: Plan) -> list[str] | None:

@@ -160,7 +160,9 @@ class _Composer:
             elif kind is events.DocumentStartEvent:
                 self.documents += 1
                 if self.documents > 1:
-                    raise PlanYAMLError(line, "a plan file holds one YAML document (found a second '---')")
+                    raise PlanYAMLError(
+                        line, "a plan file holds one YAML document (found a second '---')"
+                    )
         return root, self.index
 
     # -- building ------------------------------------------------------------------------
@@ -198,7 +200,9 @@ class _Composer:
             return
         if not frame.has_key:
             if isinstance(value, list | dict):
-                raise PlanYAMLError(line, "a mapping key must be a plain value, not a list or mapping")
+                raise PlanYAMLError(
+                    line, "a mapping key must be a plain value, not a list or mapping"
+                )
             if value in frame.key_lines:
                 first = frame.key_lines[value]
                 raise PlanYAMLError(line, f"duplicate key '{value}' (first on line {first})")

@@ -24,8 +24,27 @@ _WORD = re.compile(r"[ \t]*([^ \t\n;&|<>()]*)")
 # A first word holding one of these is shell syntax (quotes, expansions, globs, escapes, groups).
 _SHELL_SYNTAX = re.compile(r"['\"`$\\*?\[\]{}~!#=]")
 _QUOTE_OR_EXPANSION = re.compile(r"['\"`$\\]")
-_KEYWORDS = frozenset({"if", "then", "else", "elif", "fi", "do", "done", "for", "while", "until",
-                       "case", "esac", "in", "function", "select", "time", "coproc"})
+_KEYWORDS = frozenset(
+    {
+        "if",
+        "then",
+        "else",
+        "elif",
+        "fi",
+        "do",
+        "done",
+        "for",
+        "while",
+        "until",
+        "case",
+        "esac",
+        "in",
+        "function",
+        "select",
+        "time",
+        "coproc",
+    }
+)
 
 
 def first_program(command: str) -> str | None:
@@ -103,7 +122,9 @@ def check_folders(plan: Plan, base: Path) -> None:
         if folder.exists() and not folder.is_dir():
             raise PlanError(f"task '{task.id}': cwd '{task.cwd}' is not a directory")
         if not folder.exists() and not task.depends_on:
-            raise PlanError(f"task '{task.id}': cwd '{task.cwd}': directory {folder} does not exist")
+            raise PlanError(
+                f"task '{task.id}': cwd '{task.cwd}': directory {folder} does not exist"
+            )
 
 
 def preflight(plan: Plan, base: Path, env: dict[str, str] | None = None) -> None:

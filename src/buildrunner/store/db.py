@@ -37,7 +37,9 @@ def now() -> float:
 
 def iso_utc(ts: float, *, millis: bool = False) -> str:
     """A stored epoch time as ISO 8601 UTC text, the one form every output uses ('...Z')."""
-    text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds" if millis else "seconds")
+    text = datetime.fromtimestamp(ts, UTC).isoformat(
+        timespec="milliseconds" if millis else "seconds"
+    )
     return text.replace("+00:00", "Z")
 
 
@@ -72,7 +74,9 @@ class Store:
             os.chmod(self.data_dir, 0o700)
             ignore = self.data_dir / ".gitignore"
             if not ignore.exists():
-                ignore.write_text("# BuildRunner's private data (database, logs, cache): never commit it\n*\n")
+                ignore.write_text(
+                    "# BuildRunner's private data (database, logs, cache): never commit it\n*\n"
+                )
         except OSError as exc:
             raise StoreError(f"cannot set up {self.data_dir}: {exc.strerror or exc}") from None
         for folder in (self.data_dir, self.logs_dir):
@@ -212,7 +216,9 @@ def _user_version(path: Path) -> int | None:
 
 def check_tables(conn: sqlite3.Connection, path: Path) -> None:
     """Refuse a database whose tables were dropped (by hand, or by another program)."""
-    present = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    present = {
+        row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    }
     missing = sorted(expected_tables() - present)
     if missing:
         raise StoreError(

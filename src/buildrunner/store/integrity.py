@@ -38,9 +38,12 @@ class Damage:
 
 def find_damage(conn: sqlite3.Connection, tables: frozenset[str] | None = None) -> Damage | None:
     """The first damaged value in the store's tables, or None when every value fits its column."""
-    names = [row[0] for row in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
-    )]
+    names = [
+        row[0]
+        for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    ]
     for table in names:
         if (tables is not None and table not in tables) or not _PLAIN_NAME.match(table):
             continue
