@@ -22,7 +22,13 @@ def analyze_command(
     ),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """List the gaps between the plan and the build; exit 1 when there are any."""
+    """List the gaps between the plan and the build; exit 1 when there are any.
+
+    \b
+    Examples:
+      br gaps analyze
+      br gaps analyze --json
+    """
     from buildrunner.cli.common import open_db, project_settings, project_store
     from buildrunner.gaps import analyze
     from buildrunner.parallel.sessions import get_session

@@ -49,6 +49,10 @@ def start_command(
     """Run a plan as a named session (the same build as `br run PLAN --name NAME`).
 
     Exit 0 when every task succeeded, 1 when a task failed, 2 on bad input, 130 when interrupted.
+
+    \b
+    Examples:
+      br parallel start nightly --plan plan.yaml --workers 4
     """
     from buildrunner.cli.run import run_build
 
@@ -58,7 +62,13 @@ def start_command(
 
 @app.command("status")
 def status_command(session: str | None = SESSION_ARG, json_output: bool = JSON_OPTION) -> None:
-    """Progress of a session: running, waiting and failed tasks, held locks, cost so far."""
+    """Progress of a session: running, waiting and failed tasks, held locks, cost so far.
+
+    \b
+    Examples:
+      br parallel status
+      br parallel status nightly --json
+    """
     from buildrunner.cli.common import open_db
     from buildrunner.parallel.dashboard import render_status
     from buildrunner.parallel.snapshot import snapshot
@@ -83,7 +93,13 @@ def list_command(
     limit: int = typer.Option(20, "--limit", "-l", min=1, help="Show at most this many (newest)."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Sessions, newest last, with their task counts."""
+    """Sessions, newest last, with their task counts.
+
+    \b
+    Examples:
+      br parallel list
+      br parallel list --status failed --json
+    """
     from buildrunner.cli.common import open_db
     from buildrunner.parallel.sessions import iso, list_sessions, task_counts
     from buildrunner.parallel.snapshot import session_state
@@ -137,6 +153,11 @@ def dashboard_command(
     """Live view from the store: sessions, workers, tasks, locks, cost and alerts.
 
     Without SESSION it follows the newest session, so it can be opened before a build starts.
+
+    \b
+    Examples:
+      br parallel dashboard
+      br parallel dashboard --once
     """
     from buildrunner.cli.common import open_db, project_store
     from buildrunner.parallel.dashboard import live_frames, render
@@ -163,7 +184,13 @@ def workers_command(
     all_sessions: bool = typer.Option(False, "--all", help="Workers of every session."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Worker processes of a session with their last heartbeat and task counts."""
+    """Worker processes of a session with their last heartbeat and task counts.
+
+    \b
+    Examples:
+      br parallel workers
+      br parallel workers --all --json
+    """
     from buildrunner.cli.common import open_db
     from buildrunner.errors import SessionError
     from buildrunner.parallel.dashboard import workers_table
@@ -201,7 +228,13 @@ def locks_command(
     ),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """File locks held now, across all sessions (a dead owner's locks are freed on next use)."""
+    """File locks held now, across all sessions (a dead owner's locks are freed on next use).
+
+    \b
+    Examples:
+      br parallel locks
+      br parallel locks --json
+    """
     from buildrunner.cli.common import open_db
     from buildrunner.parallel.dashboard import locks_table
     from buildrunner.parallel.sessions import get_session
@@ -220,7 +253,13 @@ def locks_command(
 
 @app.command("summary")
 def summary_command(json_output: bool = JSON_OPTION) -> None:
-    """Totals across sessions: sessions by state, tasks by state, live workers, locks, cost."""
+    """Totals across sessions: sessions by state, tasks by state, live workers, locks, cost.
+
+    \b
+    Examples:
+      br parallel summary
+      br parallel summary --json
+    """
     from buildrunner.cli.common import open_db
     from buildrunner.parallel.snapshot import summary
 
@@ -252,7 +291,12 @@ def pause_command(
     wait: float = WAIT_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Pause a running session: running tasks finish, no new task starts."""
+    """Pause a running session: running tasks finish, no new task starts.
+
+    \b
+    Examples:
+      br parallel pause nightly
+    """
     _control(session, "pause", wait, json_output)
 
 
@@ -269,6 +313,10 @@ def resume_command(
 
     A paused session whose owner runs is asked to go on. A session whose owner process is gone is
     continued here, like `br run --resume SESSION`: completed tasks are not run again.
+
+    \b
+    Examples:
+      br parallel resume nightly
     """
     from buildrunner.cli.common import open_db
     from buildrunner.parallel.sessions import get_session
@@ -290,7 +338,12 @@ def cancel_command(
     wait: float = WAIT_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Cancel a session: running tasks are stopped, nothing new starts, its locks are freed."""
+    """Cancel a session: running tasks are stopped, nothing new starts, its locks are freed.
+
+    \b
+    Examples:
+      br parallel cancel nightly --yes
+    """
     from buildrunner.cli.common import open_db
     from buildrunner.parallel.control import cancel_orphan, check_control
     from buildrunner.parallel.sessions import get_session
@@ -339,7 +392,12 @@ def cleanup_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be deleted."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Delete finished sessions (tasks, attempts, workers, logs); running ones are never touched."""
+    """Delete finished sessions (tasks, attempts, workers, logs); running ones are never touched.
+
+    \b
+    Examples:
+      br parallel cleanup --older-than 7 --dry-run
+    """
     from buildrunner.cli.common import open_db, project_store
     from buildrunner.parallel.control import cleanup_sessions
 

@@ -13,7 +13,12 @@ app = typer.Typer(help="Validate plan files and print their JSON Schema.", no_ar
 
 @app.command("schema")
 def schema_command() -> None:
-    """Print the JSON Schema of plan files (for editors and CI)."""
+    """Print the JSON Schema of plan files (for editors and CI).
+
+    \b
+    Examples:
+      br plan schema > plan.schema.json
+    """
     from buildrunner.parallel.plan import plan_json_schema
 
     emit_json(plan_json_schema())
@@ -24,7 +29,13 @@ def validate_command(
     plan_file: Path = typer.Argument(..., help="The plan YAML file to check."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Check a plan: syntax, fields, unknown dependencies, duplicates, cycles and folders."""
+    """Check a plan: syntax, fields, unknown dependencies, duplicates, cycles and folders.
+
+    \b
+    Examples:
+      br plan validate plan.yaml
+      br plan validate plan.yaml --json
+    """
     from buildrunner.parallel.plan import load_plan, topological_order
     from buildrunner.parallel.preflight import check_folders, plan_folder
 

@@ -24,7 +24,13 @@ def check_command(
     ),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Run every gate; exit 1 if any fails (skipped gates are not configured and do not fail)."""
+    """Run every gate; exit 1 if any fails (skipped gates are not configured and do not fail).
+
+    \b
+    Examples:
+      br quality check
+      br quality check --json
+    """
     from buildrunner.cli.common import open_db, project_settings, project_store
     from buildrunner.parallel.sessions import get_session
     from buildrunner.quality.checks import check_quality, session_workdir

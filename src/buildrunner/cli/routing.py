@@ -35,7 +35,13 @@ def estimate_command(
     estimator: str | None = ESTIMATOR_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Estimate a task's complexity: level, score and the signals behind it."""
+    """Estimate a task's complexity: level, score and the signals behind it.
+
+    \b
+    Examples:
+      br routing estimate 'Add password reset with tests'
+      br routing estimate --from-file tasks.jsonl --json
+    """
     from buildrunner.routing.complexity import estimate_complexity
 
     name = _estimator_name(estimator)
@@ -91,7 +97,13 @@ def select_command(
     estimator: str | None = ESTIMATOR_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Choose the model for a task and show the level, estimated cost and why."""
+    """Choose the model for a task and show the level, estimated cost and why.
+
+    \b
+    Examples:
+      br routing select 'Fix the typo in README' --json
+      br routing select 'Add OAuth login' --cost-limit 0.50
+    """
     from buildrunner.routing.selector import select_model
 
     limit = _usd_option("--cost-limit", cost_limit) if cost_limit is not None else None
@@ -121,7 +133,13 @@ def models_command(
     show_legacy: bool = typer.Option(True, "--legacy/--no-legacy", help="Include legacy models."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """List the model catalog with prices (USD per million tokens)."""
+    """List the model catalog with prices (USD per million tokens).
+
+    \b
+    Examples:
+      br routing models
+      br routing models --json
+    """
     from buildrunner.routing.catalog import load_catalog
 
     settings, root = _settings()
@@ -150,7 +168,13 @@ def costs_command(
     by: str | None = typer.Option(None, "--by", help="Group by model | session | task."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Spending from the cost log, for a period, optionally grouped."""
+    """Spending from the cost log, for a period, optionally grouped.
+
+    \b
+    Examples:
+      br routing costs --period week
+      br routing costs --by model --json
+    """
     from buildrunner.routing.costs import GROUPINGS, PERIODS, CostTracker
 
     if period not in PERIODS:
@@ -188,7 +212,13 @@ def budget_set_command(
     ),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Set (or replace) the budget of a scope; hard unless --soft."""
+    """Set (or replace) the budget of a scope; hard unless --soft.
+
+    \b
+    Examples:
+      br routing budget set daily 5.00
+      br routing budget set session 1.50 --soft
+    """
     from buildrunner.routing.costs import BUDGET_SCOPES, CostTracker
 
     if scope not in BUDGET_SCOPES:
@@ -208,7 +238,12 @@ def budget_set_command(
 def budget_remove_command(
     scope: str = typer.Argument(..., help="daily | weekly | monthly | session"),
 ) -> None:
-    """Remove the budget of a scope."""
+    """Remove the budget of a scope.
+
+    \b
+    Examples:
+      br routing budget remove daily
+    """
     from buildrunner.routing.costs import BUDGET_SCOPES, CostTracker
 
     if scope not in BUDGET_SCOPES:
@@ -222,7 +257,13 @@ def budget_show_command(
     session: str | None = typer.Option(None, "--session", help="Show spending of this session."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Show each budget with what its scope has spent and what remains."""
+    """Show each budget with what its scope has spent and what remains.
+
+    \b
+    Examples:
+      br routing budget show
+      br routing budget show --json
+    """
     from buildrunner.routing.costs import CostTracker
 
     tracker = CostTracker(_db(write=False))

@@ -45,6 +45,12 @@ def run_command(
     """Run a build plan: tasks in dependency order, in parallel where safe.
 
     Exit 0 when every task succeeded, 1 when a task failed, 2 on bad input, 130 when interrupted.
+
+    \b
+    Examples:
+      br run plan.yaml
+      br run plan.yaml --workers 8 --dry-run
+      br run --resume SESSION
     """
     run_build(
         plan_file, name=name, workers=workers, backend=backend, ray_address=ray_address,

@@ -32,7 +32,13 @@ def summary_command(
     by: str | None = typer.Option(None, "--by", help="Also group by: model, session or kind."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Success rate, latency percentiles, cost, tokens and errors over the last N hours."""
+    """Success rate, latency percentiles, cost, tokens and errors over the last N hours.
+
+    \b
+    Examples:
+      br telemetry summary
+      br telemetry summary --hours 2 --by model --json
+    """
     from buildrunner.cli.common import open_db
     from buildrunner.telemetry.metrics import summarize
 
@@ -65,7 +71,13 @@ def events_command(
     limit: int = typer.Option(50, "--limit", "-n", min=1, help="At most N events (newest)."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """The newest stored events, newest first."""
+    """The newest stored events, newest first.
+
+    \b
+    Examples:
+      br telemetry events --limit 20
+      br telemetry events --type task_failed --since 2h --json
+    """
     from buildrunner.cli.common import open_db
     from buildrunner.telemetry.events import EVENT_TYPES
     from buildrunner.telemetry.exports import EventQuery, flat_event, iter_event_rows
@@ -103,7 +115,13 @@ def alerts_command(
     limit: int = typer.Option(100, "--limit", "-n", min=1, help="At most N alerts (newest)."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Active alerts (pending and firing); with --all also the resolved ones."""
+    """Active alerts (pending and firing); with --all also the resolved ones.
+
+    \b
+    Examples:
+      br telemetry alerts
+      br telemetry alerts --all --level error --json
+    """
     from buildrunner.cli.common import open_db, project_settings, project_store
 
     if level is not None and level not in LEVELS:
@@ -139,7 +157,13 @@ def alerts_command(
 
 @app.command("thresholds")
 def thresholds_command(json_output: bool = JSON_OPTION) -> None:
-    """The alert thresholds in effect (built-ins with this project's overrides)."""
+    """The alert thresholds in effect (built-ins with this project's overrides).
+
+    \b
+    Examples:
+      br telemetry thresholds
+      br telemetry thresholds --json
+    """
     from dataclasses import asdict
 
     from buildrunner.cli.common import project_settings
@@ -160,7 +184,12 @@ def performance_command(
     slowest: int = typer.Option(10, "--slowest", min=0, help="List the N slowest task runs."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Task timing, throughput (tasks/min), CPU and memory of task processes."""
+    """Task timing, throughput (tasks/min), CPU and memory of task processes.
+
+    \b
+    Examples:
+      br telemetry performance --hours 24 --slowest 5
+    """
     from buildrunner.cli.common import open_db
     from buildrunner.telemetry.performance import performance_report
 
@@ -187,7 +216,13 @@ def export_command(
     session: str | None = typer.Option(None, "--session", "-s", help="Only this session id."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Write stored events to a CSV (opens in a spreadsheet as is) or JSON Lines file."""
+    """Write stored events to a CSV (opens in a spreadsheet as is) or JSON Lines file.
+
+    \b
+    Examples:
+      br telemetry export events.csv
+      br telemetry export events.jsonl --since 7d
+    """
     from buildrunner.cli.common import open_db
     from buildrunner.telemetry.exports import EventQuery, export_events
 
@@ -218,7 +253,12 @@ def prune_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would be deleted."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Delete events and resolved alerts older than the retention period."""
+    """Delete events and resolved alerts older than the retention period.
+
+    \b
+    Examples:
+      br telemetry prune --days 30 --dry-run
+    """
     from buildrunner.cli.common import open_db, project_settings, project_store
     from buildrunner.telemetry.retention import prune
 
@@ -244,7 +284,12 @@ def serve_command(
     ),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Serve Prometheus metrics at /metrics until Ctrl-C (needs buildrunner[prometheus])."""
+    """Serve Prometheus metrics at /metrics until Ctrl-C (needs buildrunner[prometheus]).
+
+    \b
+    Examples:
+      br telemetry serve --port 9464
+    """
     from buildrunner.cli.common import project_settings, project_store
 
     try:
