@@ -122,20 +122,28 @@ def list_command(
     if not sessions:
         err_console.print("no sessions" + (f" with status {status}" if status else ""))
         return
-    from rich.table import Table
+    from buildrunner.cli.tables import Column, dropped_columns, fit_table
 
-    from buildrunner.parallel.dashboard import styled
-
-    table = Table(title="sessions")
-    table.add_column("id", no_wrap=True)
-    for column in ("name", "status", "created", "tasks", "ok", "failed"):
-        table.add_column(column)
-    for item in sessions:
-        tasks = item["tasks"]
-        table.add_row(item["id"], item["name"], styled(item["status"]),
-                      item["created_at"][:16].replace("T", " "),
-                      str(tasks["total"]), str(tasks["succeeded"]), str(tasks["failed"]))
+    columns = [
+        Column("id", key=True),
+        Column("name", keep=4),
+        Column("status", key=True),
+        Column("created", keep=1),
+        Column("tasks", keep=3, justify="right"),
+        Column("ok", keep=2, justify="right"),
+        Column("failed", keep=5, justify="right"),
+    ]
+    rows = [
+        [item["id"], item["name"], item["status"], item["created_at"][:16].replace("T", " "),
+         item["tasks"]["total"], item["tasks"]["succeeded"], item["tasks"]["failed"]]
+        for item in sessions
+    ]
+    table = fit_table("sessions", columns, rows, err_console.width)
     err_console.print(table, soft_wrap=False)
+    hidden = dropped_columns(columns, table)
+    if hidden:
+        err_console.print(f"(narrow terminal: {', '.join(hidden)} not shown; --json has every field)",
+                          markup=False)
 
 
 @app.command("dashboard")
