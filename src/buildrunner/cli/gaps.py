@@ -6,6 +6,7 @@ import typer
 from rich.markup import escape
 
 from buildrunner.cli.common import JSON_OPTION, emit_json, err_console
+from buildrunner.display import printable
 
 app = typer.Typer(
     help="Gap analysis: tasks not done, files never created, open findings, failing gates.",
@@ -59,7 +60,13 @@ def analyze_command(
         for number, gap in enumerate(gaps, 1):
             colour = STYLE[gap.priority]
             err_console.print(
-                f"{number:>3}. [{colour}]{gap.priority:<8}[/{colour}] {gap.kind:<13} {escape(gap.subject)}: {escape(gap.detail)}"
+                f"{number:>3}. [{colour}]{gap.priority:<8}[/{colour}] {gap.kind:<13} "
+                f"{_shown(gap.subject)}: {_shown(gap.detail)}"
             )
     if gaps:
         raise typer.Exit(1)
+
+
+def _shown(text: str) -> str:
+    """Text from the plan or the build, safe for the terminal and for Rich markup."""
+    return escape(printable(text, one_line=True))

@@ -133,12 +133,12 @@ def list_command(
         Column("ok", keep=2, justify="right"),
         Column("failed", keep=5, justify="right"),
     ]
-    rows = [
+    cells = [
         [item["id"], item["name"], item["status"], item["created_at"][:16].replace("T", " "),
          item["tasks"]["total"], item["tasks"]["succeeded"], item["tasks"]["failed"]]
         for item in sessions
     ]
-    table = fit_table("sessions", columns, rows, err_console.width)
+    table = fit_table("sessions", columns, cells, err_console.width)
     err_console.print(table, soft_wrap=False)
     hidden = dropped_columns(columns, table)
     if hidden:

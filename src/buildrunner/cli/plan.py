@@ -49,7 +49,14 @@ def validate_command(
     if json_output:
         emit_json({"valid": True, "name": plan.name, "tasks": counts, "order": order})
         return
+    from rich.markup import escape
+
+    from buildrunner.display import printable
+
+    shown_file, shown_name = (
+        escape(printable(str(text), one_line=True)) for text in (plan_file, plan.name)
+    )
     err_console.print(
-        f"[green]valid[/green] {plan_file}: '{plan.name}', {len(plan.tasks)} tasks "
+        f"[green]valid[/green] {shown_file}: '{shown_name}', {len(plan.tasks)} tasks "
         f"({counts['command']} command, {counts['agent']} agent)"
     )

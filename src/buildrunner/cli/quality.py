@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from buildrunner.cli.common import JSON_OPTION, emit_json, err_console
+from buildrunner.display import printable
 
 app = typer.Typer(
     help="Quality gates: security clean, tests passed, coverage, budget, no critical alert.",
@@ -64,4 +65,5 @@ def check_command(
 def print_gates(results: list[Any]) -> None:
     """One line per gate on stderr: pass / FAIL / skip, its name and why."""
     for result in results:
-        err_console.print(f"{MARKS[result.outcome]}  {result.gate:<9} {escape(result.reason)}")
+        reason = escape(printable(result.reason, one_line=True))
+        err_console.print(f"{MARKS[result.outcome]}  {result.gate:<9} {reason}")
