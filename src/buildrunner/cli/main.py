@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import importlib
 import os
-import sqlite3
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -239,6 +238,8 @@ def _check_arguments(args: list[str]) -> None:
 
 def _environment_problem(exc: BaseException) -> str | None:
     """A one-line description when `exc` is the machine's problem (disk, permissions, store)."""
+    import sqlite3  # only on this path: keep start-up lean
+
     if isinstance(exc, OSError) and exc.errno in ENVIRONMENT_ERRNOS:
         where = f": {exc.filename}" if exc.filename else ""
         return f"{exc.strerror or exc}{where}"
