@@ -14,6 +14,6 @@ fi
 "$VENV/bin/python" -m buildrunner --version
 "$VENV/bin/pytest" -q -n 2 -m "not slow" -p no:cacheprovider \
     tests/test_config.py tests/parallel/test_plan.py tests/parallel/test_preflight.py \
-    tests/store tests/test_malformed_inputs.py tests/test_fuzz.py tests/test_examples.py
+    tests/store tests/test_fuzz.py tests/cli/test_tables.py
 (cd examples/demo && BR_PROJECT_DIR=. PATH="$PWD/../../$VENV/bin:$PATH" br run plan.yaml --workers 2 --json > /dev/null)
 echo "ci: $VENV passed"

@@ -50,7 +50,15 @@ def test_guides_exist() -> None:
     assert {"SECURITY.md", "ROUTING.md", "TELEMETRY.md", "PARALLEL.md", "ARCHITECTURE.md"} <= names
 
 
-@pytest.mark.parametrize("guide", GUIDES, ids=lambda path: path.name)
+def _guide_params() -> list[object]:
+    """A guide whose Python snippets start a Ray cluster runs with the Ray tests (one at a time)."""
+    return [
+        pytest.param(guide, marks=pytest.mark.ray) if 'backend="ray"' in guide.read_text() else guide
+        for guide in GUIDES
+    ]
+
+
+@pytest.mark.parametrize("guide", _guide_params(), ids=lambda path: path.name)
 def test_guide_examples_run(guide: Path, project: Path) -> None:
     namespace: dict[str, object] = {"__name__": f"docs_{guide.stem.lower()}"}
     for step, command, content in examples(guide):
