@@ -364,3 +364,19 @@ def run_campaign(
     (project / "buildrunner.toml").unlink(missing_ok=True)
     clear_env()
     return ran
+
+
+def env_setters(monkeypatch: Any) -> tuple[Callable[[dict[str, str]], None], Callable[[], None]]:
+    """(set, clear) for BR_* variables through a pytest MonkeyPatch (BR_PROJECT_DIR is kept)."""
+    import os
+
+    def set_env(values: dict[str, str]) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+
+    def clear_env() -> None:
+        for name in list(os.environ):
+            if name.startswith("BR_") and name != "BR_PROJECT_DIR":
+                monkeypatch.delenv(name)
+
+    return set_env, clear_env

@@ -8,31 +8,17 @@ The long run with more cases and seeds is tests/slow/test_fuzz_long.py (`make sl
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_br
-from tests.fuzzing import arguments, cases, check, invoke, plan_text, run_campaign
+from tests.fuzzing import arguments, cases, check, env_setters, invoke, plan_text, run_campaign
 
 SEED = 20261130
 CASES = 150
 BUDGET_S = 8.0
 MIN_CASES = 30
-
-
-def _env_setters(monkeypatch: pytest.MonkeyPatch) -> tuple[object, object]:
-    def set_env(values: dict[str, str]) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(name, value)
-
-    def clear_env() -> None:
-        for name in list(os.environ):
-            if name.startswith("BR_") and name != "BR_PROJECT_DIR":
-                monkeypatch.delenv(name)
-
-    return set_env, clear_env
 
 
 @pytest.fixture
@@ -46,17 +32,17 @@ def project_with_history(project: Path) -> Path:
 def test_fuzz_plans_settings_and_arguments(
     project_with_history: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    set_env, clear_env = _env_setters(monkeypatch)
+    set_env, clear_env = env_setters(monkeypatch)
     ran = run_campaign(
         project_with_history,
         SEED,
         CASES,
         set_env,
-        clear_env,  # type: ignore[arg-type]
+        clear_env,
         budget_s=BUDGET_S,
     )
     if ran < MIN_CASES:  # a very slow machine: finish the minimum rather than test too little
-        ran += run_campaign(project_with_history, SEED + 1, MIN_CASES - ran, set_env, clear_env)  # type: ignore[arg-type]
+        ran += run_campaign(project_with_history, SEED + 1, MIN_CASES - ran, set_env, clear_env)
     assert ran >= MIN_CASES
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.plan_scale import chain
 from buildrunner.errors import PlanError
 from buildrunner.parallel.plan import (
     find_cycle,
@@ -270,24 +271,15 @@ def test_a_damaged_stored_plan_is_one_line() -> None:
         assert "\n" not in str(info.value)
 
 
-def _chain(count: int) -> str:
-    lines = ["name: chain", "tasks:"]
-    for index in range(count):
-        lines.append(f"  - id: t{index}\n    run: echo {index}")
-        if index:
-            lines.append(f"    depends_on: [t{index - 1}]")
-    return "\n".join(lines) + "\n"
-
-
 def test_a_10k_task_chain_orders_without_recursion() -> None:
-    plan = parse_plan(_chain(10_000))
+    plan = parse_plan(chain(10_000))
     order = topological_order(plan)
     assert order[:3] == ["t0", "t1", "t2"] and order[-1] == "t9999" and len(order) == 10_000
     assert find_cycle(plan) is None
 
 
 def test_a_cycle_at_the_end_of_a_long_chain_is_found() -> None:
-    text = _chain(5_000).replace(
+    text = chain(5_000).replace(
         "name: chain\ntasks:\n  - id: t0\n    run: echo 0\n",
         "name: chain\ntasks:\n  - id: t0\n    run: echo 0\n    depends_on: [t4999]\n",
     )

@@ -3,14 +3,12 @@ and several seeds, plus real builds of fuzzed plans that validate."""
 
 from __future__ import annotations
 
-import os
-import random
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_br
-from tests.fuzzing import cases, check, plan_text, run_campaign
+from tests.fuzzing import cases, env_setters, plan_text, run_campaign
 
 pytestmark = pytest.mark.slow
 
@@ -23,15 +21,7 @@ def test_long_fuzz_campaign(project: Path, monkeypatch: pytest.MonkeyPatch, seed
     (project / "plan.yaml").write_text("name: seed\ntasks:\n  - id: a\n    run: echo seeded\n")
     run_br("run", "plan.yaml", cwd=project).assert_success()
 
-    def set_env(values: dict[str, str]) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(name, value)
-
-    def clear_env() -> None:
-        for name in list(os.environ):
-            if name.startswith("BR_") and name != "BR_PROJECT_DIR":
-                monkeypatch.delenv(name)
-
+    set_env, clear_env = env_setters(monkeypatch)
     assert run_campaign(project, seed, CASES, set_env, clear_env) == CASES
 
 
@@ -51,5 +41,3 @@ def test_fuzzed_plans_that_validate_also_run(project: Path) -> None:
         if ran >= 25:
             break
     assert ran > 0
-    random.seed(0)  # nothing else here uses it; kept so a rerun is identical
-    _ = check

@@ -33,13 +33,19 @@ def test_migrations_are_numbered_uniquely_and_in_order() -> None:
     assert versions[0] == 1
 
 
-def test_older_database_upgrades_in_place_keeping_data(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
+def old_database(path: Path) -> sqlite3.Connection:
+    """A database at the first schema version (an older br wrote it); still open."""
     raw = sqlite3.connect(path)
     first = migration_files()[0]
     for statement in split_statements(first[2]):
         raw.execute(statement)
     raw.execute(f"PRAGMA user_version = {first[0]}")
+    return raw
+
+
+def test_older_database_upgrades_in_place_keeping_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    raw = old_database(path)
     raw.execute(
         "INSERT INTO budgets(scope, limit_micro_usd, hard, updated_at) VALUES ('daily', 5, 1, 0)"
     )
@@ -151,11 +157,7 @@ def test_a_read_only_connection_is_refused_for_a_database_needing_migration(tmp_
     from buildrunner.store.db import connect_readonly
 
     path = tmp_path / "old.db"
-    raw = sqlite3.connect(path)
-    first = migration_files()[0]
-    for statement in split_statements(first[2]):
-        raw.execute(statement)
-    raw.execute(f"PRAGMA user_version = {first[0]}")
+    raw = old_database(path)
     raw.commit()
     raw.close()
     with pytest.raises(StoreError, match="needs upgrading"):
