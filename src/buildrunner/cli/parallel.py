@@ -24,6 +24,11 @@ SESSION_STATUSES = (
 WORKER_STATUSES = ("idle", "busy", "offline", "stopped")
 SESSION_ARG = typer.Argument(None, help="Session id, id prefix or name (default: the newest).",
                              show_default=False)
+# `br parallel list` at 80 columns: id and status whole; then name, failed, tasks, ok, created
+SESSION_COLUMNS = (
+    ("id", "key"), ("name", 4), ("status", "key"), ("created", 1), ("tasks", 3), ("ok", 2),
+    ("failed", 5),
+)
 WAIT_OPTION = typer.Option(
     10.0, "--wait", min=0.0, help="Seconds to wait for the session's owner to act (0: do not wait)."
 )
@@ -122,28 +127,13 @@ def list_command(
     if not sessions:
         err_console.print("no sessions" + (f" with status {status}" if status else ""))
         return
-    from buildrunner.cli.tables import Column, dropped_columns, fit_table
+    from buildrunner.cli.tables import print_fitted
 
-    columns = [
-        Column("id", key=True),
-        Column("name", keep=4),
-        Column("status", key=True),
-        Column("created", keep=1),
-        Column("tasks", keep=3, justify="right"),
-        Column("ok", keep=2, justify="right"),
-        Column("failed", keep=5, justify="right"),
-    ]
-    cells = [
+    print_fitted(err_console, "sessions", SESSION_COLUMNS, [
         [item["id"], item["name"], item["status"], item["created_at"][:16].replace("T", " "),
          item["tasks"]["total"], item["tasks"]["succeeded"], item["tasks"]["failed"]]
         for item in sessions
-    ]
-    table = fit_table("sessions", columns, cells, err_console.width)
-    err_console.print(table, soft_wrap=False)
-    hidden = dropped_columns(columns, table)
-    if hidden:
-        err_console.print(f"(narrow terminal: {', '.join(hidden)} not shown; --json has every field)",
-                          markup=False)
+    ])
 
 
 @app.command("dashboard")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from rich import box
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -75,3 +76,32 @@ def dropped_columns(columns: Sequence[Column], table: Table) -> list[str]:
     """Headers of the columns `fit_table` left out (to say so under the table)."""
     kept = {str(column.header) for column in table.columns}
     return [column.header for column in columns if column.header not in kept]
+
+
+def print_fitted(
+    console: Console,
+    title: str,
+    spec: Sequence[tuple[str, int | str]],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """Print a fitted table; `spec` is (header, "key" or keep-rank); numbers are right-aligned.
+
+    Under it, one line says which columns a narrow terminal left out.
+    """
+    columns = [
+        Column(
+            header,
+            key=rank == "key",
+            keep=rank if isinstance(rank, int) else 0,
+            justify="right" if rows and isinstance(rows[0][index], int | float) else "left",
+        )
+        for index, (header, rank) in enumerate(spec)
+    ]
+    table = fit_table(title, columns, rows, console.width)
+    console.print(table, soft_wrap=False)
+    hidden = dropped_columns(columns, table)
+    if hidden:
+        console.print(
+            f"(narrow terminal: {', '.join(hidden)} not shown; --json has every field)",
+            markup=False,
+        )
