@@ -1,13 +1,16 @@
 # Two commands set everything up on a fresh machine with Python >= 3.11 and make:
 #   make demo   installs BuildRunner into .venv and runs the demo build (examples/demo)
-#   make test   installs the dev extras and runs ruff, mypy and pytest with coverage
+#   make test   installs the dev extras and runs ruff, mypy, the repo's pre-commit hooks and
+#               pytest on PYTEST_WORKERS processes with coverage (the floor is in pyproject.toml)
+# More: CONTRIBUTING.md.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 PIP := $(BIN)/python -m pip
 WORKERS ?= 4
+PYTEST_WORKERS ?= 3
 
-.PHONY: demo test install dev tools lint typecheck unit clean
+.PHONY: demo test install dev tools lint typecheck hooks unit slow clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required") if sys.version_info < (3, 11) else None'
@@ -38,10 +41,25 @@ typecheck: dev
 tools:
 	@for script in .ci/tools/*.sh; do [ -e "$$script" ] || continue; bash "$$script" || exit 1; done
 
-unit: dev tools
-	$(BIN)/pytest --cov=buildrunner --cov-report=term:skip-covered --cov-report=json
+# The repo's own hooks (.pre-commit-config.yaml: br's secret check, ruff, ruff format) on every file.
+hooks: dev
+	PATH="$(BIN):$$PATH" $(BIN)/pre-commit run --all-files --show-diff-on-failure
 
-test: lint typecheck unit
+# Tests marked slow (tests/slow: the long fuzz run) are left to `make slow`. Tests that start a
+# local Ray cluster (marked ray) run after the others, one at a time: two clusters at once on a
+# small machine starve each other. The second run adds its coverage to the first and enforces
+# the floor (pyproject.toml, [tool.coverage.report] fail_under) on the total.
+unit: dev tools
+	rm -f .coverage .coverage.*
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow and not ray" --cov=buildrunner \
+		--cov-report= --cov-fail-under=0
+	$(BIN)/pytest -m "ray and not slow" --cov=buildrunner --cov-append \
+		--cov-report=term:skip-covered --cov-report=json
+
+slow: dev
+	$(BIN)/pytest -m slow tests/slow
+
+test: lint typecheck hooks unit
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage coverage.json
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* coverage.json

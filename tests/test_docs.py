@@ -1,9 +1,13 @@
-"""Every `$ br ...` example in the guides runs, so the docs cannot rot.
+"""Every `$ br ...` example and every Python snippet in the guides runs, and every link resolves,
+so the docs cannot rot.
 
 Examples live in ```console blocks; each line starting with `$ br ` runs in a fresh temporary
 project (one project per document, in order, so later examples see what earlier ones made).
 A fenced block opened as ```yaml file=NAME (or any language) writes NAME into that project first.
 An example must exit 0 or 1 (1 = findings / failed gate) and never print a traceback.
+```python blocks run in that project too, in document order and in one namespace per document
+(a later snippet sees the names an earlier one made, as in a notebook). Relative links
+(`[text](FILE.md#anchor)`) must name a file that exists and a heading it has.
 """
 
 from __future__ import annotations
@@ -16,8 +20,11 @@ import pytest
 
 from tests.conftest import run_br
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+REPO = Path(__file__).resolve().parent.parent
+DOCS = REPO / "docs"
 BLOCK = re.compile(r"```(\w+)(?: file=(\S+))?\n(.*?)```", re.DOTALL)
+LINK = re.compile(r"\[[^\]\n]*\]\(([^)\s]+)\)")
+HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*$", re.MULTILINE)
 
 
 def examples(path: Path) -> list[tuple[str, str, str]]:
@@ -26,6 +33,8 @@ def examples(path: Path) -> list[tuple[str, str, str]]:
     for language, file_name, body in BLOCK.findall(path.read_text(encoding="utf-8")):
         if file_name:
             steps.append(("file", file_name, body))
+        elif language == "python":
+            steps.append(("python", body, ""))
         elif language == "console":
             steps.extend(
                 ("run", line[2:].strip(), "") for line in body.splitlines() if line.startswith("$ br ")
@@ -41,13 +50,28 @@ def test_guides_exist() -> None:
     assert {"SECURITY.md", "ROUTING.md", "TELEMETRY.md", "PARALLEL.md", "ARCHITECTURE.md"} <= names
 
 
-@pytest.mark.parametrize("guide", GUIDES, ids=lambda path: path.name)
+def _guide_params() -> list[object]:
+    """A guide whose Python snippets start a Ray cluster runs with the Ray tests (one at a time)."""
+    return [
+        pytest.param(guide, marks=pytest.mark.ray) if 'backend="ray"' in guide.read_text() else guide
+        for guide in GUIDES
+    ]
+
+
+@pytest.mark.parametrize("guide", _guide_params(), ids=lambda path: path.name)
 def test_guide_examples_run(guide: Path, project: Path) -> None:
+    namespace: dict[str, object] = {"__name__": f"docs_{guide.stem.lower()}"}
     for step, command, content in examples(guide):
         if step == "file":
             target = project / command
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(content, encoding="utf-8")
+            continue
+        if step == "python":
+            try:
+                exec(compile(command, f"{guide.name} (python block)", "exec"), namespace)
+            except Exception as exc:
+                pytest.fail(f"{guide.name}: a Python snippet raised {type(exc).__name__}: {exc}\n{command}")
             continue
         words = shlex.split(command)
         if "|" in words or ">" in words:
@@ -56,3 +80,41 @@ def test_guide_examples_run(guide: Path, project: Path) -> None:
         output = result.stdout + result.stderr
         assert "Traceback" not in output, f"{guide.name}: {command}\n{output}"
         assert result.returncode in (0, 1), f"{guide.name}: {command} exited {result.returncode}\n{output}"
+
+
+DOCUMENTS = [*GUIDES, *(REPO / name for name in ("README.md", "CONTRIBUTING.md", "CHANGELOG.md"))]
+
+
+def anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"[`*_]", "", heading.strip().lower())
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    text = BLOCK.sub("", path.read_text(encoding="utf-8"))  # headings inside code blocks do not count
+    return {anchor(heading) for heading in HEADING.findall(text)}
+
+
+@pytest.mark.parametrize("document", [p for p in DOCUMENTS if p.exists()], ids=lambda path: path.name)
+def test_relative_links_resolve(document: Path) -> None:
+    text = BLOCK.sub("", document.read_text(encoding="utf-8"))
+    broken = []
+    for target in LINK.findall(text):
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target):  # http:, https:, mailto: ...
+            continue
+        file_part, _, fragment = target.partition("#")
+        linked = (document.parent / file_part).resolve() if file_part else document
+        if not linked.exists():
+            broken.append(f"{target} (no such file)")
+        elif fragment and linked.suffix == ".md" and fragment not in anchors(linked):
+            broken.append(f"{target} (no heading '{fragment}')")
+    assert not broken, f"{document.name}: broken links: {', '.join(broken)}"
+
+
+def test_the_link_check_finds_a_dead_link(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("# Title\n[ok](#title) [gone](MISSING.md) [bad](#nowhere)\n")
+    with pytest.raises(AssertionError, match=r"MISSING\.md \(no such file\).*#nowhere"):
+        test_relative_links_resolve(page)

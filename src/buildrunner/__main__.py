@@ -1,5 +1,5 @@
 """`python -m buildrunner` is the same as `br`."""
 
-from buildrunner.cli.main import main
+from buildrunner.cli.entry import main
 
 main()

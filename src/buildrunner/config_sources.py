@@ -1,7 +1,8 @@
 """Where settings come from, merged but not validated (no pydantic: the pre-commit hook uses it).
 
-Precedence (later wins): `[tool.buildrunner]` in pyproject.toml < `.buildrunner/config.toml` <
-environment `BR_<SECTION>_<KEY>` (values parsed as TOML scalars when they parse).
+Precedence (later wins): `[tool.buildrunner]` in pyproject.toml < `buildrunner.toml` (shared,
+committed) < `.buildrunner/config.toml` (private, this checkout only) < environment
+`BR_<SECTION>_<KEY>` (values parsed as TOML scalars when they parse).
 `buildrunner.config` validates the result; `buildrunner.security.options` reads one section.
 """
 
@@ -13,33 +14,46 @@ from pathlib import Path
 from typing import Any
 
 from buildrunner.errors import ConfigError
+from buildrunner.userfiles import read_text
 
 NOT_SETTINGS = frozenset({"BR_PROJECT_DIR"})
+MAX_CONFIG_BYTES = 5_000_000  # a pyproject.toml is a few KB; this stops /dev/zero and mistakes
 
 
-def merged_settings(root: Path, environ: Mapping[str, str], sections: Iterable[str]) -> dict[str, Any]:
+def merged_settings(
+    root: Path, environ: Mapping[str, str], sections: Iterable[str]
+) -> dict[str, Any]:
     """Every source merged into one table of sections (only `sections` are read from the env)."""
     merged: dict[str, Any] = {}
     pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
+    if _exists(pyproject):
         tool = read_toml(pyproject).get("tool", {})
         section = tool.get("buildrunner", {}) if isinstance(tool, dict) else {}
         deep_merge(merged, section if isinstance(section, dict) else {})
-    own = root / ".buildrunner" / "config.toml"
-    if own.is_file():
-        deep_merge(merged, read_toml(own))
+    for path in (root / "buildrunner.toml", root / ".buildrunner" / "config.toml"):
+        if _exists(path):
+            deep_merge(merged, read_toml(path))
     deep_merge(merged, from_environment(environ, tuple(sections)))
     return merged
 
 
-def read_toml(path: Path) -> dict[str, Any]:
+def _exists(path: Path) -> bool:
+    """True for anything at `path` (a FIFO or folder there is refused by read_toml, not skipped)."""
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        return path.exists() or path.is_symlink()
+    except OSError:
+        return True  # unreadable: read_toml says why
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A settings file's TOML: a regular UTF-8 file of at most MAX_CONFIG_BYTES, else ConfigError."""
+    text = read_text(path, max_bytes=MAX_CONFIG_BYTES, what="settings file", error=ConfigError)
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except RecursionError:  # arrays nested thousands deep
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
 
 
 def deep_merge(into: dict[str, Any], other: Mapping[str, Any]) -> None:

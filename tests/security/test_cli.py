@@ -62,7 +62,7 @@ def test_baseline_accepts_current_findings_and_reports_only_new_ones(project: Pa
     written = run_br("security", "baseline", "--json")
     assert written.returncode == 0, written.stderr
     assert json.loads(written.stdout)["fingerprints"] == 1
-    baseline_text = (project / ".buildrunner" / "security-baseline.json").read_text()
+    baseline_text = (project / ".buildrunner-baseline.json").read_text()  # committed, at the root
     assert token not in baseline_text
     assert run_br("security", "scan", "--json").returncode == 0
     new_token = TokenFactory(seed=99).github()

@@ -33,13 +33,19 @@ def test_migrations_are_numbered_uniquely_and_in_order() -> None:
     assert versions[0] == 1
 
 
-def test_older_database_upgrades_in_place_keeping_data(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
+def old_database(path: Path) -> sqlite3.Connection:
+    """A database at the first schema version (an older br wrote it); still open."""
     raw = sqlite3.connect(path)
     first = migration_files()[0]
     for statement in split_statements(first[2]):
         raw.execute(statement)
     raw.execute(f"PRAGMA user_version = {first[0]}")
+    return raw
+
+
+def test_older_database_upgrades_in_place_keeping_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    raw = old_database(path)
     raw.execute(
         "INSERT INTO budgets(scope, limit_micro_usd, hard, updated_at) VALUES ('daily', 5, 1, 0)"
     )
@@ -98,5 +104,72 @@ def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
 
 def test_unwritable_data_dir_is_a_store_error(tmp_path: Path) -> None:
     (tmp_path / ".buildrunner").write_text("a file where the folder should be")
-    with pytest.raises(StoreError, match="cannot create"):
+    with pytest.raises(StoreError, match="exists and is not a folder"):
         Store(tmp_path).connect()
+
+
+def test_a_logs_path_that_cannot_take_logs_is_named(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.data_dir.mkdir()
+    store.logs_dir.symlink_to("/dev/full")  # every write there would fail with ENOSPC
+    with pytest.raises(StoreError, match=r"logs exists and is not a folder"):
+        store.connect()
+
+
+def test_private_folder_is_ignored_by_git(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.connect().close()
+    assert (store.data_dir / ".gitignore").read_text().splitlines()[-1] == "*"
+
+
+def test_reading_never_creates_the_private_folder(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    conn = store.connect_readonly()
+    assert tables(conn) >= CORE_TABLES  # an empty database answers
+    assert conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
+    assert not store.data_dir.exists()
+
+
+def test_reading_a_read_only_checkout(tmp_path: Path) -> None:
+    import os
+
+    from tests.conftest import read_only
+
+    store = Store(tmp_path)
+    conn = store.connect()
+    conn.execute(
+        "INSERT INTO budgets(scope, limit_micro_usd, hard, updated_at) VALUES ('daily', 5, 1, 0)"
+    )
+    conn.close()
+    before = sorted(os.listdir(store.data_dir))
+    with read_only(tmp_path):
+        reader = store.connect_readonly()
+        assert reader.execute("SELECT limit_micro_usd FROM budgets").fetchone()[0] == 5
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            reader.execute("DELETE FROM budgets")
+        reader.close()
+        with pytest.raises(StoreError, match=r"read-only|cannot|not writable"):
+            store.connect()  # a command that writes says why it cannot
+    assert sorted(os.listdir(store.data_dir)) == before
+
+
+def test_a_read_only_connection_is_refused_for_a_database_needing_migration(tmp_path: Path) -> None:
+    from buildrunner.store.db import connect_readonly
+
+    path = tmp_path / "old.db"
+    raw = old_database(path)
+    raw.commit()
+    raw.close()
+    with pytest.raises(StoreError, match="needs upgrading"):
+        connect_readonly(path)
+
+
+def test_a_dropped_table_is_a_damaged_database(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    conn = store.connect()
+    conn.execute("DROP TABLE events")
+    conn.close()
+    with pytest.raises(StoreError, match="damaged: table 'events' is missing"):
+        store.connect()
+    with pytest.raises(StoreError, match="damaged: table 'events' is missing"):
+        store.connect_readonly()

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+# defined in buildrunner.errors with every error class; re-exported here for the build loop
+from buildrunner.errors import Interrupted as Interrupted
+
 
 @dataclass
 class TaskUpdate:
@@ -41,10 +44,6 @@ class RunSummary:
             "duration_s": round(self.duration_s, 3),
             "results": self.tasks,
         } | self.extra
-
-
-class Interrupted(Exception):
-    """The build was stopped by a signal (Ctrl-C, SIGTERM)."""
 
 
 def closing_facts(conn: sqlite3.Connection, session_id: str, since: float) -> dict[str, Any]:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 from rich.console import Console
 
-from buildrunner.errors import BuildRunnerError
+# defined in buildrunner.errors with every error class; re-exported here for callers
+from buildrunner.errors import UsageError as UsageError
 from buildrunner.store.db import Store, open_store
 
 if TYPE_CHECKING:  # pydantic models cost ~0.1 s to import: only commands that read settings pay
@@ -25,10 +26,6 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 out_console = Console(highlight=False)
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
-
-
-class UsageError(BuildRunnerError):
-    """Bad command-line input caught after parsing (exit 2)."""
 
 
 def fail(message: str) -> NoReturn:
@@ -66,8 +63,14 @@ def project_settings(store: Store | None = None) -> Settings:
     return load_settings((store or project_store()).root)
 
 
-def open_db(store: Store | None = None) -> sqlite3.Connection:
-    """Open the project database with the configured busy timeout."""
+def open_db(store: Store | None = None, *, write: bool = True) -> sqlite3.Connection:
+    """Open the project database with the configured busy timeout.
+
+    `write=False` for commands that only read: nothing is created (no `.buildrunner/` in a fresh
+    or read-only checkout) and the database is opened read-only.
+    """
     store = store or project_store()
     settings = project_settings(store)
+    if not write:
+        return store.connect_readonly(busy_timeout_s=settings.store.busy_timeout_s)
     return store.connect(busy_timeout_s=settings.store.busy_timeout_s)

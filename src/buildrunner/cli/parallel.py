@@ -24,6 +24,11 @@ SESSION_STATUSES = (
 WORKER_STATUSES = ("idle", "busy", "offline", "stopped")
 SESSION_ARG = typer.Argument(None, help="Session id, id prefix or name (default: the newest).",
                              show_default=False)
+# `br parallel list` at 80 columns: id and status whole; then name, failed, tasks, ok, created
+SESSION_COLUMNS = (
+    ("id", "key"), ("name", 4), ("status", "key"), ("created", 1), ("tasks", 3), ("ok", 2),
+    ("failed", 5),
+)
 WAIT_OPTION = typer.Option(
     10.0, "--wait", min=0.0, help="Seconds to wait for the session's owner to act (0: do not wait)."
 )
@@ -49,6 +54,10 @@ def start_command(
     """Run a plan as a named session (the same build as `br run PLAN --name NAME`).
 
     Exit 0 when every task succeeded, 1 when a task failed, 2 on bad input, 130 when interrupted.
+
+    \b
+    Examples:
+      br parallel start nightly --plan plan.yaml --workers 4
     """
     from buildrunner.cli.run import run_build
 
@@ -58,12 +67,18 @@ def start_command(
 
 @app.command("status")
 def status_command(session: str | None = SESSION_ARG, json_output: bool = JSON_OPTION) -> None:
-    """Progress of a session: running, waiting and failed tasks, held locks, cost so far."""
+    """Progress of a session: running, waiting and failed tasks, held locks, cost so far.
+
+    \b
+    Examples:
+      br parallel status
+      br parallel status nightly --json
+    """
     from buildrunner.cli.common import open_db
     from buildrunner.parallel.dashboard import render_status
     from buildrunner.parallel.snapshot import snapshot
 
-    data = snapshot(open_db(), session)
+    data = snapshot(open_db(write=False), session)
     if data["session"] is not None:
         data["locks"] = [lock for lock in data["locks"]
                          if lock["session_id"] == data["session"]["id"]]
@@ -83,14 +98,20 @@ def list_command(
     limit: int = typer.Option(20, "--limit", "-l", min=1, help="Show at most this many (newest)."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Sessions, newest last, with their task counts."""
+    """Sessions, newest last, with their task counts.
+
+    \b
+    Examples:
+      br parallel list
+      br parallel list --status failed --json
+    """
     from buildrunner.cli.common import open_db
     from buildrunner.parallel.sessions import iso, list_sessions, task_counts
     from buildrunner.parallel.snapshot import session_state
 
     if status is not None and status not in SESSION_STATUSES:
         fail(f"--status must be one of {', '.join(SESSION_STATUSES)}, not '{status}'")
-    conn = open_db()
+    conn = open_db(write=False)
     rows = [row for row in list_sessions(conn) if status is None or session_state(row) == status]
     sessions: list[dict[str, Any]] = []
     for row in rows[-limit:]:
@@ -106,20 +127,13 @@ def list_command(
     if not sessions:
         err_console.print("no sessions" + (f" with status {status}" if status else ""))
         return
-    from rich.table import Table
+    from buildrunner.cli.tables import print_fitted
 
-    from buildrunner.parallel.dashboard import styled
-
-    table = Table(title="sessions")
-    table.add_column("id", no_wrap=True)
-    for column in ("name", "status", "created", "tasks", "ok", "failed"):
-        table.add_column(column)
-    for item in sessions:
-        tasks = item["tasks"]
-        table.add_row(item["id"], item["name"], styled(item["status"]),
-                      item["created_at"][:16].replace("T", " "),
-                      str(tasks["total"]), str(tasks["succeeded"]), str(tasks["failed"]))
-    err_console.print(table, soft_wrap=False)
+    print_fitted(err_console, "sessions", SESSION_COLUMNS, [
+        [item["id"], item["name"], item["status"], item["created_at"][:16].replace("T", " "),
+         item["tasks"]["total"], item["tasks"]["succeeded"], item["tasks"]["failed"]]
+        for item in sessions
+    ])
 
 
 @app.command("dashboard")
@@ -137,6 +151,11 @@ def dashboard_command(
     """Live view from the store: sessions, workers, tasks, locks, cost and alerts.
 
     Without SESSION it follows the newest session, so it can be opened before a build starts.
+
+    \b
+    Examples:
+      br parallel dashboard
+      br parallel dashboard --once
     """
     from buildrunner.cli.common import open_db, project_store
     from buildrunner.parallel.dashboard import live_frames, render
@@ -144,7 +163,7 @@ def dashboard_command(
 
     store = project_store()
     if once or json_output:
-        data = snapshot(open_db(store), session)
+        data = snapshot(open_db(store, write=False), session)
         if json_output:
             emit_json(data)
         else:
@@ -163,7 +182,13 @@ def workers_command(
     all_sessions: bool = typer.Option(False, "--all", help="Workers of every session."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Worker processes of a session with their last heartbeat and task counts."""
+    """Worker processes of a session with their last heartbeat and task counts.
+
+    \b
+    Examples:
+      br parallel workers
+      br parallel workers --all --json
+    """
     from buildrunner.cli.common import open_db
     from buildrunner.errors import SessionError
     from buildrunner.parallel.dashboard import workers_table
@@ -172,7 +197,7 @@ def workers_command(
 
     if status is not None and status not in WORKER_STATUSES:
         fail(f"--status must be one of {', '.join(WORKER_STATUSES)}, not '{status}'")
-    conn = open_db()
+    conn = open_db(write=False)
     session_id: str | None = None
     if not all_sessions:
         try:
@@ -201,13 +226,19 @@ def locks_command(
     ),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """File locks held now, across all sessions (a dead owner's locks are freed on next use)."""
+    """File locks held now, across all sessions (a dead owner's locks are freed on next use).
+
+    \b
+    Examples:
+      br parallel locks
+      br parallel locks --json
+    """
     from buildrunner.cli.common import open_db
     from buildrunner.parallel.dashboard import locks_table
     from buildrunner.parallel.sessions import get_session
     from buildrunner.parallel.snapshot import locks_view
 
-    conn = open_db()
+    conn = open_db(write=False)
     session_id = get_session(conn, session).id if session is not None else None
     rows = locks_view(conn, session_id, time.time())
     if json_output:
@@ -220,11 +251,17 @@ def locks_command(
 
 @app.command("summary")
 def summary_command(json_output: bool = JSON_OPTION) -> None:
-    """Totals across sessions: sessions by state, tasks by state, live workers, locks, cost."""
+    """Totals across sessions: sessions by state, tasks by state, live workers, locks, cost.
+
+    \b
+    Examples:
+      br parallel summary
+      br parallel summary --json
+    """
     from buildrunner.cli.common import open_db
     from buildrunner.parallel.snapshot import summary
 
-    data = summary(open_db())
+    data = summary(open_db(write=False))
     if json_output:
         emit_json(data)
         return
@@ -252,7 +289,12 @@ def pause_command(
     wait: float = WAIT_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Pause a running session: running tasks finish, no new task starts."""
+    """Pause a running session: running tasks finish, no new task starts.
+
+    \b
+    Examples:
+      br parallel pause nightly
+    """
     _control(session, "pause", wait, json_output)
 
 
@@ -272,6 +314,10 @@ def resume_command(
 
     A paused session whose owner runs is asked to go on. A session whose owner process is gone is
     continued here, like `br run --resume SESSION`: completed tasks are not run again.
+
+    \b
+    Examples:
+      br parallel resume nightly
     """
     from buildrunner.cli.common import open_db
     from buildrunner.parallel.sessions import get_session
@@ -298,7 +344,12 @@ def cancel_command(
     wait: float = WAIT_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Cancel a session: running tasks are stopped, nothing new starts, its locks are freed."""
+    """Cancel a session: running tasks are stopped, nothing new starts, its locks are freed.
+
+    \b
+    Examples:
+      br parallel cancel nightly --yes
+    """
     from buildrunner.cli.common import open_db
     from buildrunner.parallel.control import cancel_orphan, check_control
     from buildrunner.parallel.sessions import get_session
@@ -347,7 +398,12 @@ def cleanup_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be deleted."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Delete finished sessions (tasks, attempts, workers, logs); running ones are never touched."""
+    """Delete finished sessions (tasks, attempts, workers, logs); running ones are never touched.
+
+    \b
+    Examples:
+      br parallel cleanup --older-than 7 --dry-run
+    """
     from buildrunner.cli.common import open_db, project_store
     from buildrunner.parallel.control import cleanup_sessions
 

@@ -39,7 +39,13 @@ def estimate_command(
     estimator: str | None = ESTIMATOR_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Estimate a task's complexity: level, score and the signals behind it."""
+    """Estimate a task's complexity: level, score and the signals behind it.
+
+    \b
+    Examples:
+      br routing estimate 'Add password reset with tests'
+      br routing estimate --from-file tasks.jsonl --json
+    """
     from buildrunner.routing.complexity import estimate_complexity
 
     name = estimator_name(estimator)
@@ -78,7 +84,13 @@ def models_command(
     show_legacy: bool = typer.Option(True, "--legacy/--no-legacy", help="Include legacy models."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """List the model catalog: prices (USD per million tokens) and lifecycle dates."""
+    """List the model catalog: prices (USD per million tokens) and lifecycle dates.
+
+    \b
+    Examples:
+      br routing models
+      br routing models --json
+    """
     from datetime import date
 
     from buildrunner.routing.catalog import load_catalog
@@ -136,14 +148,20 @@ def costs_command(
     by: str | None = typer.Option(None, "--by", help="Group by model | session | task."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Spending from the cost log, for a period, optionally grouped."""
+    """Spending from the cost log, for a period, optionally grouped.
+
+    \b
+    Examples:
+      br routing costs --period week
+      br routing costs --by model --json
+    """
     from buildrunner.routing.costs import GROUPINGS, PERIODS, CostTracker
 
     if period not in PERIODS:
         fail(f"--period must be one of {', '.join(PERIODS)} (got '{period}')")
     if by is not None and by not in GROUPINGS:
         fail(f"--by must be one of {', '.join(GROUPINGS)} (got '{by}')")
-    summary = CostTracker(_db()).summary(period, by)
+    summary = CostTracker(_db(write=False)).summary(period, by)
     data = summary.to_dict()
     if json_output:
         emit_json(data)
@@ -174,7 +192,13 @@ def budget_set_command(
     ),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Set (or replace) the budget of a scope; hard unless --soft."""
+    """Set (or replace) the budget of a scope; hard unless --soft.
+
+    \b
+    Examples:
+      br routing budget set daily 5.00
+      br routing budget set session 1.50 --soft
+    """
     from buildrunner.routing.costs import BUDGET_SCOPES, CostTracker
 
     if scope not in BUDGET_SCOPES:
@@ -194,7 +218,12 @@ def budget_set_command(
 def budget_remove_command(
     scope: str = typer.Argument(..., help="daily | weekly | monthly | session"),
 ) -> None:
-    """Remove the budget of a scope."""
+    """Remove the budget of a scope.
+
+    \b
+    Examples:
+      br routing budget remove daily
+    """
     from buildrunner.routing.costs import BUDGET_SCOPES, CostTracker
 
     if scope not in BUDGET_SCOPES:
@@ -208,10 +237,16 @@ def budget_show_command(
     session: str | None = typer.Option(None, "--session", help="Show spending of this session."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Show each budget with what its scope has spent and what remains."""
+    """Show each budget with what its scope has spent and what remains.
+
+    \b
+    Examples:
+      br routing budget show
+      br routing budget show --json
+    """
     from buildrunner.routing.costs import CostTracker
 
-    tracker = CostTracker(_db())
+    tracker = CostTracker(_db(write=False))
     statuses = {s.scope: s for s in tracker.budget_status(session)}
     rows: list[dict[str, Any]] = []
     for budget in tracker.budgets():
@@ -235,7 +270,7 @@ def budget_show_command(
         )
 
 
-def _db() -> Any:
+def _db(*, write: bool = True) -> Any:
     from buildrunner.cli.common import open_db
 
-    return open_db()
+    return open_db(write=write)

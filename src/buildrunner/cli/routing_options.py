@@ -15,15 +15,19 @@ ESTIMATOR_OPTION = typer.Option(
 )
 
 
+MAX_USD = Decimal(1_000_000)  # stored as integer micro-dollars: far inside SQLite's range
+
+
 def usd_option(name: str, raw: str, positive: bool = False) -> Decimal:
     """An amount of USD from the command line; a one-line error (exit 2) if it is not one."""
     try:
         value = Decimal(raw)
     except InvalidOperation:
         fail(f"{name} must be an amount in USD (got '{raw}')")
-    if not value.is_finite() or value < 0 or (positive and value == 0):
+    if not value.is_finite() or value < 0 or (positive and value == 0) or value > MAX_USD:
         fail(
-            f"{name} must be a {'positive' if positive else 'non-negative'} amount in USD (got '{raw}')"
+            f"{name} must be a {'positive' if positive else 'non-negative'} amount in USD"
+            f" of at most {MAX_USD:,} (got '{raw}')"
         )
     return value
 

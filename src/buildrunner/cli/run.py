@@ -57,6 +57,12 @@ def run_command(
     """Run a build plan: tasks in dependency order, in parallel where safe.
 
     Exit 0 when every task succeeded, 1 when a task failed, 2 on bad input, 130 when interrupted.
+
+    \b
+    Examples:
+      br run plan.yaml
+      br run plan.yaml --workers 8 --dry-run
+      br run --resume SESSION
     """
     run_build(
         plan_file, name=name, workers=workers, backend=backend, ray_address=ray_address,
@@ -88,7 +94,7 @@ def run_build(
     from buildrunner.cli.common import project_settings, project_store
     from buildrunner.orchestrator import Orchestrator, TaskUpdate
     from buildrunner.parallel.plan import load_plan
-    from buildrunner.parallel.preflight import check_commands
+    from buildrunner.parallel.preflight import preflight
     from buildrunner.store.db import open_store
 
     if (plan_file is None) == (resume is None):
@@ -111,7 +117,7 @@ def run_build(
         if dry_run:
             _dry_run(plan, settings, json_output, workdir)
             return
-        check_commands(plan, workdir)
+        preflight(plan, workdir)
     chosen_backend = backend or settings.run.backend
     if chosen_backend == "ray":
         _require_ray()

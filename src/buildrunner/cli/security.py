@@ -153,7 +153,13 @@ def scan_command(
     git_history: bool = typer.Option(False, "--git-history", help="Scan every commit's added lines."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Scan files (honouring .gitignore) for secrets and SQL injection; exit 1 on findings."""
+    """Scan files (honouring .gitignore) for secrets and SQL injection; exit 1 on findings.
+
+    \b
+    Examples:
+      br security scan
+      br security scan src --format sarif --output scan.sarif
+    """
     root = _root()
     options, default_baseline = _options(root, secrets, sql)
     targets = [p if p.is_absolute() else Path.cwd() / p for p in (paths or [])] or [root]
@@ -184,7 +190,13 @@ def check_command(
     sql: bool | None = typer.Option(None, "--sql/--no-sql", help="Look for SQL injection."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Check what is staged for commit (--staged) or the whole project; exit 1 on findings."""
+    """Check what is staged for commit (--staged) or the whole project; exit 1 on findings.
+
+    \b
+    Examples:
+      br security check --staged
+      br security check --json
+    """
     root = _root()
     options, baseline = _options(root, secrets, sql)
     if staged:
@@ -202,7 +214,12 @@ def check_command(
 
 @app.command("precommit")
 def precommit_command() -> None:
-    """What the installed hook runs: check staged changes, hook-style output; exit 1 blocks."""
+    """What the installed hook runs: check staged changes, hook-style output; exit 1 blocks.
+
+    \b
+    Examples:
+      br security precommit
+    """
     from buildrunner.security.precommit import main
 
     raise typer.Exit(main([]))
@@ -214,7 +231,13 @@ def baseline_command(
     output: Path | None = typer.Option(None, "--output", "-o", help="Baseline file (default from settings)."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Accept the current findings: write their fingerprints to the baseline file."""
+    """Accept the current findings: write their fingerprints to the baseline file.
+
+    \b
+    Examples:
+      br security baseline
+      br security baseline src --json
+    """
     from buildrunner.security.baseline import write_baseline
 
     root = _root()
@@ -233,7 +256,13 @@ def baseline_command(
 def mask_command(
     text: str | None = typer.Argument(None, help="Text to mask; '-' or nothing reads stdin."),
 ) -> None:
-    """Print text with every detected secret masked (pipe logs through it)."""
+    """Print text with every detected secret masked (pipe logs through it).
+
+    \b
+    Examples:
+      br security mask 'token ghp_...'
+      br security mask - < build.log
+    """
     from buildrunner.security.masking import mask_text
 
     if text is None or text == "-":
@@ -246,7 +275,13 @@ def mask_command(
 
 @app.command("rules")
 def rules_command(json_output: bool = JSON_OPTION) -> None:
-    """List the secret rules (id, provider, severity, keywords)."""
+    """List the secret rules (id, provider, severity, keywords).
+
+    \b
+    Examples:
+      br security rules
+      br security rules --json
+    """
     from buildrunner.security.rules import RULES
 
     if json_output:
@@ -270,7 +305,13 @@ def hooks_install(
     chain: bool = typer.Option(False, "--chain", help="Keep another tool's hook and run it before ours."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Install the pre-commit hook into this repository."""
+    """Install the pre-commit hook into this repository.
+
+    \b
+    Examples:
+      br security hooks install
+      br security hooks install --chain
+    """
     from buildrunner.security import hooks
     from buildrunner.security.git import repo_root
 
@@ -280,7 +321,12 @@ def hooks_install(
 
 @hooks_app.command("uninstall")
 def hooks_uninstall(json_output: bool = JSON_OPTION) -> None:
-    """Remove our pre-commit hook (a chained hook is put back)."""
+    """Remove our pre-commit hook (a chained hook is put back).
+
+    \b
+    Examples:
+      br security hooks uninstall
+    """
     from buildrunner.security import hooks
     from buildrunner.security.git import repo_root
 
@@ -290,7 +336,12 @@ def hooks_uninstall(json_output: bool = JSON_OPTION) -> None:
 
 @hooks_app.command("status")
 def hooks_status(json_output: bool = JSON_OPTION) -> None:
-    """Show whether the hook is installed (and whether another hook is chained)."""
+    """Show whether the hook is installed (and whether another hook is chained).
+
+    \b
+    Examples:
+      br security hooks status --json
+    """
     from buildrunner.security import hooks
     from buildrunner.security.git import repo_root
 

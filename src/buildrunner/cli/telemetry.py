@@ -21,7 +21,9 @@ app = typer.Typer(
 
 LEVELS = ("info", "warning", "error", "critical")
 GROUPS = ("model", "session", "kind")
-HOURS_OPTION = typer.Option(24.0, "--hours", min=0.001, help="Window: the last N hours.")
+HOURS_OPTION = typer.Option(
+    24.0, "--hours", min=0.001, max=876_000.0, help="Window: the last N hours (at most 100 years)."
+)
 
 
 @app.command("summary")
@@ -30,7 +32,13 @@ def summary_command(
     by: str | None = typer.Option(None, "--by", help="Also group by: model, session or kind."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Success rate, latency percentiles, cost, tokens and errors over the last N hours."""
+    """Success rate, latency percentiles, cost, tokens and errors over the last N hours.
+
+    \b
+    Examples:
+      br telemetry summary
+      br telemetry summary --hours 2 --by model --json
+    """
     from buildrunner.cli.common import open_db
     from buildrunner.telemetry.metrics import summarize
     from buildrunner.telemetry.queries import firing_alerts_count
@@ -38,7 +46,7 @@ def summary_command(
     if by is not None and by not in GROUPS:
         fail(f"--by must be one of {', '.join(GROUPS)} (got '{by}')")
     now = time.time()
-    conn = open_db()
+    conn = open_db(write=False)
     summary = summarize(conn, now - hours * 3600, now + 1e-6, by)  # type: ignore[arg-type]
     data = summary.to_dict()
     data["alerts_firing"] = firing_alerts_count(conn)
@@ -62,13 +70,19 @@ def events_command(
     limit: int = typer.Option(50, "--limit", "-n", min=1, help="At most N events (newest)."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """The newest stored events, newest first."""
+    """The newest stored events, newest first.
+
+    \b
+    Examples:
+      br telemetry events --limit 20
+      br telemetry events --type task_failed --since 2h --json
+    """
     from buildrunner.cli.common import open_db
     from buildrunner.telemetry.events import EVENT_TYPES
     from buildrunner.telemetry.exports import EventQuery, flat_event, iter_event_rows
     from buildrunner.telemetry.queries import stored_event_types
 
-    conn = open_db()
+    conn = open_db(write=False)
     unknown = [name for name in event_type if name not in EVENT_TYPES]
     if unknown:
         stored = stored_event_types(conn, unknown)
@@ -98,7 +112,13 @@ def alerts_command(
     limit: int = typer.Option(100, "--limit", "-n", min=1, help="At most N alerts (newest)."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Active alerts (pending and firing); with --all also the resolved ones."""
+    """Active alerts (pending and firing); with --all also the resolved ones.
+
+    \b
+    Examples:
+      br telemetry alerts
+      br telemetry alerts --all --level error --json
+    """
     from buildrunner.cli.common import open_db, project_settings, project_store
     from buildrunner.telemetry.queries import list_alerts
 
@@ -128,7 +148,13 @@ def alerts_command(
 
 @app.command("thresholds")
 def thresholds_command(json_output: bool = JSON_OPTION) -> None:
-    """The alert thresholds in effect (built-ins with this project's overrides)."""
+    """The alert thresholds in effect (built-ins with this project's overrides).
+
+    \b
+    Examples:
+      br telemetry thresholds
+      br telemetry thresholds --json
+    """
     from dataclasses import asdict
 
     from buildrunner.cli.common import project_settings
@@ -149,12 +175,17 @@ def performance_command(
     slowest: int = typer.Option(10, "--slowest", min=0, help="List the N slowest task runs."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Task timing, throughput (tasks/min), CPU and memory of task processes."""
+    """Task timing, throughput (tasks/min), CPU and memory of task processes.
+
+    \b
+    Examples:
+      br telemetry performance --hours 24 --slowest 5
+    """
     from buildrunner.cli.common import open_db
     from buildrunner.telemetry.performance import performance_report
 
     now = time.time()
-    report = performance_report(open_db(), now - hours * 3600, now + 1e-6, slowest=slowest)
+    report = performance_report(open_db(write=False), now - hours * 3600, now + 1e-6, slowest=slowest)
     if json_output:
         emit_json(report.to_dict())
         return
@@ -182,7 +213,14 @@ def export_command(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Write stored events to CSV (opens in a spreadsheet as is) or JSON Lines, or a session as a
-    Chrome trace (Perfetto, chrome://tracing)."""
+    Chrome trace (Perfetto, chrome://tracing).
+
+    \b
+    Examples:
+      br telemetry export events.csv
+      br telemetry export events.jsonl --since 7d
+      br telemetry export build.json --format trace
+    """
     from buildrunner.cli.common import open_db
 
     chosen = fmt or _format_from_suffix(file)
@@ -192,7 +230,7 @@ def export_command(
         fail(f"{file} is a directory")
     if not file.parent.exists():
         fail(f"folder {file.parent} does not exist")
-    conn = open_db()
+    conn = open_db(write=False)
     try:
         if chosen == "trace":
             if since is not None or event_type:
@@ -242,7 +280,12 @@ def prune_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would be deleted."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Delete events and resolved alerts older than the retention period."""
+    """Delete events and resolved alerts older than the retention period.
+
+    \b
+    Examples:
+      br telemetry prune --days 30 --dry-run
+    """
     from buildrunner.cli.common import open_db, project_settings, project_store
     from buildrunner.telemetry.retention import prune
 
@@ -268,7 +311,12 @@ def serve_command(
     ),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Serve Prometheus metrics at /metrics until Ctrl-C (needs buildrunner[prometheus])."""
+    """Serve Prometheus metrics at /metrics until Ctrl-C (needs buildrunner[prometheus]).
+
+    \b
+    Examples:
+      br telemetry serve --port 9464
+    """
     from buildrunner.cli.common import project_settings, project_store
 
     try:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# defined in buildrunner.errors with every error class; re-exported here for callers
+from buildrunner.errors import ToolError as ToolError
 from buildrunner.executors.workspace import IGNORED_DIRS, PathRefused, Workspace
 from buildrunner.executors.write_guard import (
     OutsideWrite,
@@ -30,10 +32,6 @@ COMMAND_TIMEOUT_S = 120.0
 COMMAND_TIMEOUT_MAX_S = 600.0
 # Never handed to commands the model runs: they could print or send them.
 SECRET_ENVIRONMENT = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "BR_ROUTING_API_KEY")
-
-
-class ToolError(Exception):
-    """A tool call failed; the message goes back to the model."""
 
 
 TOOL_SCHEMAS: Mapping[str, dict[str, Any]] = {

@@ -15,7 +15,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from buildrunner.errors import BuildRunnerError
+# defined in buildrunner.errors with every error class; re-exported here for callers
+from buildrunner.errors import PathRefused as PathRefused
 
 _GLOB_CHARS = frozenset("*?[")
 
@@ -32,10 +33,6 @@ IGNORED_DIRS = frozenset(
         ".venv",
     }
 )
-
-
-class PathRefused(BuildRunnerError):
-    """The model asked for a path outside the working directory or outside its files."""
 
 
 def normalise(path: str) -> str:

@@ -101,7 +101,12 @@ class Scheduler:
                 heapq.heappush(self._heap, (*state.sort_key, state.spec.id))
 
     def to_skip(self, failed_id: str) -> list[str]:
-        """Every not-yet-final task that depends (transitively) on `failed_id`."""
+        """Every not-yet-final task that depends (transitively) on `failed_id`.
+
+        The walk stops at tasks already final: a dependent that failed, was skipped or was
+        cancelled had its own dependents made final with it, so over a whole build each task
+        is walked O(1) times however many of its ancestors fail.
+        """
         result: list[str] = []
         stack = list(self._dependents[failed_id])
         seen: set[str] = set()
@@ -110,8 +115,9 @@ class Scheduler:
             if task_id in seen:
                 continue
             seen.add(task_id)
-            if self.tasks[task_id].status not in FINAL:
-                result.append(task_id)
+            if self.tasks[task_id].status in FINAL:
+                continue
+            result.append(task_id)
             stack.extend(self._dependents[task_id])
         return sorted(result, key=lambda task_id: self.tasks[task_id].position)
 

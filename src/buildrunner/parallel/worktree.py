@@ -12,11 +12,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from buildrunner.errors import BuildRunnerError
-
-
-class WorktreeError(BuildRunnerError):
-    """Git refused to create or merge a session worktree."""
+# defined in buildrunner.errors with every error class; re-exported here for callers
+from buildrunner.errors import WorktreeError as WorktreeError
 
 
 @dataclass(frozen=True)

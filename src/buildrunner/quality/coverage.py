@@ -6,11 +6,9 @@ import json
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-from buildrunner.errors import BuildRunnerError
-
-
-class CoverageReportError(BuildRunnerError):
-    """The coverage report is missing or cannot be read."""
+from buildrunner.errors import (
+    CoverageReportError as CoverageReportError,
+)
 
 
 def read_total_coverage(path: Path) -> float:

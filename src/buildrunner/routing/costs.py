@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from buildrunner.errors import BudgetExceededError, RoutingError
+from buildrunner.errors import HardBudgetExceededError, RoutingError
 from buildrunner.store.db import iso_utc
 
 MICRO = Decimal("0.000001")
@@ -134,14 +134,6 @@ class BudgetStatus:
             f"{self.scope} {kind} budget ${self.limit_usd}: spent ${self.spent_usd}"
             f" + estimated ${self.estimated_usd} exceeds it"
         )
-
-
-class HardBudgetExceededError(BudgetExceededError):
-    """A call would take spending past a hard budget; carries the budget it would break."""
-
-    def __init__(self, status: BudgetStatus) -> None:
-        super().__init__(f"refused: {status.describe()}")
-        self.status = status
 
 
 @dataclass(frozen=True)

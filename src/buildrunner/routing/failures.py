@@ -13,7 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from buildrunner.errors import BuildRunnerError
+# defined in buildrunner.errors with every error class; re-exported here for callers
+from buildrunner.errors import MissingCredentialsError as MissingCredentialsError
+from buildrunner.errors import ModelCallError as ModelCallError
 
 FailureType = Literal[
     "rate_limited",  # 429
@@ -69,20 +71,6 @@ class Failure:
     message: str
     status_code: int | None = None
     retry_after_s: float | None = None  # from the `retry-after` / `retry-after-ms` headers
-
-
-class ModelCallError(BuildRunnerError):
-    """A model call failed; `failure` says how (and therefore what the policy does)."""
-
-    def __init__(self, failure: Failure, model: str, *, partial: object | None = None) -> None:
-        super().__init__(f"{model}: {failure.type}: {failure.message}")
-        self.failure = failure
-        self.model = model
-        self.partial = partial  # what the failed call still used and cost (a CLI run), if known
-
-
-class MissingCredentialsError(BuildRunnerError):
-    """No API key is configured for a provider."""
 
 
 # 400-class messages that mean "too long for this model" (wording varies across API versions).

@@ -1,6 +1,6 @@
 """The baseline: fingerprints of accepted findings, so later scans report only new ones.
 
-`.buildrunner/security-baseline.json` holds fingerprints and masked context (path, line, rule,
+`.buildrunner-baseline.json` (project root, committed) holds fingerprints and masked context (path, line, rule,
 masked match) for review; never a raw secret.
 """
 

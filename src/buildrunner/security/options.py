@@ -14,7 +14,7 @@ from buildrunner.config_sources import as_bool, merged_settings
 from buildrunner.errors import ConfigError
 from buildrunner.security.scanner import DEFAULT_MAX_FILE_BYTES, ScanOptions
 
-DEFAULT_BASELINE = ".buildrunner/security-baseline.json"
+DEFAULT_BASELINE = ".buildrunner-baseline.json"  # committed at the project root (see store.db)
 
 
 def load_security_section(root: Path, environ: dict[str, str] | None = None) -> dict[str, Any]:

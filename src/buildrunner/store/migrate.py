@@ -28,6 +28,32 @@ def migration_files() -> tuple[tuple[int, str, str], ...]:
     return tuple(found)
 
 
+_CREATE_TABLE = re.compile(
+    r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[\"`\[]?(\w+)", re.IGNORECASE
+)
+_DROP_TABLE = re.compile(r"DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?[\"`\[]?(\w+)", re.IGNORECASE)
+_RENAME_TABLE = re.compile(
+    r"ALTER\s+TABLE\s+[\"`\[]?(\w+)[\"`\]]?\s+RENAME\s+TO\s+[\"`\[]?(\w+)", re.IGNORECASE
+)
+
+
+@cache
+def expected_tables() -> frozenset[str]:
+    """Tables the shipped migrations leave in a database (created and not dropped again)."""
+    tables: set[str] = set()
+    for _version, _name, sql in migration_files():
+        for statement in split_statements(sql):
+            text = statement.lstrip()
+            if created := _CREATE_TABLE.match(text):
+                tables.add(created.group(1))
+            elif dropped := _DROP_TABLE.match(text):
+                tables.discard(dropped.group(1))
+            elif renamed := _RENAME_TABLE.match(text):
+                tables.discard(renamed.group(1))
+                tables.add(renamed.group(2))
+    return frozenset(tables)
+
+
 def latest_version() -> int:
     """The schema version this code writes."""
     files = migration_files()

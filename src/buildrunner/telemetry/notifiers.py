@@ -27,17 +27,15 @@ from tenacity import (
 )
 
 from buildrunner.config import NotifierSettings, TelemetrySettings
-from buildrunner.errors import BuildRunnerError
+from buildrunner.errors import (
+    NotificationError as NotificationError,
+)
 from buildrunner.telemetry.thresholds import LEVEL_ORDER
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "buildrunner-telemetry/1"
 SLACK_COLORS = {"info": "#439FE0", "warning": "#F2C744", "error": "#E8912D", "critical": "#D00000"}
-
-
-class NotificationError(BuildRunnerError):
-    """An alert could not be delivered (after retries)."""
 
 
 class Notifier(Protocol):

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from buildrunner.errors import BuildRunnerError
+# defined in buildrunner.errors with every error class; re-exported here for callers
+from buildrunner.errors import RayBackendError as RayBackendError
 from buildrunner.parallel.backends import BackendMessage, WorkerInfo
 from buildrunner.parallel.backends.ray_task import run_attempt
 from buildrunner.parallel.protocol import TaskOutcome, TaskRun
@@ -39,10 +40,6 @@ LOCAL_OBJECT_STORE_BYTES = 100 * 1024 * 1024
 # How Ray errors map to what happened. Anything else from Ray counts as a lost worker.
 CANCELLED_ERRORS = ("TaskCancelledError",)
 FAILED_ERRORS = {"OutOfMemoryError": "oom", "RayTaskError": "internal"}
-
-
-class RayBackendError(BuildRunnerError):
-    """Ray is missing, unreachable, or the setup could lose a task's file writes."""
 
 
 def is_client_address(address: str | None) -> bool:

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The short CI job on the newest Python: install into its own venv, then the fast core of the suite
+# (settings, plans, pre-flight, the store, malformed input, the docs' examples) and the demo build.
+# usage: .ci/newest-python.sh /path/to/python3.13
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="$1"
+VENV=".venv-$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+fi
+"$VENV/bin/python" -m pip install -q -e '.[dev]'
+"$VENV/bin/python" -m buildrunner --version
+"$VENV/bin/pytest" -q -n 2 -m "not slow" -p no:cacheprovider \
+    tests/test_config.py tests/parallel/test_plan.py tests/parallel/test_preflight.py \
+    tests/store tests/test_fuzz.py tests/cli/test_tables.py
+(cd examples/demo && BR_PROJECT_DIR=. PATH="$PWD/../../$VENV/bin:$PATH" br run plan.yaml --workers 2 --json > /dev/null)
+echo "ci: $VENV passed"
