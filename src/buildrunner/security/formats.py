@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from buildrunner.security.filescan import ScanReport
 from buildrunner.security.findings import Finding
-from buildrunner.security.scanner import ScanReport
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}

@@ -69,10 +69,10 @@ def _parser(dialect: str) -> Parser:
     return parsers[dialect]
 
 
-def scan_javascript(path: str, text: str, dialect: str = "javascript"
+def scan_javascript(path: str, text: str, dialect: str = "javascript", data: bytes | None = None
                     ) -> tuple[list[Finding], str | None]:
     """Findings for one JS/TS file, or a skip reason when it does not parse."""
-    source = text.encode("utf-8", "replace")
+    source = data if data is not None and data.isascii() else text.encode("utf-8", "replace")
     if not SINK_WORDS.search(source):
         return [], None
     tree = _parser(dialect).parse(source)
