@@ -134,7 +134,7 @@ def scan_text(
     if options.sql:
         from buildrunner.security.sql.prefilter import might_hold_sql
 
-        if might_hold_sql(path, text):
+        if might_hold_sql(path, text, data):
             sql_findings, note = sql_scan(path, text, data)
             findings.extend(sql_findings)
     findings.sort(key=lambda f: (f.line, f.column))

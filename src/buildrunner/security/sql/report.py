@@ -17,8 +17,13 @@ MAX_MATCH = 120
 def sql_finding(
     *, path: str, language: str, line: int, column: int, end_line: int, how: str,
     construction: str, expressions: list[str], label: str, sink: Sink, advice: str,
+    reaches: str | None = None, flow: str | None = None,
 ) -> Finding:
-    """The finding for tainted `expressions` (source text) reaching `sink` at `line`."""
+    """The finding for tainted `expressions` (source text) reaching `sink` at `line`.
+
+    `reaches` replaces "reaches <label>() (<family>)" in the message (a query returned or passed
+    on); `flow` names how it got there (`returned`, `passed-on`, `helper`) in `extra`.
+    """
     rule_id = f"sqli-{language}-{how}"
     shown_all = [mask_text(expression) for expression in expressions]
     shown = shown_all[0]
@@ -32,8 +37,9 @@ def sql_finding(
         rule_id=rule_id,
         kind="sql_injection",
         severity=sink.severity,
-        message=f"SQL built with {construction} from `{shown}` reaches {label}() ({sink.family}); {advice}",
+        message=(f"SQL built with {construction} from `{shown}` "
+                 f"{reaches or f'reaches {label}() ({sink.family})'}; {advice}"),
         match=shown,
         fingerprint=fingerprint(rule_id, path, " | ".join(expressions), sink.name),
-        extra={"sink": label, "tainted": shown_all[:5]},
+        extra={"sink": label, "tainted": shown_all[:5], **({"flow": flow} if flow else {})},
     )
