@@ -76,12 +76,12 @@ def scan_paths(
 
 def scan_files(
     root: Path, paths: Sequence[str], *, secrets: bool | None = None, sql: bool | None = None,
-    settings: Any = None,
+    settings: Any = None, options: ScanOptions | None = None,
 ) -> ScanReport:
     """Scan exactly these files (relative to `root`), no walking: e.g. the files a task changed."""
     from buildrunner.security.walk import Candidate, relative_to
 
     root = root.resolve()
-    options = ScanOptions.from_settings(settings, secrets=secrets, sql=sql)
+    options = options or ScanOptions.from_settings(settings, secrets=secrets, sql=sql)
     candidates = [Candidate(root / p, relative_to((root / p).resolve(), root)) for p in paths]
     return scan_candidates(candidates, options)

@@ -12,6 +12,23 @@ from buildrunner.security.masking import mask_text
 from buildrunner.security.sql.sinks import Sink
 
 MAX_MATCH = 120
+LANGUAGES = {"python": "Python", "js": "JavaScript/TypeScript"}
+CONSTRUCTIONS = {
+    "fstring": "an f-string", "percent": "% formatting", "format": "str.format()",
+    "concat": "string concatenation", "join": "a join", "template": "a template literal",
+    "request": "request data passed unchanged",
+}
+
+
+def rule_description(rule_id: str) -> str | None:
+    """What an SQL-injection rule id means (`sqli-python-fstring`), or None for another id."""
+    parts = rule_id.split("-", 2)
+    if len(parts) != 3 or parts[0] != "sqli" or parts[1] not in LANGUAGES or parts[2] not in CONSTRUCTIONS:
+        return None
+    language, how = LANGUAGES[parts[1]], CONSTRUCTIONS[parts[2]]
+    if how.startswith("request"):
+        return f"SQL injection ({language}): a query that is request data, passed unchanged to a database call"
+    return f"SQL injection ({language}): a query built with {how} from non-constant data reaches a database call"
 
 
 def sql_finding(
