@@ -6,11 +6,13 @@ Everything here works on already-masked findings; nothing prints.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from buildrunner.display import printable
-from buildrunner.security.filescan import ScanReport
 from buildrunner.security.findings import Finding
+
+if TYPE_CHECKING:
+    from buildrunner.security.filescan import ScanReport
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
