@@ -21,6 +21,7 @@ from buildrunner.security.sql.taint import Value, merge, safe
 
 PyValue = Value[ast.expr]
 CallRecord = bool | frozenset[tuple[str, int]]  # safe, unsafe, or as safe as these parameters
+_CALLED_NAME = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
 
 
 @dataclass
@@ -139,12 +140,12 @@ def mark_needed(context: PyContext, interesting: set[str], lines: list[str]) -> 
     """Functions whose summaries matter: those that mention a sink, what they call (their returns
     flow into queries), and the callers of private ones (their arguments decide the parameters).
     Calls are found by name in each function's text: cheap, and erring on the side of analysing."""
-    pattern = re.compile(r"\b(" + "|".join(re.escape(name) for name in context.functions) + r")\s*\(")
     callers: dict[str, set[str]] = {}
     for info in context.functions.values():
         body = info.node.body
         text = "".join(lines[body[0].lineno - 1 : info.node.end_lineno or body[-1].lineno])
-        info.callees = set(pattern.findall(text)) - {info.name}
+        info.callees = {name for name in _CALLED_NAME.findall(text)
+                        if name in context.functions and name != info.name}
         for callee in info.callees:
             callers.setdefault(callee, set()).add(info.name)
             context.functions[callee].called = True
