@@ -9,7 +9,7 @@ from buildrunner.security.findings import Finding
 from buildrunner.security.sql.javascript_context import JsContext, JsFunction
 from buildrunner.security.sql.javascript_nodes import callee_name, text_of, unwrap
 from buildrunner.security.sql.javascript_values import JsEvaluator, JsScope, JsValue
-from buildrunner.security.sql.report import sql_finding
+from buildrunner.security.sql.report import construction, sql_finding
 from buildrunner.security.sql.sinks import (
     JS_QUERY_METHOD,
     JS_SINKS,
@@ -21,12 +21,6 @@ from buildrunner.security.sql.sinks import (
 SINKS = index_sinks(JS_SINKS)
 QUERY_METHOD_SINK = Sink("(query method)", "query method", "high", "strong")
 _QUERY_PROPERTIES = ("sql", "text", "query")
-CONSTRUCTION_NAMES = {
-    "template": "a template literal",
-    "concat": "string concatenation",
-    "join": "Array.join()",
-    "request": "nothing but request data",
-}
 
 
 class JsSinkChecks:
@@ -109,7 +103,7 @@ class JsSinkChecks:
         self.findings.append(sql_finding(
             path=self.path, language="js", line=call.start_point.row + 1,
             column=call.start_point.column + 1, end_line=call.end_point.row + 1, how=how,
-            construction=CONSTRUCTION_NAMES[how],
+            construction=construction("js", how),
             expressions=[" ".join(text_of(item).split()) for item in value.tainted],
             label=label or _label(function), sink=sink,
             advice="use placeholders or a tagged sql template",

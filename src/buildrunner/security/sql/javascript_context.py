@@ -17,7 +17,8 @@ from tree_sitter import Node
 
 from buildrunner.security.sql.javascript_nodes import FUNCTION_TYPES, parameter_nodes, text_of
 from buildrunner.security.sql.sinks import JS_REQUEST_DATA, Sink
-from buildrunner.security.sql.taint import MAX_TAINTED, Value, merge, safe
+from buildrunner.security.sql.taint import Value, merge
+from buildrunner.security.sql.taint import substitute as substitute_parameters
 
 JsValue = Value[Node]
 Key = tuple[int, int]  # (start byte, end byte) of a parameter or function node
@@ -150,25 +151,12 @@ def is_request_data(node: Node) -> bool:
 def substitute(value: JsValue, arguments: dict[int, JsValue], info: JsFunction,
                context: JsContext) -> JsValue:
     """`value` (in terms of `info`'s parameters) as seen at a call with these arguments."""
-    if not value.tainted:
-        return value
-    if len(value.tainted) == 1 and value.how is None:
-        owner = context.owner(value.tainted[0])
-        if owner is not None and owner[0] is info:
-            return arguments.get(owner[1], safe())
-    parts: list[JsValue] = []
-    kept: list[Node] = []
-    for item in value.tainted:
-        owner = context.owner(item)
-        if owner is not None and owner[0] is info:
-            parts.append(arguments.get(owner[1], safe()))
-        else:
-            kept.append(item)
-    tainted = tuple(kept) + tuple(t for part in parts for t in part.tainted)
-    if not tainted:
-        return Value((), value.text, None, value.is_str)
-    source = value.source or any(part.source for part in parts)
-    return Value(tainted[:MAX_TAINTED], value.text, value.how, value.is_str, source)
+
+    def parameter_index(node: Node) -> int | None:
+        owner = context.owner(node)
+        return owner[1] if owner is not None and owner[0] is info else None
+
+    return substitute_parameters(value, arguments, parameter_index)
 
 
 def either(first: JsValue | None, second: JsValue) -> JsValue:

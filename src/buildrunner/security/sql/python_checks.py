@@ -11,7 +11,7 @@ import ast
 from buildrunner.security.findings import Finding
 from buildrunner.security.sql.python_context import CallRecord, FunctionInfo, PyContext
 from buildrunner.security.sql.python_values import Evaluator, PyValue
-from buildrunner.security.sql.report import sql_finding
+from buildrunner.security.sql.report import construction, sql_finding
 from buildrunner.security.sql.sinks import (
     PASSED_ON_IGNORED,
     PYTHON_DB_MODULES,
@@ -28,14 +28,6 @@ SINKS = index_sinks(PYTHON_SINKS)
 ELSEWHERE = Sink("(run elsewhere)", "built SQL", "medium", "strong")
 _QUERY_KEYWORDS = ("sql", "query", "statement", "operation", "stmt")
 _QUERY_OBJECTS = frozenset({"query", "dbsession", "session", "db_session"})
-CONSTRUCTION_NAMES = {
-    "fstring": "an f-string",
-    "percent": "% formatting",
-    "format": "str.format()",
-    "concat": "string concatenation",
-    "join": "str.join()",
-    "request": "nothing but request data",
-}
 
 
 class SinkChecks:
@@ -185,7 +177,7 @@ class SinkChecks:
         how = value.how or ("request" if value.source else "concat")
         self.findings.append(sql_finding(
             path=self.path, language="python", line=node.lineno, column=node.col_offset + 1,
-            end_line=node.end_lineno or node.lineno, how=how, construction=CONSTRUCTION_NAMES[how],
+            end_line=node.end_lineno or node.lineno, how=how, construction=construction("python", how),
             expressions=[source_text(item) for item in value.tainted], label=label, sink=sink,
             advice="pass values as query parameters", reaches=reaches, flow=flow,
         ))

@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass, field
 
 from buildrunner.security.sql.sinks import Sink
-from buildrunner.security.sql.taint import Value, merge, safe
+from buildrunner.security.sql.taint import Value
+from buildrunner.security.sql.taint import substitute as substitute_parameters
 
 PyValue = Value[ast.expr]
 CallRecord = bool | frozenset[tuple[str, int]]  # safe, unsafe, or as safe as these parameters
@@ -215,26 +216,9 @@ def reset_pass(context: PyContext) -> None:
 def substitute(value: PyValue, arguments: dict[int, PyValue], info: FunctionInfo,
                context: PyContext) -> PyValue:
     """`value` (in terms of `info`'s parameters) as seen at a call site with these arguments."""
-    if value.elements is not None:
-        elements = tuple(substitute(element, arguments, info, context) for element in value.elements)
-        merged = merge(list(elements))
-        return Value(merged.tainted, merged.text, merged.how, merged.is_str, merged.source, elements)
-    if not value.tainted:
-        return value
-    if len(value.tainted) == 1 and value.how is None:
-        owner = context.marker_owner.get(id(value.tainted[0]))
-        if owner is not None and owner[0] is info:
-            return arguments.get(owner[1], safe())
-    parts: list[PyValue] = []
-    kept: list[ast.expr] = []
-    for item in value.tainted:
-        owner = context.marker_owner.get(id(item))
-        if owner is not None and owner[0] is info:
-            parts.append(arguments.get(owner[1], safe()))
-        else:
-            kept.append(item)
-    tainted = tuple(kept) + tuple(t for part in parts for t in part.tainted)
-    if not tainted:
-        return Value((), value.text, None, value.is_str)
-    source = value.source or any(part.source for part in parts)
-    return Value(tainted[:8], value.text, value.how, value.is_str, source)
+
+    def parameter_index(node: ast.expr) -> int | None:
+        owner = context.marker_owner.get(id(node))
+        return owner[1] if owner is not None and owner[0] is info else None
+
+    return substitute_parameters(value, arguments, parameter_index)

@@ -16,8 +16,14 @@ LANGUAGES = {"python": "Python", "js": "JavaScript/TypeScript"}
 CONSTRUCTIONS = {
     "fstring": "an f-string", "percent": "% formatting", "format": "str.format()",
     "concat": "string concatenation", "join": "a join", "template": "a template literal",
-    "request": "request data passed unchanged",
+    "request": "nothing but request data",
 }
+_JOINS = {"python": "str.join()", "js": "Array.join()"}
+
+
+def construction(language: str, how: str) -> str:
+    """How the data was spliced in, in words (`an f-string`, `Array.join()`)."""
+    return _JOINS[language] if how == "join" else CONSTRUCTIONS[how]
 
 
 def rule_description(rule_id: str) -> str | None:
@@ -26,7 +32,7 @@ def rule_description(rule_id: str) -> str | None:
     if len(parts) != 3 or parts[0] != "sqli" or parts[1] not in LANGUAGES or parts[2] not in CONSTRUCTIONS:
         return None
     language, how = LANGUAGES[parts[1]], CONSTRUCTIONS[parts[2]]
-    if how.startswith("request"):
+    if parts[2] == "request":
         return f"SQL injection ({language}): a query that is request data, passed unchanged to a database call"
     return f"SQL injection ({language}): a query built with {how} from non-constant data reaches a database call"
 

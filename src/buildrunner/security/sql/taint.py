@@ -8,7 +8,7 @@ generic over the node type so the Python (`ast`) and JS/TS (tree-sitter) analyse
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -132,3 +132,33 @@ class Scope(Generic[Node]):
 def is_constant_name(name: str) -> bool:
     """UPPER_CASE names are constants by convention (imported query fragments, settings)."""
     return name.isupper() and any(char.isalpha() for char in name)
+
+
+def substitute(value: Value[Node], arguments: dict[int, Value[Node]],
+               parameter_index: Callable[[Node], int | None]) -> Value[Node]:
+    """`value`, written in terms of a function's parameters, as seen at a call with `arguments`
+    (parameter index -> the argument's value); `parameter_index` says which tainted nodes are the
+    function's parameters."""
+    if value.elements is not None:
+        elements = tuple(substitute(item, arguments, parameter_index) for item in value.elements)
+        merged = merge(list(elements))
+        return Value(merged.tainted, merged.text, merged.how, merged.is_str, merged.source, elements)
+    if not value.tainted:
+        return value
+    if len(value.tainted) == 1 and value.how is None:
+        index = parameter_index(value.tainted[0])
+        if index is not None:
+            return arguments.get(index, safe())
+    parts: list[Value[Node]] = []
+    kept: list[Node] = []
+    for item in value.tainted:
+        index = parameter_index(item)
+        if index is None:
+            kept.append(item)
+        else:
+            parts.append(arguments.get(index, safe()))
+    tainted = tuple(kept) + tuple(t for part in parts for t in part.tainted)
+    if not tainted:
+        return Value((), value.text, None, value.is_str)
+    source = value.source or any(part.source for part in parts)
+    return Value(tainted[:MAX_TAINTED], value.text, value.how, value.is_str, source)
