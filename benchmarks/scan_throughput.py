@@ -47,8 +47,9 @@ def build_realistic(root: Path, copies: int) -> None:
     build_project_corpus(root, seed=11, copies=copies)
 
 
-def build_mixed(root: Path, megabytes: float) -> None:
-    py_files, js_files = generate_sql_tree(max(100, int(megabytes * 20)))
+def build_mixed(root: Path, megabytes: float, sql_share: float = 0.2) -> None:
+    """`sql_share` of the bytes are data-access modules (about 4.6 KB each, half Python, half JS/TS)."""
+    py_files, js_files = generate_sql_tree(max(10, int(megabytes * sql_share * 1e6 / 9200)))
     sql_dir = root / "services"
     for path in (*py_files, *js_files):
         target = sql_dir / path.name
@@ -94,15 +95,20 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="10 MB mixed corpus, 8 copies, one round")
     parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--sql-share", type=float, default=0.2,
+                        help="share of the mixed corpus that is data-access code (default 0.2)")
     args = parser.parse_args()
     size, copies, repeat = (10.0, 8, 1) if args.quick else (args.size_mb, args.copies, args.repeat)
     binary = None if args.no_peers else peer_bin("betterleaks", "gitleaks")
     work = Path(tempfile.mkdtemp(prefix="br-throughput-"))
     try:
-        for label, builder, amount in (("realistic (project files)", build_realistic, copies),
-                                       ("mixed (generated source tree)", build_mixed, size)):
+        for label, amount in (("realistic (project files)", copies),
+                              (f"mixed (generated source tree, {args.sql_share:.0%} data-access code)", size)):
             root = work / label.split()[0]
-            builder(root, amount)  # type: ignore[operator]
+            if root.name == "realistic":
+                build_realistic(root, int(amount))
+            else:
+                build_mixed(root, amount, args.sql_share)
             report = work / f"{root.name}.json"
             tools = {"buildrunner secrets-only": ours(root, report, sql=False),
                      "buildrunner default (secrets + SQL)": ours(root, report, sql=True)}

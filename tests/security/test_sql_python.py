@@ -136,9 +136,9 @@ def test_a_sink_receives_the_finding_once() -> None:
 @pytest.mark.parametrize(
     "code",
     [
-        "def f(:\n    cur.execute('x')\n",
-        "cur.execute(f'{')\n",
-        "\x00cur.execute('a')",
+        "def f(:\n    cur.execute('SELECT 1 FROM t')\n",
+        "cur.execute(f'SELECT {')\n",
+        "\x00cur.execute('SELECT a FROM t')",
     ],
 )
 def test_unparsable_file_is_skipped_with_reason(code: str) -> None:

@@ -3,12 +3,13 @@
 Parsing is what costs (Python's `ast.parse` runs at a few MB/s), and most source files hold no
 query, so a file is parsed only when its text shows that a finding is possible:
 
-- a *rare* sink call (`.execute(`, `executescript(`, `RawSQL(`, `whereRaw(`, `$queryRawUnsafe(`,
+- a sink that runs anything as SQL (`executescript(`, `RawSQL(`, `whereRaw(`, `$queryRawUnsafe(`,
   `def as_sql`, ...): always;
-- a *common* call that is a sink only for some libraries (`.run(`, `.copy(`, `.filter(`, `.get(`,
-  `.all(`, ...): only with SQL in the text as well;
-- SQL in a string (`"SELECT `, `'insert into `, `DELETE FROM`, ...): the rules on SQL built
-  and returned or passed on need nothing else.
+- a sink whose name other libraries use too (`execute(`, `.run(`, `.filter(`, `.query(`, `.get(`,
+  ...): with SQL in the text as well, or with a database import (Python) or request data (JS/TS:
+  `req.`, `ctx.`, `event.`) in the file;
+- SQL in a string (`"SELECT `, `'insert into `, `DELETE FROM`, ...) in Python: the rules on SQL
+  built and returned or passed on need nothing else.
 
 All patterns go into one Aho-Corasick automaton (`ahocorasick_rs`, already used by the secret
 engine; a `str.find` loop when it is missing). A file the prefilter drops cannot produce a
@@ -24,22 +25,34 @@ from typing import Any, NamedTuple
 
 from buildrunner.security.sql import JAVASCRIPT_SUFFIXES, PYTHON_SUFFIXES, SUPPORTED_SUFFIXES
 
+# Sinks that run their argument as SQL whatever it looks like: always parse.
 RARE_PYTHON = (
-    ".execute(", "execute(", "executemany(", "executescript(", "fetchrow(", "fetchval(", ".fetch(",
-    "exec_driver_sql(", "RawSQL(", "literal_column(", "read_sql", ".extra(", "copy_expert(",
-    "mogrify(", "def as_sql", "def as_postgresql", "def as_mysql", "def as_sqlite", "def as_oracle",
-    ".raw(", "SQL(",
+    "executescript(", "exec_driver_sql(", "RawSQL(", "literal_column(", "copy_expert(",
+    "def as_sql", "def as_postgresql", "def as_mysql", "def as_sqlite", "def as_oracle",
 )
-COMMON_PYTHON = (".run(", ".copy(", ".filter(", ".order_by(", ".group_by(", ".having(",
-                 ".distinct(", "text(")
+# Sinks whose name other libraries use too: parse only with SQL or a database import in the file.
+COMMON_PYTHON = (
+    "execute(", "executemany(", "fetchrow(", "fetchval(", ".fetch(", "read_sql", ".extra(",
+    "mogrify(", ".raw(", "SQL(", ".run(", ".copy(", ".filter(", ".order_by(", ".group_by(",
+    ".having(", ".distinct(", "text(",
+)
 RARE_JAVASCRIPT = (
     "whereRaw(", "havingRaw(", "joinRaw(", "orderByRaw(", "groupByRaw(", "$queryRaw",
-    "$executeRaw", ".raw(", ".literal(", ".unsafe(", ".query(", ".execute(", "Query(", "Execute(",
-    "Raw(", "Sql(", "SQL(", "query(", "execute(",
+    "$executeRaw", ".raw(", ".literal(", ".unsafe(",
 )
-COMMON_JAVASCRIPT = (".where(", ".andWhere(", ".orWhere(", ".having(", ".all(", ".get(", ".run(",
-                     ".each(", ".exec(", ".prepare(", ".any(", ".one(", ".many(", ".none(",
-                     ".oneOrNone(", ".manyOrNone(")
+COMMON_JAVASCRIPT = (
+    ".query(", ".execute(", "Query(", "Execute(", "Raw(", "Sql(", "SQL(", "query(", "execute(",
+    ".where(", ".andWhere(", ".orWhere(", ".having(", ".all(", ".get(", ".run(", ".each(",
+    ".exec(", ".prepare(", ".any(", ".one(", ".many(", ".none(", ".oneOrNone(", ".manyOrNone(",
+)
+# Evidence that a common sink may be one: a database import (Python), request data (JS/TS: a
+# query method given request data is reported whatever the string looks like).
+CONTEXT_PYTHON = (
+    "sqlite3", "psycopg", "pymysql", "MySQLdb", "mysql.connector", "asyncpg", "aiopg", "aiomysql",
+    "aiosqlite", "pg8000", "sqlalchemy", "django.db", "cx_Oracle", "oracledb", "pyodbc", "pymssql",
+    "duckdb", "databases", "peewee", "snowflake", "sqlmodel", "flask_sqlalchemy",
+)
+CONTEXT_JAVASCRIPT = ("req.", "request.", "ctx.", "event.", "event?.")
 _STATEMENTS = ("select ", "select\n", "insert into", "delete from", "update ", "create table",
                "drop table", "alter table", "truncate ", "pragma ", "replace into")
 _QUOTES = ('"', "'", "`", '"""', "'''", '" ', "' ", "` ", '"\n', "'\n", "`\n")
@@ -47,12 +60,13 @@ _QUOTES = ('"', "'", "`", '"""', "'''", '" ', "' ", "` ", '"\n', "'\n", "`\n")
 # spellings that next to nothing but SQL uses (triple-quoted queries start on their own line).
 SQL_EVIDENCE = tuple(dict.fromkeys(
     [quote + word for quote in _QUOTES for word in _STATEMENTS]
-    + [quote + word.upper() for quote in _QUOTES for word in _STATEMENTS]
+    + [quote + word.upper().strip() for quote in _QUOTES for word in _STATEMENTS]
     + ["SELECT ", "INSERT INTO", "DELETE FROM", " WHERE ", "CREATE TABLE", "DROP TABLE",
-       "ALTER TABLE", " ORDER BY ", " GROUP BY ", " VALUES ", "UPDATE "]
+       "ALTER TABLE", " ORDER BY ", " GROUP BY ", " VALUES ", "UPDATE ", " WHERE\n", "ATTACH ",
+       "PRAGMA "]
 ))
 
-_RARE, _COMMON, _EVIDENCE = 0, 1, 2
+_RARE, _COMMON, _EVIDENCE, _CONTEXT = 0, 1, 2, 3
 
 
 class _Matcher(NamedTuple):
@@ -63,10 +77,11 @@ class _Matcher(NamedTuple):
 
 @cache
 def _matcher(language: str) -> _Matcher:
-    rare, common = (RARE_PYTHON, COMMON_PYTHON) if language == "python" else (
-        RARE_JAVASCRIPT, COMMON_JAVASCRIPT)
-    patterns = [*rare, *common, *SQL_EVIDENCE]
-    kinds = [_RARE] * len(rare) + [_COMMON] * len(common) + [_EVIDENCE] * len(SQL_EVIDENCE)
+    rare, common, context = (RARE_PYTHON, COMMON_PYTHON, CONTEXT_PYTHON) if language == "python" else (
+        RARE_JAVASCRIPT, COMMON_JAVASCRIPT, CONTEXT_JAVASCRIPT)
+    patterns = [*rare, *common, *SQL_EVIDENCE, *context]
+    kinds = ([_RARE] * len(rare) + [_COMMON] * len(common) + [_EVIDENCE] * len(SQL_EVIDENCE)
+             + [_CONTEXT] * len(context))
     try:
         import ahocorasick_rs
 
@@ -87,21 +102,14 @@ def might_hold_sql(path: str, text: str, data: bytes | None = None) -> bool:
     found: set[int] = set()
     if automaton is not None:
         haystack = data if data is not None else text.encode("utf-8", "replace")
-        for index, _, _ in automaton.find_matches_as_indexes(haystack):
-            kind = kinds[index]
-            if kind == _RARE or (kind == _EVIDENCE and language == "python"):
-                return True
-            found.add(kind)
-            if len(found) == 2:
-                return True
-        return False
-    for index, pattern in enumerate(patterns):
-        if kinds[index] in found or pattern not in text:
-            continue
-        if kinds[index] == _RARE or (kinds[index] == _EVIDENCE and language == "python"):
-            return True
-        found.add(kinds[index])
-        if len(found) == 2:
+        kinds_found = (kinds[index] for index, _, _ in automaton.find_matches_as_indexes(haystack))
+    else:
+        kinds_found = (kinds[index] for index, pattern in enumerate(patterns) if pattern in text)
+    for kind in kinds_found:
+        if kind == _RARE or (kind == _EVIDENCE and language == "python"):
+            return True  # a strong sink; or SQL in a string (built and returned/passed on)
+        found.add(kind)
+        if _COMMON in found and (_EVIDENCE in found or _CONTEXT in found):
             return True
     return False
 
