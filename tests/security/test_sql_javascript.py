@@ -113,3 +113,17 @@ def test_python_scan_does_not_import_tree_sitter() -> None:
 
 def test_unsupported_suffix_returns_nothing() -> None:
     assert scan_source("README.md", "db.query(`SELECT ${x}`)") == ([], None)
+
+
+def test_request_data_into_any_query_method_and_through_a_helper() -> None:
+    findings = scan(
+        """
+        function runQuery(text) { return pool.query(text); }
+        app.get("/a", (req, res) => runQuery("SELECT * FROM t WHERE id = " + req.params.id));
+        app.get("/b", (req, res) => repo.rawQuery(`DELETE ${req.query.table}`));
+        app.get("/c", (req, res) => runQuery("SELECT count(*) FROM t"));
+        app.get("/d", (req, res) => cache.get("user:" + req.params.id));
+        """
+    )
+    assert [(f.line, f.extra["sink"]) for f in findings] == [
+        (3, "runQuery() -> pool.query"), (4, "repo.rawQuery")]

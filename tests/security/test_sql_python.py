@@ -136,9 +136,9 @@ def test_a_sink_receives_the_finding_once() -> None:
 @pytest.mark.parametrize(
     "code",
     [
-        "def f(:\n    cur.execute('x')\n",
-        "cur.execute(f'{')\n",
-        "\x00cur.execute('a')",
+        "def f(:\n    cur.execute('SELECT 1 FROM t')\n",
+        "cur.execute(f'SELECT {')\n",
+        "\x00cur.execute('SELECT a FROM t')",
     ],
 )
 def test_unparsable_file_is_skipped_with_reason(code: str) -> None:
@@ -189,3 +189,59 @@ def test_branches_that_keep_a_value_do_not_grow_its_text() -> None:
         scope.join([scope.copy(), scope.copy()])
     assert scope.names["q"] is base
     assert merge([base, base]) is base
+
+
+def test_sql_built_and_returned_is_medium_with_its_flow() -> None:
+    findings = scan(
+        """
+        def statement(table, key):
+            return f"DELETE FROM {table} WHERE key = '{key}'"
+        """
+    )
+    assert [(f.severity, f.extra["flow"], f.line) for f in findings] == [("medium", "returned", 3)]
+    assert "is returned, to be run elsewhere" in findings[0].message
+
+
+def test_a_same_file_helper_makes_its_call_site_a_sink() -> None:
+    findings = scan(
+        """
+        def _run(cur, statement):
+            cur.execute(statement)
+
+
+        def search(cur, term):
+            _run(cur, "SELECT * FROM docs WHERE body LIKE '%" + term + "%'")
+        """
+    )
+    assert [(f.line, f.extra["sink"], f.severity) for f in findings] == [(7, "_run() -> cur.execute", "high")]
+
+
+def test_request_data_passed_unchanged_in_database_code() -> None:
+    findings = scan(
+        """
+        import sqlite3
+        from flask import request
+
+        def console(db):
+            return db.execute(request.form["sql"]).fetchall()
+        """
+    )
+    assert [(f.rule_id, f.match) for f in findings] == [("sqli-python-request", "request.form['sql']")]
+
+
+def test_fastapi_validates_annotated_route_parameters_but_plain_functions_do_not() -> None:
+    code = """
+        from fastapi import APIRouter
+        router = APIRouter()
+
+        @router.get("/posts/{{user_id}}")
+        def posts(user_id: {annotation}, db):
+            return db.execute(f"SELECT * FROM posts WHERE user_id = {{user_id}}").fetchall()
+
+        def helper(user_id: int, db):
+            return db.execute(f"SELECT * FROM posts WHERE user_id = {{user_id}}").fetchall()
+        """
+    trusted = scan(code.format(annotation="int"))
+    assert [f.line for f in trusted] == [10]  # only the plain function: its annotation is not enforced
+    untrusted = scan(code.format(annotation="str"))
+    assert [f.line for f in untrusted] == [7, 10]

@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from buildrunner.cli.common import JSON_OPTION, emit_json, err_console, fail
+from buildrunner.display import printable
 
 if TYPE_CHECKING:
     from buildrunner.security.scanner import ScanOptions, ScanReport
@@ -29,6 +30,9 @@ class OutputFormat(StrEnum):
 
 
 FORMAT_OPTION = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or sarif.")
+ALLOW_SKIPPED_OPTION = typer.Option(
+    False, "--allow-skipped", help="Exit 0 even when some paths could not be read (they are listed)."
+)
 OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write the report to this file.")
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
 
@@ -37,6 +41,16 @@ def _root() -> Path:
     from buildrunner.store.db import find_project_root
 
     return find_project_root()
+
+
+def _scan_root(root: Path, targets: list[Path]) -> Path:
+    """Where finding paths are relative to: the project, or, for targets outside it, the scanned
+    repository's top (the nearest folder with `.git`), never the current directory."""
+    resolved = [target.resolve() for target in targets]
+    if all(target == root or root in target.parents for target in resolved):
+        return root
+    first = resolved[0] if resolved[0].is_dir() else resolved[0].parent
+    return next((folder for folder in (first, *first.parents) if (folder / ".git").exists()), first)
 
 
 def _options(root: Path, secrets: bool | None = None, sql: bool | None = None) -> tuple[ScanOptions, Path]:
@@ -55,7 +69,8 @@ def _apply_baseline(report: ScanReport, baseline: Path | None) -> None:
     report.findings, report.baselined = filter_new(report.findings, load_baseline(baseline))
 
 
-def _render(report: ScanReport, output_format: OutputFormat, output: Path | None, json_output: bool) -> None:
+def _render(report: ScanReport, output_format: OutputFormat, output: Path | None, json_output: bool,
+            root: Path | None = None) -> None:
     from buildrunner import __version__
     from buildrunner.security.formats import json_report, sarif_report
 
@@ -65,7 +80,8 @@ def _render(report: ScanReport, output_format: OutputFormat, output: Path | None
         _print_table(report, output)
         return
     document: dict[str, Any] = (
-        json_report(report) if output_format is OutputFormat.json else sarif_report(report, __version__)
+        json_report(report) if output_format is OutputFormat.json
+        else sarif_report(report, __version__, root=root)
     )
     if output is None:
         emit_json(document)
@@ -76,7 +92,7 @@ def _render(report: ScanReport, output_format: OutputFormat, output: Path | None
             output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         except OSError as exc:
             fail(f"cannot write {output}: {exc.strerror or exc}")
-        err_console.print(f"wrote {output_format.value} report to {output}")
+        err_console.print(f"wrote {output_format.value} report to {escape(printable(str(output)))}")
     _print_summary(report)
 
 
@@ -100,9 +116,11 @@ def _print_table(report: ScanReport, output: Path | None) -> None:
             table.add_column(column, overflow="fold")
         for row, finding in zip(table_rows(report.findings), report.findings, strict=True):
             style = SEVERITY_STYLE.get(finding.severity, "")
-            # paths and code are text, not Rich markup ("app/[id]/page.tsx", "args[key]")
-            table.add_row(escape(row[0]), escape(row[1]), f"[{style}]{escape(row[2])}[/{style}]",
-                          escape(row[3]))
+            # paths and code are text, not Rich markup ("app/[id]/page.tsx", "args[key]"), and
+            # never terminal control sequences (a file named "\x1b[31m.py")
+            table.add_row(*(escape(printable(cell, one_line=True)) for cell in row[:2]),
+                          f"[{style}]{escape(row[2])}[/{style}]",
+                          escape(printable(row[3], one_line=True)))
         console.print(table)
     if handle is not None:
         handle.close()
@@ -120,6 +138,14 @@ def _print_summary(report: ScanReport) -> None:
         + (f"; {report.baselined} in baseline" if report.baselined else "")
         + (f"; skipped {skipped_text}" if skipped_text else "")
     )
+    incomplete = report.incomplete
+    if incomplete:
+        err_console.print(f"[yellow]incomplete:[/yellow] {len(incomplete)} path(s) could not be read:")
+        for item in incomplete[:20]:
+            err_console.print(f"  {escape(printable(item.path, one_line=True))}: "
+                              f"{escape(printable(item.reason, one_line=True))}")
+        if len(incomplete) > 20:
+            err_console.print(f"  ... and {len(incomplete) - 20} more (see --format json)")
 
 
 def _scan_with_progress(paths: list[Path], root: Path, options: ScanOptions, quiet: bool) -> ScanReport:
@@ -151,21 +177,25 @@ def scan_command(
     secrets: bool | None = typer.Option(None, "--secrets/--no-secrets", help="Look for secrets (default: settings)."),
     sql: bool | None = typer.Option(None, "--sql/--no-sql", help="Look for SQL injection (Python, JS/TS)."),
     git_history: bool = typer.Option(False, "--git-history", help="Scan every commit's added lines."),
+    allow_skipped: bool = ALLOW_SKIPPED_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Scan files (honouring .gitignore) for secrets and SQL injection; exit 1 on findings.
+    """Scan files (honouring .gitignore) for secrets and SQL injection.
+
+    Exit 1 on findings, or when a path could not be read (unless --allow-skipped).
 
     \b
     Examples:
       br security scan
       br security scan src --format sarif --output scan.sarif
     """
-    root = _root()
-    options, default_baseline = _options(root, secrets, sql)
-    targets = [p if p.is_absolute() else Path.cwd() / p for p in (paths or [])] or [root]
+    project = _root()
+    options, default_baseline = _options(project, secrets, sql)
+    targets = [p if p.is_absolute() else Path.cwd() / p for p in (paths or [])] or [project]
     for target in targets:
-        if not target.exists():
-            fail(f"no such file or directory: {target}")
+        if not target.exists() and not target.is_symlink():
+            fail(f"no such file or directory: {printable(str(target), one_line=True)}")
+    root = _scan_root(project, targets)
     if git_history:
         from buildrunner.security.check import scan_history
         from buildrunner.security.git import repo_root
@@ -177,8 +207,8 @@ def scan_command(
     if baseline is not None and not baseline.is_file():
         fail(f"baseline file not found: {baseline}")
     _apply_baseline(report, baseline or (default_baseline if default_baseline.is_file() else None))
-    _render(report, output_format, output, json_output)
-    if report.findings:
+    _render(report, output_format, output, json_output, root)
+    if report.findings or (report.incomplete and not allow_skipped):
         raise typer.Exit(1)
 
 
@@ -188,9 +218,12 @@ def check_command(
     output_format: OutputFormat = FORMAT_OPTION,
     secrets: bool | None = typer.Option(None, "--secrets/--no-secrets", help="Look for secrets (default: settings)."),
     sql: bool | None = typer.Option(None, "--sql/--no-sql", help="Look for SQL injection."),
+    allow_skipped: bool = ALLOW_SKIPPED_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Check what is staged for commit (--staged) or the whole project; exit 1 on findings.
+    """Check what is staged for commit (--staged) or the whole project.
+
+    Exit 1 on findings, or when a path could not be read (unless --allow-skipped).
 
     \b
     Examples:
@@ -207,22 +240,26 @@ def check_command(
     else:
         report = _scan_with_progress([root], root, options, json_output)
     _apply_baseline(report, baseline if baseline.is_file() else None)
-    _render(report, output_format, None, json_output)
-    if report.findings:
+    _render(report, output_format, None, json_output, root)
+    if report.findings or (report.incomplete and not allow_skipped):
         raise typer.Exit(1)
 
 
 @app.command("precommit")
-def precommit_command() -> None:
-    """What the installed hook runs: check staged changes, hook-style output; exit 1 blocks.
+def precommit_command(
+    files: list[str] = typer.Argument(None, help="Files to scan whole (the pre-commit framework "
+                                                  "passes them); none: the staged diff's added lines."),
+) -> None:
+    """What the git hook runs: check staged changes (or FILES), hook-style output; exit 1 blocks.
 
     \b
     Examples:
       br security precommit
+      br security precommit app/settings.py
     """
     from buildrunner.security.precommit import main
 
-    raise typer.Exit(main([]))
+    raise typer.Exit(main(list(files or [])))
 
 
 @app.command("baseline")
@@ -263,12 +300,14 @@ def mask_command(
       br security mask 'token ghp_...'
       br security mask - < build.log
     """
-    from buildrunner.security.masking import mask_text
+    from buildrunner.security.masking import mask_bytes, mask_text
 
     if text is None or text == "-":
-        for line in sys.stdin:
-            sys.stdout.write(mask_text(line))
-        sys.stdout.flush()
+        # bytes in, bytes out: a non-UTF-8 byte passes through unchanged, the stream never stops
+        out = sys.stdout.buffer
+        for line in sys.stdin.buffer:
+            out.write(mask_bytes(line))
+            out.flush()
         return
     sys.stdout.write(mask_text(text) + "\n")
 
@@ -353,8 +392,8 @@ def _print_hook_status(status: Any, json_output: bool, action: str | None) -> No
         emit_json(status.to_dict())
         return
     if action:
-        err_console.print(f"pre-commit hook {action}: {status.path}")
+        err_console.print(f"pre-commit hook {action}: {escape(printable(status.path, one_line=True))}")
     state = "installed" if status.installed else ("another tool's hook" if status.foreign else "not installed")
     err_console.print(f"hook: {state}" + (" (chained: runs the previous hook first)" if status.chained else ""))
     if status.python:
-        err_console.print(f"python: {status.python}")
+        err_console.print(f"python: {escape(printable(status.python, one_line=True))}")

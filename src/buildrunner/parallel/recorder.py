@@ -11,6 +11,13 @@ from buildrunner.parallel.backends import WorkerInfo
 from buildrunner.parallel.protocol import TaskOutcome
 from buildrunner.store.db import now, transaction
 
+# Columns set_task/set_worker may write: field names become SQL, so they come from this list only.
+TASK_COLUMNS = ("status", "priority", "attempts", "max_retries", "worker_id", "exit_code",
+                "started_at", "ended_at", "duration_s", "log_path", "model", "cost_micro_usd",
+                "waiting_on", "error")
+WORKER_COLUMNS = ("pid", "host", "status", "last_heartbeat", "current_task", "tasks_completed",
+                  "tasks_failed")
+
 
 class SessionRecorder:
     def __init__(self, conn: sqlite3.Connection, session_id: str) -> None:
@@ -35,10 +42,10 @@ class SessionRecorder:
 
     def set_task(self, task_id: str, **fields: object) -> None:
         """Update columns of one task row (call inside a transaction for batching)."""
-        columns = ", ".join(f"{name} = ?" for name in fields)
+        columns, values = _assignments(fields, TASK_COLUMNS)
         self.conn.execute(
             f"UPDATE tasks SET {columns} WHERE session_id = ? AND task_id = ?",
-            (*fields.values(), self.session_id, task_id),
+            (*values, self.session_id, task_id),
         )
 
     def start_attempt(self, task_id: str, attempt: int, worker_id: str, started_at: float) -> None:
@@ -78,10 +85,8 @@ class SessionRecorder:
             )
 
     def set_worker(self, worker_id: str, **fields: object) -> None:
-        columns = ", ".join(f"{name} = ?" for name in fields)
-        self.conn.execute(
-            f"UPDATE workers SET {columns} WHERE id = ?", (*fields.values(), worker_id)
-        )
+        columns, values = _assignments(fields, WORKER_COLUMNS)
+        self.conn.execute(f"UPDATE workers SET {columns} WHERE id = ?", (*values, worker_id))
 
     def count_worker_result(self, worker_id: str, succeeded: bool) -> None:
         column = "tasks_completed" if succeeded else "tasks_failed"
@@ -118,3 +123,12 @@ class SessionRecorder:
                 "UPDATE workers SET status = 'offline' WHERE session_id = ? AND status != 'stopped'",
                 (self.session_id,),
             )
+
+
+def _assignments(fields: dict[str, object], allowed: tuple[str, ...]) -> tuple[str, list[object]]:
+    """`"a = ?, b = ?"` and the values, for the fields named in `allowed` (others are refused)."""
+    unknown = fields.keys() - set(allowed)
+    if unknown:
+        raise ValueError(f"not a writable column: {', '.join(sorted(unknown))}")
+    names = [name for name in allowed if name in fields]
+    return ", ".join(f"{name} = ?" for name in names), [fields[name] for name in names]

@@ -8,16 +8,16 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
-from buildrunner.security.findings import Finding, SkippedFile
-from buildrunner.security.git import history_diff, parse_diff, staged_blobs, staged_diff
-from buildrunner.security.masking import default_engine
-from buildrunner.security.scanner import (
+from buildrunner.security.filescan import (
     ScanOptions,
     ScanReport,
     content_skip_reason,
     scan_into,
     to_finding,
 )
+from buildrunner.security.findings import Finding, SkippedFile
+from buildrunner.security.git import history_diff, parse_diff, staged_blobs, staged_diff
+from buildrunner.security.masking import default_engine
 
 
 def _allowed(options: ScanOptions) -> Callable[[str], bool]:

@@ -8,7 +8,7 @@ never meet a regex. Raw secrets live only inside `SecretMatch` objects in memory
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,11 @@ from buildrunner.security.validators import KNOWN_EXAMPLES, VALIDATORS, Candidat
 
 PRAGMAS = ("br: allow", "br:allow", "gitleaks:allow", "pragma: allowlist secret")
 MULTILINE_WINDOW = 8192
+# Memory stays bounded whatever the input: the keyword pass runs over windows of the text, and a
+# line keeps at most MAX_LINE_HITS keyword positions (past that the line is "dense": its
+# keyword-anchored rules search the line once instead of trying every position).
+CHUNK_CHARS = 1 << 15
+MAX_LINE_HITS = 256
 CONTEXT_BEFORE = 400
 _DATA_URI = re.compile(r"data:[\w/+.\-]{0,80};base64,[A-Za-z0-9+/=]+")
 
@@ -41,6 +46,13 @@ class _Finder:
 
     def __init__(self, keywords: Sequence[str]) -> None:
         self.keywords = list(keywords)
+        self.lengths = [len(keyword) for keyword in self.keywords]
+        self.longest = max(self.lengths, default=1)
+        # keywords made of one repeated character: all a run of that character can match
+        self.runs: dict[str, list[int]] = {}
+        for index, keyword in enumerate(self.keywords):
+            if keyword and keyword.count(keyword[0]) == len(keyword):
+                self.runs.setdefault(keyword[0], []).append(index)
         try:
             import ahocorasick_rs
 
@@ -52,20 +64,50 @@ class _Finder:
         except ImportError:  # pure-Python fallback: correct, slower
             self._automaton = self._bytes_automaton = None
 
-    def find(self, lowered: str) -> Iterable[tuple[int, int]]:
+    def find(self, lowered: str) -> list[tuple[int, int, int]]:
+        """(keyword index, start, end) of every keyword occurrence, overlapping ones included."""
         if self._automaton is None:
-            return self._find_slow(lowered)
+            return list(self._find_slow(lowered))
         if lowered.isascii():  # byte offsets are character offsets; skips a UTF-8 offset mapping
-            hits = self._bytes_automaton.find_matches_as_indexes(lowered.encode("ascii"), overlapping=True)
-        else:
-            hits = self._automaton.find_matches_as_indexes(lowered, overlapping=True)
-        return ((index, start) for index, start, _ in hits)
+            hits: list[tuple[int, int, int]] = self._bytes_automaton.find_matches_as_indexes(
+                lowered.encode("ascii"), overlapping=True)
+            return hits
+        found: list[tuple[int, int, int]] = self._automaton.find_matches_as_indexes(
+            lowered, overlapping=True)
+        return found
 
-    def _find_slow(self, lowered: str) -> Iterable[tuple[int, int]]:
+    def windows(self, lowered: str, chunk: int = CHUNK_CHARS
+                ) -> Iterator[tuple[int, int, list[tuple[int, int, int]]]]:
+        """(window start, window end, hits with offsets relative to `origin = start - overlap`),
+        one window at a time: the hit list of one window is all that is held (a run of one
+        character can match a keyword at every position). A hit that ended by the window's start
+        belongs to the previous window; callers drop it with `owns()`."""
+        start = 0
+        while start < len(lowered) or start == 0:
+            end = min(len(lowered), start + chunk)
+            origin = max(0, start - (self.longest - 1))
+            piece = lowered[origin:end]
+            if len(piece) > 4 * self.longest and piece.count(piece[0]) == len(piece):
+                # a run of one character (base64 of zero bytes, padding): the hits are known
+                # without listing one per position
+                at = start - origin
+                yield start, end, [(index, at, at + self.lengths[index])
+                                   for index in self.runs.get(piece[0], ())
+                                   if self.lengths[index] <= len(piece)]
+            else:
+                yield start, end, self.find(piece)
+            if end >= len(lowered):
+                return
+            start = end
+
+    def origin(self, start: int) -> int:
+        return max(0, start - (self.longest - 1))
+
+    def _find_slow(self, lowered: str) -> Iterator[tuple[int, int, int]]:
         for index, keyword in enumerate(self.keywords):
             position = lowered.find(keyword)
             while position != -1:
-                yield index, position
+                yield index, position, position + len(keyword)
                 position = lowered.find(keyword, position + 1)
 
 
@@ -104,36 +146,54 @@ class SecretEngine:
     def find(self, text: str, path: str = "") -> list[SecretMatch]:
         """Every secret in `text` (a whole file or a fragment), best rule per span, in text order."""
         lowered = text.lower()
-        by_line: dict[int, set[int]] = {}
-        hits: dict[int, list[tuple[int, int]]] = {}  # line start -> (keyword index, position)
-        in_file: set[int] = set()
-        last_start = last_end = -1
-        for keyword_index, position in self._finder.find(lowered):
-            for rule_index in self._file_rules[keyword_index]:
-                in_file.add(rule_index)
-            rules = self._line_rules[keyword_index]
-            if not rules:
+        lines = _LineHits()
+        for start, end, window in self._finder.windows(lowered):
+            origin = self._finder.origin(start)
+            if len(window) > MAX_LINE_HITS and text.find("\n", origin, end) == -1:
+                self._dense_window(text, origin, window, lines)  # one line, many hits
                 continue
-            if last_start <= position < last_end:
-                line_start = last_start
-            else:
-                line_start = text.rfind("\n", 0, position) + 1
-                last_start, last_end = line_start, _line_end(text, position)
-            by_line.setdefault(line_start, set()).update(rules)
-            hits.setdefault(line_start, []).append((keyword_index, position - line_start))
+            for keyword_index, position, stop in window:
+                if origin + stop <= start:
+                    continue  # found in the previous window
+                self._add_hit(text, keyword_index, origin + position, lines)
+        del lowered  # a copy of the whole text: not needed past the keyword pass
+        by_line, hits, dense, in_file = lines.by_line, lines.hits, lines.dense, lines.in_file
+        by_line = {line: rules for line, rules in by_line.items() if rules}
         if not by_line and not in_file:
             return []
         candidates: list[tuple[int, int, int, str]] = []  # (rule index, start, end, secret)
         for line_start, rule_indexes in by_line.items():
-            self._match_line(text, line_start, rule_indexes, hits[line_start], path, candidates)
+            self._match_line(text, line_start, rule_indexes, hits[line_start], path, candidates,
+                             line_start in dense)
         for rule_index in in_file:
             for match in self._pattern(rule_index).finditer(text):
                 self._consider(rule_index, match, 0, text, path, candidates)
         return self._resolve(text, candidates)
 
+    def _add_hit(self, text: str, keyword_index: int, position: int, lines: _LineHits) -> None:
+        lines.in_file.update(self._file_rules[keyword_index])
+        rules = self._line_rules[keyword_index]
+        if not rules:
+            return
+        line_start = lines.line_of(text, position)
+        lines.by_line.setdefault(line_start, set()).update(rules)
+        positions = lines.hits.setdefault(line_start, [])
+        if len(positions) < MAX_LINE_HITS:
+            positions.append((keyword_index, position - line_start))
+        else:
+            lines.dense.add(line_start)
+
+    def _dense_window(self, text: str, origin: int, window: list[tuple[int, int, int]],
+                      lines: _LineHits) -> None:
+        """A window inside one line with more hits than a line keeps: which keywords, not where."""
+        for keyword_index in {hit[0] for hit in window}:
+            first = next(hit[1] for hit in window if hit[0] == keyword_index)
+            self._add_hit(text, keyword_index, origin + first, lines)
+        lines.dense.add(lines.line_of(text, origin + window[0][1]))
+
     def _match_line(
         self, text: str, line_start: int, rule_indexes: set[int], hits: list[tuple[int, int]],
-        path: str, out: list[tuple[int, int, int, str]],
+        path: str, out: list[tuple[int, int, int, str]], dense: bool = False,
     ) -> None:
         line_end = _line_end(text, line_start)
         line = text[line_start:line_end]
@@ -148,7 +208,7 @@ class SecretEngine:
             if rule.generic and long_line:
                 continue
             pattern = self._pattern(rule_index)
-            if rule.match_at == "keyword":  # the regex starts at the keyword: try only there
+            if rule.match_at == "keyword" and not dense:  # the regex starts at the keyword: try there
                 seen = -1
                 for keyword_index, column in sorted(hits, key=lambda hit: hit[1]):
                     if column < seen or rule_index not in self._line_rules[keyword_index]:
@@ -158,7 +218,7 @@ class SecretEngine:
                         seen = found.end()
                         self._consider(rule_index, found, line_start, text, path, out, line)
                 continue
-            if rule.match_at == "line_start":
+            if rule.match_at == "line_start":  # (a dense line falls through to one search below)
                 found = pattern.match(searched)
                 if found is not None:
                     self._consider(rule_index, found, line_start, text, path, out, line)
@@ -216,6 +276,23 @@ class SecretEngine:
             end_line = line + text.count("\n", start, end)
             results.append(SecretMatch(self.rules[rule_index], secret, line, column, end_line, start, end))
         return results
+
+
+class _LineHits:
+    """Keyword hits grouped by line: rules to run, positions (bounded), dense lines, file rules."""
+
+    def __init__(self) -> None:
+        self.by_line: dict[int, set[int]] = {}
+        self.hits: dict[int, list[tuple[int, int]]] = {}  # line start -> (keyword, column)
+        self.dense: set[int] = set()  # lines with more than MAX_LINE_HITS keyword positions
+        self.in_file: set[int] = set()
+        self._start = self._end = -1
+
+    def line_of(self, text: str, position: int) -> int:
+        if not self._start <= position < self._end:
+            self._start = text.rfind("\n", 0, position) + 1
+            self._end = _line_end(text, position) + 1
+        return self._start
 
 
 def _has_pragma(line: str) -> bool:

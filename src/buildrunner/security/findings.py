@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -35,6 +34,8 @@ class Finding:
 
 def fingerprint(rule_id: str, path: str, secret_or_expression: str, context: str = "") -> str:
     """Stable identity of a finding (rule, file and a hash of the raw value; no line number)."""
+    import hashlib  # only when there is a finding: keeps the clean hook's start-up lean
+
     digest = hashlib.sha256(
         "\x00".join((rule_id, path, secret_or_expression, context)).encode("utf-8", "replace")
     ).hexdigest()

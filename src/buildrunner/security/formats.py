@@ -5,10 +5,14 @@ Everything here works on already-masked findings; nothing prints.
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from buildrunner.display import printable
 from buildrunner.security.findings import Finding
-from buildrunner.security.scanner import ScanReport
+
+if TYPE_CHECKING:
+    from buildrunner.security.filescan import ScanReport
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
@@ -27,9 +31,11 @@ def json_report(report: ScanReport) -> dict[str, Any]:
     return report.to_dict()
 
 
-def sarif_report(report: ScanReport, version: str = "0") -> dict[str, Any]:
-    """A SARIF 2.1.0 log that GitHub code scanning accepts."""
+def sarif_report(report: ScanReport, version: str = "0", *, root: Path | None = None) -> dict[str, Any]:
+    """A SARIF 2.1.0 log that GitHub code scanning accepts. Finding paths are relative to the
+    scanned repository's root (`root`, recorded as `%SRCROOT%`)."""
     from buildrunner.security.rules import rules_by_id
+    from buildrunner.security.sql.report import rule_description
 
     known = rules_by_id()
     rule_ids: list[str] = []
@@ -41,7 +47,7 @@ def sarif_report(report: ScanReport, version: str = "0") -> dict[str, Any]:
     for rule_id in rule_ids:
         example = first[rule_id]
         rule = known.get(rule_id)
-        description = rule.description if rule else example.message
+        description = rule.description if rule else (rule_description(rule_id) or rule_id)
         tags = ["security", "secret" if example.kind == "secret" else "sql-injection"]
         rules.append({
             "id": rule_id,
@@ -74,6 +80,8 @@ def sarif_report(report: ScanReport, version: str = "0") -> dict[str, Any]:
             }},
             "results": results,
             "columnKind": "unicodeCodePoints",
+            **({"originalUriBaseIds": {"%SRCROOT%": {"uri": root.resolve().as_uri() + "/"}}}
+               if root is not None else {}),
         }],
     }
 
@@ -97,10 +105,15 @@ def hook_text(findings: list[Finding], skipped: int = 0) -> str:
     lines = [f"BuildRunner: commit blocked: {' and '.join(parts)} in staged changes", ""]
     ordered = sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.path, f.line))
     for location, rule, severity, match in table_rows(ordered):
-        lines.append(f"  {location}  {rule}  [{severity}]  {match}")
+        lines.append(f"  {printable(location, one_line=True)}  {rule}  [{severity}]  "
+                     f"{printable(match, one_line=True)}")
+    lines.append("")
+    if secrets:
+        lines.append("Fix a secret: remove it from the file and rotate it if it was real; load it from the "
+                     "environment.")
+    if sql:
+        lines.append("Fix SQL injection: pass values as query parameters instead of building the query.")
     lines += [
-        "",
-        "Fix: remove the secret (rotate it if it was real) or use query parameters.",
         "False positive: add a `br: allow` comment on the line, or accept current findings with",
         "  `br security baseline`.",
         "Bypass once (not recommended): git commit --no-verify",

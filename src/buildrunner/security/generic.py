@@ -16,6 +16,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import PurePosixPath
 
+from buildrunner.security.lazy_re import lazy_compile
 from buildrunner.security.validators import (
     _HASH_PREFIX,
     _REFERENCE,
@@ -81,29 +82,29 @@ LOCK_FILES = frozenset({
     "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock", "pipfile.lock", "cargo.lock",
     "go.sum", "composer.lock", "gemfile.lock", "uv.lock", "bun.lock", "npm-shrinkwrap.json", "pdm.lock",
 })
-_SEGMENT = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
-_IDENTIFIER = re.compile(r"[a-z]+(?:[_\-.:/][a-z0-9]+)*|[A-Z]+(?:[_\-.][A-Z0-9]+)*|[a-z]+(?:[A-Z][a-z0-9]+)+|[A-Z][a-z]+(?:[A-Z][a-z]+)*")
-_NUMERIC = re.compile(r"[\d.,:\-+_ ]+")
+_SEGMENT = lazy_compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_IDENTIFIER = lazy_compile(r"[a-z]+(?:[_\-.:/][a-z0-9]+)*|[A-Z]+(?:[_\-.][A-Z0-9]+)*|[a-z]+(?:[A-Z][a-z0-9]+)+|[A-Z][a-z]+(?:[A-Z][a-z]+)*")
+_NUMERIC = lazy_compile(r"[\d.,:\-+_ ]+")
 _DESCRIPTIVE_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "api-key")
-_GITHUB = re.compile(r"gh[pousr]_[A-Za-z0-9]{36}")
+_GITHUB = lazy_compile(r"gh[pousr]_[A-Za-z0-9]{36}")
 _DELEET = str.maketrans("013457@$!", "oleastasi")
-_LETTER_WORDS = re.compile(r"[A-Za-z_]+(?:[._:/\-][A-Za-z_]+)*")
-_SEPARATOR = re.compile(r"[._:/\-]")
-_CAMEL_WORDS = re.compile(r"_?(?:[A-Z]{2,}(?=[A-Z][a-z]|$)|[A-Z][a-z]+|[AI](?=[A-Z]))+")
+_LETTER_WORDS = lazy_compile(r"[A-Za-z_]+(?:[._:/\-][A-Za-z_]+)*")
+_SEPARATOR = lazy_compile(r"[._:/\-]")
+_CAMEL_WORDS = lazy_compile(r"_?(?:[A-Z]{2,}(?=[A-Z][a-z]|$)|[A-Z][a-z]+|[AI](?=[A-Z]))+")
 _REGEX_MARKERS = ("(?", "\\s", "\\d", "\\w", "[^", ".*", "\\b")
-_TEMPLATE_FIELD = re.compile(r"\{[^{}\s]*\}")
-_UUID_VALUE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_ACCESS_WORDS = re.compile(r"key|secret|pass|pwd|api|access|auth|bearer|refresh")
-_DOTTED_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*){2,}")
-_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-_PAIR_NAME = re.compile(
+_TEMPLATE_FIELD = lazy_compile(r"\{[^{}\s]*\}")
+_UUID_VALUE = lazy_compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_ACCESS_WORDS = lazy_compile(r"key|secret|pass|pwd|api|access|auth|bearer|refresh")
+_DOTTED_NAME = lazy_compile(r"[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*){2,}")
+_TIMESTAMP = lazy_compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+_PAIR_NAME = lazy_compile(
     r"""(?:\bname|ParameterKey|\bkey)["']?\s*[:=]\s*["']?(?P<name>[A-Za-z_][\w.\-]{1,80})["']?\s*,?\s*$"""
     r"""|variable\s+"(?P<name2>[\w\-]{2,80})"\s*\{?\s*$"""
     r"""|<key>(?P<name3>[\w.\-]{2,80})</key>\s*$"""
 )
-_HEX_ONLY = re.compile(r"[0-9a-fA-F]+")
-_YAML_TAG = re.compile(r"![A-Za-z]+")
-_ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+_HEX_ONLY = lazy_compile(r"[0-9a-fA-F]+")
+_YAML_TAG = lazy_compile(r"![A-Za-z]+")
+_ENV_NAME = lazy_compile(r"[A-Z][A-Z0-9_]*")
 MINIFIED_LINE = 1000
 _NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_.-$@")
 

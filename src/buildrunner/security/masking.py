@@ -8,6 +8,7 @@ first `mask_text` call.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ MASK = "****"
 ELLIPSIS = "…"
 MIN_PARTIAL = 12
 FREE_TEXT_PATH = "output.log"
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
 def mask_secret(value: str) -> str:
@@ -41,7 +43,12 @@ def mask_text(text: str, engine: SecretEngine | None = None) -> str:
     if not text:
         return text
     # Free text is read like a log/config file: `password=value` counts even without quotes.
-    matches = (engine or default_engine()).find(text, FREE_TEXT_PATH)
+    return _masked(text, text, engine)
+
+
+def _masked(text: str, searchable: str, engine: SecretEngine | None) -> str:
+    """`text` with the secrets found in `searchable` (same length, same offsets) masked."""
+    matches = (engine or default_engine()).find(searchable, FREE_TEXT_PATH)
     if not matches:
         return text
     parts: list[str] = []
@@ -54,3 +61,11 @@ def mask_text(text: str, engine: SecretEngine | None = None) -> str:
         position = match.end
     parts.append(text[position:])
     return "".join(parts)
+
+
+def mask_bytes(data: bytes, engine: SecretEngine | None = None) -> bytes:
+    """`data` with every detected secret masked; bytes that are not UTF-8 pass through unchanged."""
+    text = data.decode("utf-8", "surrogateescape")  # one stand-in character per invalid byte
+    searchable = _ESCAPED_BYTE.sub("\ufffd", text) if not data.isascii() else text
+    masked = _masked(text, searchable, engine)
+    return data if masked is text else masked.encode("utf-8", "surrogateescape")

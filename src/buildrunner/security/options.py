@@ -12,7 +12,7 @@ from typing import Any
 
 from buildrunner.config_sources import as_bool, merged_settings
 from buildrunner.errors import ConfigError
-from buildrunner.security.scanner import DEFAULT_MAX_FILE_BYTES, ScanOptions
+from buildrunner.security.filescan import DEFAULT_MAX_FILE_BYTES, ScanOptions
 
 DEFAULT_BASELINE = ".buildrunner-baseline.json"  # committed at the project root (see store.db)
 

@@ -1,4 +1,7 @@
-"""Large scans across worker processes: files go out in chunks, reports come back and merge."""
+"""Large scans across worker processes: files go out in chunks, reports come back and merge.
+
+Built on the per-file core (`filescan`); it never imports the scanner that calls it.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,19 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
-from buildrunner.security.scanner import ProgressCallback, ScanOptions, ScanReport, scan_candidates
+from buildrunner.security.filescan import ProgressCallback, ScanOptions, ScanReport, scan_sequential
 from buildrunner.security.walk import Candidate
 
 CHUNK_FILES = 64
 
 
 def _scan_chunk(chunk: list[Candidate], options: ScanOptions) -> ScanReport:
-    return scan_candidates(chunk, options)
+    return scan_sequential(chunk, options)
+
+
+def chunked(candidates: list[Candidate], files: int = CHUNK_FILES) -> list[list[Candidate]]:
+    """Groups of at most `files` candidates, in order."""
+    return [candidates[i : i + files] for i in range(0, len(candidates), files)]
 
 
 def scan_in_processes(
@@ -26,15 +34,12 @@ def scan_in_processes(
         return None
     started = time.perf_counter()
     sequential = replace(options, jobs=1)
-    chunks = [candidates[i : i + CHUNK_FILES] for i in range(0, len(candidates), CHUNK_FILES)]
+    chunks = chunked(candidates)
     merged = ScanReport()
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         for part in pool.map(_scan_chunk, chunks, [sequential] * len(chunks)):
-            merged.findings.extend(part.findings)
-            merged.skipped.extend(part.skipped)
-            merged.files_scanned += part.files_scanned
-            merged.bytes_scanned += part.bytes_scanned
+            merged.merge(part)
             if progress is not None:
                 progress(merged.files_scanned, merged.bytes_scanned)
     merged.duration_s = time.perf_counter() - started

@@ -16,6 +16,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from buildrunner.security.lazy_re import lazy_compile
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -70,14 +72,14 @@ _WEAK_VALUES = frozenset({
     "secret123", "password123", "password1", "admin123", "pass123", "test123", "bearer", "basic",
     "oauth", "jwt", "redis", "rabbitmq", "mongo", "mongodb", "sa", "masked", "hidden", "unset",
 })
-_REFERENCE = re.compile(
+_REFERENCE = lazy_compile(
     r"^(?:\$|%|@|#\{|\{|<|&|\*)|(?:process\.env|os\.environ|os\.getenv|getenv\(|env\(|ENV\[|System\.getenv|"
     r"Environment\.|config\.|settings\.|secrets\.|vault:|arn:aws:|projects/[^/]+/secrets|keyvault|ssm:|"
     r"secretsmanager|\(\)|\.get\(|::|^ENC[(\[]|^vault:v\d|^AQICAH|^sops:)", re.IGNORECASE,
 )
-_HASH_PREFIX = re.compile(r"^(?:sha\d{1,3}[-:=]|md5[-:]|sha1[-:]|\$2[aby]\$|\$argon2|\$6\$|\$5\$|pbkdf2_|bcrypt\$|scrypt:|"
+_HASH_PREFIX = lazy_compile(r"^(?:sha\d{1,3}[-:=]|md5[-:]|sha1[-:]|\$2[aby]\$|\$argon2|\$6\$|\$5\$|pbkdf2_|bcrypt\$|scrypt:|"
                           r"data:|file:|https?://)")
-_PATH_START = re.compile(r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\)")
+_PATH_START = lazy_compile(r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\)")
 
 
 def looks_like_path(value: str) -> bool:
@@ -157,7 +159,7 @@ def jwt(candidate: Candidate) -> bool:
     return decoded.startswith(b'{"') and b'"none"' not in decoded.lower()
 
 
-_PEM_NOISE = re.compile(r"\\[rn]|[\s\"',+]|(?:Proc-Type|DEK-Info|Comment|Version)[^\\\n]*")
+_PEM_NOISE = lazy_compile(r"\\[rn]|[\s\"',+]|(?:Proc-Type|DEK-Info|Comment|Version)[^\\\n]*")
 
 
 def pem_body(candidate: Candidate) -> bool:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+import stat
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,17 +19,43 @@ SKIP_DIRS = frozenset({
     ".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".nox",
     ".mypy_cache", ".pytest_cache", ".ruff_cache", ".buildrunner", ".idea", ".gradle",
 })
+
+
 @dataclass(frozen=True)
 class Candidate:
-    """A file to consider: its absolute path and its path relative to the scan root."""
+    """A file to consider: its absolute path and its path relative to the scan root.
+
+    `skip` is set when the walk already knows the path cannot be read (a folder it cannot list,
+    a broken symlink, a FIFO): the scan lists it as skipped instead of reading it.
+    """
 
     path: Path
     relative: str
+    skip: str | None = None
+
+
+def gitignore_spec(lines: Iterable[str]) -> pathspec.PathSpec | None:
+    """A gitignore matcher for `lines`; a pattern git accepts but pathspec cannot compile (a lone
+    `!`, a trailing `\\`, a reversed range `[z-a]`) matches nothing, as in git, instead of raising."""
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        return None
+    try:
+        return pathspec.GitIgnoreSpec.from_lines(lines)
+    except Exception:  # pathspec raises several types for bad patterns; find the bad ones
+        usable = []
+        for line in lines:
+            try:
+                pathspec.GitIgnoreSpec.from_lines([line])
+            except Exception:
+                continue
+            usable.append(line)
+        return pathspec.GitIgnoreSpec.from_lines(usable) if usable else None
 
 
 def allow_spec(globs: Sequence[str]) -> pathspec.PathSpec | None:
     """A matcher for the configured allow-path globs (gitignore syntax), or None."""
-    return pathspec.GitIgnoreSpec.from_lines(globs) if globs else None
+    return gitignore_spec(globs) if globs else None
 
 
 def relative_to(path: Path, root: Path) -> str:
@@ -42,14 +69,17 @@ def relative_to(path: Path, root: Path) -> str:
 def iter_files(paths: Sequence[Path], root: Path, *, gitignore: bool = True) -> Iterator[Candidate]:
     """Files under `paths` (files are taken as given), skipping ignored directories and files."""
     seen: set[Path] = set()
-    for start in paths:
-        start = start.resolve()
+    for given in paths:
+        start = given.resolve()
         if start.is_file():
             if start not in seen:
                 seen.add(start)
                 yield Candidate(start, relative_to(start, root))
             continue
         if not start.is_dir():
+            reason = _unreadable_reason(given.absolute())
+            if reason is not None:
+                yield Candidate(given.absolute(), relative_to(given.absolute(), root), reason)
             continue
         specs = _inherited_specs(start, root) if gitignore else []
         yield from _walk(start, root, specs, gitignore, seen)
@@ -68,25 +98,34 @@ def _walk(
                 specs = [*specs, (directory, own)]
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError:
+        except OSError as exc:
+            yield Candidate(directory, relative_to(directory, root) + "/",
+                            f"unreadable: {exc.strerror or exc}")
             continue
         subdirs = []
         for entry in entries:
-            try:
-                is_dir = entry.is_dir(follow_symlinks=False)
-                is_file = not is_dir and entry.is_file(follow_symlinks=False)
-            except OSError:
-                continue
             path = Path(entry.path)
-            if is_dir:
+            try:
+                mode = entry.stat(follow_symlinks=False).st_mode
+            except OSError as exc:
+                yield Candidate(path, relative_to(path, root), f"unreadable: {exc.strerror or exc}")
+                continue
+            if stat.S_ISDIR(mode):
                 if entry.name in SKIP_DIRS or (specs and _ignored(path, specs, True)):
                     continue
                 subdirs.append((path, specs))
-            elif is_file:
-                if (specs and _ignored(path, specs, False)) or path in seen:
-                    continue
-                seen.add(path)
+                continue
+            if (specs and _ignored(path, specs, False)) or path in seen:
+                continue
+            seen.add(path)
+            if stat.S_ISREG(mode):
                 yield Candidate(path, relative_to(path, root))
+            elif stat.S_ISLNK(mode):
+                # links are not followed (their target is scanned where it lives); a broken or
+                # looping one is listed, since what it should point at was not scanned
+                yield Candidate(path, relative_to(path, root), _link_reason(path))
+            else:
+                yield Candidate(path, relative_to(path, root), "unreadable: not a regular file")
         stack.extend(reversed(subdirs))
 
 
@@ -98,12 +137,31 @@ def _ignored(path: Path, specs: list[tuple[Path, pathspec.PathSpec]], is_dir: bo
     return False
 
 
+def _link_reason(path: Path) -> str:
+    try:
+        path.stat()
+    except OSError as exc:
+        return f"unreadable: broken symlink ({exc.strerror or exc})"
+    return "symlink: not followed"
+
+
+def _unreadable_reason(path: Path) -> str | None:
+    """Why a path given to the scan that is neither a file nor a folder cannot be read."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return None  # does not exist: the caller reports missing paths
+    if stat.S_ISLNK(mode):
+        return _link_reason(path)
+    return "unreadable: not a regular file"
+
+
 def _read_spec(path: Path) -> pathspec.PathSpec | None:
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
-    return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+    return gitignore_spec(lines)
 
 
 def _inherited_specs(start: Path, root: Path) -> list[tuple[Path, pathspec.PathSpec]]:

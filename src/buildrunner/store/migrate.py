@@ -74,7 +74,7 @@ def apply_migrations(conn: sqlite3.Connection, current: int) -> list[int]:
                 continue
             for statement in split_statements(sql):
                 conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute(f"PRAGMA user_version = {int(version)}")  # a PRAGMA takes no parameters
         except BaseException:
             conn.execute("ROLLBACK")
             raise

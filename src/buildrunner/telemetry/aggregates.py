@@ -69,7 +69,7 @@ def _raw(
 ) -> Iterator[Aggregate]:
     if until <= since:
         return
-    key_sql = column or "NULL"
+    key_sql = ROLLUP_KEYS[column] if column else "NULL"  # the column is SQL: allow-listed
     cursor = conn.cursor()
     cursor.row_factory = None
     for row in cursor.execute(

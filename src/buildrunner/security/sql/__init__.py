@@ -24,11 +24,12 @@ def is_supported(path: str) -> bool:
     return PurePath(path).suffix.lower() in SUPPORTED_SUFFIXES
 
 
-def scan_source(path: str, text: str) -> tuple[list[Finding], str | None]:
+def scan_source(path: str, text: str, data: bytes | None = None) -> tuple[list[Finding], str | None]:
     """SQL-injection findings in one file, and a skip reason when it cannot be analysed.
 
     Never raises for bad input: a file that does not parse comes back as `([], "syntax error ...")`.
-    Unsupported suffixes return `([], None)`.
+    Unsupported suffixes return `([], None)`. `data` is the file's UTF-8 bytes when the caller read
+    them (the JS/TS parser reads bytes; this spares an encode).
     """
     suffix = PurePath(path).suffix.lower()
     if suffix in PYTHON_SUFFIXES:
@@ -41,5 +42,5 @@ def scan_source(path: str, text: str) -> tuple[list[Finding], str | None]:
         dialect = "javascript" if suffix in JAVASCRIPT_SUFFIXES else (
             "tsx" if suffix in TSX_SUFFIXES else "typescript"
         )
-        return scan_javascript(path, text, dialect)
+        return scan_javascript(path, text, dialect, data)
     return [], None

@@ -14,6 +14,15 @@ from functools import cache
 from tree_sitter import Language, Node, Parser
 
 from buildrunner.security.findings import Finding
+from buildrunner.security.sql.javascript_checks import SINKS, JsSinkChecks
+from buildrunner.security.sql.javascript_context import (
+    JsContext,
+    JsFunction,
+    collect_functions,
+    declared_name,
+    either,
+    event_parameters,
+)
 from buildrunner.security.sql.javascript_values import (
     FUNCTION_TYPES,
     JsEvaluator,
@@ -25,22 +34,14 @@ from buildrunner.security.sql.javascript_values import (
     pattern_names,
     rejected_name,
     text_of,
-    unwrap,
 )
-from buildrunner.security.sql.report import sql_finding
-from buildrunner.security.sql.sinks import JS_SINKS, Sink, index_sinks, looks_like_sql
 from buildrunner.security.sql.taint import Scope, merge, opaque, safe, splice
 
-SINKS = index_sinks(JS_SINKS)
 SINK_WORDS = re.compile(
     rb"(?:" + b"|".join(re.escape(name.encode()) for name in SINKS) + rb")\b"
+    rb"|(?i:query|execute|raw|sql)"
 )
-_QUERY_PROPERTIES = ("sql", "text", "query")
-_CONSTRUCTION_NAMES = {
-    "template": "a template literal",
-    "concat": "string concatenation",
-    "join": "Array.join()",
-}
+SUMMARY_PASSES = 2
 _DECLARATIONS = frozenset({"lexical_declaration", "variable_declaration"})
 _LEAVING = frozenset({"throw_statement", "return_statement", "continue_statement",
                       "break_statement"})
@@ -69,10 +70,10 @@ def _parser(dialect: str) -> Parser:
     return parsers[dialect]
 
 
-def scan_javascript(path: str, text: str, dialect: str = "javascript"
+def scan_javascript(path: str, text: str, dialect: str = "javascript", data: bytes | None = None
                     ) -> tuple[list[Finding], str | None]:
     """Findings for one JS/TS file, or a skip reason when it does not parse."""
-    source = text.encode("utf-8", "replace")
+    source = data if data is not None and data.isascii() else text.encode("utf-8", "replace")
     if not SINK_WORDS.search(source):
         return [], None
     tree = _parser(dialect).parse(source)
@@ -97,14 +98,29 @@ def _first_error_line(node: Node) -> int:
         node = broken
 
 
-class _Analyser:
+class _Analyser(JsSinkChecks):
     def __init__(self, path: str, source: bytes) -> None:
         self.path = path
         self.source = source
         self.findings: list[Finding] = []
+        self.context = JsContext()
+        self.functions: list[JsFunction | None] = []
+        self.returned: list[JsValue | None] = []
+        self.seen: set[tuple[int, int]] = set()
+        self.words = SINK_WORDS
 
     def run(self, root: Node) -> None:
-        module = Scope[Node]()
+        if collect_functions(root, self.context):
+            names = b"|".join(re.escape(name.encode()) for name in self.context.functions)
+            self.words = re.compile(SINK_WORDS.pattern + rb"|\b(?:" + names + rb")\b")
+            self.context.collecting = True
+            for _ in range(SUMMARY_PASSES):  # what each helper does with its parameters
+                self._pass(root)
+            self.context.collecting = False
+        self._pass(root)
+
+    def _pass(self, root: Node) -> None:
+        module = Scope[Node](context=self.context)
         self._hoist_constants(root, module)
         self.block(root.named_children, module)
 
@@ -132,10 +148,17 @@ class _Analyser:
 
     def visit(self, node: Node, scope: JsScope, nested: bool) -> None:
         kind = node.type
-        mentions_sink = SINK_WORDS.search(self.source, node.start_byte, node.end_byte) is not None
+        mentions_sink = self.words.search(self.source, node.start_byte, node.end_byte) is not None
         if kind in FUNCTION_TYPES:
-            if mentions_sink:
-                self._function(node, scope)
+            info = self.context.by_key.get((node.start_byte, node.end_byte))
+            if mentions_sink or info is not None:
+                self._function(node, scope, info)
+            return
+        if kind == "return_statement":
+            for child in node.named_children:
+                if mentions_sink:
+                    self.visit(child, scope, nested)
+                self._returns(child, scope)
             return
         if kind in _DECLARATIONS:
             for declarator in node.named_children:
@@ -175,22 +198,37 @@ class _Analyser:
                 self._container_update(node, scope)
             return
         if kind == "call_expression":
-            self._check_call(node, scope)
+            self.check_call(node, scope)
             self._container_update(node, scope)
         for child in node.named_children:
             self.visit(child, scope, nested)
 
-    def _function(self, node: Node, scope: JsScope) -> None:
+    def _function(self, node: Node, scope: JsScope, info: JsFunction | None) -> None:
         inner = scope.child()
+        events = event_parameters(node, declared_name(node))
         for parameter in parameter_nodes(node):
-            inner.names[text_of(parameter)] = opaque(parameter)
+            name = text_of(parameter)
+            inner.names[name] = opaque(parameter, source=name in events)
         body = node.child_by_field_name("body")
         if body is None:
             return
-        if body.type == "statement_block":
-            self.block(body.named_children, inner)
-        else:
-            self.visit(body, inner, nested=False)
+        self.functions.append(info)
+        self.returned.append(None)
+        try:
+            if body.type == "statement_block":
+                self.block(body.named_children, inner)
+            else:
+                self.visit(body, inner, nested=False)
+                self._returns(body, inner)
+        finally:
+            self.functions.pop()
+            returned = self.returned.pop()
+        if info is not None and self.context.collecting:
+            info.returns = returned
+
+    def _returns(self, value: Node, scope: JsScope) -> None:
+        if self.returned and self.context.collecting:
+            self.returned[-1] = either(self.returned[-1], JsEvaluator(scope).value(value))
 
     def _declare(self, declarator: Node, scope: JsScope) -> None:
         name = declarator.child_by_field_name("name")
@@ -202,7 +240,7 @@ class _Analyser:
             scope.names[text_of(name)] = result
             return
         for bound in pattern_names(name):  # const { a, b } = req.body
-            scope.names[bound] = result if result.is_safe else opaque(value or name)
+            scope.names[bound] = result if result.is_safe else opaque(value or name, source=result.source)
 
     def _assign(self, node: Node, scope: JsScope, nested: bool, mentions_sink: bool) -> None:
         left = node.child_by_field_name("left")
@@ -288,53 +326,6 @@ class _Analyser:
             self.visit(alternative, scope, nested=True)
         if rejected and consequence is not None and _always_leaves(consequence):
             scope.names[rejected] = safe()
-
-    # sinks
-    def _check_call(self, call: Node, scope: JsScope) -> None:
-        function = call.child_by_field_name("function")
-        arguments = call.child_by_field_name("arguments")
-        if function is None or arguments is None or arguments.type != "arguments":
-            return
-        if function.type != "member_expression":
-            return
-        sink = SINKS.get(callee_name(function))
-        if sink is None:
-            return
-        args = [child for child in arguments.named_children if child.type != "comment"]
-        if len(args) <= sink.arg_index:
-            return
-        query = unwrap(args[sink.arg_index])
-        if query.type == "object":
-            query = _property(query, _QUERY_PROPERTIES) or query
-        value = JsEvaluator(scope).value(query)
-        if not value.is_built:
-            return
-        if sink.strength == "strong" or looks_like_sql(value.text, sink.shape):
-            self._report(call, function, sink, value)
-
-    def _report(self, call: Node, function: Node, sink: Sink, value: JsValue) -> None:
-        how = value.how or "concat"
-        label = " ".join(text_of(function).split())
-        label = label if len(label) <= 60 else "..." + label[-57:]
-        self.findings.append(sql_finding(
-            path=self.path, language="js", line=call.start_point.row + 1,
-            column=call.start_point.column + 1, end_line=call.end_point.row + 1, how=how,
-            construction=_CONSTRUCTION_NAMES[how],
-            expressions=[" ".join(text_of(item).split()) for item in value.tainted],
-            label=label, sink=sink, advice="use placeholders or a tagged sql template",
-        ))
-
-
-def _property(obj: Node, keys: tuple[str, ...]) -> Node | None:
-    for pair in obj.named_children:
-        if pair.type == "pair":
-            key = pair.child_by_field_name("key")
-            if key is not None and text_of(key).strip("'\"") in keys:
-                return pair.child_by_field_name("value")
-        elif pair.type == "shorthand_property_identifier" and text_of(pair) in keys:
-            return pair
-    return None
-
 
 def _always_leaves(node: Node) -> bool:
     if node.type in _LEAVING:

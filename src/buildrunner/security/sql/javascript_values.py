@@ -6,6 +6,17 @@ from collections.abc import Callable
 
 from tree_sitter import Node
 
+from buildrunner.security.sql.javascript_context import is_request_data, substitute
+from buildrunner.security.sql.javascript_nodes import (
+    FUNCTION_TYPES,
+    callee_name,
+    parameter_names,
+    parameter_nodes,
+    pattern_names,
+    pattern_nodes,
+    text_of,
+    unwrap,
+)
 from buildrunner.security.sql.sinks import JS_SANITIZERS, JS_STRING_TAGS
 from buildrunner.security.sql.taint import (
     Scope,
@@ -20,16 +31,7 @@ from buildrunner.security.sql.taint import (
 JsValue = Value[Node]
 JsScope = Scope[Node]
 
-FUNCTION_TYPES = frozenset(
-    {"function_declaration", "function_expression", "arrow_function", "method_definition",
-     "generator_function_declaration", "generator_function", "function"}
-)
 _LITERALS = frozenset({"number", "true", "false", "null", "undefined", "regex"})
-# Wrappers that do not change the value (TypeScript casts, parentheses, await).
-_TRANSPARENT = frozenset(
-    {"parenthesized_expression", "as_expression", "satisfies_expression", "non_null_expression",
-     "await_expression", "type_assertion"}
-)
 _NUMERIC_OPERATORS = frozenset({"-", "*", "/", "%", "**", "|", "&", "^", "<<", ">>", ">>>"})
 _COMPARISONS = frozenset(
     {"==", "===", "!=", "!==", "<", ">", "<=", ">=", "instanceof", "in"}
@@ -41,27 +43,6 @@ _STRING_METHODS = frozenset(
 _COLLECTIONS = frozenset({"Set", "Map", "Array", "WeakSet", "WeakMap"})
 _CASE_METHODS = frozenset({"toLowerCase", "toUpperCase", "trim"})
 _NUMERIC_PROPERTIES = frozenset({"length", "size"})
-
-
-def text_of(node: Node) -> str:
-    return (node.text or b"").decode("utf-8", "replace")
-
-
-
-
-def callee_name(function: Node) -> str:
-    """`db.query` -> `query`, `escape` -> `escape`."""
-    if function.type == "member_expression":
-        prop = function.child_by_field_name("property")
-        return text_of(prop) if prop is not None else ""
-    return text_of(function)
-
-
-def unwrap(node: Node) -> Node:
-    while node.type in _TRANSPARENT and node.named_child_count:
-        inner = node.named_children[-1] if node.type == "await_expression" else node.named_children[0]
-        node = inner
-    return node
 
 
 class JsEvaluator:
@@ -107,19 +88,22 @@ class JsEvaluator:
         bound = self.scope.lookup(text_of(node))  # `req.query.sort` after an allow-list check
         if bound is not None:
             return bound
+        if is_request_data(node):
+            return opaque(node, source=True)
         prop = node.child_by_field_name("property")
         obj = node.child_by_field_name("object")
         name = text_of(prop) if prop is not None else ""
         if is_constant_name(name) or name in _NUMERIC_PROPERTIES:
             return safe()
-        if obj is not None and self.value(obj).is_safe:
+        owner = self.value(obj) if obj is not None else opaque(node)
+        if owner.is_safe:
             return safe()  # property of a constant object: an allow-list entry
-        return opaque(node)
+        return opaque(node, source=owner.source)
 
     def _subscript_expression(self, node: Node) -> JsValue:
         obj = node.child_by_field_name("object")
         container = self.value(obj) if obj is not None else opaque(node)
-        return container if container.is_safe else opaque(node)
+        return container if container.is_safe else opaque(node, source=container.source)
 
     def _binary_expression(self, node: Node) -> JsValue:
         operator = node.child_by_field_name("operator")
@@ -209,7 +193,22 @@ class JsEvaluator:
                     return method
         if name == "String" and args:
             return self.value(args[0])
-        return opaque(node)
+        helper = self._same_file_call(node, args)
+        if helper is not None:
+            return helper
+        # a function of attacker data (JSON.parse(event.body)) is attacker data
+        values = [self.value(arg) for arg in args[:4]]
+        if function.type == "member_expression" and (receiver := function.child_by_field_name("object")):
+            values.append(self.value(receiver))
+        return opaque(node, source=any(value.source for value in values))
+
+    def _same_file_call(self, node: Node, args: list[Node]) -> JsValue | None:
+        context = self.scope.context
+        info = context.function(node) if context is not None else None
+        if info is None or info.returns is None:
+            return None
+        arguments = {index: self.value(arg) for index, arg in enumerate(args) if index < len(info.params)}
+        return substitute(info.returns, arguments, info, context)
 
     def _method(self, node: Node, name: str, receiver_node: Node, args: list[Node]
                 ) -> JsValue | None:
@@ -228,7 +227,7 @@ class JsEvaluator:
         if name in ("concat",) and receiver.is_str:
             return splice([receiver, *(self.value(arg) for arg in args)], "concat")
         if name in _STRING_METHODS or name in ("slice", "sort", "reverse", "flat"):
-            return receiver if receiver.is_safe or receiver.is_str else opaque(node)
+            return receiver if receiver.is_safe or receiver.is_str else opaque(node, source=receiver.source)
         return None
 
     def _callback_result(self, callback: Node, items: JsValue) -> JsValue:
@@ -248,51 +247,6 @@ class JsEvaluator:
         returns = [inner.value(ret.named_children[0]) for ret in _returns(body)
                    if ret.named_children]
         return merge(returns) if returns else safe()
-
-
-def parameter_names(function: Node) -> list[str]:
-    """Names of a function's parameters, in order (destructured ones flattened)."""
-    return [text_of(node) for node in parameter_nodes(function)]
-
-
-def parameter_nodes(function: Node) -> list[Node]:
-    """Identifier nodes of a function's parameters, in order (destructured ones flattened)."""
-    params = function.child_by_field_name("parameters") or function.child_by_field_name("parameter")
-    if params is None:
-        return []
-    if params.type == "identifier":
-        return [params]
-    nodes: list[Node] = []
-    for child in params.named_children:
-        pattern = child.child_by_field_name("pattern") or child
-        if pattern.type == "assignment_pattern":
-            pattern = pattern.child_by_field_name("left") or pattern
-        nodes.extend(pattern_nodes(pattern))
-    return nodes
-
-
-def pattern_names(pattern: Node) -> list[str]:
-    """Identifiers bound by a destructuring pattern."""
-    return [text_of(node) for node in pattern_nodes(pattern)]
-
-
-def pattern_nodes(pattern: Node) -> list[Node]:
-    """Identifier nodes bound by a (possibly destructuring) pattern."""
-    if pattern.type in ("identifier", "shorthand_property_identifier_pattern"):
-        return [pattern]
-    nodes: list[Node] = []
-    for child in pattern.named_children:
-        if child.type == "pair_pattern":
-            value = child.child_by_field_name("value")
-            if value is not None:
-                nodes.extend(pattern_nodes(value))
-        elif child.type == "assignment_pattern":
-            left = child.child_by_field_name("left")
-            if left is not None:
-                nodes.extend(pattern_nodes(left))
-        elif child.type not in ("property_identifier", "type_annotation"):
-            nodes.extend(pattern_nodes(child))
-    return nodes
 
 
 def _returns(body: Node) -> list[Node]:
@@ -367,3 +321,8 @@ def _filters_by_allow_list(callback: Node, evaluator: JsEvaluator) -> bool:
     if body is None or not names or body.type == "statement_block":
         return False
     return allow_listed_name(body, evaluator) == names[0]
+
+
+__all__ = ["FUNCTION_TYPES", "JsEvaluator", "JsScope", "JsValue", "allow_listed_name", "callee_name",
+           "parameter_names", "parameter_nodes", "pattern_names", "pattern_nodes", "rejected_name",
+           "text_of", "unwrap"]

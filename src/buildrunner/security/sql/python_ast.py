@@ -11,6 +11,18 @@ import ast
 import re
 
 from buildrunner.security.findings import Finding
+from buildrunner.security.sql.prefilter import might_hold_sql
+from buildrunner.security.sql.python_checks import SINKS, SinkChecks
+from buildrunner.security.sql.python_context import (
+    FunctionInfo,
+    PyContext,
+    collect_functions,
+    find_escapes,
+    infer_safe_params,
+    mark_needed,
+    reset_pass,
+)
+from buildrunner.security.sql.python_sources import source_parameters
 from buildrunner.security.sql.python_values import (
     Evaluator,
     PyScope,
@@ -20,32 +32,20 @@ from buildrunner.security.sql.python_values import (
     bind_target,
     rejected_name,
 )
-from buildrunner.security.sql.report import sql_finding
-from buildrunner.security.sql.sinks import (
-    PYTHON_SINKS,
-    PYTHON_STRONG_WHEN_IMPORTED,
-    Sink,
-    index_sinks,
-    looks_like_sql,
-)
+from buildrunner.security.sql.sinks import PYTHON_RETURN_SINKS, Sink
 from buildrunner.security.sql.taint import Scope, merge, opaque, safe, splice
+from buildrunner.security.sql.word_lines import WordLines, line_starts
 
-SINKS = index_sinks(PYTHON_SINKS)
-# Cheap text test: files and functions that never name a sink are not analysed.
-SINK_WORDS = re.compile(r"\b(?:" + "|".join(re.escape(name) for name in SINKS) + r")\b")
-_QUERY_KEYWORDS = ("sql", "query", "statement", "operation", "stmt")
-_CONSTRUCTION_NAMES = {
-    "fstring": "an f-string",
-    "percent": "% formatting",
-    "format": "str.format()",
-    "concat": "string concatenation",
-    "join": "str.join()",
-}
+# Functions and statements that name none of these words are not analysed (a sink, a statement's
+# first words for SQL built and run elsewhere, or a same-file helper that matters).
+STATEMENT_WORDS = ("select", "insert into", "delete from", "update", "drop table", "create table",
+                   "alter table", "truncate table", "replace into")
+MAX_SUMMARY_PASSES = 2
 
 
 def scan_python(path: str, text: str) -> tuple[list[Finding], str | None]:
     """Findings for one Python file, or a skip reason when it does not parse."""
-    if not SINK_WORDS.search(text):
+    if not might_hold_sql(path, text):
         return [], None
     try:
         tree = ast.parse(text, filename=path)
@@ -61,18 +61,53 @@ def scan_python(path: str, text: str) -> tuple[list[Finding], str | None]:
     return analyser.findings, None
 
 
-class _Analyser:
+class _Analyser(SinkChecks):
     def __init__(self, path: str, text: str, tree: ast.Module) -> None:
         self.path = path
         self.lines = text.splitlines(keepends=True)
         self.tree = tree
         self.findings: list[Finding] = []
-        self.imported = _imported_roots(text)
+        self.context = PyContext(_imported_roots(text))
         self.seen: set[tuple[int, int]] = set()
         self.loop_depth = 0
+        self.functions: list[FunctionInfo | None] = []
+        self.return_sinks: list[Sink | None] = []
+        self.returned: list[PyValue | None] = []
+        self.in_class: list[bool] = []
+        self.lowered = text.lower()
+        self.starts = line_starts(self.lines)
+        self.statement_lines = WordLines(self.lowered, self.starts, STATEMENT_WORDS)
+        self._use_words([])
 
     def run(self) -> None:
-        module = Scope[ast.expr]()
+        if collect_functions(self.tree, self.context):
+            functions = self.context.functions
+            mark_needed(self.context, {name for name, info in functions.items()
+                                       if self._mentions_sink(info.node)}, self.lines)
+            needed = [name for name, info in functions.items() if info.needed and info.called]
+            if needed:
+                if any(functions[name].private for name in needed):
+                    find_escapes(self.tree, self.context)
+                # summary passes: what each function does with its parameters, then the report
+                self._use_words(needed)
+                self.context.collecting = True
+                for _ in range(MAX_SUMMARY_PASSES):
+                    reset_pass(self.context)
+                    self._pass()
+                    if not infer_safe_params(self.context):
+                        break
+                self.context.collecting = False
+                self._use_words([
+                    name for name, info in functions.items()
+                    if info.sink_params or (info.returns is not None and info.returns.is_built)])
+        self._pass()
+
+    def _use_words(self, function_names: list[str]) -> None:
+        """Index the lines naming a sink or one of these same-file functions."""
+        self.word_lines = WordLines(self.lowered, self.starts, [*SINKS, *function_names])
+
+    def _pass(self) -> None:
+        module = Scope[ast.expr](context=self.context)
         self.block(self.tree.body, module, frozenset())
 
     # statements
@@ -83,17 +118,24 @@ class _Analyser:
     def statement(self, node: ast.stmt, scope: PyScope, consts: frozenset[str]) -> None:
         ev = Evaluator(scope, consts)
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            if self._mentions_sink(node):
-                inner = scope.child()
-                for arg in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs,
-                            node.args.vararg, node.args.kwarg):
-                    if arg is not None:
-                        inner.names[arg.arg] = opaque(ast.Name(arg.arg))
-                self.block(node.body, inner, consts)
+            info = self.context.functions.get(node.name)
+            needed = info is not None and info.needed and info.node is node
+            if ((needed and self.context.collecting) or self._mentions_sink(node)
+                    or node.name in PYTHON_RETURN_SINKS):
+                self._function(node, scope, consts)
+            return
+        if isinstance(node, ast.Return) and node.value is not None:
+            self.check_calls(node.value, ev)
+            if self.functions:
+                self.check_return(node, ev)
             return
         if isinstance(node, ast.ClassDef):
             names = frozenset(_class_constants(node, scope))
-            self.block(node.body, scope.child(), names)
+            self.in_class.append(True)
+            try:
+                self.block(node.body, scope.child(), names)
+            finally:
+                self.in_class.pop()
             return
         if isinstance(node, ast.If | ast.While) and ":=" in self.lines[node.lineno - 1]:
             _bind_walrus(node.test, scope, ev)
@@ -148,6 +190,40 @@ class _Analyser:
             if isinstance(child, ast.expr):
                 self.check_calls(child, ev)
         self._bind(node, scope, ev)
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: PyScope,
+                  consts: frozenset[str]) -> None:
+        info = self.context.functions.get(node.name)
+        info = info if info is not None and info.node is node else None
+        sources, validated = source_parameters(node)
+        inner = scope.child()
+        for arg in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs,
+                    node.args.vararg, node.args.kwarg):
+            if arg is None:
+                continue
+            if arg.arg in validated:  # FastAPI `id: int`, Flask `<int:id>`: checked before the call
+                inner.names[arg.arg] = safe()
+                continue
+            index = info.params.index(arg.arg) if info and arg.arg in info.params else None
+            if info is not None and index is not None:
+                inner.names[arg.arg] = safe() if index in info.safe_params else opaque(
+                    info.markers[index], source=arg.arg in sources)
+            else:
+                inner.names[arg.arg] = opaque(ast.Name(arg.arg), source=arg.arg in sources)
+        in_class = bool(self.in_class) and self.in_class[-1]
+        self.in_class.append(False)
+        self.functions.append(info)
+        self.return_sinks.append(PYTHON_RETURN_SINKS.get(node.name) if in_class else None)
+        self.returned.append(None)
+        try:
+            self.block(node.body, inner, consts)
+        finally:
+            self.in_class.pop()
+            self.functions.pop()
+            self.return_sinks.pop()
+            returned = self.returned.pop()
+        if info is not None and self.context.collecting:
+            info.returns = returned
 
     def _loop_body(self, body: list[ast.stmt], loop: PyScope, consts: frozenset[str]) -> None:
         """Twice for the outermost loops (values carried round), once when nested: bounded work."""
@@ -213,7 +289,9 @@ class _Analyser:
 
     def _mentions_sink(self, node: ast.stmt | ast.expr) -> bool:
         start, end = node.lineno - 1, node.end_lineno or node.lineno
-        return bool(SINK_WORDS.search("".join(self.lines[start:end])))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            start = node.body[0].lineno - 1  # not the `def` line: it names the function itself
+        return self.word_lines.any_between(start, end) or self.statement_lines.any_between(start, end)
 
     # sinks
     def check_calls(self, expression: ast.expr, ev: Evaluator) -> None:
@@ -221,53 +299,8 @@ class _Analyser:
             return
         for node in ast.walk(expression):
             if isinstance(node, ast.Call):
-                self._check_call(node, ev)
+                self.check_call(node, ev)
 
-    def _check_call(self, call: ast.Call, ev: Evaluator) -> None:
-        func = call.func
-        if isinstance(func, ast.Attribute):
-            name, style = func.attr, "method"
-        elif isinstance(func, ast.Name):
-            name, style = func.id, "function"
-        else:
-            return
-        sink = SINKS.get(name)
-        if sink is None or sink.call_style not in (style, "any"):
-            return
-        for argument in _query_arguments(call, sink):
-            value = ev.value(argument)
-            if value.is_built and (self._strong(sink) or looks_like_sql(value.text)):
-                self._report(call, sink, value, _label(func))
-                return
-
-    def _strong(self, sink: Sink) -> bool:
-        if sink.strength == "strong":
-            return True
-        modules = PYTHON_STRONG_WHEN_IMPORTED.get(sink.name, ())
-        return any(module in self.imported for module in modules)
-
-    def _report(self, call: ast.Call, sink: Sink, value: PyValue, label: str) -> None:
-        key = (call.lineno, call.col_offset)
-        if key in self.seen:
-            return
-        self.seen.add(key)
-        how = value.how or "concat"
-        self.findings.append(sql_finding(
-            path=self.path, language="python", line=call.lineno, column=call.col_offset + 1,
-            end_line=call.end_lineno or call.lineno, how=how, construction=_CONSTRUCTION_NAMES[how],
-            expressions=[_source(item) for item in value.tainted], label=label, sink=sink,
-            advice="pass values as query parameters",
-        ))
-
-
-def _query_arguments(call: ast.Call, sink: Sink) -> list[ast.expr]:
-    arguments: list[ast.expr] = []
-    if len(call.args) > sink.arg_index and not isinstance(call.args[sink.arg_index], ast.Starred):
-        arguments.append(call.args[sink.arg_index])
-    for keyword in call.keywords:
-        if keyword.arg in _QUERY_KEYWORDS or keyword.arg in sink.keywords:
-            arguments.append(keyword.value)
-    return arguments
 
 
 def _bind_walrus(test: ast.expr, scope: PyScope, ev: Evaluator) -> None:
@@ -303,15 +336,3 @@ _IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(\w+)|import[ \t]+(\w+))", re.MULTILI
 def _imported_roots(text: str) -> set[str]:
     """Top-level package names the file imports (a text scan: cheaper than walking the tree)."""
     return {match[0] or match[1] for match in _IMPORT.findall(text)}
-
-
-def _label(func: ast.expr) -> str:
-    text = _source(func)
-    return text if len(text) <= 60 else "..." + text[-57:]
-
-
-def _source(node: ast.expr) -> str:
-    try:
-        return " ".join(ast.unparse(node).split())
-    except Exception:  # unparse of synthetic nodes; never fail a scan over a label
-        return type(node).__name__

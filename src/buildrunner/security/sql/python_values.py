@@ -7,7 +7,12 @@ import re
 import string
 from collections.abc import Callable
 
-from buildrunner.security.sql.sinks import PYTHON_PASSTHROUGH, PYTHON_SANITIZERS
+from buildrunner.security.sql.python_sources import is_request_data
+from buildrunner.security.sql.sinks import (
+    PYTHON_PASSTHROUGH,
+    PYTHON_SANITIZERS,
+    PYTHON_SQL_PRODUCERS,
+)
 from buildrunner.security.sql.taint import (
     Scope,
     Value,
@@ -16,6 +21,7 @@ from buildrunner.security.sql.taint import (
     opaque,
     safe,
     splice,
+    tuple_of,
 )
 
 PyValue = Value[ast.expr]
@@ -27,7 +33,8 @@ _NUMERIC_CONVERSIONS = frozenset("diouxXeEfFgG")
 _CASE_METHODS = frozenset({"lower", "upper", "strip", "casefold"})
 _NUMERIC_FORMAT_SPEC = re.compile(r"[^}]*[dbcoxXneEfFgG%]$")
 # Attributes that are framework metadata, never request data.
-_METADATA_ATTRIBUTES = frozenset({"db_table", "__tablename__", "__table__", "_meta", "table"})
+_METADATA_ATTRIBUTES = frozenset({"db_table", "__tablename__", "__table__", "_meta", "table",
+                                  "template", "function", "arg_joiner", "lookup_name"})
 # str methods that keep the taint of their receiver.
 _STR_METHODS = frozenset(
     {"strip", "lstrip", "rstrip", "lower", "upper", "title", "casefold", "replace", "capitalize",
@@ -68,6 +75,8 @@ class Evaluator:
 
     def _Attribute(self, node: ast.expr) -> PyValue:
         assert isinstance(node, ast.Attribute)
+        if is_request_data(node):  # before the UPPER_CASE rule: Django's request.GET is data
+            return opaque(node, source=True)
         if is_constant_name(node.attr) or node.attr in _METADATA_ATTRIBUTES:
             return safe()
         owner = node.value
@@ -83,13 +92,20 @@ class Evaluator:
         assert isinstance(node, ast.Subscript)
         container = self.value(node.value)
         # An allow-list lookup (`COLUMNS[key]`) yields one of the constant entries.
-        return container if container.is_safe else opaque(node)
+        if container.is_safe:
+            return container
+        if container.elements is not None and isinstance(node.slice, ast.Constant):
+            index = node.slice.value
+            if isinstance(index, int) and -len(container.elements) <= index < len(container.elements):
+                return container.elements[index]
+        return opaque(node, source=container.source)
 
     def _Tuple(self, node: ast.expr) -> PyValue:
         assert isinstance(node, ast.Tuple | ast.List | ast.Set)
         if not node.elts:
             return safe()
-        return merge([self.value(element) for element in node.elts])
+        values = [self.value(element) for element in node.elts]
+        return tuple_of(values) if isinstance(node, ast.Tuple) else merge(values)
 
     _List = _Tuple
     _Set = _Tuple
@@ -171,8 +187,13 @@ class Evaluator:
         assert isinstance(node, ast.Call)
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-        if name in PYTHON_SANITIZERS:
+        if name in PYTHON_SANITIZERS or name in PYTHON_SQL_PRODUCERS:
             return safe()
+        if is_request_data(func):  # request.get_json(), request.args.get("q")
+            return opaque(node, source=True)
+        summary = self._same_file_call(node)
+        if summary is not None:
+            return summary
         if isinstance(func, ast.Attribute):
             method = self._method_call(node, func)
             if method is not None:
@@ -186,7 +207,26 @@ class Evaluator:
                 return safe()
             if isinstance(mapper, ast.Name) and mapper.id in PYTHON_PASSTHROUGH:
                 return self.value(node.args[1])
-        return opaque(node)
+        # a function of attacker data (json.loads(event["body"]), unquote(...)) is attacker data
+        source = any(self.value(arg).source for arg in node.args[:4]) or any(
+            self.value(keyword.value).source for keyword in node.keywords[:4])
+        return opaque(node, source=source)
+
+    def _same_file_call(self, node: ast.Call) -> PyValue | None:
+        """The value a same-file function returns for these arguments (its summary, applied)."""
+        from buildrunner.security.sql.python_context import substitute
+
+        context = self.scope.context
+        if context is None:
+            return None
+        info = context.function(node)
+        if info is None or info.returns is None:
+            return None
+        mapped = context.arguments(info, node)
+        if mapped is None:
+            return None
+        arguments = {index: self.value(argument) for index, argument in mapped.items()}
+        return substitute(info.returns, arguments, info, context)
 
     def _method_call(self, node: ast.Call, func: ast.Attribute) -> PyValue | None:
         receiver = self.value(func.value)
@@ -196,13 +236,16 @@ class Evaluator:
         if func.attr == "format" and receiver.is_str:
             return self._format(receiver, node)
         if func.attr in _STR_METHODS:
-            return receiver if receiver.is_str or receiver.is_safe else opaque(node)
+            return receiver if receiver.is_str or receiver.is_safe else opaque(
+                node, source=receiver.source)
         if func.attr == "get" and receiver.is_safe:
             # allow-list lookup: CONSTANT_MAP.get(key, "default")
             defaults = [self.value(arg) for arg in node.args[1:]]
             return merge([receiver, *defaults])
         if func.attr in ("keys", "values", "items", "copy") and receiver.is_safe:
             return receiver
+        if receiver.source:  # request.args.get("q"), event.get("body"), data.getlist("ids")
+            return opaque(node, source=True)
         return None
 
     def _format(self, template: PyValue, node: ast.Call) -> PyValue:
@@ -343,6 +386,8 @@ def bind_target(target: ast.expr, value: PyValue, scope: PyScope, source: ast.ex
         for index, element in enumerate(target.elts):
             if elements is not None and len(elements) == len(target.elts):
                 bind_target(element, Evaluator(scope).value(elements[index]), scope)
+            elif value.elements is not None and len(value.elements) == len(target.elts):
+                bind_target(element, value.elements[index], scope)
             else:
                 bind_target(element, value, scope)
     elif isinstance(target, ast.Starred):

@@ -41,7 +41,8 @@ def explain(column: str) -> str:
     return f"Please select a value from the {column} list"
 
 
-# case: py-look-sql-string-not-executed safe
+# case: py-look-sql-string-not-executed vulnerable
+# (relabelled for issue 19: SQL built from a parameter and returned is reported, at medium, as bandit does)
 def describe_query(table: str) -> str:
     return f"SELECT * FROM {table}"
 
