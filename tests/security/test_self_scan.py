@@ -24,3 +24,16 @@ def test_br_own_tree_has_no_sql_injection_findings() -> None:
     ]
     assert result.returncode == 0, result.stderr
     assert report["files_scanned"] > 100
+
+
+def test_a_reviewed_query_marked_br_allow_is_not_reported() -> None:
+    from buildrunner.security.filescan import sql_scan
+
+    source = (
+        "import sqlite3\n\n"
+        "def names(conn: sqlite3.Connection, column: str) -> None:\n"
+        "    conn.execute(f'SELECT {column} FROM t')  # br: allow (a catalog name)\n"
+        "    conn.execute(f'SELECT {column} FROM u')\n"
+    )
+    findings, _ = sql_scan("app.py", source)
+    assert [f.line for f in findings if f.kind == "sql_injection"] == [5]

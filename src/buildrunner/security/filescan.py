@@ -146,9 +146,19 @@ def sql_scan(path: str, text: str, data: bytes | None = None) -> tuple[list[Find
     from buildrunner.security.sql import scan_source
 
     try:
-        return scan_source(path, text, data)
+        findings, note = scan_source(path, text, data)
     except RecursionError:
         return [], "sql analysis: too deeply nested"
+    return [finding for finding in findings if not _allowed(text, finding)], note
+
+
+SQL_PRAGMAS = ("br: allow", "br:allow", "nosec")  # our own, and bandit's for code it vetted
+
+
+def _allowed(text: str, finding: Finding) -> bool:
+    """A reviewed query: `# br: allow` (or bandit's `# nosec`) on one of the finding's lines."""
+    lines = text.splitlines()[finding.line - 1 : max(finding.line, finding.end_line)]
+    return any(pragma in line.lower() for line in lines for pragma in SQL_PRAGMAS)
 
 
 def read_candidate(path: Path, max_bytes: int) -> tuple[bytes | None, str | None]:

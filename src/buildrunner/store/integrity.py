@@ -63,8 +63,9 @@ def _wrong_type(conn: sqlite3.Connection, table: str, column: str, declared: str
     if allowed is None:
         return None
     marks = ", ".join("?" * len(allowed))
+    # names from the store's own catalog, each checked against _PLAIN_NAME by the caller
     row = conn.execute(
-        f'SELECT "{column}", typeof("{column}") FROM "{table}"'
+        f'SELECT "{column}", typeof("{column}") FROM "{table}"'  # br: allow (catalog names)
         f' WHERE typeof("{column}") NOT IN ({marks}) LIMIT 1',
         allowed,
     ).fetchone()
@@ -76,8 +77,8 @@ def _wrong_type(conn: sqlite3.Connection, table: str, column: str, declared: str
 def _bad_json(conn: sqlite3.Connection, table: str, column: str) -> Damage | None:
     if column not in JSON_COLUMNS and not column.endswith("_json"):
         return None
-    row = conn.execute(
-        f'SELECT "{column}" FROM "{table}"'
+    row = conn.execute(  # names from the store's catalog, checked against _PLAIN_NAME
+        f'SELECT "{column}" FROM "{table}"'  # br: allow (catalog names)
         f' WHERE "{column}" IS NOT NULL AND json_valid("{column}") = 0 LIMIT 1'
     ).fetchone()
     if row is None:
