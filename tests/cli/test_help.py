@@ -31,6 +31,12 @@ NOT_RUN = {  # examples that parse but cannot run in a scratch project, and why
     "br parallel pause nightly": "needs a session that is running",
     "br parallel resume nightly": "needs a session that is paused or interrupted",
     "br parallel cancel nightly --yes": "needs a session that is running",
+    "br cache why tests": "needs an earlier run of a plan with a task 'tests'",
+    "br cache why tests --plan plan.yaml --json": "needs an earlier run of a plan with a task 'tests'",
+    "br cache show 3f9a": "needs a cache entry",
+    "br cache show 3f9a --json": "needs a cache entry",
+    "br report": "needs a session to report on",
+    "br report -o build-report.html": "needs a session to report on",
 }
 
 

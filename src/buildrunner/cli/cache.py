@@ -55,7 +55,13 @@ def why_command(
     ),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """What changed since the task's last cached run: inputs, env, dependencies, prompt lines."""
+    """What changed since the task's last cached run: inputs, env, dependencies, prompt lines.
+
+    \b
+    Examples:
+      br cache why tests
+      br cache why tests --plan plan.yaml --json
+    """
     from buildrunner.build.cache_explain import Change, render_changes
     from buildrunner.build.cache_key import uncacheable_reason
     from buildrunner.display import printable
@@ -119,7 +125,13 @@ def ls_command(
     task_id: str | None = typer.Option(None, "--task", help="Only entries of this task."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Cached task results, oldest first: key, task, size, hits and the cost each hit saves."""
+    """Cached task results, oldest first: key, task, size, hits and the cost each hit saves.
+
+    \b
+    Examples:
+      br cache ls
+      br cache ls --json
+    """
     from buildrunner.store.db import iso_utc
 
     cache = _open_cache()
@@ -154,7 +166,13 @@ def show_command(
     key: str = typer.Argument(..., help="A cache key (or its first 4+ hex digits)."),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """One entry: what went into its key, its outputs and its log."""
+    """One entry: what went into its key, its outputs and its log.
+
+    \b
+    Examples:
+      br cache show 3f9a
+      br cache show 3f9a --json
+    """
     from buildrunner.display import printable
     from buildrunner.store.db import iso_utc
 
@@ -197,7 +215,13 @@ def prune_command(
     ),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Remove old or least recently used entries (default: down to the configured cache.max_bytes)."""
+    """Remove old or least recently used entries (default: down to the configured cache.max_bytes).
+
+    \b
+    Examples:
+      br cache prune
+      br cache prune --older-than 30 --max-size 2GB
+    """
     cache = _open_cache()
     limit = parse_size(max_size) if max_size is not None else None
     if older_than is None and limit is None:

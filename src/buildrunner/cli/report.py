@@ -24,7 +24,13 @@ def report_command(
     ),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Write a build's report: one HTML file that opens anywhere, with no network."""
+    """Write a build's report: one HTML file that opens anywhere, with no network.
+
+    \b
+    Examples:
+      br report
+      br report -o build-report.html
+    """
     from buildrunner.cli.common import open_db, project_store
     from buildrunner.parallel.sessions import get_session
     from buildrunner.telemetry.report import write_report

@@ -76,7 +76,14 @@ def select_command(
     estimator: str | None = ESTIMATOR_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Choose the model (or, with checks, the ladder of models) for a task, and say why."""
+    """Choose the model (or, with checks, the ladder of models) for a task, and say why.
+
+    \b
+    Examples:
+      br routing select 'Fix the typo in README' --json
+      br routing select 'Add OAuth login' --checks --cost-limit 0.50
+      br routing select --from-file tasks.jsonl --json
+    """
     limit = usd_option("--cost-limit", cost_limit) if cost_limit is not None else None
     settings, root = routing_settings()
     if estimator is not None:
@@ -172,7 +179,13 @@ def stats_command(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """How verified agent tasks went, per complexity level and model: first-try acceptance,
-    mean fix rounds and cost per accepted task (what routing learns from)."""
+    mean fix rounds and cost per accepted task (what routing learns from).
+
+    \b
+    Examples:
+      br routing stats
+      br routing stats --days 30 --json
+    """
     since = None if days is None else time.time() - days * 86400
     stats = project_outcomes(since=since)
     rows = [] if stats is None else stats.by_level_model()
