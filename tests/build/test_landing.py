@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from buildrunner.build.isolation import Isolation
 from buildrunner.build.landing import read_journal
 from tests.build.conftest import census, git, total_bytes
@@ -197,10 +199,8 @@ def test_an_interrupted_landing_can_be_rolled_back(repo: Path, iso: Isolation) -
         written.append(path)
         raise Killed
 
-    try:
+    with pytest.raises(Killed):
         iso.land(on_write=die_after_first)
-    except Killed:
-        pass
     assert written and census(repo) != before
     result = Isolation(repo, repo / ".buildrunner", "s1").rollback()
     assert result is not None and result.rolled_back

@@ -97,12 +97,11 @@ def cleanup_isolation(
     keep = [] if force else kept_branches(state, git)
     kept_names = {item.branch for item in keep}
     result.kept += keep
+    for worktree in _task_worktrees(git, data_dir / "worktrees" / ref_component(session_id)):
+        result.worktrees_removed.append(str(worktree))
+        if not dry_run:
+            remove_worktree(git, worktree)
     for record in state.tasks.values():
-        worktree = Path(record.worktree)
-        if worktree.exists() or worktree.resolve() in registered_worktrees(git):
-            result.worktrees_removed.append(str(worktree))
-            if not dry_run:
-                remove_worktree(git, worktree)
         if record.branch not in kept_names and git.commit_id(f"refs/heads/{record.branch}"):
             result.branches_deleted.append(record.branch)
             if not dry_run:
@@ -119,6 +118,13 @@ def cleanup_isolation(
     if not dry_run:
         _remove_empty(data_dir / "worktrees" / ref_component(session_id))
     return result
+
+
+def _task_worktrees(git: Git, root: Path) -> list[Path]:
+    """The task (and pooled) worktrees of a session: every folder below its worktrees folder."""
+    if not root.is_dir() or root.resolve() in registered_worktrees(git):
+        return []  # none, or the one worktree of `--isolate worktree` (see below)
+    return sorted(path for path in root.iterdir() if path.is_dir())
 
 
 def _cleanup_session_worktree(

@@ -37,7 +37,13 @@ from buildrunner.build.state import (
     session_ref,
     task_branch,
 )
-from buildrunner.build.worktrees import ChangedFile, add_worktree, changed_files, commit_worktree
+from buildrunner.build.worktrees import (
+    ChangedFile,
+    WorktreePool,
+    changed_files,
+    commit_worktree,
+    is_worktree,
+)
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,11 @@ class Isolation:
             raise IsolationError(f"session {self.session_id} has no snapshot yet")
         return tip
 
+    @property
+    def pool(self) -> WorktreePool:
+        root = self.data_dir / "worktrees" / ref_component(self.session_id)
+        return WorktreePool(self.git, root, self.state.free)
+
     def _save(self) -> None:
         save_state(self.data_dir, self.state)
 
@@ -125,25 +136,53 @@ class Isolation:
         return snap
 
     def workspace(self, task_id: str, base_commit: str | None = None) -> Path:
-        """The task's own worktree, made from `base_commit` (default: the snapshot)."""
+        """The task's own worktree on branch br/<session>/<task>, made from `base_commit`
+        (default: the snapshot). Asked again, it is the same worktree with the task's work."""
         record = self.state.tasks.get(task_id)
         if record is not None and record.state != "discarded":
-            add_worktree(self.git, Path(record.worktree), record.branch, record.base)
-            return Path(record.worktree)
+            path = self.pool.attach(ref_component(task_id), record.branch, record.base)
+            if record.released or Path(record.worktree) != path:
+                record.released, record.worktree = False, str(path)
+                self._save()
+            return path
         if self.state.snapshot is None:
             raise IsolationError(f"take the snapshot of session {self.session_id} first")
         base = self.git.commit_id(base_commit or self.state.snapshot)
         if base is None:
             raise IsolationError(f"no commit '{base_commit}' to start task '{task_id}' from")
-        path = (self.data_dir / "worktrees" / ref_component(self.session_id)
-                / ref_component(task_id))
         branch = task_branch(self.session_id, task_id)
         if record is not None:  # discarded earlier: start over from the new base
-            self.git.delete_ref(f"refs/heads/{branch}")
-        add_worktree(self.git, path, branch, base)
+            if is_worktree(Path(record.worktree)):  # free the branch, so it can go
+                Git(Path(record.worktree)).run("checkout", "--quiet", "--detach", check=False)
+            self.git.run("branch", "-D", branch, check=False)
+        try:
+            path = self.pool.attach(ref_component(task_id), branch, base)
+        finally:
+            self._save()  # the pool may have changed even when git failed
         self.state.tasks[task_id] = TaskRecord(task_id, branch, str(path), base)
         self._save()
         return path
+
+    def warm(self, count: int) -> None:
+        """Make `count` worktrees ahead of the first tasks (they are then reused, not made)."""
+        if self.state.snapshot is None:
+            raise IsolationError(f"take the snapshot of session {self.session_id} first")
+        try:
+            self.pool.warm(count, self.state.snapshot)
+        finally:
+            self._save()
+
+    def release(self, task_id: str) -> None:
+        """Give the task's worktree back to the pool; what it did not commit is dropped.
+
+        merge() and discard() release by themselves; call it for a task that failed.
+        """
+        record = self._task(task_id)
+        if record.released:
+            return
+        self.pool.release(Path(record.worktree))
+        record.released = True
+        self._save()
 
     def workdir(self, task_id: str, folder: Path) -> Path:
         """Where `folder` (a folder of the user's checkout) is in the task's worktree."""
@@ -179,19 +218,19 @@ class Isolation:
             raise IsolationError(f"task '{task_id}' was discarded; there is nothing to merge")
         if record.commit is None:
             return MergeResult(task_id, "unchanged", record.branch, tip, detail="no change")
-        if record.state in ("merged", "landed", "kept") or self.git.ok(
-            "merge-base", "--is-ancestor", record.commit, tip
-        ):
+        base = self.git.text("merge-base", tip, record.commit)
+        if record.state in ("merged", "landed", "kept") or base == record.commit:
+            # also after a crash between moving the ref and saving the journal
             record.state = record.state if record.state in ("landed", "kept") else "merged"
-            self._save()
+            self.release(task_id)
             return MergeResult(task_id, "already-merged", record.branch, tip, record.files)
-        if self.git.ok("merge-base", "--is-ancestor", tip, record.commit):
+        if base == tip:
             new_tip, how = record.commit, "fast-forward"
         else:
             merged = merge_trees(self.git, self.integration_ref, f"refs/heads/{record.branch}")
             if not merged.clean:
                 record.state, record.conflicts = "conflict", merged.conflicts
-                self._save()
+                self.release(task_id)  # the work is on its branch; workspace() brings it back
                 return MergeResult(
                     task_id, "conflict", record.branch, tip, record.files, merged.conflicts,
                     merged.hunks,
@@ -203,6 +242,7 @@ class Isolation:
             how = "merge"
         self.git.update_ref(self.integration_ref, new_tip, tip, message=f"br: merge {task_id}")
         record.state, record.merge_commit, record.conflicts = "merged", new_tip, []
+        self.release(task_id)
         self._save()
         return MergeResult(task_id, "merged", record.branch, new_tip, record.files, detail=how)
 
@@ -216,6 +256,7 @@ class Isolation:
         if record.state in ("merged", "landed", "kept"):
             raise IsolationError(f"task '{task_id}' is already merged; it cannot be discarded")
         record.state = "discarded"
+        self.release(task_id)
         self._save()
 
     # -- landing ---------------------------------------------------------------------------

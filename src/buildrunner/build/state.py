@@ -77,6 +77,7 @@ class TaskRecord:
     merge_commit: str | None = None  # the integration tip that first held it
     conflicts: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # its files left in the user's version
+    released: bool = False  # its worktree went back to the session's pool
 
 
 @dataclass
@@ -87,6 +88,7 @@ class SessionState:
     head: str | None = None  # the user's HEAD when the snapshot was taken
     landed: str | None = None  # the integration tip last landed in the user's tree
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
+    free: list[str] = field(default_factory=list)  # pooled worktrees, ready for the next task
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,19 +116,23 @@ def load_state(data_dir: Path, session_id: str, repo: Path) -> SessionState:
 
 
 def save_state(data_dir: Path, state: SessionState) -> None:
-    """Write the journal whole: temp file, fsync, rename."""
-    write_json_atomic(session_dir(data_dir, state.session_id) / STATE_FILE, state.to_json())
+    """Write the journal whole (temp file, rename). No fsync: it is saved after every step, and
+    what it must survive is the owner's death, not the machine's (the refs are git's)."""
+    write_json_atomic(session_dir(data_dir, state.session_id) / STATE_FILE, state.to_json(),
+                      durable=False)
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """`data` as JSON at `path`, replacing it in one step (a crash leaves old or new, not half)."""
+def write_json_atomic(path: Path, data: Any, *, durable: bool = True) -> None:
+    """`data` as JSON at `path`, replacing it in one step (a crash leaves old or new, not half);
+    `durable` also waits for the disk (fsync) before the rename."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             json.dump(data, out, indent=1, sort_keys=True)
             out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                os.fsync(out.fileno())
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
