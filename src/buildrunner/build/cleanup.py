@@ -171,6 +171,19 @@ def all_kept_branches(repo: Path, data_dir: Path) -> list[KeptBranch]:
     return found
 
 
+def cleanup_project(
+    repo: Path, data_dir: Path, finished: list[str], known: set[str], *, force: bool = False,
+    dry_run: bool = False,
+) -> CleanupResult:
+    """Clean up the `finished` sessions, and any isolated session the store no longer knows
+    (deleted earlier with branches kept: those go now only with `force`)."""
+    result = CleanupResult(dry_run=dry_run)
+    orphans = [session for session in isolated_sessions(data_dir) if session not in known]
+    for session_id in dict.fromkeys([*finished, *orphans]):
+        result.extend(cleanup_isolation(repo, data_dir, session_id, force=force, dry_run=dry_run))
+    return result
+
+
 def isolated_sessions(data_dir: Path) -> list[str]:
     """Session ids that have an isolation journal or worktrees folder on disk."""
     ids = {folder.name for folder in known_sessions(data_dir)}

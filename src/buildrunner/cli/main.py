@@ -8,7 +8,18 @@ import sys
 import typer
 
 from buildrunner import __version__
-from buildrunner.cli import gaps, init, parallel, plan, quality, routing, run, security, telemetry
+from buildrunner.cli import (
+    gaps,
+    init,
+    parallel,
+    plan,
+    quality,
+    review,
+    routing,
+    run,
+    security,
+    telemetry,
+)
 
 app = typer.Typer(
     name="br",
@@ -44,6 +55,7 @@ app.add_typer(telemetry.app, name="telemetry")
 app.add_typer(parallel.app, name="parallel")
 app.add_typer(quality.app, name="quality")
 app.add_typer(gaps.app, name="gaps")
+app.add_typer(review.app, name="review")
 
 
 def main() -> None:
