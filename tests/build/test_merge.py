@@ -131,3 +131,14 @@ def test_a_task_that_changed_nothing_has_nothing_to_merge(repo: Path, iso: Isola
     assert iso.merge("noop").status == "unchanged"
     with pytest.raises(IsolationError, match="no workspace"):
         iso.merge("never-made")
+
+
+def test_the_same_change_from_two_tasks_merges_once(repo: Path, iso: Isolation) -> None:
+    iso.snapshot()
+    for task_id in ("one", "two"):
+        edit(iso.workspace(task_id), "README.md", "demo", "demo, fixed")
+        iso.commit_task(task_id)
+    first, second = iso.merge("one"), iso.merge("two")
+    assert (first.status, second.status) == ("merged", "already-merged")
+    assert second.integration == first.integration == iso.integration()
+    assert Isolation(repo, repo / ".buildrunner", "s1").state.tasks["two"].state == "merged"

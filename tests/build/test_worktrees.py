@@ -87,3 +87,12 @@ def test_merged_work_cannot_change_or_be_discarded(repo: Path, iso: Isolation) -
         iso.commit_task("t")
     with pytest.raises(IsolationError, match="already merged"):
         iso.discard("t")
+
+
+def test_a_task_released_before_its_merge_is_recorded_merged(repo: Path, iso: Isolation) -> None:
+    iso.snapshot()
+    (iso.workspace("t") / "README.md").write_text("# released first\n")
+    iso.commit_task("t")
+    iso.release("t")  # e.g. its worker moved on while it waited for review
+    assert iso.merge("t").status == "merged"
+    assert Isolation(repo, repo / ".buildrunner", "s1").state.tasks["t"].state == "merged"

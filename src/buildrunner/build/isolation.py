@@ -95,6 +95,7 @@ class Isolation:
         self.session_id = session_id
         self.dir = session_dir(self.data_dir, session_id)
         self.state: SessionState = load_state(self.data_dir, session_id, self.repo)
+        self._tip: tuple[str, str | None] | None = None  # (integration commit, its tree)
 
     # -- refs ------------------------------------------------------------------------------
     @property
@@ -102,11 +103,24 @@ class Isolation:
         return session_ref(self.session_id, "integration")
 
     def integration(self) -> str:
-        """The integration tip: the snapshot plus every task merged so far."""
-        tip = self.git.commit_id(self.integration_ref)
-        if tip is None:
-            raise IsolationError(f"session {self.session_id} has no snapshot yet")
-        return tip
+        """The integration tip: the snapshot plus every task merged so far.
+
+        Only this session's owner moves it (always compare-and-swap), so it is read from git
+        once and then followed in memory: a merge costs no extra git call for it.
+        """
+        if self._tip is None:
+            tip = self.git.commit_id(self.integration_ref)
+            if tip is None:
+                raise IsolationError(f"session {self.session_id} has no snapshot yet")
+            self._tip = (tip, None)
+        return self._tip[0]
+
+    def _tip_tree(self) -> str:
+        tip, tree = self._tip or (self.integration(), None)
+        if tree is None:
+            tree = self.git.text("rev-parse", f"{tip}^{{tree}}")
+            self._tip = (tip, tree)
+        return tree
 
     @property
     def pool(self) -> WorktreePool:
@@ -131,6 +145,7 @@ class Isolation:
             return Snapshot(self.state.snapshot, self.state.head, ref)
         snap = take_snapshot(self.git, self.dir, ref, f"br: snapshot for session {self.session_id}")
         self.git.update_ref(self.integration_ref, snap.commit, message="br: integration starts")
+        self._tip = (snap.commit, None)
         self.state.snapshot, self.state.head, self.state.landed = snap.commit, snap.head, None
         self._save()
         return snap
@@ -177,12 +192,13 @@ class Isolation:
 
         merge() and discard() release by themselves; call it for a task that failed.
         """
-        record = self._task(task_id)
-        if record.released:
-            return
-        self.pool.release(Path(record.worktree))
-        record.released = True
+        self._release(self._task(task_id))
         self._save()
+
+    def _release(self, record: TaskRecord) -> None:
+        if not record.released:
+            self.pool.release(Path(record.worktree))
+            record.released = True
 
     def workdir(self, task_id: str, folder: Path) -> Path:
         """Where `folder` (a folder of the user's checkout) is in the task's worktree."""
@@ -213,24 +229,29 @@ class Isolation:
     def merge(self, task_id: str) -> MergeResult:
         """Apply the task's committed change onto the integration tree (the caller's order)."""
         record = self._task(task_id)
-        tip = self.integration()
         if record.state == "discarded":
             raise IsolationError(f"task '{task_id}' was discarded; there is nothing to merge")
+        tip = self.integration()
         if record.commit is None:
             return MergeResult(task_id, "unchanged", record.branch, tip, detail="no change")
-        base = self.git.text("merge-base", tip, record.commit)
-        if record.state in ("merged", "landed", "kept") or base == record.commit:
-            # also after a crash between moving the ref and saving the journal
-            record.state = record.state if record.state in ("landed", "kept") else "merged"
-            self.release(task_id)
+        if record.state in ("merged", "landed", "kept"):
             return MergeResult(task_id, "already-merged", record.branch, tip, record.files)
-        if base == tip:
+        new_tree: str | None = None
+        if tip == record.base:  # nothing merged since its base: the tip moves to its commit
             new_tip, how = record.commit, "fast-forward"
         else:
             merged = merge_trees(self.git, self.integration_ref, f"refs/heads/{record.branch}")
+            if merged.clean and merged.tree == self._tip_tree():
+                # the tip holds it all: merged before a crash lost the journal, or the same
+                # change was merged from another task
+                record.state = "merged"
+                self._release(record)
+                self._save()
+                return MergeResult(task_id, "already-merged", record.branch, tip, record.files)
             if not merged.clean:
                 record.state, record.conflicts = "conflict", merged.conflicts
-                self.release(task_id)  # the work is on its branch; workspace() brings it back
+                self._release(record)  # the work is on its branch; workspace() brings it back
+                self._save()
                 return MergeResult(
                     task_id, "conflict", record.branch, tip, record.files, merged.conflicts,
                     merged.hunks,
@@ -239,10 +260,11 @@ class Isolation:
                 )
             new_tip = self.git.commit_tree(merged.tree, [tip, record.commit],
                                            f"br: merge {task_id}")
-            how = "merge"
+            new_tree, how = merged.tree, "merge"
         self.git.update_ref(self.integration_ref, new_tip, tip, message=f"br: merge {task_id}")
+        self._tip = (new_tip, new_tree)
         record.state, record.merge_commit, record.conflicts = "merged", new_tip, []
-        self.release(task_id)
+        self._release(record)
         self._save()
         return MergeResult(task_id, "merged", record.branch, new_tip, record.files, detail=how)
 
@@ -256,7 +278,7 @@ class Isolation:
         if record.state in ("merged", "landed", "kept"):
             raise IsolationError(f"task '{task_id}' is already merged; it cannot be discarded")
         record.state = "discarded"
-        self.release(task_id)
+        self._release(record)
         self._save()
 
     # -- landing ---------------------------------------------------------------------------
