@@ -18,14 +18,23 @@ def edit(workspace: Path, path: str, old: str, new: str) -> None:
     target.write_text(target.read_text().replace(old, new))
 
 
+def two_tasks(iso: Isolation, edits: dict[str, tuple[str, str, str]]) -> list[Path]:
+    """Snapshot, then one task per entry making its edit (path, old, new) and committing it."""
+    iso.snapshot()
+    workspaces = []
+    for task_id, (path, old, new) in edits.items():
+        workspaces.append(iso.workspace(task_id))
+        edit(workspaces[-1], path, old, new)
+    for task_id in edits:
+        assert iso.commit_task(task_id) is not None
+    return workspaces
+
+
 def test_two_tasks_editing_different_files_of_one_module_both_merge(
     repo: Path, iso: Isolation
 ) -> None:
-    iso.snapshot()
-    models, views = iso.workspace("models"), iso.workspace("views")
-    edit(models, "app/models.py", "'load'", "'load v2'")
-    edit(views, "app/views.py", "'show'", "'show v2'")
-    assert iso.commit_task("models") is not None and iso.commit_task("views") is not None
+    two_tasks(iso, {"models": ("app/models.py", "'load'", "'load v2'"),
+                    "views": ("app/views.py", "'show'", "'show v2'")})
     results = iso.merge_all(["models", "views"])
     assert [(r.status, r.detail) for r in results] == [("merged", "fast-forward"),
                                                        ("merged", "merge")]
@@ -36,12 +45,8 @@ def test_two_tasks_editing_different_files_of_one_module_both_merge(
 
 
 def test_edits_to_different_functions_of_one_file_merge(repo: Path, iso: Isolation) -> None:
-    iso.snapshot()
-    first, second = iso.workspace("load"), iso.workspace("save")
-    edit(first, "app/models.py", "'load'", "'loaded'")
-    edit(second, "app/models.py", "'save'", "'saved'")
-    iso.commit_task("load")
-    iso.commit_task("save")
+    two_tasks(iso, {"load": ("app/models.py", "'load'", "'loaded'"),
+                    "save": ("app/models.py", "'save'", "'saved'")})
     assert [r.status for r in iso.merge_all(["load", "save"])] == ["merged", "merged"]
     merged = git(repo, "show", f"{iso.integration()}:app/models.py")
     assert "'loaded'" in merged and "'saved'" in merged
@@ -50,12 +55,9 @@ def test_edits_to_different_functions_of_one_file_merge(repo: Path, iso: Isolati
 def test_two_tasks_editing_the_same_lines_conflict_and_nothing_is_lost(
     repo: Path, iso: Isolation
 ) -> None:
-    iso.snapshot()
-    first, second = iso.workspace("first"), iso.workspace("second")
-    edit(first, "app/models.py", "'load'", "'first'")
-    edit(second, "app/models.py", "'load'", "'second'")
+    _, second = two_tasks(iso, {"first": ("app/models.py", "'load'", "'first'"),
+                                "second": ("app/models.py", "'load'", "'second'")})
     (second / "app" / "extra.py").write_text("EXTRA = 1\n")
-    iso.commit_task("first")
     change = iso.commit_task("second")
     assert change is not None
     assert {f.path: f.status for f in change.files} == {"app/models.py": "M", "app/extra.py": "A"}

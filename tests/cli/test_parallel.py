@@ -78,17 +78,22 @@ def write_task_script(project: Path) -> None:
     )
 
 
+def tasks_plan(project: Path, name: str, commands: list[str], *, files: bool) -> None:
+    """A plan of tasks t0.. running `commands`, each writing out/tI.txt when `files`."""
+    tasks = "".join(
+        f"  - id: t{i}\n" + (f"    files: [out/t{i}.txt]\n" if files else "")
+        + f"    run: {command}\n"
+        for i, command in enumerate(commands)
+    )
+    write_plan(project, f"name: {name}\ntasks:\n{tasks}")
+
+
 def sleepy_plan(
     project: Path, count: int, seconds: float, name: str = "sleepy", *, files: bool = True
 ) -> None:
     """Tasks that append their id to runs.log when they finish (to see what ran, and how often)."""
     write_task_script(project)
-    tasks = "".join(
-        f"  - id: t{i}\n" + (f"    files: [out/t{i}.txt]\n" if files else "")
-        + f"    run: python task.py {seconds}\n"
-        for i in range(count)
-    )
-    write_plan(project, f"name: {name}\ntasks:\n{tasks}")
+    tasks_plan(project, name, [f"python task.py {seconds}"] * count, files=files)
 
 
 def test_read_commands_on_an_empty_project(project: Path) -> None:
@@ -160,12 +165,7 @@ def test_start_list_status_and_refusals_after_real_builds(project: Path) -> None
 def gated_plan(project: Path, count: int, *, files: bool) -> None:
     """Tasks t0.. that each wait for their gate (gates/tI) and then append their id to runs.log."""
     write_gates(project)
-    tasks = "".join(
-        f"  - id: t{i}\n" + (f"    files: [out/t{i}.txt]\n" if files else "")
-        + f"    run: python gate.py t{i}\n"
-        for i in range(count)
-    )
-    write_plan(project, f"name: gated\ntasks:\n{tasks}")
+    tasks_plan(project, "gated", [f"python gate.py t{i}" for i in range(count)], files=files)
 
 
 @pytest.mark.parametrize("files", [True, False], ids=["locking", "queued-ahead"])
