@@ -39,7 +39,9 @@ def session(project: Path) -> str:
     return str(json.loads(result.stdout)["session_id"])
 
 
-def isolated_work(project: Path, session_id: str, secret: str) -> Isolation:
+def isolated_work(
+    project: Path, session_id: str, secret: str, *, reviews: bool = True
+) -> Isolation:
     """What the loop does: 'feature' and 'rival' edit the same line; 'feature' leaks a token."""
     iso = Isolation(project, project / ".buildrunner", session_id)
     iso.snapshot()
@@ -50,10 +52,11 @@ def isolated_work(project: Path, session_id: str, secret: str) -> Isolation:
     iso.commit_task("rival")
     iso.merge("feature")
     assert iso.merge("rival").status == "conflict"
-    conn = Store(project).connect()
-    request_review(conn, session_id, "feature")
-    request_review(conn, session_id, "rival")
-    conn.close()
+    if reviews:
+        conn = Store(project).connect()
+        request_review(conn, session_id, "feature")
+        request_review(conn, session_id, "rival")
+        conn.close()
     return iso
 
 
@@ -93,6 +96,8 @@ def test_review_shows_the_masked_diff_checks_cost_and_model(project: Path, sessi
     assert listed["session_id"] == session  # type: ignore[index]
     assert [(r["task_id"], r["status"]) for r in listed["reviews"]] == [  # type: ignore[index]
         ("feature", "pending"), ("rival", "pending")]
+    assert [(i["task_id"], i["state"], i["conflicts"]) for i in listed["isolated"]] == [  # type: ignore[index]
+        ("feature", "merged", []), ("rival", "conflict", ["app.py"])]
 
     shown = br_json("review", session[:12], "feature")
     assert isinstance(shown, dict)
@@ -115,6 +120,21 @@ def test_review_shows_the_masked_diff_checks_cost_and_model(project: Path, sessi
     assert "+    return 2" in human.stderr and secret not in human.stderr
     assert "check failed (exit 1): pytest -q" in human.stderr
     assert "model claude-sonnet-test, cost $0.0123" in human.stderr
+
+
+def test_a_conflict_shows_its_hunks_without_a_review(project: Path, session: str) -> None:
+    isolated_work(project, session, TokenFactory(11).github(), reviews=False)
+    listed = br_json("review", session)
+    assert isinstance(listed, dict) and listed["reviews"] == []
+    assert {item["task_id"]: item["state"] for item in listed["isolated"]} == {
+        "feature": "merged", "rival": "conflict"}
+    shown = br_json("review", session, "rival")
+    assert isinstance(shown, dict) and shown["review_status"] is None
+    assert [hunk["path"] for hunk in shown["hunks"]] == ["app.py"]
+    human = run_br("review", session, "rival")
+    assert "never sent for review" in human.stderr and "conflict in app.py" in human.stderr
+    missing = run_br("review", session, "nope")
+    assert missing.returncode == 2 and "no task 'nope' in session" in missing.stderr
 
 
 def test_approve_reject_and_retry_are_stored_for_the_build_to_read(

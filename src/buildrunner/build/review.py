@@ -190,27 +190,34 @@ def find_review(conn: sqlite3.Connection, task_id: str, session_id: str | None) 
 
 
 def review_details(
-    conn: sqlite3.Connection, data_dir: Path, repo: Path | None, review: Review
+    conn: sqlite3.Connection, data_dir: Path, repo: Path | None, session_id: str, task_id: str
 ) -> dict[str, Any]:
-    """What a reviewer sees for one task: the review, its change (masked), checks, cost, model."""
+    """What a reviewer sees for one task: its review (None if it was never sent for one), its
+    change (masked) with any conflict, checks, cost and model."""
     task = conn.execute(
         "SELECT status, model, attempts, cost_micro_usd FROM tasks"
-        " WHERE session_id = ? AND task_id = ?", (review.session_id, review.task_id),
+        " WHERE session_id = ? AND task_id = ?", (session_id, task_id),
     ).fetchone()
+    review = get_review(conn, session_id, task_id)
+    change = isolated_change(data_dir, repo, session_id, task_id)
+    if task is None and review is None and not change["isolated"]:
+        raise ReviewError(f"no task '{task_id}' in session {session_id}")
     cost = conn.execute(
         "SELECT COALESCE(SUM(cost_micro_usd), 0) FROM costs WHERE session_id = ? AND task_id = ?",
-        (review.session_id, review.task_id),
+        (session_id, task_id),
     ).fetchone()[0]
-    details: dict[str, Any] = review.to_json() | {
-        "review_status": review.status,
+    asked = review.to_json() if review is not None else dict.fromkeys(
+        ("round", "reason", "requested_at", "decided_at", "decided_by"))
+    asked.pop("status", None)
+    return asked | {
+        "session_id": session_id, "task_id": task_id,
+        "review_status": review.status if review is not None else None,
         "task_status": task["status"] if task else None,
         "model": task["model"] if task else None,
         "attempts": task["attempts"] if task else 0,
         "cost_usd": max(cost, task["cost_micro_usd"] if task else 0) / 1_000_000,
-        "checks": task_checks(conn, review.session_id, review.task_id),
-    }
-    details.pop("status")
-    return details | isolated_change(data_dir, repo, review.session_id, review.task_id)
+        "checks": task_checks(conn, session_id, task_id),
+    } | change
 
 
 def task_checks(conn: sqlite3.Connection, session_id: str, task_id: str) -> list[dict[str, Any]]:
@@ -233,6 +240,20 @@ def task_checks(conn: sqlite3.Connection, session_id: str, task_id: str) -> list
             "model": payload.get("model"), "output_tail": payload.get("output_tail", ""),
         })
     return checks
+
+
+def isolated_tasks(data_dir: Path, repo: Path | None, session_id: str) -> list[dict[str, Any]]:
+    """The session's isolated tasks with work on their branch (state, files, conflicts)."""
+    from buildrunner.build.state import load_state, session_dir
+
+    if repo is None or not session_dir(data_dir, session_id).is_dir():
+        return []
+    state = load_state(data_dir, session_id, repo)
+    return [
+        {"task_id": record.task_id, "state": record.state, "branch": record.branch,
+         "files": record.files, "conflicts": record.conflicts, "kept": record.kept}
+        for record in state.tasks.values() if record.commit is not None
+    ]
 
 
 def isolated_change(

@@ -44,30 +44,32 @@ def show_command(
                                       show_default=False),
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Tasks waiting for review (and decided ones); with TASK, that task's work in full."""
-    from buildrunner.build.review import find_review, list_reviews, review_details
+    """Tasks waiting for review (and decided ones), and isolated tasks' changes and conflicts;
+    with TASK, that task's work in full (diff, conflicting hunks, checks, cost, model)."""
+    from buildrunner.build.review import isolated_tasks, list_reviews, review_details
     from buildrunner.cli.common import open_db, project_store
     from buildrunner.cli.parallel_cleanup import repository
     from buildrunner.parallel.sessions import get_session
 
     store = project_store()
     conn = open_db(store)
+    repo = repository(store.root)
     session_id = get_session(conn, session).id if session is not None else _newest_reviewed(conn)
-    if task is not None:
-        review = find_review(conn, task, session_id)
-        details = review_details(conn, store.data_dir, repository(store.root), review)
+    if task is not None and session_id is not None:  # TASK comes after SESSION: both given
+        details = review_details(conn, store.data_dir, repo, session_id, task)
         if json_output:
             emit_json(details)
         else:
             _print_details(details)
         return
-    reviews = list_reviews(conn, session_id) if session_id is not None else []
+    reviews = [item.to_json() for item in list_reviews(conn, session_id)] if session_id else []
+    isolated = isolated_tasks(store.data_dir, repo, session_id) if session_id else []
     if json_output:
-        emit_json({"session_id": session_id, "reviews": [item.to_json() for item in reviews]})
-    elif not reviews:
+        emit_json({"session_id": session_id, "reviews": reviews, "isolated": isolated})
+    elif not reviews and not isolated:
         err_console.print("no tasks waiting for review")
     else:
-        _print_list(session_id or "", [item.to_json() for item in reviews])
+        _print_list(session_id or "", reviews, isolated)
 
 
 @app.command("approve")
@@ -114,18 +116,33 @@ def _decide(task: str, session: str | None, decision: str, reason: str | None,
 
 
 def _newest_reviewed(conn: Any) -> str | None:
+    """The newest session with a task waiting for review, else with any review, else the newest."""
     row = conn.execute(
         "SELECT r.session_id FROM reviews r JOIN sessions s ON s.id = r.session_id"
         " ORDER BY r.status != 'pending', s.created_at DESC LIMIT 1"
-    ).fetchone()
+    ).fetchone() or conn.execute(
+        "SELECT id FROM sessions ORDER BY created_at DESC LIMIT 1").fetchone()
     return None if row is None else str(row[0])
 
 
-def _print_list(session_id: str, reviews: list[dict[str, Any]]) -> None:
+def _print_list(
+    session_id: str, reviews: list[dict[str, Any]], isolated: list[dict[str, Any]]
+) -> None:
     from rich.table import Table
 
     from buildrunner.display import printable
 
+    if isolated:
+        changes = Table(title=f"isolated tasks of session {session_id}", title_justify="left")
+        for column in ("task", "state", "branch", "files", "conflicts"):
+            changes.add_column(column)
+        for item in isolated:
+            changes.add_row(printable(item["task_id"], one_line=True), item["state"],
+                            printable(item["branch"], one_line=True), str(len(item["files"])),
+                            printable(", ".join(item["conflicts"]) or "-", one_line=True))
+        err_console.print(changes, soft_wrap=False)
+    if not reviews:
+        return
     table = Table(title=f"reviews of session {session_id}", title_justify="left")
     for column in ("task", "status", "round", "asked", "decided by", "reason"):
         table.add_column(column)
@@ -149,8 +166,9 @@ def _print_details(details: dict[str, Any]) -> None:
     def line(text: str, style: str = "") -> None:
         err_console.print(Text(printable(text), style=style), soft_wrap=True)
 
-    line(f"task {details['task_id']} of session {details['session_id']}: review "
-         f"{details['review_status']} (round {details['round']})", "bold")
+    review = ("never sent for review" if details["review_status"] is None
+              else f"review {details['review_status']} (round {details['round']})")
+    line(f"task {details['task_id']} of session {details['session_id']}: {review}", "bold")
     if details["reason"]:
         line(f"reason: {details['reason']}")
     line(f"task {details['task_status'] or '-'}, model {details['model'] or '-'}, "
