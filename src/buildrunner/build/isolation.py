@@ -13,6 +13,9 @@ The build loop calls, for one session:
 
 Everything survives a restart: `Isolation(...)` on the same session id reads the journal and refs
 back, `resume()` finishes a landing interrupted by a kill, `rollback()` undoes it.
+
+For `isolate: session` (one worktree for all of a session's tasks), use one workspace named
+SESSION_WORKSPACE for them: no task id can take that name.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ from buildrunner.build.worktrees import (
     commit_worktree,
     is_worktree,
 )
+
+SESSION_WORKSPACE = "_session"  # task ids start with a letter or digit
 
 
 @dataclass(frozen=True)
