@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,6 +88,8 @@ def token_cluster(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
             break
     assert any("Ray runtime started" in line for line in started), "".join(started)
     assert any("Token authentication is enabled" in line for line in started), "".join(started)
+    # keep reading what `ray start --block` says, so a full pipe can never stall it
+    threading.Thread(target=lambda: [None for _ in process.stdout or ()], daemon=True).start()
     children = descendants_of(process.pid)
     try:
         yield f"127.0.0.1:{port}", env
