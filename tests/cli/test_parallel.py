@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from buildrunner.cli.main import app
 from buildrunner.store.db import Store
 from tests.conftest import BR, run_br, write_plan
+from tests.parallel.waiting import open_gate, owner_went_round, write_gates
 
 T = TypeVar("T")
 runner = CliRunner()
@@ -77,17 +78,22 @@ def write_task_script(project: Path) -> None:
     )
 
 
+def tasks_plan(project: Path, name: str, commands: list[str], *, files: bool) -> None:
+    """A plan of tasks t0.. running `commands`, each writing out/tI.txt when `files`."""
+    tasks = "".join(
+        f"  - id: t{i}\n" + (f"    files: [out/t{i}.txt]\n" if files else "")
+        + f"    run: {command}\n"
+        for i, command in enumerate(commands)
+    )
+    write_plan(project, f"name: {name}\ntasks:\n{tasks}")
+
+
 def sleepy_plan(
     project: Path, count: int, seconds: float, name: str = "sleepy", *, files: bool = True
 ) -> None:
     """Tasks that append their id to runs.log when they finish (to see what ran, and how often)."""
     write_task_script(project)
-    tasks = "".join(
-        f"  - id: t{i}\n" + (f"    files: [out/t{i}.txt]\n" if files else "")
-        + f"    run: python task.py {seconds}\n"
-        for i in range(count)
-    )
-    write_plan(project, f"name: {name}\ntasks:\n{tasks}")
+    tasks_plan(project, name, [f"python task.py {seconds}"] * count, files=files)
 
 
 def test_read_commands_on_an_empty_project(project: Path) -> None:
@@ -156,42 +162,56 @@ def test_start_list_status_and_refusals_after_real_builds(project: Path) -> None
         assert message in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize(("files", "seconds"), [(True, 0.4), (False, 1.0)],
-                         ids=["locking", "queued-ahead"])
+def gated_plan(project: Path, count: int, *, files: bool) -> None:
+    """Tasks t0.. that each wait for their gate (gates/tI) and then append their id to runs.log."""
+    write_gates(project)
+    tasks_plan(project, "gated", [f"python gate.py t{i}" for i in range(count)], files=files)
+
+
+@pytest.mark.parametrize("files", [True, False], ids=["locking", "queued-ahead"])
 def test_pause_stops_new_tasks_and_resume_finishes_the_build(
-    project: Path, background: Callable[..., subprocess.Popen[str]], files: bool, seconds: float
+    project: Path, background: Callable[..., subprocess.Popen[str]], files: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # without files, the next task waits in the worker's own queue: pause must take it back
-    sleepy_plan(project, 4, seconds, files=files)
+    monkeypatch.setenv("BR_PARALLEL_HEARTBEAT_INTERVAL_S", "0.2")  # owner rounds come often
+    gated_plan(project, 4, files=files)
     build = background("run", "plan.yaml", "--workers", "1", "--json")
     conn = connect(project)
-    wait_for(lambda: "running" in statuses(conn).values())
+    wait_for(lambda: statuses(conn).get("t0") == "running")
     session_id = conn.execute("SELECT id FROM sessions").fetchone()[0]
 
-    # while it runs, another terminal sees the running task, its worker and its lock
+    # while it runs (t0 cannot end before its gate opens), another terminal sees the running
+    # task, its worker and its lock
     live = br_json("parallel", "status")
-    assert live["session"]["status"] == "running" and len(live["running"]) == 1
-    running_task = live["running"][0]["task_id"]
+    assert live["session"]["status"] == "running"
+    assert [item["task_id"] for item in live["running"]] == ["t0"]
     assert live["running"][0]["worker_id"] in {w["id"] for w in live["workers"]}
-    assert [lock["path"] for lock in br_json("parallel", "locks")["locks"]] in (
-        [f"out/{running_task}.txt"] if files else [], [])  # [] if the task ended in between
+    assert [lock["path"] for lock in br_json("parallel", "locks")["locks"]] == (
+        ["out/t0.txt"] if files else [])
     frame = runner.invoke(app, ["parallel", "dashboard", "--once"])
-    assert frame.exit_code == 0 and "sleepy" in frame.stderr
+    assert frame.exit_code == 0 and "gated" in frame.stderr
 
     paused = run_br("parallel", "pause", session_id[:12], "--json")
     assert paused.returncode == 0, paused.stderr
     assert json.loads(paused.stdout)["status"] == "paused"
-    # the running task finishes; no new one starts while paused
-    time.sleep(0.2)  # a start that crossed the pause on its way is recorded by now
-    started = conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0]
     again = run_br("parallel", "pause", session_id)
     assert again.returncode == 2 and "already paused" in again.stderr
-    wait_for(lambda: "running" not in statuses(conn).values())
-    assert conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == started
-    time.sleep(1.2)  # more than two control polls: a dispatch would have happened by now
-    assert conn.execute("SELECT COUNT(*) FROM attempts").fetchone()[0] == started
-    assert started < 4 and build.poll() is None
 
+    # the running task finishes; then the owner goes round again, paused: nothing new starts
+    open_gate(project, "t0")
+    wait_for(lambda: statuses(conn)["t0"] == "succeeded")
+    worker_id, finished_at = conn.execute(
+        "SELECT worker_id, last_heartbeat FROM tasks JOIN workers ON workers.id = worker_id"
+        " WHERE task_id = 't0'").fetchone()
+    wait_for(lambda: owner_went_round(project / ".buildrunner" / "buildrunner.db", worker_id,
+                                      finished_at))
+    assert [tuple(row) for row in conn.execute("SELECT task_id, attempt FROM attempts")] == [
+        ("t0", 1)]
+    assert "running" not in statuses(conn).values() and build.poll() is None
+    assert (project / "runs.log").read_text().split() == ["t0"]
+
+    open_gate(project, "t1", "t2", "t3")
     resumed = run_br("parallel", "resume", session_id, "--json")
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["status"] in ("running", "completed")
@@ -318,3 +338,33 @@ def test_live_dashboard_stops_after_its_duration(project: Path) -> None:
     result = run_br("parallel", "dashboard", "--duration", "0.3", "--refresh", "0.1")
     assert result.returncode == 0, result.stderr
     assert "shown" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_lock_paths_of_a_task_with_a_cwd_are_the_files_it_writes(
+    project: Path, background: Callable[..., subprocess.Popen[str]]
+) -> None:
+    # `files` are relative to the task's cwd; the locks name them from the project root, so a
+    # task elsewhere that declares the same file waits for it
+    write_gates(project)
+    (project / "sub").mkdir()
+    write_plan(project, "name: cwd\ntasks:\n"
+               "  - id: inner\n    cwd: sub\n    env: {GATES: ../gates}\n"
+               "    files: [out.txt, gen/, 'logs/*.log']\n    run: python ../gate.py inner\n"
+               "  - id: outer\n    files: [sub/out.txt]\n    run: python gate.py outer\n")
+    build = background("run", "plan.yaml", "--workers", "2", "--json")
+    conn = connect(project)
+    wait_for(lambda: statuses(conn) == {"inner": "running", "outer": "waiting"})
+
+    locks = br_json("parallel", "locks")["locks"]
+    assert [(lock["path"], lock["task_id"]) for lock in locks] == [
+        ("sub/gen/", "inner"), ("sub/logs/", "inner"), ("sub/out.txt", "inner")]
+    waiting = br_json("parallel", "status")["waiting"]
+    assert waiting == [{"task_id": "outer",
+                        "waiting_on": "sub/out.txt held by task 'inner' of this session"}]
+
+    open_gate(project, "inner", "outer")
+    stdout, stderr = build.communicate(timeout=60)
+    assert build.returncode == 0, stderr
+    assert json.loads(stdout)["tasks"]["succeeded"] == 2
+    assert (project / "runs.log").read_text().split() == ["inner", "outer"]
+    assert br_json("parallel", "locks")["locks"] == []

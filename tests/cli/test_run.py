@@ -14,6 +14,7 @@ import pytest
 
 from buildrunner.store.db import Store
 from tests.conftest import BR, run_br, write_plan
+from tests.parallel.waiting import dispatch_round_done, process_gone, wait_for
 
 GROUPS = ("run", "init", "security", "routing", "telemetry", "parallel", "quality", "gaps")
 
@@ -155,6 +156,14 @@ def wait_running(project: Path, task_ids: list[str], timeout_s: float = 30) -> N
     raise AssertionError(f"tasks {task_ids} never ran together")
 
 
+def worker_pids(project: Path) -> list[int]:
+    conn = Store(project).connect()
+    try:
+        return [row[0] for row in conn.execute("SELECT pid FROM workers WHERE pid IS NOT NULL")]
+    finally:
+        conn.close()
+
+
 def test_ctrl_c_never_starts_the_task_queued_on_a_worker(project: Path) -> None:
     # one worker: 'slow' runs, 'next' waits in the worker's own queue when Ctrl-C comes
     write_plan(
@@ -168,16 +177,76 @@ def test_ctrl_c_never_starts_the_task_queued_on_a_worker(project: Path) -> None:
         stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
     )
     wait_running(project, ["slow"])
-    time.sleep(0.3)  # 'next' is queued on the worker by now
+    # 'next' went into the worker's queue in the round that started 'slow'
+    db = project / ".buildrunner" / "buildrunner.db"
+    wait_for(lambda: dispatch_round_done(db, "slow"), what="a round after slow started")
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stderr
-    time.sleep(0.3)
+    # once every worker is gone nothing can start 'next' any more: only then is its absence proof
+    workers = worker_pids(project)
+    assert workers and wait_for(lambda: all(process_gone(pid) for pid in workers))
     assert not (project / "next-ran").exists()
     conn = Store(project).connect()
     assert [row[0] for row in conn.execute("SELECT task_id FROM attempts")] == ["slow"]
     assert dict(conn.execute("SELECT task_id, status FROM tasks").fetchall()) == {
         "slow": "queued", "next": "queued"}
+
+
+def test_sigterm_interrupts_the_build_and_resume_finishes_it(project: Path) -> None:
+    # the task records its process group and hangs on its first attempt only
+    (project / "task.py").write_text(
+        "import os, time\n"
+        "if os.environ['BR_ATTEMPT'] == '1':\n"
+        "    open('pgid', 'w').write(str(os.getpgid(0)))\n"
+        "    time.sleep(60)\n"
+        "open('done', 'w').write('done')\n"
+    )
+    write_plan(project, "name: term\ntasks:\n  - id: long\n    files: [done]\n"
+                        "    run: python task.py\n"
+                        "  - id: after\n    depends_on: [long]\n    run: touch after-ran\n")
+    process = subprocess.Popen([*BR, "run", "plan.yaml", "--json"], cwd=project,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    pgid = int(wait_for(lambda: (project / "pgid").exists() and (project / "pgid").read_text(),
+                        what="the task's process group"))
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 130, stderr  # interrupted, like Ctrl-C
+    assert "Traceback" not in stderr
+    summary = json.loads(stdout)
+    assert summary["status"] == "interrupted"
+    conn = Store(project).connect()
+    session_id, status = conn.execute("SELECT id, status FROM sessions").fetchone()
+    assert status == "interrupted"
+    assert dict(conn.execute("SELECT task_id, status FROM tasks").fetchall()) == {
+        "long": "queued", "after": "pending"}
+    assert [tuple(row) for row in conn.execute("SELECT task_id, status FROM attempts")] == [
+        ("long", "lost")]
+    assert conn.execute("SELECT COUNT(*) FROM locks").fetchone()[0] == 0
+    assert wait_for(lambda: not group_alive(pgid), what="the task's processes to die")
+    assert conn.execute("SELECT error FROM attempts").fetchone()[0] == "stopped by SIGTERM"
+
+    resumed = run_br("run", "--resume", session_id, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads(resumed.stdout)["tasks"]["succeeded"] == 2
+    assert (project / "done").exists() and (project / "after-ran").exists()
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return any(not process_gone(int(entry.name)) for entry in Path("/proc").iterdir()
+               if entry.name.isdigit() and _pgid(int(entry.name)) == pgid)
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
 
 
 def test_ctrl_c_in_a_terminal_stops_the_build_without_worker_noise(project: Path) -> None:

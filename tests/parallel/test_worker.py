@@ -16,6 +16,7 @@ import pytest
 
 from buildrunner.parallel.locks import pid_alive
 from buildrunner.parallel.protocol import TaskRun
+from tests.parallel.waiting import wait_for
 
 
 class Worker:
@@ -125,5 +126,5 @@ def test_closing_stdin_stops_the_task_and_the_worker_exits_cleanly(
     assert worker.process.stdin is not None
     worker.process.stdin.close()  # the orchestrator is gone
     assert worker.process.wait(timeout=10) == 0  # exited by itself (exit handlers ran)
-    time.sleep(0.3)
-    assert not pid_alive(started["pid"]) and not (tmp_path / "b.txt").exists()
+    wait_for(lambda: not pid_alive(started["pid"]), what="the task to die with its worker")
+    assert not (tmp_path / "b.txt").exists()  # the worker is gone: nothing can start b now

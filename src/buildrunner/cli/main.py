@@ -74,6 +74,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "app",
         "The task cache: why a task missed, entries, pruning.",
     ),
+    "review": (
+        "buildrunner.cli.review",
+        "app",
+        "Review isolated tasks' work before it lands: diffs, approve, reject.",
+    ),
 }
 
 EXIT_USAGE = 2

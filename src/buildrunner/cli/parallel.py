@@ -15,6 +15,7 @@ from typing import Any
 import typer
 
 from buildrunner.cli.common import JSON_OPTION, emit_json, err_console, fail
+from buildrunner.cli.parallel_cleanup import cleanup_command, kept_branches
 
 app = typer.Typer(help="Sessions, workers, file locks and the live dashboard.", no_args_is_help=True)
 
@@ -67,18 +68,20 @@ def start_command(
 
 @app.command("status")
 def status_command(session: str | None = SESSION_ARG, json_output: bool = JSON_OPTION) -> None:
-    """Progress of a session: running, waiting and failed tasks, held locks, cost so far.
+    """Progress of a session: running, waiting and failed tasks, held locks, cost so far, tasks
+    waiting for review, and branches kept because they hold work your tree does not have.
 
     \b
     Examples:
       br parallel status
       br parallel status nightly --json
     """
-    from buildrunner.cli.common import open_db
-    from buildrunner.parallel.dashboard import render_status
-    from buildrunner.parallel.snapshot import snapshot
+    from buildrunner.cli.common import open_db, project_store
+    from buildrunner.parallel.dashboard import dashboard_snapshot, render_status
 
-    data = snapshot(open_db(write=False), session)
+    store = project_store()
+    data = dashboard_snapshot(open_db(store, write=False), session)
+    data["kept_branches"] = [item.to_json() for item in kept_branches(store)]
     if data["session"] is not None:
         data["locks"] = [lock for lock in data["locks"]
                          if lock["session_id"] == data["session"]["id"]]
@@ -86,6 +89,10 @@ def status_command(session: str | None = SESSION_ARG, json_output: bool = JSON_O
         emit_json(data)
     elif data["session"] is None:
         err_console.print("no sessions yet: start one with 'br run PLAN'")
+        if data["kept_branches"]:
+            from buildrunner.parallel.dashboard import kept_branches_table
+
+            err_console.print(kept_branches_table(data["kept_branches"]), soft_wrap=False)
     else:
         err_console.print(render_status(data), soft_wrap=False)
 
@@ -158,12 +165,11 @@ def dashboard_command(
       br parallel dashboard --once
     """
     from buildrunner.cli.common import open_db, project_store
-    from buildrunner.parallel.dashboard import live_frames, render
-    from buildrunner.parallel.snapshot import snapshot
+    from buildrunner.parallel.dashboard import dashboard_snapshot, live_frames, render
 
     store = project_store()
     if once or json_output:
-        data = snapshot(open_db(store, write=False), session)
+        data = dashboard_snapshot(open_db(store, write=False), session)
         if json_output:
             emit_json(data)
         else:
@@ -390,29 +396,5 @@ def _report(result: dict[str, Any], json_output: bool) -> None:
         )
 
 
-@app.command("cleanup")
-def cleanup_command(
-    older_than: float = typer.Option(
-        7.0, "--older-than", min=0.0, help="Delete finished sessions older than this many days."
-    ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be deleted."),
-    json_output: bool = JSON_OPTION,
-) -> None:
-    """Delete finished sessions (tasks, attempts, workers, logs); running ones are never touched.
-
-    \b
-    Examples:
-      br parallel cleanup --older-than 7 --dry-run
-    """
-    from buildrunner.cli.common import open_db, project_store
-    from buildrunner.parallel.control import cleanup_sessions
-
-    store = project_store()
-    result = cleanup_sessions(open_db(store), store, older_than_days=older_than, dry_run=dry_run)
-    if json_output:
-        emit_json(result.to_json())
-        return
-    verb = "would delete" if dry_run else "deleted"
-    for item in result.sessions:
-        err_console.print(f"{verb} {item['id']} {item['name']} ({item['status']})")
-    err_console.print(f"{verb} {len(result.sessions)} session(s) older than {older_than:g} days")
+# `cleanup` (sessions, worktrees, branches) lives in its own module
+app.command("cleanup")(cleanup_command)

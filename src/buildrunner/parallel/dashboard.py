@@ -8,6 +8,7 @@ the dashboard while a build runs in the calling thread.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from rich.text import Text
 from buildrunner.parallel.snapshot import TASK_DONE, snapshot
 from buildrunner.store.db import Store
 
-__all__ = ["live_frames", "render", "snapshot", "watch_while"]
+__all__ = ["dashboard_snapshot", "live_frames", "render", "snapshot", "watch_while"]
 
 T = TypeVar("T")
 MAX_ROWS = 12  # per table in a frame; the rest is summarised as "... and N more"
@@ -33,6 +34,26 @@ STATUS_COLOUR = {
     "skipped": "yellow", "queued": "white", "waiting": "magenta", "idle": "green",
     "busy": "cyan", "offline": "red", "stopped": "dim", "firing": "red",
 }
+
+
+def dashboard_snapshot(
+    conn: sqlite3.Connection, session_ref: str | None = None
+) -> dict[str, Any]:
+    """`snapshot()` plus `reviews`: the focused session's tasks waiting for a review decision
+    (rows of the `reviews` table that `br review` decides; see build/review.py)."""
+    data = snapshot(conn, session_ref)
+    session = data["session"]
+    at = time.time()
+    data["reviews"] = [] if session is None else [
+        {"session_id": row["session_id"], "task_id": row["task_id"], "round": row["round"],
+         "waiting_s": round(max(0.0, at - row["requested_at"]), 1)}
+        for row in conn.execute(
+            "SELECT session_id, task_id, round, requested_at FROM reviews"
+            " WHERE session_id = ? AND status = 'pending' ORDER BY requested_at, task_id",
+            (session["id"],),
+        )
+    ]
+    return data
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -68,6 +89,8 @@ def render(data: dict[str, Any]) -> RenderableType:
     ):
         parts.append(_sessions_table(data["sessions"]))
     parts.append(workers_table(data["workers"]))
+    if data.get("reviews"):
+        parts.append(reviews_table(data["reviews"]))
     parts.append(_tasks_table(data))
     if data["locks"]:
         parts.append(locks_table(data["locks"]))
@@ -131,7 +154,41 @@ def render_status(data: dict[str, Any]) -> RenderableType:
         parts.append(table)
     if data["locks"]:
         parts.append(locks_table(data["locks"]))
+    if data.get("reviews"):
+        parts.append(reviews_table(data["reviews"]))
+    if data.get("kept_branches"):
+        parts.append(kept_branches_table(data["kept_branches"]))
     return Group(*parts)
+
+
+def reviews_table(reviews: list[dict[str, Any]]) -> Table:
+    """Tasks waiting for `br review approve|reject`."""
+    from buildrunner.display import printable
+
+    table = Table(title="waiting for review", title_justify="left", border_style="yellow")
+    for column in ("task", "round", "waiting", "decide with"):
+        table.add_column(column)
+    for item in reviews[:MAX_ROWS]:
+        task = printable(item["task_id"], one_line=True)
+        table.add_row(task, str(item["round"]), duration_text(item["waiting_s"]),
+                      f"br review {item['session_id']} {task}")
+    _more(table, len(reviews))
+    return table
+
+
+def kept_branches_table(kept: list[dict[str, Any]]) -> Table:
+    """Branches that hold work your tree does not have (kept by `br parallel cleanup`)."""
+    from buildrunner.display import printable
+
+    table = Table(title="kept branches (work not in your tree)", title_justify="left",
+                  border_style="magenta")
+    for column in ("branch", "session", "task", "why"):
+        table.add_column(column)
+    for item in kept[:MAX_ROWS]:
+        table.add_row(printable(item["branch"], one_line=True), item["session_id"],
+                      printable(item["task_id"] or "-", one_line=True), item["reason"])
+    _more(table, len(kept))
+    return table
 
 
 def _sessions_table(sessions: list[dict[str, Any]]) -> Table:
@@ -232,7 +289,7 @@ def live_frames(
     conn = store.connect()
     try:
         with Live(
-            render(snapshot(conn, session_ref)), console=console, auto_refresh=False,
+            render(dashboard_snapshot(conn, session_ref)), console=console, auto_refresh=False,
             redirect_stdout=False, redirect_stderr=False,
         ) as live:
             while True:
@@ -241,7 +298,7 @@ def live_frames(
                     break
                 wait = refresh_s if remaining is None else min(refresh_s, remaining)
                 finished = stop.wait(wait)
-                live.update(render(snapshot(conn, session_ref)), refresh=True)
+                live.update(render(dashboard_snapshot(conn, session_ref)), refresh=True)
                 if finished:
                     break
         if not console.is_terminal:

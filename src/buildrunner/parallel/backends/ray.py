@@ -31,6 +31,12 @@ from typing import Any
 # defined in buildrunner.errors with every error class; re-exported here for callers
 from buildrunner.errors import RayBackendError as RayBackendError
 from buildrunner.parallel.backends import BackendMessage, WorkerInfo
+from buildrunner.parallel.backends.ray_connect import (
+    connection_error,
+    needs_probe,
+    refuses_without_token,
+    token_refusal,
+)
 from buildrunner.parallel.backends.ray_task import run_attempt
 from buildrunner.parallel.protocol import TaskOutcome, TaskRun
 
@@ -147,10 +153,13 @@ class RayBackend:
                 )
                 self._local = True
             else:
+                if needs_probe(self.address) and refuses_without_token(self.address):
+                    raise RayBackendError(token_refusal(self.address))
                 ray.init(address=self.address, **options)
+        except RayBackendError:
+            raise
         except Exception as exc:
-            where = self.address or "a local Ray"
-            raise RayBackendError(f"cannot start or reach {where}: {exc}") from exc
+            raise RayBackendError(connection_error(self.address, exc)) from exc
         finally:
             for signum, handler in handlers.items():
                 with contextlib.suppress(ValueError, TypeError):  # not the main thread

@@ -22,29 +22,50 @@ from buildrunner.process import kill_process_group
 LOG_RETURN_MAX_BYTES = 10_000_000
 # The reaper: one per Ray worker process. It learns task process groups ("+PGID" when a task
 # starts, "-PGID" when it ends) and, when the pipe closes because the worker died (kill -9,
-# force-cancel, node shutdown), kills the groups still running. It double-forks so that it is no
-# child of the worker: Ray kills a cancelled worker's children, and the reaper must outlive it.
+# force-cancel, node shutdown), kills the groups still running. A group is only known once the
+# task has started, and the worker can die in between (the task already running, not yet
+# reported): so each attempt also gets a token ("?TOKEN" before the start, "!TOKEN" at its end)
+# that its processes carry in their environment (REAPER_VARIABLE), and the reaper also kills the
+# group of every process that carries a live token (found in /proc, where there is one). It
+# double-forks so that it is no child of the worker: Ray kills a cancelled worker's children,
+# and the reaper must outlive it.
+REAPER_VARIABLE = "BR_REAPER_TOKEN"
 REAPER_SCRIPT = """
 import os, signal, sys
 if os.fork():
     os._exit(0)
 os.setsid()
-groups = set()
+groups, tokens = set(), set()
 for line in sys.stdin.buffer:
-    try:
-        pgid = int(line[1:])
-    except ValueError:
-        continue
-    if line.startswith(b"+"):
-        groups.add(pgid)
-    else:
-        groups.discard(pgid)
+    kind, value = line[:1], line[1:].strip()
+    if kind == b"?":
+        tokens.add(value)
+    elif kind == b"!":
+        tokens.discard(value)
+    elif value.isdigit():
+        (groups.add if kind == b"+" else groups.discard)(int(value))
 for pgid in groups:
     try:
         os.killpg(pgid, signal.SIGKILL)
     except OSError:
         pass
-"""
+marks = {b"%s=%s" % (VARIABLE, token) for token in tokens}
+try:
+    pids = [int(name) for name in os.listdir("/proc") if name.isdigit()] if marks else []
+except OSError:
+    pids = []
+for pid in pids:
+    try:
+        with open("/proc/%d/environ" % pid, "rb") as handle:
+            environ = set(handle.read().split(b"\\0"))
+    except OSError:
+        continue
+    if marks & environ:
+        try:
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+        except OSError:
+            pass
+""".replace("VARIABLE", repr(REAPER_VARIABLE.encode()))
 
 
 def run_attempt(
@@ -73,6 +94,9 @@ def run_attempt(
         scratch = Path(name)
         task.log_path = str(scratch)
     reaper = _REAPER.get()
+    token = os.urandom(12).hex()
+    reaper.expect(token)  # before the start: a death right after it still finds the task
+    task.env = {**task.env, REAPER_VARIABLE: token}
     started: list[int] = []
 
     def emit(message: dict[str, Any]) -> None:
@@ -96,6 +120,7 @@ def run_attempt(
             # killed by a signal, e.g. Ray killing a cancelled worker's children: not its group
             kill_process_group(pgid)
         reaper.release(pgid)
+    reaper.forget(token)
     result["outcome"] = outcome.to_dict()
     if scratch is not None:
         result["log"] = _read_tail(scratch)
@@ -153,6 +178,19 @@ class _Reaper:
 
     def release(self, pgid: int) -> None:
         self._send(b"-%d\n" % pgid)
+
+    def expect(self, token: str) -> None:
+        self._send(b"?%s\n" % token.encode())
+
+    def forget(self, token: str) -> None:
+        self._send(b"!%s\n" % token.encode())
+
+    def close(self) -> None:
+        """Stop watching: the reaper kills what is still registered (as on the worker's death)."""
+        process, self._process = self._process, None
+        if process is not None and process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
 
     def _send(self, line: bytes) -> None:
         process = self._process
