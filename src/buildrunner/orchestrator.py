@@ -141,8 +141,12 @@ class Orchestrator:
         self.conn.close()
 
     # -- the build -------------------------------------------------------------------------
-    def run(self, session_id: str) -> RunSummary:
-        """Run the session's remaining tasks; returns when no task can make progress."""
+    def run(self, session_id: str, *, use_cache: bool = True, explain: bool = False) -> RunSummary:
+        """Run the session's remaining tasks; returns when no task can make progress.
+
+        `use_cache=False` runs every task even when an identical earlier run was cached;
+        `explain` reports why each cacheable task missed the cache.
+        """
         row = get_session(self.conn, session_id)
         plan = Plan.from_json(
             self.conn.execute("SELECT plan_json FROM sessions WHERE id = ?", (row.id,)).fetchone()[0]
@@ -153,7 +157,7 @@ class Orchestrator:
         context = RunContext(
             store=self.store, conn=self.conn, settings=self.settings, sink=self.sink,
             backend_factory=self.backend_factory, stop_reason=lambda: self._stop_signal,
-            on_update=self.on_update,
+            on_update=self.on_update, use_cache=use_cache, explain=explain,
         )
         run = SessionRun(context, row.id, row.name, plan, row.workers, row.backend, workdir)
         previous = _install_signal_handlers(self._on_signal)

@@ -6,6 +6,7 @@ the running one ends, without waiting for a round trip to this process.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from buildrunner.build.budget import BudgetDesk
@@ -22,12 +23,14 @@ from buildrunner.store.db import now
 
 class Dispatcher:
     def __init__(
-        self, run: RunState, outcomes: Outcomes, router: Router, budget: BudgetDesk
+        self, run: RunState, outcomes: Outcomes, router: Router, budget: BudgetDesk,
+        ready: Callable[[TaskState], bool] = lambda state: True,
     ) -> None:
         self.run = run
         self.outcomes = outcomes
         self.router = router
         self.budget = budget
+        self.ready = ready  # False: not yet (a cacheable task waits for its cache check)
         self.queue_ahead_on = run.settings.parallel.queue_ahead
         self._waiting_count = 0
 
@@ -53,6 +56,8 @@ class Dispatcher:
         for state in candidates:
             if not idle:
                 break
+            if not self.ready(state):
+                continue
             task_id = state.spec.id
             result = acquire_locks(run.conn, run.lock_keys[task_id], run.session_id, task_id)
             if not result.acquired:
@@ -87,7 +92,10 @@ class Dispatcher:
             return
         candidates = self.run.scheduler.take_best(len(slots))
         for state in candidates:
-            if state.spec.kind == "command" and not self.run.lock_keys[state.spec.id]:
+            if (
+                state.spec.kind == "command" and not self.run.lock_keys[state.spec.id]
+                and self.ready(state)
+            ):
                 self.start(state, slots.pop(0), ahead=True)
         self.run.scheduler.give_back(candidates)
 
@@ -103,7 +111,7 @@ class Dispatcher:
         task = state.spec
         agent: dict[str, Any] = {}
         if task.kind == "agent":
-            decision = self.router.route(task, run.session_id)
+            decision = run.routes.pop(task.id, None) or self.router.route(task, run.session_id)
             if decision.error_type == "budget_exceeded" and decision.error is not None:
                 # the money is spent: wait for a raised budget instead of failing the task
                 details = next((e for e in decision.events if e.get("type") == "budget_exceeded"),

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from buildrunner.build.budget import BudgetDesk
+from buildrunner.build.cache import TaskCache, open_task_cache
+from buildrunner.build.caching import CacheDesk
 from buildrunner.build.dispatch import Dispatcher
 from buildrunner.build.outcomes import Outcomes
 from buildrunner.build.state import RunContext, RunState
@@ -39,7 +41,10 @@ class SessionRun:
         self.budget = BudgetDesk(self.state)
         self.outcomes = Outcomes(self.state, self.budget)
         router = Router(context.conn, context.settings, plan, session_id, context.store.root)
-        self.dispatcher = Dispatcher(self.state, self.outcomes, router, self.budget)
+        self.caching = CacheDesk(self.state, self.outcomes, router, _open_cache(context),
+                                 explain=context.explain)
+        self.dispatcher = Dispatcher(self.state, self.outcomes, router, self.budget,
+                                     ready=lambda state: not self.caching.needs_check(state))
         self.started = time.monotonic()
         self.started_at = now()
 
@@ -104,6 +109,10 @@ class SessionRun:
         timeout_s = run.settings.parallel.heartbeat_timeout_s
         while True:
             run.drain()
+            self.caching.flush()  # cache work writes in transactions of its own: between rounds
+            if not run.paused and not run.cancelling:
+                self.caching.check_ready()
+                run.drain()
             stop = self.context.stop_reason()
             if stop:
                 raise Interrupted(f"stopped by {stop}")
@@ -239,6 +248,7 @@ class SessionRun:
         duration = time.monotonic() - self.started
         counts = run.scheduler.counts()
         self.budget.release_session()
+        self.caching.flush()
         fields = {
             "status": status, "succeeded": counts["succeeded"], "failed": counts["failed"],
             "skipped": counts["skipped"], "duration_s": round(duration, 3),
@@ -266,3 +276,11 @@ class SessionRun:
             (self.state.session_id,),
         ).fetchall()
         return [dict(row) for row in rows]
+
+
+def _open_cache(context: RunContext) -> TaskCache | None:
+    """The project's task cache, unless the run or the settings turn it off."""
+    settings = context.settings.cache
+    if not context.use_cache or not settings.enabled:
+        return None
+    return open_task_cache(context.conn, context.store.root, settings)

@@ -64,6 +64,7 @@ class Outcomes:
             run.notify(TaskUpdate(state.spec.id, "succeeded", outcome.attempt,
                                   outcome.duration_s, detail=_verdict_note(outcome),
                                   log_path=str(run.log_path(state))))
+            run.succeeded_runs.append((state.spec.id, outcome.attempt, outcome.duration_s))
             self.queue_newly_ready()
             return
         if run.cancelling:
@@ -127,6 +128,7 @@ class Outcomes:
             run.scheduler.set_status(ready, "queued")
             run.recorder.set_task(task_id, status="queued")
             run.emit("task_queued", task_id=task_id, kind=ready.spec.kind)
+            run.newly_queued.append(task_id)
 
     def fail_unstarted(self, state: TaskState, error_type: str, error: str) -> None:
         """A task that cannot start (no model fits, budget spent) fails without an attempt."""

@@ -40,6 +40,8 @@ class RunContext:
     backend_factory: Callable[[str, Settings, str], Backend]
     stop_reason: Callable[[], str | None]  # e.g. "SIGINT" once a signal arrived
     on_update: Callable[[TaskUpdate], None]
+    use_cache: bool = True  # `br run --no-cache` turns the task cache off for one run
+    explain: bool = False  # `br run --explain`: say why each cacheable task missed
 
 
 class RunState:
@@ -67,6 +69,10 @@ class RunState:
         self.cancelling = False
         self.budget_pause: str | None = None  # why a hard budget paused the session
         self.levels: dict[str, str] = {}  # agent task -> its estimated complexity level
+        self.routes: dict[str, Any] = {}  # agent task -> its route, decided when it was keyed
+        self.cache_digests: dict[str, str] = {}  # task -> its cache key (its dependents' keys hold it)
+        self.newly_queued: list[str] = []  # tasks whose dependencies just succeeded (cache checks)
+        self.succeeded_runs: list[tuple[str, int, float]] = []  # (task, attempt, s): cache stores
         self.beats: dict[str, float] = {}
         self.pending_events: list[dict[str, Any]] = []
         self.pending_updates: list[TaskUpdate] = []

@@ -23,6 +23,8 @@ STATUS_STYLE = {
     "cancelled": "[yellow]■[/yellow]",
     "warning": "[yellow]![/yellow]",
     "paused": "[yellow]‖[/yellow]",
+    "cached": "[green]↺[/green]",
+    "miss": "[dim]·[/dim]",
 }
 
 
@@ -52,6 +54,12 @@ def run_command(
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="Print only the closing summary (no per-task lines or output)."
     ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Run every task, even one whose inputs did not change."
+    ),
+    explain: bool = typer.Option(
+        False, "--explain", help="Say why each cacheable task missed the cache (see br cache why)."
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Run a build plan: tasks in dependency order, in parallel where safe.
@@ -67,7 +75,7 @@ def run_command(
     run_build(
         plan_file, name=name, workers=workers, backend=backend, ray_address=ray_address,
         budget=budget, dry_run=dry_run, watch=watch, resume=resume, isolate=isolate,
-        json_output=json_output, quiet=quiet,
+        json_output=json_output, quiet=quiet, use_cache=not no_cache, explain=explain,
     )
 
 
@@ -85,6 +93,8 @@ def run_build(
     isolate: str | None = None,
     json_output: bool = False,
     quiet: bool = False,
+    use_cache: bool = True,
+    explain: bool = False,
 ) -> None:
     """Create (or resume) a session and run it, rendering progress; exits like `br run`.
 
@@ -164,9 +174,12 @@ def run_build(
         if watch and not json_output:
             from buildrunner.parallel.dashboard import watch_while
 
-            summary = watch_while(store, session_id, lambda: orchestrator.run(session_id))
+            summary = watch_while(
+                store, session_id,
+                lambda: orchestrator.run(session_id, use_cache=use_cache, explain=explain),
+            )
         else:
-            summary = orchestrator.run(session_id)
+            summary = orchestrator.run(session_id, use_cache=use_cache, explain=explain)
     finally:
         orchestrator.close()
     result = summary.to_json()

@@ -14,7 +14,7 @@ from buildrunner.store.db import now, transaction
 # Columns set_task/set_worker may write: field names become SQL, so they come from this list only.
 TASK_COLUMNS = ("status", "priority", "attempts", "max_retries", "worker_id", "exit_code",
                 "started_at", "ended_at", "duration_s", "log_path", "model", "cost_micro_usd",
-                "waiting_on", "error")
+                "waiting_on", "error", "verdict", "rung", "fix_rounds", "cache_key", "cached")
 WORKER_COLUMNS = ("pid", "host", "status", "last_heartbeat", "current_task", "tasks_completed",
                   "tasks_failed")
 
