@@ -16,7 +16,9 @@ PRIORITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 @dataclass(frozen=True)
 class Gap:
     priority: str  # critical | high | medium | low
-    kind: str  # task_failed | task_skipped | task_not_run | file_missing | security | gate_failed
+    # task_failed | task_skipped | task_not_run | task_unverified | task_cached | file_missing |
+    # security | gate_failed
+    kind: str
     subject: str  # the task, file or gate concerned
     detail: str
 
@@ -35,13 +37,19 @@ def analyze(
     """Compare the session's plan with its tasks, files, open findings and gates."""
     gaps: list[Gap] = []
     rows = conn.execute(
-        "SELECT task_id, kind, status, spec_json, error, log_path FROM tasks"
+        "SELECT task_id, kind, status, spec_json, error, log_path, verdict, cached FROM tasks"
         " WHERE session_id = ? ORDER BY position",
         (session_id,),
     ).fetchall()
     for row in rows:
         spec = json.loads(row["spec_json"])
         status = row["status"]
+        if status == "succeeded" and row["verdict"] == "unverified":
+            gaps.append(Gap("medium", "task_unverified", row["task_id"],
+                            "agent task without checks: nothing verified its work (add check:)"))
+        elif status == "succeeded" and row["cached"]:
+            gaps.append(Gap("low", "task_cached", row["task_id"],
+                            "not run: restored from the task cache (br cache why to see its key)"))
         if status == "failed":
             where = f" (log: {row['log_path']})" if row["log_path"] else ""
             gaps.append(Gap("critical", "task_failed", row["task_id"], f"{row['error'] or 'failed'}{where}"))

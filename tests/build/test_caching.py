@@ -60,6 +60,10 @@ def test_an_unchanged_plan_runs_again_from_the_cache(project: Path) -> None:
         "SELECT type FROM events WHERE session_id = ? AND type = 'task_cached'",
         (second["session_id"],))]
     assert len(types) == 3
+    assert json.loads(run_br("routing", "costs", "--json").stdout)["saved"]["hits"] == 3
+    assert json.loads(run_br("telemetry", "summary", "--json").stdout)["cache"]["hits"] == 3
+    gaps = json.loads(run_br("gaps", "analyze", "--json").stdout)["gaps"]
+    assert {g["subject"] for g in gaps if g["kind"] == "task_cached"} == {"upper", "count", "other"}
     # one input changed: exactly the tasks downstream of it run again
     (project / "notes.txt").write_text("changed\n")
     third = run("--explain")

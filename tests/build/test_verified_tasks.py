@@ -201,3 +201,16 @@ def test_a_check_that_prints_a_secret_is_masked_everywhere(project: Path, projec
     for surface in everything:
         assert SECRET not in surface
     assert any(SECRET[:4] + "…" in surface for surface in everything)  # masked, not dropped
+
+
+def test_a_task_without_checks_is_unverified(project: Path, project_with: Any) -> None:
+    project_with(agent(lambda family, rounds: True))
+    write_plan(project, "name: plain\ntasks:\n  - id: add\n    prompt: Make calc.add return the sum"
+                        "\n    files: [calc.py]\n")
+    result = run_br("run", "plan.yaml", timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert "unverified: no checks" in result.stderr
+    conn = Store(project).connect()
+    assert conn.execute("SELECT verdict FROM tasks").fetchone()[0] == "unverified"
+    gaps = json.loads(run_br("gaps", "analyze", "--json").stdout)["gaps"]
+    assert [g["kind"] for g in gaps if g["subject"] == "add"] == ["task_unverified"]

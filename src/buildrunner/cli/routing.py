@@ -161,15 +161,20 @@ def costs_command(
         fail(f"--period must be one of {', '.join(PERIODS)} (got '{period}')")
     if by is not None and by not in GROUPINGS:
         fail(f"--by must be one of {', '.join(GROUPINGS)} (got '{by}')")
-    summary = CostTracker(_db(write=False)).summary(period, by)
+    conn = _db(write=False)
+    summary = CostTracker(conn).summary(period, by)
     data = summary.to_dict()
+    data["saved"] = _cache_savings(conn, period)
     if json_output:
         emit_json(data)
         return
     total = data["total"]
+    saved = data["saved"]
     err_console.print(
         f"[bold]${total['cost_usd']}[/bold] over {total['calls']} calls ({period}; "
         f"{total['input_tokens']} in / {total['output_tokens']} out tokens)"
+        + (f"; the task cache saved ${saved['saved_usd']} in {saved['hits']} hits"
+           if saved["hits"] else "")
     )
     if summary.groups:
         from rich.table import Table
@@ -268,6 +273,17 @@ def budget_show_command(
             f"{row['scope']}: ${row['limit_usd']} ({'hard' if row['hard'] else 'soft'}), {spent}"
             + (", [red]exceeded[/red]" if row["exceeded"] else "")
         )
+
+
+def _cache_savings(conn: Any, period: str) -> dict[str, Any]:
+    """What task-cache hits saved in the period (their runs' original cost)."""
+    import time
+
+    from buildrunner.routing.costs import period_start
+    from buildrunner.telemetry.queries import cache_savings
+
+    now = time.time()
+    return cache_savings(conn, period_start(period, now), now + 1e-6)
 
 
 def _db(*, write: bool = True) -> Any:

@@ -41,7 +41,7 @@ def summary_command(
     """
     from buildrunner.cli.common import open_db
     from buildrunner.telemetry.metrics import summarize
-    from buildrunner.telemetry.queries import firing_alerts_count
+    from buildrunner.telemetry.queries import cache_savings, firing_alerts_count
 
     if by is not None and by not in GROUPS:
         fail(f"--by must be one of {', '.join(GROUPS)} (got '{by}')")
@@ -50,6 +50,7 @@ def summary_command(
     summary = summarize(conn, now - hours * 3600, now + 1e-6, by)  # type: ignore[arg-type]
     data = summary.to_dict()
     data["alerts_firing"] = firing_alerts_count(conn)
+    data["cache"] = cache_savings(conn, now - hours * 3600, now + 1e-6)
     if json_output:
         emit_json(data)
         return

@@ -42,3 +42,16 @@ def stored_event_types(conn: sqlite3.Connection, names: Sequence[str]) -> set[st
 
 def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
+
+
+def cache_savings(
+    conn: sqlite3.Connection, since: float | None = None, until: float | None = None
+) -> dict[str, Any]:
+    """Task-cache hits (`task_cached` events) in a window, and the money and time they saved."""
+    row = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(CAST(json_extract(payload, '$.saved_usd') AS REAL)), 0),"
+        " COALESCE(SUM(CAST(json_extract(payload, '$.saved_s') AS REAL)), 0) FROM events"
+        " WHERE type = 'task_cached' AND ts >= ? AND ts < ?",
+        (since if since is not None else float("-inf"), until if until is not None else float("inf")),
+    ).fetchone()
+    return {"hits": int(row[0]), "saved_usd": f"{row[1]:.6f}", "saved_s": round(float(row[2]), 3)}

@@ -54,6 +54,10 @@ def render_summary(data: dict[str, Any]) -> Group:
         _num(model[key], " ms") for key in ("p50_ms", "p95_ms", "p99_ms")))
     table.add_row("tokens in / out", f"{data['input_tokens']:,} / {data['output_tokens']:,}")
     table.add_row("cost", f"${data['cost_usd']:,.4f}")
+    cache = data.get("cache") or {}
+    if cache.get("hits"):
+        table.add_row("task cache", f"{cache['hits']:,} hits saved ${float(cache['saved_usd']):,.4f}"
+                                    f" and {cache['saved_s']:,.1f} s")
     table.add_row("error rate", _num(data["error_rate"], " %"))
     table.add_row("security violations", _num(data["security_violations"]))
     table.add_row("alerts firing", _num(data.get("alerts_firing", 0)))
