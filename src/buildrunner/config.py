@@ -104,7 +104,7 @@ class ParallelSettings(Section):
     heartbeat_timeout_s: float = Field(30.0, gt=0, le=DAY_S)
     lock_poll_s: float = Field(0.2, ge=0.01, le=60.0)
     queue_ahead: bool = True  # a busy worker holds its next (lock-free command) task
-    isolate: Literal["none", "worktree"] = "none"
+    isolate: Literal["none", "task", "session", "worktree"] = "none"  # worktree: as session
 
     @model_validator(mode="after")
     def _timeout_covers_a_beat(self) -> ParallelSettings:

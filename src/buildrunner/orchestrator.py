@@ -11,7 +11,6 @@ import signal
 import sqlite3
 import threading
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -27,7 +26,7 @@ from buildrunner.parallel.locks import release_locks
 from buildrunner.parallel.plan import Plan
 from buildrunner.parallel.recorder import SessionRecorder
 from buildrunner.parallel.sessions import create_session, get_session, new_session_id
-from buildrunner.parallel.worktree import Worktree, create_worktree, merge_back, remove_worktree
+from buildrunner.parallel.worktree import Worktree, merge_back, remove_worktree
 from buildrunner.store.db import Store, transaction
 from buildrunner.telemetry_sink import EventSink, open_sink
 
@@ -84,18 +83,23 @@ class Orchestrator:
         budget_usd: float | None = None,
         workdir: Path | None = None,
         isolate: str = "none",
+        review: bool = False,
     ) -> str:
         """Record a new session for `plan`; returns its id. Tasks run in `workdir` (default cwd).
 
-        With `isolate="worktree"` they run in a git worktree that is merged back at the end.
+        `isolate="task"` runs each task in its own git worktree and merges accepted work back in
+        dependency order; `"session"` (or `"worktree"`) runs them all in one worktree. Either way
+        the work lands in `workdir` at the end. `review` holds every isolated task's work for
+        `br review approve` (tasks with `approve: true` always wait).
         """
         workdir = (workdir or Path.cwd()).resolve()
         session_id = new_session_id()
-        metadata: dict[str, Any] = {}
-        if isolate == "worktree":
-            tree = create_worktree(workdir, self.store.data_dir, session_id)
-            workdir = tree.workdir
-            metadata["worktree"] = asdict(tree) | {"repo": str(tree.repo), "path": str(tree.path)}
+        mode = "session" if isolate == "worktree" else isolate
+        if mode == "none" and (
+            review or any(task.approve or task.isolate == "task" for task in plan.tasks)
+        ):
+            mode = "task"  # work held for review needs a branch to wait on
+        metadata: dict[str, Any] = {"isolate": mode, "review": review} if mode != "none" else {}
         return create_session(
             self.conn, plan, name=name, plan_path=plan_path, workers=workers, backend=backend,
             budget_usd=budget_usd, workdir=str(workdir), session_id=session_id, metadata=metadata,
@@ -159,13 +163,17 @@ class Orchestrator:
             backend_factory=self.backend_factory, stop_reason=lambda: self._stop_signal,
             on_update=self.on_update, use_cache=use_cache, explain=explain,
         )
-        run = SessionRun(context, row.id, row.name, plan, row.workers, row.backend, workdir)
+        run = SessionRun(
+            context, row.id, row.name, plan, row.workers, row.backend, workdir,
+            isolate=str(row.metadata.get("isolate", "none")),
+            review=bool(row.metadata.get("review", False)),
+        )
         previous = _install_signal_handlers(self._on_signal)
         try:
             summary = run.execute()
         finally:
             _restore_signal_handlers(previous)
-        if "worktree" in row.metadata and summary.status == "completed":
+        if "worktree" in row.metadata and summary.status == "completed":  # a session of br < 0.2
             summary = self._merge_worktree(row.metadata["worktree"], summary)
         return summary
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from buildrunner.build.budget import BudgetDesk
+from buildrunner.build.isolating import IsolationDesk
 from buildrunner.build.outcomes import Outcomes
 from buildrunner.build.state import RunState
 from buildrunner.build.summary import TaskUpdate
@@ -24,9 +25,10 @@ from buildrunner.store.db import now
 class Dispatcher:
     def __init__(
         self, run: RunState, outcomes: Outcomes, router: Router, budget: BudgetDesk,
-        ready: Callable[[TaskState], bool] = lambda state: True,
+        isolation: IsolationDesk, ready: Callable[[TaskState], bool] = lambda state: True,
     ) -> None:
         self.run = run
+        self.isolation = isolation
         self.outcomes = outcomes
         self.router = router
         self.budget = budget
@@ -132,11 +134,13 @@ class Dispatcher:
         state.attempts += 1
         run.scheduler.set_status(state, "running")
         state.worker_id, state.waiting_on = worker_id, None
-        workdir = (run.root / task.cwd).resolve() if task.cwd else run.root
+        folder = self.isolation.workdir(state)  # the user's tree, or the task's worktree
+        workdir = (folder / task.cwd).resolve() if task.cwd else folder
+        prompt = None if task.prompt is None else task.prompt + self.isolation.prompt_note(task.id)
         attempt = TaskRun(
             session_id=run.session_id, task_id=task.id, attempt=state.attempts, kind=task.kind,
             workdir=str(workdir), log_path=str(run.log_path(state)), run=task.run,
-            prompt=task.prompt,
+            prompt=prompt,
             env={**run.plan.env, **task.env, "BR_SESSION_ID": run.session_id,
                  "BR_TASK_ID": task.id, "BR_ATTEMPT": str(state.attempts)},
             timeout_s=task.timeout_s or run.settings.run.default_timeout_s, files=list(task.files),

@@ -16,6 +16,7 @@ from buildrunner.build.budget import BudgetDesk
 from buildrunner.build.cache import TaskCache, open_task_cache
 from buildrunner.build.caching import CacheDesk
 from buildrunner.build.dispatch import Dispatcher
+from buildrunner.build.isolating import IsolationDesk
 from buildrunner.build.outcomes import Outcomes
 from buildrunner.build.state import RunContext, RunState
 from buildrunner.build.summary import Interrupted, RunSummary, closing_facts
@@ -34,16 +35,19 @@ class SessionRun:
 
     def __init__(
         self, context: RunContext, session_id: str, name: str, plan: Plan, workers: int,
-        backend_name: str, workdir: Path,
+        backend_name: str, workdir: Path, *, isolate: str = "none", review: bool = False,
     ) -> None:
         self.context = context
         self.state = RunState(context, session_id, name, plan, workers, backend_name, workdir)
         self.budget = BudgetDesk(self.state)
         self.outcomes = Outcomes(self.state, self.budget)
         router = Router(context.conn, context.settings, plan, session_id, context.store.root)
-        self.caching = CacheDesk(self.state, self.outcomes, router, _open_cache(context),
-                                 explain=context.explain)
+        self.isolation = IsolationDesk(self.state, self.outcomes, isolate, review=review)
+        # restores write the user's tree: an isolated session's tasks run in worktrees instead
+        cache = _open_cache(context) if isolate == "none" else None
+        self.caching = CacheDesk(self.state, self.outcomes, router, cache, explain=context.explain)
         self.dispatcher = Dispatcher(self.state, self.outcomes, router, self.budget,
+                                     self.isolation,
                                      ready=lambda state: not self.caching.needs_check(state))
         self.started = time.monotonic()
         self.started_at = now()
@@ -63,6 +67,7 @@ class SessionRun:
         self._load_states()
         run.log_dir.mkdir(parents=True, exist_ok=True)
         run.recorder.take_ownership()
+        self.isolation.start()
         resumed = any(state.attempts for state in run.scheduler.tasks.values())
         run.emit(
             "session_started", name=run.name, total_tasks=len(run.plan.tasks),
@@ -110,6 +115,7 @@ class SessionRun:
         while True:
             run.drain()
             self.caching.flush()  # cache work writes in transactions of its own: between rounds
+            self.isolation.settle()  # commits, reviews and merges of isolated tasks: git work
             if not run.paused and not run.cancelling:
                 self.caching.check_ready()
                 run.drain()
@@ -264,6 +270,8 @@ class SessionRun:
         run.drain()
         self.context.sink.flush()
         summary = RunSummary(run.session_id, run.name, status, counts, duration, self._results())
+        if status in ("completed", "failed"):
+            summary.merge = self.isolation.land()
         summary.extra.update(closing_facts(run.conn, run.session_id, self.started_at))
         if run.budget_pause:
             summary.extra["paused_reason"] = run.budget_pause

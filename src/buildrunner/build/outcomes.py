@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from buildrunner.build.budget import BudgetDesk
@@ -29,6 +30,9 @@ class Outcomes:
     def __init__(self, run: RunState, budget: BudgetDesk) -> None:
         self.run = run
         self.budget = budget
+        # an isolated task's success waits for its merge (and review): True means deferred
+        self.defer_success: Callable[[TaskState, TaskOutcome], bool] = lambda state, outcome: False
+        self.on_failed: Callable[[str], None] = lambda task_id: None  # e.g. free its worktree
 
     def finish_attempt(self, worker_id: str, outcome: TaskOutcome) -> None:
         run = self.run
@@ -54,18 +58,8 @@ class Outcomes:
         duration_ms = round(outcome.duration_s * 1000, 3)
         common = {"task_id": state.spec.id, "kind": state.spec.kind, "attempt": outcome.attempt}
         if outcome.status == "succeeded":
-            run.scheduler.set_status(state, "succeeded")
-            run.recorder.set_task(
-                state.spec.id, status="succeeded", exit_code=outcome.exit_code, ended_at=ended,
-                duration_s=outcome.duration_s, error=None,
-            )
-            run.emit("task_completed", duration_ms=duration_ms, exit_code=outcome.exit_code,
-                     verdict=outcome.verdict, **common)
-            run.notify(TaskUpdate(state.spec.id, "succeeded", outcome.attempt,
-                                  outcome.duration_s, detail=_verdict_note(outcome),
-                                  log_path=str(run.log_path(state))))
-            run.succeeded_runs.append((state.spec.id, outcome.attempt, outcome.duration_s))
-            self.queue_newly_ready()
+            if not self.defer_success(state, outcome):
+                self.complete(state, outcome, ended)
             return
         if run.cancelling:
             # whatever the attempt died of, it was stopped because the session is cancelled
@@ -91,6 +85,34 @@ class Outcomes:
         )
         run.notify(TaskUpdate(state.spec.id, "failed", outcome.attempt, outcome.duration_s,
                               outcome.error, str(run.log_path(state))))
+        self.skip_dependents(state.spec.id)
+
+    def complete(self, state: TaskState, outcome: TaskOutcome, ended: float, note: str = "") -> None:
+        """The task succeeded: record it, tell, and queue what waited for it (in a write)."""
+        run = self.run
+        run.scheduler.set_status(state, "succeeded")
+        run.recorder.set_task(
+            state.spec.id, status="succeeded", exit_code=outcome.exit_code, ended_at=ended,
+            duration_s=outcome.duration_s, error=None,
+        )
+        run.emit("task_completed", task_id=state.spec.id, kind=state.spec.kind,
+                 attempt=outcome.attempt, duration_ms=round(outcome.duration_s * 1000, 3),
+                 exit_code=outcome.exit_code, verdict=outcome.verdict)
+        detail = "; ".join(part for part in (_verdict_note(outcome), note) if part) or None
+        run.notify(TaskUpdate(state.spec.id, "succeeded", outcome.attempt, outcome.duration_s,
+                              detail=detail, log_path=str(run.log_path(state))))
+        run.succeeded_runs.append((state.spec.id, outcome.attempt, outcome.duration_s))
+        self.queue_newly_ready()
+
+    def fail(self, state: TaskState, error_type: str, error: str, attempt: int = 0) -> None:
+        """The task failed after its attempt ended (a merge conflict, a rejected review)."""
+        run = self.run
+        run.scheduler.set_status(state, "failed")
+        run.recorder.set_task(state.spec.id, status="failed", ended_at=now(), error=error)
+        run.emit("task_failed", task_id=state.spec.id, kind=state.spec.kind,
+                 attempt=attempt or state.attempts, duration_ms=None, exit_code=None,
+                 error_type=error_type, error=error)
+        run.notify(TaskUpdate(state.spec.id, "failed", state.attempts, detail=error))
         self.skip_dependents(state.spec.id)
 
     def _record_verdict(self, state: TaskState, outcome: TaskOutcome) -> None:
@@ -153,6 +175,7 @@ class Outcomes:
 
     def skip_dependents(self, failed_id: str) -> None:
         run = self.run
+        self.on_failed(failed_id)
         for task_id in run.scheduler.to_skip(failed_id):
             skipped = run.scheduler.tasks[task_id]
             run.scheduler.set_status(skipped, "skipped")

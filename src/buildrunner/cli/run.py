@@ -24,6 +24,7 @@ STATUS_STYLE = {
     "warning": "[yellow]![/yellow]",
     "paused": "[yellow]‖[/yellow]",
     "cached": "[green]↺[/green]",
+    "review": "[magenta]?[/magenta]",
     "miss": "[dim]·[/dim]",
 }
 
@@ -49,7 +50,11 @@ def run_command(
     ),
     isolate: str | None = typer.Option(
         None, "--isolate",
-        help="none, or worktree: run in a git worktree under .buildrunner/worktrees and merge back.",
+        help="task: each task in its own git worktree, its work merged back in dependency order; "
+        "session: all tasks in one worktree; none (default). The work lands at the end.",
+    ),
+    review: bool = typer.Option(
+        False, "--review", help="Hold each task's work for br review approve before it merges."
     ),
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="Print only the closing summary (no per-task lines or output)."
@@ -76,6 +81,7 @@ def run_command(
         plan_file, name=name, workers=workers, backend=backend, ray_address=ray_address,
         budget=budget, dry_run=dry_run, watch=watch, resume=resume, isolate=isolate,
         json_output=json_output, quiet=quiet, use_cache=not no_cache, explain=explain,
+        review=review,
     )
 
 
@@ -95,6 +101,7 @@ def run_build(
     quiet: bool = False,
     use_cache: bool = True,
     explain: bool = False,
+    review: bool = False,
 ) -> None:
     """Create (or resume) a session and run it, rendering progress; exits like `br run`.
 
@@ -111,8 +118,8 @@ def run_build(
         fail("give a PLAN file to run, or --resume SESSION to continue one (not both)")
     if backend is not None and backend not in ("local", "ray"):
         fail(f"--backend must be 'local' or 'ray', not '{backend}'")
-    if isolate is not None and isolate not in ("none", "worktree"):
-        fail(f"--isolate must be 'none' or 'worktree', not '{isolate}'")
+    if isolate is not None and isolate not in ("none", "task", "session", "worktree"):
+        fail(f"--isolate must be none, task or session, not '{isolate}'")
     plan = None
     workdir: Path | None = None
     if plan_file is not None:
@@ -166,7 +173,8 @@ def run_build(
                 plan, plan_path=str(plan_file), name=name,
                 workers=workers or plan.workers or settings.run.workers,
                 backend=chosen_backend, budget_usd=budget,
-                isolate=isolate or settings.parallel.isolate, workdir=workdir,
+                isolate=isolate or plan.isolate or settings.parallel.isolate, workdir=workdir,
+                review=review,
             )
         if not json_output and not quiet:
             where = f" · tasks run in {_shown_dir(workdir)}" if workdir is not None else ""
