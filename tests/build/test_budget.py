@@ -35,6 +35,7 @@ def test_a_session_budget_holds_calls_in_flight_and_spent_money(tmp_path: Path) 
     refused = ledger.reserve("b", 1, "m", Decimal("0.009"))  # 0.012 reserved + 0.009 > 0.02
     assert isinstance(refused, Refusal) and refused.scope == "session"
     assert "session budget $0.02 reached" in refused.message
+    assert refused.transient  # only the call in flight stands in the way: the asker waits
     # the first call cost less than its worst case: settled in the transaction of its cost
     with transaction(conn):
         CostTracker(conn).record(session, "a", "m", "anthropic", 10, 10, 0, 0, Decimal("0.004"), 1.0)

@@ -39,6 +39,11 @@ class Refusal:
     asked_usd: Decimal
 
     @property
+    def transient(self) -> bool:
+        """Only calls in flight stand in the way: it fits once their reservations settle."""
+        return self.spent_usd + self.asked_usd <= self.limit_usd
+
+    @property
     def message(self) -> str:
         what = "task cost limit" if self.scope == "task" else f"{self.scope} budget"
         return (
@@ -228,6 +233,9 @@ class BudgetDesk:
             )
             if isinstance(result, Reservation):
                 answer["reservation_id"] = result.id
+            elif result.transient:  # other calls hold the money for now: ask again shortly
+                answer["retry"] = True
+                answer["reason"] = result.message
             else:
                 answer["reason"] = result.message
                 if result.scope != "task":

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 REPLY_TIMEOUT_S = 120.0  # an orchestrator that does not answer for this long refuses the call
+WAIT_FOR_MONEY_S = 900.0  # how long a call waits for calls in flight to free the money it needs
+RETRY_S = 0.1
 
 
 class RemoteBudget:
@@ -31,6 +34,18 @@ class RemoteBudget:
         self.refusal: str | None = None  # why the last reservation was refused
 
     def reserve(self, model: str, amount_usd: Decimal) -> str | None:
+        """Ask until granted or refused; while other calls in flight hold the money, wait."""
+        deadline = time.monotonic() + WAIT_FOR_MONEY_S
+        while True:
+            answer = self._ask(model, amount_usd)
+            if not answer.get("retry") or time.monotonic() >= deadline:
+                break
+            time.sleep(RETRY_S)
+        reservation = answer.get("reservation_id")
+        self.refusal = None if reservation else str(answer.get("reason") or "refused")
+        return str(reservation) if reservation else None
+
+    def _ask(self, model: str, amount_usd: Decimal) -> dict[str, Any]:
         request = next(self._ids)
         done = threading.Event()
         answer: dict[str, Any] = {}
@@ -43,11 +58,8 @@ class RemoteBudget:
         if not done.wait(REPLY_TIMEOUT_S):
             with self._lock:
                 self._waiting.pop(request, None)
-            self.refusal = "the orchestrator did not answer the reservation"
-            return None
-        reservation = answer.get("reservation_id")
-        self.refusal = None if reservation else str(answer.get("reason") or "refused")
-        return str(reservation) if reservation else None
+            return {"reason": "the orchestrator did not answer the reservation"}
+        return answer
 
     def deliver(self, message: dict[str, Any]) -> None:
         """A "reserved" answer from the orchestrator (called by the worker's reader thread)."""
