@@ -129,7 +129,7 @@ def test_cwd_changes_the_key(tmp_path: Path) -> None:
     in_b = key_of(cache, plan_of(text.format("b")), tmp_path, "t")
     assert dict(in_a.parts.inputs) == dict(in_b.parts.inputs)  # same content, relative paths
     assert in_a.digest != in_b.digest
-    same_as_root = key_of(cache, plan_of(text.format("./a/../a")), tmp_path, "t")
+    same_as_root = key_of(cache, plan_of(text.format("./a/")), tmp_path, "t")
     assert same_as_root.digest == in_a.digest  # cwd is normalised
 
 

@@ -76,21 +76,33 @@ class BudgetLedger:
 
     def reserve(
         self, task_id: str, attempt: int, model: str, amount_usd: Decimal,
-        task_limit_usd: Decimal | None = None,
+        task_limit_usd: Decimal | None = None, minimum_usd: Decimal | None = None,
     ) -> Reservation | Refusal:
-        """Reserve `amount_usd` for one call, or say which budget refuses it."""
+        """Reserve `amount_usd` for one call, or say which budget refuses it.
+
+        With `minimum_usd` (the cheapest useful form of the call: fewer output tokens), less
+        than `amount_usd` is granted when that is all the budgets have left, as long as it is at
+        least the minimum; the caller then shrinks the call to what was granted.
+        """
         amount = from_micro(to_micro(amount_usd))
+        floor = amount if minimum_usd is None else min(amount, from_micro(to_micro(minimum_usd)))
         with self._write():
             self._clear_orphans()
-            for scope, limit, spent, reserved in self._limits(task_id, task_limit_usd):
-                if spent + reserved + amount > limit:
-                    return Refusal(scope, limit, spent, reserved, amount)
-            reservation = Reservation(uuid.uuid4().hex, amount)
+            limits = self._limits(task_id, task_limit_usd)
+            room = min((limit - spent - reserved for _, limit, spent, reserved in limits),
+                       default=amount)
+            if room < floor:
+                scope, limit, spent, reserved = min(
+                    limits, key=lambda item: item[1] - item[2] - item[3]
+                )
+                return Refusal(scope, limit, spent, reserved, floor)
+            granted = min(amount, room)
+            reservation = Reservation(uuid.uuid4().hex, granted)
             self.conn.execute(
                 "INSERT INTO budget_reservations(id, session_id, task_id, attempt, model,"
                 " amount_micro_usd, owner_pid, owner_host, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (reservation.id, self.session_id, task_id, attempt, model, to_micro(amount),
+                (reservation.id, self.session_id, task_id, attempt, model, to_micro(granted),
                  self._pid, self._host, now()),
             )
         return reservation
@@ -226,13 +238,16 @@ class BudgetDesk:
         else:
             spec = state.spec
             limit = spec.cost_limit_usd or run.settings.routing.default_cost_limit_usd
+            minimum = request.get("min_usd")
             result = self.ledger.reserve(
                 task_id, int(request.get("attempt") or state.attempts), str(request.get("model")),
                 Decimal(str(request.get("amount_usd", "0"))),
                 None if limit is None else Decimal(str(limit)),
+                None if minimum is None else Decimal(str(minimum)),
             )
             if isinstance(result, Reservation):
                 answer["reservation_id"] = result.id
+                answer["amount_usd"] = str(result.amount_usd)
             elif result.transient:  # other calls hold the money for now: ask again shortly
                 answer["retry"] = True
                 answer["reason"] = result.message

@@ -30,8 +30,8 @@ from buildrunner.executors.agent_money import (
     MoneyStop,
     NextRequest,
     affordable_output,
+    hold_within,
     output_within_worst_case,
-    worst_case_cost,
 )
 from buildrunner.executors.agent_types import (
     AgentResult,
@@ -239,14 +239,16 @@ class AgentLoop(AttemptLedger):
         max_tokens = affordable_output(
             self.task, model, self.price, self.spent, upcoming.estimated_prompt()
         )
-        worst = Decimal(0)
         if self.task.budget is not None:
             prompt_tokens = upcoming.worst_case_prompt_tokens()
             max_tokens = output_within_worst_case(
                 self.task, model, self.price, self.spent, prompt_tokens, max_tokens
             )
-            worst = worst_case_cost(model, self.price, prompt_tokens, max_tokens)
-        held = hold(self.task.budget, model, worst)
+            held, max_tokens = hold_within(
+                self.task.budget, model, self.price, prompt_tokens, max_tokens
+            )
+        else:
+            held = hold(None, model, Decimal(0))
         request = ModelRequest(
             model=model,
             messages=_with_cache_breakpoint(self.messages),

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from buildrunner.executors.agent_types import AgentTask, PriceFunction, cost_limit
+from buildrunner.executors.agent_types import AgentTask, BudgetBroker, PriceFunction, cost_limit
+from buildrunner.executors.reservations import Hold, ReservationRefused, hold
 from buildrunner.routing.providers import CallResult, Usage
 
 MIN_OUTPUT_TOKENS = 256  # below this a call cannot do useful work: stop instead
@@ -104,3 +105,28 @@ def output_within_worst_case(
             f"(up to {prompt_tokens} input tokens)"
         )
     return min(max_tokens, fitting)
+
+
+def hold_within(
+    broker: BudgetBroker, model: str, price: PriceFunction, prompt_tokens: int, max_tokens: int
+) -> tuple[Hold, int]:
+    """Reserve the call's worst case, or as much as the budgets have left when that still pays
+    for a useful call: (the hold, the `max_tokens` the call may then ask for).
+
+    Brokers that can grant less (`reserve_up_to`) let a call shrink its output to the money
+    that is left instead of being refused while other calls hold the rest.
+    """
+    worst = worst_case_cost(model, price, prompt_tokens, max_tokens)
+    reserve_up_to = getattr(broker, "reserve_up_to", None)
+    if reserve_up_to is None or max_tokens <= MIN_OUTPUT_TOKENS:
+        return hold(broker, model, worst), max_tokens
+    minimum = worst_case_cost(model, price, prompt_tokens, MIN_OUTPUT_TOKENS)
+    granted = reserve_up_to(model, worst, minimum)
+    if granted is None:
+        raise ReservationRefused(model, minimum)
+    reservation_id, amount = granted
+    if amount < worst:
+        per_token = price(model, Usage(output_tokens=1_000_000)) / 1_000_000
+        room = amount - worst_case_cost(model, price, prompt_tokens, 0)
+        max_tokens = max(MIN_OUTPUT_TOKENS, min(max_tokens, int(room / per_token)))
+    return Hold(broker, reservation_id, amount), max_tokens

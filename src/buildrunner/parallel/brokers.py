@@ -35,17 +35,27 @@ class RemoteBudget:
 
     def reserve(self, model: str, amount_usd: Decimal) -> str | None:
         """Ask until granted or refused; while other calls in flight hold the money, wait."""
+        granted = self.reserve_up_to(model, amount_usd, amount_usd)
+        return None if granted is None else granted[0]
+
+    def reserve_up_to(
+        self, model: str, amount_usd: Decimal, minimum_usd: Decimal
+    ) -> tuple[str, Decimal] | None:
+        """(id, granted): `amount_usd`, or less but at least `minimum_usd` when that is what is
+        left; None when even the minimum cannot be had (after waiting for calls in flight)."""
         deadline = time.monotonic() + WAIT_FOR_MONEY_S
         while True:
-            answer = self._ask(model, amount_usd)
+            answer = self._ask(model, amount_usd, minimum_usd)
             if not answer.get("retry") or time.monotonic() >= deadline:
                 break
             time.sleep(RETRY_S)
         reservation = answer.get("reservation_id")
         self.refusal = None if reservation else str(answer.get("reason") or "refused")
-        return str(reservation) if reservation else None
+        if not reservation:
+            return None
+        return str(reservation), Decimal(str(answer.get("amount_usd", amount_usd)))
 
-    def _ask(self, model: str, amount_usd: Decimal) -> dict[str, Any]:
+    def _ask(self, model: str, amount_usd: Decimal, minimum_usd: Decimal) -> dict[str, Any]:
         request = next(self._ids)
         done = threading.Event()
         answer: dict[str, Any] = {}
@@ -54,6 +64,7 @@ class RemoteBudget:
         self._send({
             "type": "reserve", "request": request, "task_id": self.task_id,
             "attempt": self.attempt, "model": model, "amount_usd": str(amount_usd),
+            "min_usd": str(minimum_usd),
         })
         if not done.wait(REPLY_TIMEOUT_S):
             with self._lock:
@@ -89,13 +100,21 @@ class FixedAllowance:
         self.refusal: str | None = None
 
     def reserve(self, model: str, amount_usd: Decimal) -> str | None:
+        granted = self.reserve_up_to(model, amount_usd, amount_usd)
+        return None if granted is None else granted[0]
+
+    def reserve_up_to(
+        self, model: str, amount_usd: Decimal, minimum_usd: Decimal
+    ) -> tuple[str, Decimal] | None:
         with self._lock:
-            if self._spent + sum(self._held.values()) + amount_usd > self.allowance_usd:
+            room = self.allowance_usd - self._spent - sum(self._held.values())
+            if room < min(minimum_usd, amount_usd):
                 self.refusal = f"the attempt's allowance of ${self.allowance_usd} is spent"
                 return None
             reservation = f"allowance-{next(self._ids)}"
-            self._held[reservation] = amount_usd
-            return reservation
+            granted = min(amount_usd, room)
+            self._held[reservation] = granted
+            return reservation, granted
 
     def settle(self, reservation_id: str, actual_usd: Decimal) -> None:
         with self._lock:
