@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The short CI job on the newest Python: install into its own venv, then the fast core of the suite
-# (settings, plans, pre-flight, the store, malformed input, the docs' examples) and the demo build.
+# The short CI job on the newest Python with the oldest `anthropic` SDK pyproject.toml allows (one
+# venv for both corners of the matrix): the fast core of the suite (settings, plans, pre-flight,
+# the store, malformed input), the provider and agent-loop tests against the fake Messages API
+# (what the SDK floor must pass, .ci/sdk-floor.sh alone), and the demo build.
 # usage: .ci/newest-python.sh /path/to/python3.13
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,10 +12,13 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
     "$VENV/bin/python" -m pip install -q --upgrade pip
 fi
-"$VENV/bin/python" -m pip install -q -e '.[dev]'
+floor=$(sed -n 's/^ *"anthropic>=\([0-9][0-9.]*\)".*/\1/p' pyproject.toml)
+"$VENV/bin/python" -m pip install -q -e '.[dev]' "anthropic==$floor"
+"$VENV/bin/python" -c "import anthropic; print('ci: anthropic', anthropic.__version__, '(the floor)')"
 "$VENV/bin/python" -m buildrunner --version
 "$VENV/bin/pytest" -q -n 2 -m "not slow" -p no:cacheprovider \
     tests/test_config.py tests/parallel/test_plan.py tests/parallel/test_preflight.py \
-    tests/store tests/test_fuzz.py tests/cli/test_tables.py
+    tests/store tests/test_fuzz.py tests/cli/test_tables.py \
+    tests/routing/test_providers.py tests/executors/test_agent.py
 (cd examples/demo && BR_PROJECT_DIR=. PATH="$PWD/../../$VENV/bin:$PATH" br run plan.yaml --workers 2 --json > /dev/null)
 echo "ci: $VENV passed"
