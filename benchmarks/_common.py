@@ -20,14 +20,17 @@ def peer_python(name: str, requirements: list[str], import_name: str | None = No
     """
     venv = HERE / f".venv-{name}"
     python = venv / "bin" / "python"
-    check = import_name or requirements[0].split("[")[0].split("=")[0].split(">")[0].replace("-", "_")
+    check = import_name or requirements[0].split("[")[0].split("=")[0].split(">")[0].replace(
+        "-", "_"
+    )
     if python.exists() and _imports(python, check):
         return python
     try:
         if not python.exists():
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", *requirements], check=True,
+            [str(python), "-m", "pip", "install", "-q", *requirements],
+            check=True,
             stdout=subprocess.DEVNULL,
         )
     except subprocess.CalledProcessError as exc:
@@ -37,7 +40,9 @@ def peer_python(name: str, requirements: list[str], import_name: str | None = No
 
 
 def _imports(python: Path, module: str) -> bool:
-    return subprocess.run([str(python), "-c", f"import {module}"], capture_output=True).returncode == 0
+    return (
+        subprocess.run([str(python), "-c", f"import {module}"], capture_output=True).returncode == 0
+    )
 
 
 @contextmanager

@@ -53,8 +53,14 @@ def start_ray(cpus: int) -> float | None:
         return None
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     start = time.perf_counter()
-    ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False,
-             object_store_memory=100 * 1024 * 1024, logging_level="WARNING")
+    ray.init(
+        address="local",
+        num_cpus=cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        object_store_memory=100 * 1024 * 1024,
+        logging_level="WARNING",
+    )
     for signum, handler in handlers.items():
         signal.signal(signum, handler)
     return time.perf_counter() - start
@@ -83,9 +89,13 @@ def main() -> None:
         sleepy = run_plan(backend, f"sleep {SLEEP_S}", args.sleepers, args.workers)
         rows.append((backend, args.tasks / trivial, trivial, sleepy, ideal / sleepy))
 
-    print(f"\n{args.tasks} x `true` and {args.sleepers} x `sleep {SLEEP_S}`, "
-          f"{args.workers} workers (ideal for the sleepers: {ideal:.1f}s)")
-    print(f"{'backend':<8} {'tasks/s':>9} {'wall (true)':>12} {'wall (sleep)':>13} {'efficiency':>11}")
+    print(
+        f"\n{args.tasks} x `true` and {args.sleepers} x `sleep {SLEEP_S}`, "
+        f"{args.workers} workers (ideal for the sleepers: {ideal:.1f}s)"
+    )
+    print(
+        f"{'backend':<8} {'tasks/s':>9} {'wall (true)':>12} {'wall (sleep)':>13} {'efficiency':>11}"
+    )
     for backend, rate, trivial, sleepy, efficiency in rows:
         print(f"{backend:<8} {rate:>9.1f} {trivial:>11.2f}s {sleepy:>12.2f}s {efficiency:>10.0%}")
     if len(rows) == 2:

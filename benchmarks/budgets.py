@@ -44,8 +44,15 @@ def answer(request: RecordedRequest) -> Reply:
         return slow(text("Done.", input_tokens=1200, output_tokens=40), 0.2)
     prompt = request.body["messages"][0]["content"]
     prompt = prompt if isinstance(prompt, str) else prompt[0]["text"]
-    return slow(tool_use("write_file", {"path": f"{prompt.split()[1]}.txt", "content": "x\n"},
-                         input_tokens=5000, output_tokens=300), 0.3)
+    return slow(
+        tool_use(
+            "write_file",
+            {"path": f"{prompt.split()[1]}.txt", "content": "x\n"},
+            input_tokens=5000,
+            output_tokens=300,
+        ),
+        0.3,
+    )
 
 
 def run(source: Path, tasks: int, workers: int, budget: Decimal) -> Decimal:
@@ -56,14 +63,31 @@ def run(source: Path, tasks: int, workers: int, budget: Decimal) -> Decimal:
         (project / ".buildrunner" / "config.toml").write_text(
             f'[routing]\nbase_url = "{server.base_url}"\napi_key = "sk-ant-test-0000"\n'
         )
-        plan = "".join(f"  - id: t{i}\n    prompt: Write t{i}.txt with one line\n"
-                       f"    files: [t{i}.txt]\n    model: sonnet\n" for i in range(tasks))
+        plan = "".join(
+            f"  - id: t{i}\n    prompt: Write t{i}.txt with one line\n"
+            f"    files: [t{i}.txt]\n    model: sonnet\n"
+            for i in range(tasks)
+        )
         (project / "plan.yaml").write_text(f"name: money\nbudget_usd: {budget}\ntasks:\n{plan}")
         env = {**os.environ, "PYTHONPATH": str(source), "BR_PROJECT_DIR": str(project)}
         env.pop("ANTHROPIC_API_KEY", None)
-        done = subprocess.run([sys.executable, "-m", "buildrunner", "run", "plan.yaml", "--json",
-                               "--workers", str(workers)], cwd=project, env=env,
-                              capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "buildrunner",
+                "run",
+                "plan.yaml",
+                "--json",
+                "--workers",
+                str(workers),
+            ],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         database = project / ".buildrunner" / "buildrunner.db"
         if not database.exists():
             raise SystemExit(f"br from {source} did not run: {done.stderr.strip()[-500:]}")
@@ -83,23 +107,33 @@ def main() -> None:
     results = {"ours (reserved)": run(ROOT / "src", args.tasks, args.workers, args.budget)}
     with tempfile.TemporaryDirectory() as folder:
         old = Path(folder) / "unreserved"
-        made = subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(old),
-                               UNRESERVED_COMMIT], capture_output=True, text=True)
+        made = subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(old), UNRESERVED_COMMIT],
+            capture_output=True,
+            text=True,
+        )
         if made.returncode == 0:
             try:
-                results["unreserved (before)"] = run(old / "src", args.tasks, args.workers,
-                                                     args.budget)
+                results["unreserved (before)"] = run(
+                    old / "src", args.tasks, args.workers, args.budget
+                )
             finally:
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
-                                str(old)], capture_output=True)
+                subprocess.run(
+                    ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)],
+                    capture_output=True,
+                )
         else:
-            print(f"note: cannot check out {UNRESERVED_COMMIT}: {made.stderr.strip()}",
-                  file=sys.stderr)
+            print(
+                f"note: cannot check out {UNRESERVED_COMMIT}: {made.stderr.strip()}",
+                file=sys.stderr,
+            )
     print(f"{args.tasks} agent tasks, {args.workers} workers, budget ${args.budget}")
     for name, spent in results.items():
         over = max(Decimal(0), spent - args.budget)
-        print(f"  {name:22} spent ${spent:.6f} = {spent / args.budget:.2f}x the budget,"
-              f" overshoot ${over:.6f}")
+        print(
+            f"  {name:22} spent ${spent:.6f} = {spent / args.budget:.2f}x the budget,"
+            f" overshoot ${over:.6f}"
+        )
     print(json.dumps({name: str(spent) for name, spent in results.items()}))
 
 

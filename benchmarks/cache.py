@@ -58,7 +58,11 @@ def run_once(root: Path, plan_path: Path) -> dict[str, object]:
     plan = load_plan(plan_path)
     loaded = time.process_time()
     cache = TaskCache(Store(root).connect(), root / ".buildrunner" / "cache")
-    env = {**os.environ, **plan.env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        **plan.env,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
     keys: dict[str, str] = {}
     executed, library = [], 0.0
     for task_id in topological_order(plan):
@@ -75,15 +79,29 @@ def run_once(root: Path, plan_path: Path) -> dict[str, object]:
             continue
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("w") as handle:
-            subprocess.run(task.run or "true", shell=True, cwd=root, env={**env, **task.env},
-                           stdout=handle, stderr=subprocess.STDOUT, check=True)
+            subprocess.run(
+                task.run or "true",
+                shell=True,
+                cwd=root,
+                env={**env, **task.env},
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                check=True,
+            )
         executed.append(task_id)
         if key:
             mark = time.process_time()
-            cache.store(key, workdir=root, log_path=log, cost_usd=0, duration_s=0, session_id="bench")
+            cache.store(
+                key, workdir=root, log_path=log, cost_usd=0, duration_s=0, session_id="bench"
+            )
             library += time.process_time() - mark
-    return {"executed": executed, "library_s": library, "imports_s": imported - started,
-            "plan_s": loaded - imported, "in_process_s": time.process_time() - started}
+    return {
+        "executed": executed,
+        "library_s": library,
+        "imports_s": imported - started,
+        "plan_s": loaded - imported,
+        "in_process_s": time.process_time() - started,
+    }
 
 
 def timed_run(root: Path, plan_path: Path) -> dict[str, object]:
@@ -91,7 +109,9 @@ def timed_run(root: Path, plan_path: Path) -> dict[str, object]:
     start, cpu = time.perf_counter(), _children_cpu()
     result = subprocess.run(
         [sys.executable, __file__, "--phase", "run", "--root", str(root), "--plan", str(plan_path)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     wall, cpu = time.perf_counter() - start, _children_cpu() - cpu
     if result.returncode != 0:
@@ -122,7 +142,9 @@ def generated_tree(root: Path, tasks: int, files: int) -> tuple[Path, dict[str, 
                 f"value_{line} = {index * 7919 + number * 31 + line}\n" for line in range(60)
             )
             (folder / f"f{number}.py").write_text(body)
-        deps[task_id] = [f"t{dep:03d}" for dep in sorted({index - 1, index // 2}) if 0 <= dep < index]
+        deps[task_id] = [
+            f"t{dep:03d}" for dep in sorted({index - 1, index // 2}) if 0 <= dep < index
+        ]
         reads = " ".join(f"out/{dep}.txt" for dep in deps[task_id])
         lines += [
             f"  - id: {task_id}",
@@ -141,7 +163,9 @@ def demo_tree(root: Path) -> tuple[Path, dict[str, list[str]]]:
     """A copy of examples/demo whose plan declares the inputs each task reads."""
     import yaml
 
-    shutil.copytree(DEMO, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns("build", "__pycache__"))
+    shutil.copytree(
+        DEMO, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns("build", "__pycache__")
+    )
     data = yaml.safe_load((root / "plan.yaml").read_text())
     for task in data["tasks"]:
         task["inputs"] = DEMO_INPUTS[task["id"]]
@@ -210,15 +234,25 @@ def hashing_figures(root: Path, repeat: int) -> dict[str, float]:
         status.append(time.perf_counter() - start)
         status_cpu.append(_children_cpu() - cpu)
         start = time.perf_counter()
-        subprocess.run(["git", "hash-object", "--stdin-paths"], cwd=root, input=paths, text=True,
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["git", "hash-object", "--stdin-paths"],
+            cwd=root,
+            input=paths,
+            text=True,
+            check=True,
+            capture_output=True,
+        )
         hash_object.append(time.perf_counter() - start)
     megabytes = total / 1e6
     return {
-        "files": len(found), "mb": megabytes,
-        "warm_s": statistics.median(warm), "git_status_s": statistics.median(status),
-        "warm_best_s": min(warm), "git_status_best_s": min(status),
-        "warm_cpu_s": statistics.median(warm_cpu), "git_status_cpu_s": statistics.median(status_cpu),
+        "files": len(found),
+        "mb": megabytes,
+        "warm_s": statistics.median(warm),
+        "git_status_s": statistics.median(status),
+        "warm_best_s": min(warm),
+        "git_status_best_s": min(status),
+        "warm_cpu_s": statistics.median(warm_cpu),
+        "git_status_cpu_s": statistics.median(status_cpu),
         "cold_ms_per_mb": statistics.median(cold) * 1000 / megabytes,
         "git_hash_ms_per_mb": statistics.median(hash_object) * 1000 / megabytes,
     }
@@ -226,16 +260,24 @@ def hashing_figures(root: Path, repeat: int) -> dict[str, float]:
 
 # -- end to end (once the build loop calls the cache) ---------------------------------------
 def br_run_has_cache() -> bool:
-    result = subprocess.run([sys.executable, "-m", "buildrunner", "run", "--help"],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "buildrunner", "run", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return "--no-cache" in result.stdout + result.stderr
 
 
 def end_to_end(root: Path, plan_path: Path) -> dict[str, object]:
     start = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "buildrunner", "run", str(plan_path), "--json"], cwd=root,
-        env={**os.environ, "BR_PROJECT_DIR": str(root)}, capture_output=True, text=True, check=False,
+        [sys.executable, "-m", "buildrunner", "run", str(plan_path), "--json"],
+        cwd=root,
+        env={**os.environ, "BR_PROJECT_DIR": str(root)},
+        capture_output=True,
+        text=True,
+        check=False,
     )
     wall = time.perf_counter() - start
     results = json.loads(result.stdout).get("results", []) if result.stdout.strip() else []
@@ -257,8 +299,11 @@ def bench_plan(name: str, make: object, change: str, repeat: int, e2e: bool) -> 
             rows["warm"].append(timed_run(root, plan_path))
             target = root / change
             target.write_text(target.read_text() + "# changed\n")
-            owner = next(task for task, _ in deps.items() if change.startswith(f"src/{task}/")) \
-                if change.startswith("src/") else None
+            owner = (
+                next(task for task, _ in deps.items() if change.startswith(f"src/{task}/"))
+                if change.startswith("src/")
+                else None
+            )
             expected = downstream(deps, owner) if owner else expected
             rows["changed"].append(timed_run(root, plan_path))
         if e2e and attempt == 0:
@@ -271,10 +316,15 @@ def bench_plan(name: str, make: object, change: str, repeat: int, e2e: bool) -> 
                 (root / change).write_text((root / change).read_text() + "# changed\n")
                 e2e_rows["changed"] = end_to_end(root, plan_path)
     print(f"\n{name}")
-    print(f"  {'run':<30}{'wall s':>8}{'cpu s':>7}{'plan s':>8}{'cache s':>9}{'executed':>10}"
-          "   end-to-end br run")
-    for label, phase in (("cold", "cold"), ("warm, nothing changed", "warm"),
-                         (f"warm, {change} changed", "changed")):
+    print(
+        f"  {'run':<30}{'wall s':>8}{'cpu s':>7}{'plan s':>8}{'cache s':>9}{'executed':>10}"
+        "   end-to-end br run"
+    )
+    for label, phase in (
+        ("cold", "cold"),
+        ("warm, nothing changed", "warm"),
+        (f"warm, {change} changed", "changed"),
+    ):
         wall, cpu, plan, library = (
             statistics.median(float(row[name]) for row in rows[phase])  # type: ignore[arg-type]
             for name in ("wall_s", "cpu_s", "plan_s", "library_s")
@@ -286,8 +336,10 @@ def bench_plan(name: str, make: object, change: str, repeat: int, e2e: bool) -> 
             e2e_executed = e2e_rows[phase]["executed"]
             assert isinstance(e2e_executed, list)
             e2e_text = f"{float(e2e_rows[phase]['wall_s']):.2f} s, {len(e2e_executed)} executed"  # type: ignore[arg-type]
-        print(f"  {label:<30}{wall:>8.2f}{cpu:>7.2f}{plan:>8.3f}{library:>9.3f}{len(executed):>10}"
-              f"   {e2e_text}")
+        print(
+            f"  {label:<30}{wall:>8.2f}{cpu:>7.2f}{plan:>8.3f}{library:>9.3f}{len(executed):>10}"
+            f"   {e2e_text}"
+        )
     if expected:
         ran = set(rows["changed"][-1]["executed"])  # type: ignore[arg-type]
         verdict = "exactly" if ran == expected else f"NOT exactly ({sorted(ran ^ expected)[:5]})"
@@ -312,8 +364,13 @@ def main() -> None:
     print(f"interpreter start alone: {time.perf_counter() - start:.3f} s")
     bench_plan("demo plan (examples/demo, 7 tasks)", demo_tree, "calc/ops.py", args.repeat, e2e)
     middle = f"src/t{args.tasks // 2:03d}/f0.py"
-    bench_plan(f"generated plan ({args.tasks} tasks, {args.files} input files)",
-               lambda root: generated_tree(root, args.tasks, args.files), middle, args.repeat, e2e)
+    bench_plan(
+        f"generated plan ({args.tasks} tasks, {args.files} input files)",
+        lambda root: generated_tree(root, args.tasks, args.files),
+        middle,
+        args.repeat,
+        e2e,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         generated_tree(root, args.tasks, args.files)
@@ -322,17 +379,23 @@ def main() -> None:
         subprocess.run(["git", "status", "--porcelain"], cwd=root, check=True, capture_output=True)
         rounds = max(args.repeat * 3, 9)
         figures = hashing_figures(root, rounds)
-    print(f"\nhashing the inputs ({figures['files']:.0f} files, {figures['mb']:.1f} MB)"
-          " of an unchanged tree (stat cache) beside git status (target <= 2x)")
+    print(
+        f"\nhashing the inputs ({figures['files']:.0f} files, {figures['mb']:.1f} MB)"
+        " of an unchanged tree (stat cache) beside git status (target <= 2x)"
+    )
     for label, ours, peer in (
         ("median wall", "warm_s", "git_status_s"),
         (f"best of {rounds}", "warm_best_s", "git_status_best_s"),
         ("median CPU", "warm_cpu_s", "git_status_cpu_s"),
     ):
-        print(f"  {label:<14} ours {figures[ours] * 1000:6.1f} ms   git status "
-              f"{figures[peer] * 1000:6.1f} ms   ({figures[ours] / figures[peer]:.2f}x)")
-    print(f"content hashing per MB (no stat cache): ours {figures['cold_ms_per_mb']:.1f} ms/MB   "
-          f"git hash-object {figures['git_hash_ms_per_mb']:.1f} ms/MB")
+        print(
+            f"  {label:<14} ours {figures[ours] * 1000:6.1f} ms   git status "
+            f"{figures[peer] * 1000:6.1f} ms   ({figures[ours] / figures[peer]:.2f}x)"
+        )
+    print(
+        f"content hashing per MB (no stat cache): ours {figures['cold_ms_per_mb']:.1f} ms/MB   "
+        f"git hash-object {figures['git_hash_ms_per_mb']:.1f} ms/MB"
+    )
 
 
 if __name__ == "__main__":

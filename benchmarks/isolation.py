@@ -26,8 +26,9 @@ IDENTITY = ["-c", "user.name=bench", "-c", "user.email=bench@localhost"]
 
 
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *IDENTITY, *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        ["git", *IDENTITY, *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout
 
 
 def make_repository(root: Path, files: int) -> None:
@@ -73,7 +74,9 @@ def main() -> None:
                 workspace = iso.workspace(name)
                 made.append(time.perf_counter() - start)
                 target = workspace / f"pkg{i % 100:02d}" / f"module{i:04d}.py"
-                target.write_text(target.read_text() + f"\n\ndef added_by_{name}():\n    return {i}\n")
+                target.write_text(
+                    target.read_text() + f"\n\ndef added_by_{name}():\n    return {i}\n"
+                )
                 iso.commit_task(name)
             for name in names:
                 start = time.perf_counter()
@@ -95,8 +98,9 @@ def main() -> None:
         with timer() as peer_merge_s:
             for name in changed:
                 git(peer_tree, "merge", "-q", "--no-edit", f"br/bench/{name}")
-        assert git(peer_tree, "rev-parse", "HEAD^{tree}") == git(root, "rev-parse",
-                                                                 f"{iso.integration()}^{{tree}}")
+        assert git(peer_tree, "rev-parse", "HEAD^{tree}") == git(
+            root, "rev-parse", f"{iso.integration()}^{{tree}}"
+        )
         with timer() as land_s:
             landed = iso.land()
         assert len(landed.written) == args.tasks
@@ -104,14 +108,18 @@ def main() -> None:
 
     print(f"isolation on a {args.files}-file repository ({os.cpu_count()} CPUs)")
     print(f"  snapshot of the current tree (20 edited, 50 untracked files): {snapshot_s():.3f} s")
-    print(f"  worktree per task, {args.tasks} tasks two at a time: buildrunner mean "
-          f"{statistics.mean(made):.3f} s, median {statistics.median(made):.3f} s "
-          f"(first two, made new: {made[0]:.3f} s, {made[1]:.3f} s; the rest reuse a finished "
-          f"task's worktree; target < 1 s) | `git worktree add` alone: mean "
-          f"{statistics.mean(plain):.3f} s, median {statistics.median(plain):.3f} s")
-    print(f"  merge-back of {len(merges)} non-conflicting task changes: buildrunner "
-          f"{sum(merges):.3f} s in all, p90 {percentile(merges, 0.9):.3f} s each (target < 2 s) | "
-          f"`git merge` of the same branches in a worktree: {peer_merge_s():.3f} s")
+    print(
+        f"  worktree per task, {args.tasks} tasks two at a time: buildrunner mean "
+        f"{statistics.mean(made):.3f} s, median {statistics.median(made):.3f} s "
+        f"(first two, made new: {made[0]:.3f} s, {made[1]:.3f} s; the rest reuse a finished "
+        f"task's worktree; target < 1 s) | `git worktree add` alone: mean "
+        f"{statistics.mean(plain):.3f} s, median {statistics.median(plain):.3f} s"
+    )
+    print(
+        f"  merge-back of {len(merges)} non-conflicting task changes: buildrunner "
+        f"{sum(merges):.3f} s in all, p90 {percentile(merges, 0.9):.3f} s each (target < 2 s) | "
+        f"`git merge` of the same branches in a worktree: {peer_merge_s():.3f} s"
+    )
     print(f"  landing the {args.tasks} merged files in the working tree: {land_s():.3f} s")
 
 

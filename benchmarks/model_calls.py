@@ -168,8 +168,13 @@ def main() -> None:
         f"(retry-after {RETRY_AFTER_S:g} s) and 500 {SERVER_ERROR:.0%} per request; {tasks} "
         f"three-turn tasks; both variants: Opus, then Sonnet"
     )
-    print(f"{'':40} {'succeeded':>10} {'requests/task':>14} {'wait s/task':>12} {'wall s/task':>12}")
-    variants = (("peer", "SDK defaults (2 retries) + same fallback"), ("ours", "ours (policy + fallback)"))
+    print(
+        f"{'':40} {'succeeded':>10} {'requests/task':>14} {'wait s/task':>12} {'wall s/task':>12}"
+    )
+    variants = (
+        ("peer", "SDK defaults (2 retries) + same fallback"),
+        ("ours", "ours (policy + fallback)"),
+    )
     for variant, label in variants:
         figures = run_tasks(variant, tasks, args.seed)
         n = figures["tasks"]

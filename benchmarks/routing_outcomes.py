@@ -209,7 +209,12 @@ def real_command(rows: Sequence[Row], *, has_checks: bool) -> dict[str, list[str
         return {line["id"]: line["ladder"] for line in lines}
 
 
-PEER_TIERS = {"SIMPLE": "fast", "MEDIUM": "balanced", "COMPLEX": "advanced", "REASONING": "advanced"}
+PEER_TIERS = {
+    "SIMPLE": "fast",
+    "MEDIUM": "balanced",
+    "COMPLEX": "advanced",
+    "REASONING": "advanced",
+}
 
 
 def lineup_results(rows: Sequence[Row], lineup: Lineup, estimates: Mapping[str, Estimate],
@@ -246,8 +251,11 @@ def lineup_results(rows: Sequence[Row], lineup: Lineup, estimates: Mapping[str, 
             )
     if peer is not None:
         peer_tiers = peer["tiers"]
-        add("LiteLLM complexity router (its tiers -> ours)",
-            simulate(rows, lineup, lambda r: [tier(PEER_TIERS[peer_tiers[r["id"]]])]), "peer")
+        add(
+            "LiteLLM complexity router (its tiers -> ours)",
+            simulate(rows, lineup, lambda r: [tier(PEER_TIERS[peer_tiers[r["id"]]])]),
+            "peer",
+        )
     selector = Selector(lineup, estimates)
     policy = load_policy()
     cv = {"folds": args.folds, "repeats": args.repeats}
@@ -409,8 +417,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print("\nrouting decision overhead per task (in process, dev task texts):")
     for name, figures in timings.items():
-        print(f"  {name:42} median {figures['median_ms']:6.2f} ms wall, "
-              f"{figures['cpu_median_ms']:6.2f} ms CPU; p95 {figures['p95_ms']:6.2f} ms wall")
+        print(
+            f"  {name:42} median {figures['median_ms']:6.2f} ms wall, "
+            f"{figures['cpu_median_ms']:6.2f} ms CPU; p95 {figures['p95_ms']:6.2f} ms wall"
+        )
     if peer is None:
         print("  LiteLLM: not measured (could not install or run it here)")
     return 0

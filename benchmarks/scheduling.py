@@ -97,7 +97,9 @@ def main() -> None:
     print(f"  buildrunner (local backend): {rate:8.1f} tasks/s  ({_runs(rates)})")
     if peers:
         peer_rate = statistics.median(peers)
-        print(f"  ray (local, {args.workers} CPUs):        {peer_rate:8.1f} tasks/s  ({_runs(peers)})")
+        print(
+            f"  ray (local, {args.workers} CPUs):        {peer_rate:8.1f} tasks/s  ({_runs(peers)})"
+        )
         print(f"  ratio ours/ray: {rate / peer_rate:.2f}")
     else:
         print(f"  ray (local, {args.workers} CPUs):           n/a")

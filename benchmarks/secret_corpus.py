@@ -43,14 +43,24 @@ class Tokens:
     def jwt(self) -> str:
         def part(obj: dict[str, object]) -> str:
             return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
         head = part({"alg": self.rng.choice(["HS256", "RS256"]), "typ": "JWT"})
-        body = part({"sub": str(self.rng.randint(1000, 99999)), "role": "service", "iat": 1718000000 + self.rng.randint(0, 10**6)})
+        body = part(
+            {
+                "sub": str(self.rng.randint(1000, 99999)),
+                "role": "service",
+                "iat": 1718000000 + self.rng.randint(0, 10**6),
+            }
+        )
         return f"{head}.{body}.{self.s(43, ALNUM + '-_')}"
 
     def pem(self, kind: str) -> list[str]:
         lines = [f"-----BEGIN {kind}PRIVATE KEY-----"]
         lines += [self.s(64, ALNUM + "+/") for _ in range(self.rng.randint(6, 12))]
-        lines += [self.s(self.rng.randint(20, 60), ALNUM + "+/") + "==", f"-----END {kind}PRIVATE KEY-----"]
+        lines += [
+            self.s(self.rng.randint(20, 60), ALNUM + "+/") + "==",
+            f"-----END {kind}PRIVATE KEY-----",
+        ]
         return lines
 
     def password(self) -> str:
@@ -111,7 +121,7 @@ FILLER = {
     ],
     ".js": [
         "function debounce(fn, ms) {\n  let timer;\n  return (...args) => {\n    clearTimeout(timer);\n    timer = setTimeout(() => fn(...args), ms);\n  };\n}\n",
-        "export default function Cart({ items }) {\n  const total = items.reduce((sum, item) => sum + item.price * item.qty, 0);\n  return <div className=\"cart\">Total: {formatMoney(total)}</div>;\n}\n",
+        'export default function Cart({ items }) {\n  const total = items.reduce((sum, item) => sum + item.price * item.qty, 0);\n  return <div className="cart">Total: {formatMoney(total)}</div>;\n}\n',
         "router.get('/health', (req, res) => res.json({ status: 'ok', uptime: process.uptime() }));\n",
         "export async function fetchUser(id) {\n  const res = await fetch(`/api/users/${id}`, { headers: { Authorization: `Bearer ${token}` } });\n  return res.json();\n}\n",
         "const apiKey = process.env.STRIPE_SECRET_KEY;\nconst client = new Stripe(apiKey, { apiVersion: '2023-10-16' });\n",
@@ -119,8 +129,8 @@ FILLER = {
         "const tokens = text.split(/\\s+/).filter(Boolean);\nconsole.log(`parsed ${tokens.length} tokens`);\n",
     ],
     ".go": [
-        "func Connect(dsn string) (*sql.DB, error) {\n\tdb, err := sql.Open(\"postgres\", dsn)\n\tif err != nil {\n\t\treturn nil, err\n\t}\n\treturn db, nil\n}\n",
-        "token := os.Getenv(\"GITHUB_TOKEN\")\nclient := github.NewClient(nil).WithAuthToken(token)\n",
+        'func Connect(dsn string) (*sql.DB, error) {\n\tdb, err := sql.Open("postgres", dsn)\n\tif err != nil {\n\t\treturn nil, err\n\t}\n\treturn db, nil\n}\n',
+        'token := os.Getenv("GITHUB_TOKEN")\nclient := github.NewClient(nil).WithAuthToken(token)\n',
     ],
     ".yaml": [
         "replicas: 3\nimage: registry.internal/app:1.4.2\nresources:\n  limits:\n    memory: 512Mi\n",
@@ -160,13 +170,18 @@ DECOYS = [
     'jwt_example = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"',
     'client_id = "{uuid}"',
     'SECRET_KEY = "REPLACE_ME"',
-    'export NPM_TOKEN=${{NPM_TOKEN}}',
+    "export NPM_TOKEN=${{NPM_TOKEN}}",
     'private_key_path = "/etc/ssl/private/server.key"',
 ]
 
 # (file suffix, line template) for positives; {v} is the secret, {V} an upper-case env name.
 POSITIVE_FORMS = {
-    ".py": ['{name} = "{v}"', "client = Client(api_key='{v}')", '    "{name}": "{v}",', 'os.environ.setdefault("{NAME}", "{v}")'],
+    ".py": [
+        '{name} = "{v}"',
+        "client = Client(api_key='{v}')",
+        '    "{name}": "{v}",',
+        'os.environ.setdefault("{NAME}", "{v}")',
+    ],
     ".js": ['const {name} = "{v}";', "  {name}: '{v}',", "export const {NAME} = `{v}`;"],
     ".ts": ['const {name}: string = "{v}";', '  {name}: "{v}",'],
     ".go": ['const {name} = "{v}"', '\t{Name}: "{v}",'],
@@ -180,15 +195,37 @@ POSITIVE_FORMS = {
     ".tf": ['  {name} = "{v}"'],
 }
 NAMES = {
-    "aws_id": "aws_access_key_id", "aws_secret": "aws_secret_access_key", "github": "github_token",
-    "github_pat": "gh_token", "gitlab": "gitlab_token", "npm": "npm_token", "pypi": "pypi_password",
-    "hf": "hf_token", "twilio": "twilio_api_key", "sendgrid": "sendgrid_api_key", "mailgun": "mailgun_api_key",
-    "discord": "discord_bot_token", "digitalocean": "do_token", "shopify": "shopify_access_token",
-    "datadog": "datadog_api_key", "telegram": "telegram_bot_token", "slack": "slack_bot_token",
-    "stripe": "stripe_secret_key", "google": "google_maps_key", "anthropic": "anthropic_api_key",
-    "openai": "openai_api_key", "heroku": "heroku_api_key", "notion": "notion_token", "linear": "linear_key",
-    "doppler": "doppler_token", "databricks": "databricks_token", "vault": "vault_token",
-    "sentry": "sentry_token", "groq": "groq_api_key", "jwt": "service_jwt", "password": "db_password",
+    "aws_id": "aws_access_key_id",
+    "aws_secret": "aws_secret_access_key",
+    "github": "github_token",
+    "github_pat": "gh_token",
+    "gitlab": "gitlab_token",
+    "npm": "npm_token",
+    "pypi": "pypi_password",
+    "hf": "hf_token",
+    "twilio": "twilio_api_key",
+    "sendgrid": "sendgrid_api_key",
+    "mailgun": "mailgun_api_key",
+    "discord": "discord_bot_token",
+    "digitalocean": "do_token",
+    "shopify": "shopify_access_token",
+    "datadog": "datadog_api_key",
+    "telegram": "telegram_bot_token",
+    "slack": "slack_bot_token",
+    "stripe": "stripe_secret_key",
+    "google": "google_maps_key",
+    "anthropic": "anthropic_api_key",
+    "openai": "openai_api_key",
+    "heroku": "heroku_api_key",
+    "notion": "notion_token",
+    "linear": "linear_key",
+    "doppler": "doppler_token",
+    "databricks": "databricks_token",
+    "vault": "vault_token",
+    "sentry": "sentry_token",
+    "groq": "groq_api_key",
+    "jwt": "service_jwt",
+    "password": "db_password",
     "secret": "webhook_secret",
 }
 
@@ -198,7 +235,9 @@ def _camel(name: str) -> str:
     return head + "".join(p.capitalize() for p in rest)
 
 
-def build_corpus(root: Path, seed: int = 7, files: int = 600, filler_kb: int = 6) -> set[tuple[str, int]]:
+def build_corpus(
+    root: Path, seed: int = 7, files: int = 600, filler_kb: int = 6
+) -> set[tuple[str, int]]:
     """Write the corpus; return the ground truth {(relative path, line)}."""
     rng = random.Random(seed)
     tokens = Tokens(rng)
@@ -209,7 +248,9 @@ def build_corpus(root: Path, seed: int = 7, files: int = 600, filler_kb: int = 6
     kinds = sorted(catalogue)
     for index in range(files):
         suffix = rng.choice(sorted(POSITIVE_FORMS))
-        folder = rng.choice(["src", "config", "deploy", "scripts", "services/api", "web/app", "infra"])
+        folder = rng.choice(
+            ["src", "config", "deploy", "scripts", "services/api", "web/app", "infra"]
+        )
         name = f"{folder}/{rng.choice(['settings', 'client', 'main', 'app', 'deploy', 'config', 'secrets'])}_{index}{suffix}"
         if suffix == ".env":
             name = f"{folder}/.env.{rng.choice(['local', 'production', 'staging'])}_{index}"
@@ -236,27 +277,44 @@ def build_corpus(root: Path, seed: int = 7, files: int = 600, filler_kb: int = 6
     return truth
 
 
-def _positive(lines: list[str], truth: set[tuple[str, int]], path: str, suffix: str, kind: str,
-              catalogue: dict[str, Callable[[], str]], rng: random.Random, tokens: Tokens) -> None:
+def _positive(
+    lines: list[str],
+    truth: set[tuple[str, int]],
+    path: str,
+    suffix: str,
+    kind: str,
+    catalogue: dict[str, Callable[[], str]],
+    rng: random.Random,
+    tokens: Tokens,
+) -> None:
     if kind in {"discord", "twilio"}:  # their formats need the provider's name nearby
         lines.append(f"# {kind} integration")
     name = NAMES[kind]
     form = rng.choice(POSITIVE_FORMS[suffix])
     value = catalogue[kind]()
-    line = form.format(name=_camel(name) if suffix in {".js", ".ts", ".java"} else name, NAME=name.upper(),
-                       Name=_camel(name)[0].upper() + _camel(name)[1:], v=value)
+    line = form.format(
+        name=_camel(name) if suffix in {".js", ".ts", ".java"} else name,
+        NAME=name.upper(),
+        Name=_camel(name)[0].upper() + _camel(name)[1:],
+        v=value,
+    )
     lines.append(line)
     truth.add((path, len(lines)))
 
 
 def _decoy(rng: random.Random, tokens: Tokens) -> str:
     return rng.choice(DECOYS).format(
-        sha=tokens.s(40, HEX), sha256=tokens.s(64, HEX), uuid=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-        b64=tokens.s(86, ALNUM + "+/"), alnum=tokens.s(24),
+        sha=tokens.s(40, HEX),
+        sha256=tokens.s(64, HEX),
+        uuid=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        b64=tokens.s(86, ALNUM + "+/"),
+        alnum=tokens.s(24),
     )
 
 
-def _special_files(root: Path, rng: random.Random, tokens: Tokens, truth: set[tuple[str, int]]) -> None:
+def _special_files(
+    root: Path, rng: random.Random, tokens: Tokens, truth: set[tuple[str, int]]
+) -> None:
     """Formats that need whole files: PEM keys, service-account JSON, lock files, minified code."""
     for i, kind in enumerate(["RSA ", "EC ", "OPENSSH ", ""]):
         path = f"keys/deploy_{i}.pem"
@@ -264,8 +322,13 @@ def _special_files(root: Path, rng: random.Random, tokens: Tokens, truth: set[tu
         (root / path).write_text("\n".join(tokens.pem(kind)) + "\n")
         truth.add((path, 1))
     pem = "\\n".join(tokens.pem(""))
-    service = {"type": "service_account", "project_id": "shop-prod-4411", "private_key_id": tokens.s(40, HEX),
-               "private_key": pem, "client_email": "deployer@shop-prod-4411.iam.gserviceaccount.com"}
+    service = {
+        "type": "service_account",
+        "project_id": "shop-prod-4411",
+        "private_key_id": tokens.s(40, HEX),
+        "private_key": pem,
+        "client_email": "deployer@shop-prod-4411.iam.gserviceaccount.com",
+    }
     (root / "config" / "gcp-key.json").parent.mkdir(parents=True, exist_ok=True)
     (root / "config" / "gcp-key.json").write_text(json.dumps(service, indent=2) + "\n")
     truth.add(("config/gcp-key.json", 5))
@@ -281,12 +344,24 @@ def _special_files(root: Path, rng: random.Random, tokens: Tokens, truth: set[tu
     truth.add(("config/database.yml", 2))
     hook = f"https://hooks.slack.com/services/T{tokens.s(8, string.ascii_uppercase + string.digits)}/B{tokens.s(8, string.ascii_uppercase + string.digits)}/{tokens.s(24)}"
     (root / "scripts" / "notify.sh").parent.mkdir(parents=True, exist_ok=True)
-    (root / "scripts" / "notify.sh").write_text(f"#!/bin/sh\ncurl -X POST -d \"$1\" {hook}\n")
+    (root / "scripts" / "notify.sh").write_text(f'#!/bin/sh\ncurl -X POST -d "$1" {hook}\n')
     truth.add(("scripts/notify.sh", 2))
-    lock = {"name": "web", "lockfileVersion": 3, "packages": {
-        f"node_modules/pkg{i}": {"version": f"1.{i}.0", "resolved": f"https://registry.npmjs.org/pkg{i}/-/pkg{i}-1.{i}.0.tgz",
-                                  "integrity": "sha512-" + tokens.s(86, ALNUM + "+/") + "=="} for i in range(300)}}
+    lock = {
+        "name": "web",
+        "lockfileVersion": 3,
+        "packages": {
+            f"node_modules/pkg{i}": {
+                "version": f"1.{i}.0",
+                "resolved": f"https://registry.npmjs.org/pkg{i}/-/pkg{i}-1.{i}.0.tgz",
+                "integrity": "sha512-" + tokens.s(86, ALNUM + "+/") + "==",
+            }
+            for i in range(300)
+        },
+    }
     (root / "web").mkdir(parents=True, exist_ok=True)
     (root / "web" / "package-lock.json").write_text(json.dumps(lock, indent=2))
-    minified = ";".join(f"var {tokens.s(2, string.ascii_lowercase)}=function(t,e){{return t.token=e.key||\"{tokens.s(12)}\"}}" for _ in range(400))
+    minified = ";".join(
+        f'var {tokens.s(2, string.ascii_lowercase)}=function(t,e){{return t.token=e.key||"{tokens.s(12)}"}}'
+        for _ in range(400)
+    )
     (root / "web" / "vendor.min.js").write_text(minified + "\n")

@@ -274,17 +274,27 @@ def _fill(kind: str, tokens: Tokens, rng: random.Random) -> str:
     catalogue = tokens.catalogue()
     special = {
         "password": tokens.password,
-        "hex32": lambda: s(32, HEX), "hex40": lambda: s(40, HEX), "hex64": lambda: s(64, HEX),
-        "sha": lambda: s(40, HEX), "sha256": lambda: s(64, HEX),
+        "hex32": lambda: s(32, HEX),
+        "hex40": lambda: s(40, HEX),
+        "hex64": lambda: s(64, HEX),
+        "sha": lambda: s(40, HEX),
+        "sha256": lambda: s(64, HEX),
         "uuid": lambda: str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         "envref": lambda: "${POSTGRES_PASSWORD}",
         "django": lambda: s(50, ALNUM + "!@#%^&*(-_=+)"),
         "b64_48": lambda: s(64, ALNUM + "+/"),
-        "b64": lambda: s(120, ALNUM + "+/"), "b64short": lambda: s(40, ALNUM + "+/"),
+        "b64": lambda: s(120, ALNUM + "+/"),
+        "b64short": lambda: s(40, ALNUM + "+/"),
         "azure_key": lambda: s(86, ALNUM + "+/") + "==",
-        "slack_webhook": lambda: f"https://hooks.slack.com/services/T{s(8, string.ascii_uppercase)}/B{s(9, string.ascii_uppercase)}/{s(24)}",
-        "discord_webhook": lambda: f"https://discord.com/api/webhooks/{rng.randint(10**17, 10**18)}/{s(68, ALNUM + '-_')}",
-        "jwt_example": lambda: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+        "slack_webhook": lambda: (
+            f"https://hooks.slack.com/services/T{s(8, string.ascii_uppercase)}/B{s(9, string.ascii_uppercase)}/{s(24)}"
+        ),
+        "discord_webhook": lambda: (
+            f"https://discord.com/api/webhooks/{rng.randint(10**17, 10**18)}/{s(68, ALNUM + '-_')}"
+        ),
+        "jwt_example": lambda: (
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+        ),
         "pem": lambda: "\n".join(tokens.pem("OPENSSH ")),
     }
     return (special.get(kind) or catalogue[kind])()
@@ -320,15 +330,34 @@ def _built(name: str, tokens: Tokens, rng: random.Random) -> tuple[str, list[int
     import json
 
     if name.endswith("gcp.json"):
-        key = {"type": "service_account", "project_id": "orders-prod", "private_key_id": tokens.s(40, HEX),
-               "private_key": "\n".join(tokens.pem("")) + "\n",
-               "client_email": "orders@orders-prod.iam.gserviceaccount.com", "client_id": str(rng.randint(10**20, 10**21))}
+        key = {
+            "type": "service_account",
+            "project_id": "orders-prod",
+            "private_key_id": tokens.s(40, HEX),
+            "private_key": "\n".join(tokens.pem("")) + "\n",
+            "client_email": "orders@orders-prod.iam.gserviceaccount.com",
+            "client_id": str(rng.randint(10**20, 10**21)),
+        }
         return json.dumps(key, indent=2) + "\n", [5]
     if name.endswith(".min.js"):
-        parts = [f'function {tokens.s(2, string.ascii_lowercase)}(e,t){{var n=e.password||t.token;return n&&n.length>8?"{tokens.s(16)}":null}}'
-                 for _ in range(300)]
-        parts.append('var cfg={apiKey:"AIzaSyDUMMY_KEY_FOR_DOCS_xxxxxxxxxxxxx",sha:"' + tokens.s(40, HEX) + '"}')
+        parts = [
+            f'function {tokens.s(2, string.ascii_lowercase)}(e,t){{var n=e.password||t.token;return n&&n.length>8?"{tokens.s(16)}":null}}'
+            for _ in range(300)
+        ]
+        parts.append(
+            'var cfg={apiKey:"AIzaSyDUMMY_KEY_FOR_DOCS_xxxxxxxxxxxxx",sha:"'
+            + tokens.s(40, HEX)
+            + '"}'
+        )
         return ";".join(parts) + "\n", []
-    packages = {f"node_modules/p{i}": {"version": "1.0.0", "integrity": "sha512-" + tokens.s(86, ALNUM + "+/") + "==",
-                                      "resolved": f"https://registry.npmjs.org/p{i}/-/p{i}-1.0.0.tgz"} for i in range(80)}
-    return json.dumps({"name": "orders", "lockfileVersion": 3, "packages": packages}, indent=2) + "\n", []
+    packages = {
+        f"node_modules/p{i}": {
+            "version": "1.0.0",
+            "integrity": "sha512-" + tokens.s(86, ALNUM + "+/") + "==",
+            "resolved": f"https://registry.npmjs.org/p{i}/-/p{i}-1.0.0.tgz",
+        }
+        for i in range(80)
+    }
+    return json.dumps(
+        {"name": "orders", "lockfileVersion": 3, "packages": packages}, indent=2
+    ) + "\n", []

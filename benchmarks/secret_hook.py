@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-CODE = '''import os
+CODE = """import os
 from dataclasses import dataclass
 
 
@@ -38,11 +38,19 @@ def load(path: str) -> dict[str, str]:
             key, _, value = line.partition("=")
             values[key.strip()] = value.strip()
     return values
-'''
+"""
 
 # Like a user's machine: bytecode caches allowed (this workplace sets PYTHONDONTWRITEBYTECODE).
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-GIT = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com", "-c", "commit.gpgsign=false"]
+GIT = [
+    "git",
+    "-c",
+    "user.name=bench",
+    "-c",
+    "user.email=bench@example.com",
+    "-c",
+    "commit.gpgsign=false",
+]
 
 
 def timed(command: list[str], cwd: Path, cpu: list[float] | None = None) -> float:
@@ -55,8 +63,15 @@ def timed(command: list[str], cwd: Path, cpu: list[float] | None = None) -> floa
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed: {result.stderr.decode(errors='replace')}")
     if cpu is not None:
-        cpu.append((after.children_user - before.children_user
-                    + after.children_system - before.children_system) * 1000)
+        cpu.append(
+            (
+                after.children_user
+                - before.children_user
+                + after.children_system
+                - before.children_system
+            )
+            * 1000
+        )
     return elapsed
 
 
@@ -74,8 +89,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         repo = Path(tmp)
         subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
-        subprocess.run([sys.executable, "-m", "buildrunner", "security", "hooks", "install"], cwd=repo,
-                       check=True, capture_output=True, env=ENV)
+        subprocess.run(
+            [sys.executable, "-m", "buildrunner", "security", "hooks", "install"],
+            cwd=repo,
+            check=True,
+            capture_output=True,
+            env=ENV,
+        )
         stage_changes(repo, args.files, 0)
         timed([*GIT, "commit", "-q", "-m", "warm"], repo)  # writes .pyc files, warms the page cache
         plain: list[float] = []
@@ -87,21 +107,31 @@ def main() -> None:
         for round_ in range(1, args.runs + 1):
             stage_changes(repo, args.files, round_ * 2)
             check_only.append(timed([sys.executable, "-m", "buildrunner.security.precommit"], repo))
-            plain.append(timed([*GIT, "commit", "-q", "--no-verify", "-m", f"plain {round_}"], repo,
-                               plain_cpu))
+            plain.append(
+                timed(
+                    [*GIT, "commit", "-q", "--no-verify", "-m", f"plain {round_}"], repo, plain_cpu
+                )
+            )
             stage_changes(repo, args.files, round_ * 2 + 1)
             hooked.append(timed([*GIT, "commit", "-q", "-m", f"hooked {round_}"], repo, hooked_cpu))
-        bare = statistics.median(timed([sys.executable, "-c", "pass"], repo, bare_cpu)
-                                 for _ in range(args.runs))
+        bare = statistics.median(
+            timed([sys.executable, "-c", "pass"], repo, bare_cpu) for _ in range(args.runs)
+        )
     median = statistics.median
     git_alone, with_hook = median(plain), median(hooked)
     print(f"{args.files}-file commit, median of {args.runs}:            wall      CPU")
     print(f"  git commit --no-verify (git alone)   {git_alone:7.0f} ms {median(plain_cpu):6.0f} ms")
-    print(f"  git commit with BuildRunner's hook   {with_hook:7.0f} ms {median(hooked_cpu):6.0f} ms")
-    print(f"  added by the hook                    {with_hook - git_alone:7.0f} ms "
-          f"{median(hooked_cpu) - median(plain_cpu):6.0f} ms   (target < 100 ms, quiet machine)")
-    print(f"  reference: the check alone {median(check_only):.0f} ms; python -c pass {bare:.0f} ms wall, "
-          f"{median(bare_cpu):.0f} ms CPU; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"  git commit with BuildRunner's hook   {with_hook:7.0f} ms {median(hooked_cpu):6.0f} ms"
+    )
+    print(
+        f"  added by the hook                    {with_hook - git_alone:7.0f} ms "
+        f"{median(hooked_cpu) - median(plain_cpu):6.0f} ms   (target < 100 ms, quiet machine)"
+    )
+    print(
+        f"  reference: the check alone {median(check_only):.0f} ms; python -c pass {bare:.0f} ms wall, "
+        f"{median(bare_cpu):.0f} ms CPU; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
 
 
 if __name__ == "__main__":

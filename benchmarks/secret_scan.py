@@ -42,8 +42,12 @@ def peer_bin(name: str, command: str) -> Path | None:
     print(f"installing {PEERS[name]} into {venv} ...", file=sys.stderr)
     try:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", PEERS[name]], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [str(venv / "bin" / "pip"), "install", "-q", PEERS[name]],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     except subprocess.CalledProcessError:
         print(f"  could not install {PEERS[name]}; skipping it", file=sys.stderr)
         return None
@@ -52,10 +56,24 @@ def peer_bin(name: str, command: str) -> Path | None:
 
 def run_ours(root: Path, report: Path) -> list[Span]:
     subprocess.run(
-        [sys.executable, "-m", "buildrunner", "security", "scan", str(root), "--no-sql", "--format", "json",
-         "--output", str(report)],
-        cwd=root, env={**os.environ, "BR_PROJECT_DIR": str(root)}, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, check=False,
+        [
+            sys.executable,
+            "-m",
+            "buildrunner",
+            "security",
+            "scan",
+            str(root),
+            "--no-sql",
+            "--format",
+            "json",
+            "--output",
+            str(report),
+        ],
+        cwd=root,
+        env={**os.environ, "BR_PROJECT_DIR": str(root)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
     )
     data = json.loads(report.read_text())
     return [(f["path"], f["line"], max(f["line"], f["end_line"])) for f in data["findings"]]
@@ -63,27 +81,45 @@ def run_ours(root: Path, report: Path) -> list[Span]:
 
 def run_betterleaks(binary: Path) -> Callable[[Path, Path], list[Span]]:
     def run(root: Path, report: Path) -> list[Span]:
-        subprocess.run([str(binary), str(root), "-o", str(report), "-s", "--redact", "-l", "error"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            [str(binary), str(root), "-o", str(report), "-s", "--redact", "-l", "error"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
         data = json.loads(report.read_text())
         findings = data["findings"] if isinstance(data, dict) else data
         spans = []
         for f in findings:
             location = f.get("location", f)
-            path = Path(location.get("path") or location.get("File")).resolve().relative_to(root.resolve()).as_posix()
+            path = (
+                Path(location.get("path") or location.get("File"))
+                .resolve()
+                .relative_to(root.resolve())
+                .as_posix()
+            )
             start = location.get("start_line") or location.get("StartLine")
             spans.append((path, start, location.get("end_line") or start))
         return spans
+
     return run
 
 
 def run_detect_secrets(binary: Path) -> Callable[[Path, Path], list[Span]]:
     def run(root: Path, report: Path) -> list[Span]:
-        out = subprocess.run([str(binary), "scan", "--all-files"], cwd=root, capture_output=True, text=True,
-                             check=False)
+        out = subprocess.run(
+            [str(binary), "scan", "--all-files"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         report.write_text(out.stdout)
         results = json.loads(out.stdout or "{}").get("results", {})
-        return [(path, r["line_number"], r["line_number"]) for path, rs in results.items() for r in rs]
+        return [
+            (path, r["line_number"], r["line_number"]) for path, rs in results.items() for r in rs
+        ]
+
     return run
 
 
@@ -113,7 +149,9 @@ def corpus_bytes(root: Path) -> int:
 def build_speed_corpus(root: Path, megabytes: float) -> None:
     """Real source code (this Python's standard library) plus 20% keyword-dense synthetic files."""
     synthetic = megabytes * 0.2
-    build_corpus(root / "synthetic", seed=99, files=max(20, int(synthetic * 1e6 / 10_000)), filler_kb=20)
+    build_corpus(
+        root / "synthetic", seed=99, files=max(20, int(synthetic * 1e6 / 10_000)), filler_kb=20
+    )
     budget = int((megabytes - synthetic) * 1e6)
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     copied = 0
@@ -152,10 +190,16 @@ def timed(run: Callable[[Path, Path], list[Span]], root: Path, report: Path, rep
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="~10 MB speed corpus, fewer repeats")
-    parser.add_argument("--size-mb", type=float, default=None, help="speed corpus size (default 50)")
+    parser.add_argument(
+        "--size-mb", type=float, default=None, help="speed corpus size (default 50)"
+    )
     parser.add_argument("--no-peers", action="store_true", help="measure BuildRunner only")
-    parser.add_argument("--detect-secrets-mb", type=float, default=None,
-                        help="sample size for detect-secrets' throughput (it runs ~0.3 MB/s)")
+    parser.add_argument(
+        "--detect-secrets-mb",
+        type=float,
+        default=None,
+        help="sample size for detect-secrets' throughput (it runs ~0.3 MB/s)",
+    )
     args = parser.parse_args()
     size = args.size_mb or (10.0 if args.quick else 50.0)
     ds_size = args.detect_secrets_mb or (1.0 if args.quick else 3.0)
@@ -181,7 +225,10 @@ def accuracy(tools: dict[str, Callable[[Path, Path], list[Span]]], work: Path) -
     first = work / "accuracy-files"
     corpora["files (mixed code/config, decoys)"] = (first, build_corpus(first, seed=7, files=600))
     second = work / "accuracy-projects"
-    corpora["projects (compose, k8s, CI, Django, ...)"] = (second, build_project_corpus(second, seed=11, copies=8))
+    corpora["projects (compose, k8s, CI, Django, ...)"] = (
+        second,
+        build_project_corpus(second, seed=11, copies=8),
+    )
     print("\nAccuracy (per file+line; a planted secret is found when a finding's lines cover it)")
     print(f"{'corpus':42} {'tool':15} {'precision':>9} {'recall':>7} {'F1':>6} {'FP':>5} {'FN':>5}")
     for label, (root, truth) in corpora.items():
@@ -192,8 +239,13 @@ def accuracy(tools: dict[str, Callable[[Path, Path], list[Span]]], work: Path) -
         print(f"{'':42} ({len(truth)} planted secrets)")
 
 
-def speed(tools: dict[str, Callable[[Path, Path], list[Span]]], work: Path, size: float, ds_size: float,
-          repeat: int) -> None:
+def speed(
+    tools: dict[str, Callable[[Path, Path], list[Span]]],
+    work: Path,
+    size: float,
+    ds_size: float,
+    repeat: int,
+) -> None:
     root = work / "speed"
     build_speed_corpus(root, size)
     total = corpus_bytes(root)
@@ -204,7 +256,9 @@ def speed(tools: dict[str, Callable[[Path, Path], list[Span]]], work: Path, size
     print(f"{'tool':15} {'corpus MB':>9} {'seconds':>8} {'MB/s':>8}")
     figures = {}
     for name, run in tools.items():
-        target, nbytes, runs = (sample, sample_total, 1) if name == "detect-secrets" else (root, total, repeat)
+        target, nbytes, runs = (
+            (sample, sample_total, 1) if name == "detect-secrets" else (root, total, repeat)
+        )
         seconds = timed(run, target, work / f"{name}-speed.json", runs)
         figures[name] = nbytes / 1e6 / seconds
         print(f"{name:15} {nbytes / 1e6:9.1f} {seconds:8.2f} {figures[name]:8.2f}")

@@ -59,7 +59,9 @@ def peer_bin(name: str, package: str, executable: str) -> Path | None:
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run(
             [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", package],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
     except (subprocess.CalledProcessError, OSError) as exc:
         print(f"note: cannot install {package} ({exc}); {name} is skipped", file=sys.stderr)
@@ -87,7 +89,8 @@ def bandit(root: Path) -> Hits | None:
         return None
     result = subprocess.run(
         [str(binary), "-q", "-f", "json", "-t", "B608", "-r", str(root / "python")],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     hits: Hits = {}
     for issue in json.loads(result.stdout or "{}").get("results", []):
@@ -101,9 +104,19 @@ def ruff(root: Path) -> Hits | None:
     if binary is None:
         return None
     result = subprocess.run(
-        [str(binary), "check", "--isolated", "--select", "S608", "--output-format", "json",
-         "--exit-zero", str(root / "python")],
-        capture_output=True, text=True,
+        [
+            str(binary),
+            "check",
+            "--isolated",
+            "--select",
+            "S608",
+            "--output-format",
+            "json",
+            "--exit-zero",
+            str(root / "python"),
+        ],
+        capture_output=True,
+        text=True,
     )
     hits: Hits = {}
     for issue in json.loads(result.stdout or "[]"):
@@ -116,9 +129,19 @@ def semgrep(root: Path) -> Hits | None:
     if binary is None:
         return None
     result = subprocess.run(
-        [str(binary), "scan", "--metrics=off", "--disable-version-check", "--quiet", "--json",
-         "--config", str(HERE / "semgrep_sqli_rules.yml"), str(root)],
-        capture_output=True, text=True,
+        [
+            str(binary),
+            "scan",
+            "--metrics=off",
+            "--disable-version-check",
+            "--quiet",
+            "--json",
+            "--config",
+            str(HERE / "semgrep_sqli_rules.yml"),
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
     )
     hits: Hits = {}
     for issue in json.loads(result.stdout or "{}").get("results", []):
@@ -162,17 +185,23 @@ def _subsets(cases: list[Case], languages: tuple[str, ...]) -> list[tuple[str, l
     subsets: list[tuple[str, list[Case]]] = []
     for split, unseen in (("development", False), ("unseen", True)):
         part = [case for case in cases if case.unseen == unseen]
-        subsets += [(f"{split} {language}", [c for c in part if c.language == language])
-                    for language in languages]
+        subsets += [
+            (f"{split} {language}", [c for c in part if c.language == language])
+            for language in languages
+        ]
         subsets.append((f"{split} all (unsupported language = missed)", part))
     return subsets
 
 
 def _row(result: Score) -> dict[str, float]:
     return {
-        "precision": round(result.precision, 3), "recall": round(result.recall, 3),
-        "f1": round(result.f1, 3), "tp": result.true_positives, "fp": result.false_positives,
-        "fn": result.false_negatives, "tn": result.true_negatives,
+        "precision": round(result.precision, 3),
+        "recall": round(result.recall, 3),
+        "f1": round(result.f1, 3),
+        "tp": result.true_positives,
+        "fp": result.false_positives,
+        "fn": result.false_negatives,
+        "tn": result.true_negatives,
     }
 
 
@@ -193,8 +222,10 @@ def main() -> None:
         for subset, row in rows.items():
             if subset.startswith("_"):
                 continue
-            print(f"{tool:<24} {subset:<44} {row['precision']:>5.2f} {row['recall']:>5.2f} "
-                  f"{row['f1']:>5.2f} {row['tp']:>3} {row['fp']:>3} {row['fn']:>3}")
+            print(
+                f"{tool:<24} {subset:<44} {row['precision']:>5.2f} {row['recall']:>5.2f} "
+                f"{row['f1']:>5.2f} {row['tp']:>3} {row['fp']:>3} {row['fn']:>3}"
+            )
 
 
 if __name__ == "__main__":

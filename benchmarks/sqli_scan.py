@@ -49,7 +49,7 @@ def find_{name}(conn: sqlite3.Connection, key: str) -> list[Any]:
     cur.execute("SELECT * FROM {table} WHERE key = ?", (key,))
     return cur.fetchall()
 ''',
-    '''
+    """
 
 def search_{name}(conn: sqlite3.Connection, term: str, order: str = "id") -> list[Any]:
     if order not in ALLOWED:
@@ -57,14 +57,14 @@ def search_{name}(conn: sqlite3.Connection, term: str, order: str = "id") -> lis
     query = f"SELECT * FROM {{TABLE}} WHERE title LIKE ? ORDER BY {{order}}"
     log.debug("query %s", query)
     return conn.execute(query, (f"%{{term}}%",)).fetchall()
-''',
-    '''
+""",
+    """
 
 def unsafe_{name}(cur: Any, value: str) -> None:
     sql = "UPDATE {table} SET state = '" + value + "' WHERE id = 1"
     cur.execute(sql)
-''',
-    '''
+""",
+    """
 
 @dataclass
 class {cls}:
@@ -80,8 +80,8 @@ class {cls}:
 
     def score(self, weights: dict[str, float]) -> float:
         return sum(weights.get(tag, 0.0) for tag in self.tags) / max(len(self.tags), 1)
-''',
-    '''
+""",
+    """
 
 def paginate_{name}(conn: sqlite3.Connection, page: int, size: int = 50) -> list[Any]:
     clauses = []
@@ -93,8 +93,8 @@ def paginate_{name}(conn: sqlite3.Connection, page: int, size: int = 50) -> list
     return conn.execute(
         f"SELECT * FROM {{TABLE}} WHERE {{where}} LIMIT {{int(size)}}", params
     ).fetchall()
-''',
-    '''
+""",
+    """
 
 def transform_{name}(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
     grouped: dict[str, list[Any]] = {{}}
@@ -105,31 +105,31 @@ def transform_{name}(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
         items.sort(key=lambda item: (item.get("rank", 0), item.get("name", "")))
         log.info("group %s has %d items", key, len(items))
     return grouped
-''',
+""",
 ]
 
-JS_HEADER = '''// {doc}
+JS_HEADER = """// {doc}
 const {{ Pool }} = require("pg");
 const pool = new Pool();
 const TABLE = "{table}";
 const SORTABLE = ["id", "name", "created_at"];
-'''
+"""
 
 JS_BLOCKS = [
-    '''
+    """
 async function find{cls}(id) {{
   const {{ rows }} = await pool.query("SELECT * FROM {table} WHERE id = $1", [id]);
   return rows[0];
 }}
-''',
-    '''
+""",
+    """
 async function search{cls}(req, res) {{
   const sort = SORTABLE.includes(req.query.sort) ? req.query.sort : "id";
   const result = await pool.query(`SELECT * FROM ${{TABLE}} ORDER BY ${{sort}} LIMIT 50`);
   res.json(result.rows);
 }}
-''',
-    '''
+""",
+    """
 async function unsafe{cls}(name) {{
   let sql = "SELECT * FROM {table} WHERE 1=1";
   if (name) {{
@@ -137,8 +137,8 @@ async function unsafe{cls}(name) {{
   }}
   return pool.query(sql);
 }}
-''',
-    '''
+""",
+    """
 class {cls}View {{
   constructor(items) {{
     this.items = items.filter((item) => item && item.visible);
@@ -154,8 +154,8 @@ class {cls}View {{
     return this.items.reduce((sum, item) => sum + (item.price || 0), 0);
   }}
 }}
-''',
-    '''
+""",
+    """
 function group{cls}(rows) {{
   const grouped = {{}};
   for (const row of rows) {{
@@ -164,7 +164,7 @@ function group{cls}(rows) {{
   }}
   return Object.entries(grouped).map(([key, items]) => ({{ key, count: items.length }}));
 }}
-''',
+""",
 ]
 
 
@@ -186,15 +186,18 @@ def generate(files: int, seed: int = 7) -> tuple[list[Path], list[Path]]:
         blocks = rng.choices(range(len(PY_BLOCKS)), k=rng.randint(8, 24))
         py_path.write_text(
             PY_HEADER.format(doc=f"Data access for {table}.", table=table)
-            + "".join(PY_BLOCKS[b].format(name=f"{index}_{n}", table=table, cls=f"{cls}{n}")
-                      for n, b in enumerate(blocks)),
+            + "".join(
+                PY_BLOCKS[b].format(name=f"{index}_{n}", table=table, cls=f"{cls}{n}")
+                for n, b in enumerate(blocks)
+            ),
             encoding="utf-8",
         )
         blocks = rng.choices(range(len(JS_BLOCKS)), k=rng.randint(8, 24))
         js_path.write_text(
             JS_HEADER.format(doc=f"Service for {table}.", table=table)
-            + "".join(JS_BLOCKS[b].format(table=table, cls=f"{cls}x{n}")
-                      for n, b in enumerate(blocks)),
+            + "".join(
+                JS_BLOCKS[b].format(table=table, cls=f"{cls}x{n}") for n, b in enumerate(blocks)
+            ),
             encoding="utf-8",
         )
     for old in DATA.glob(".generated-*"):
@@ -247,19 +250,34 @@ def main() -> None:
     js_bytes = sum(path.stat().st_size for path in js_files)
     rows: list[dict[str, object]] = []
 
-    def record(tool: str, scope: str, timing: tuple[float, float, str], count: int, size: int,
-               found: str | None = None) -> None:
+    def record(
+        tool: str,
+        scope: str,
+        timing: tuple[float, float, str],
+        count: int,
+        size: int,
+        found: str | None = None,
+    ) -> None:
         seconds, cpu, out = timing
         found = out if found is None else found
-        rows.append({
-            "tool": tool, "files": scope, "seconds": round(seconds, 3), "cpu_s": round(cpu, 3),
-            "files_per_s": round(count / seconds, 1), "mb_per_s": round(size / seconds / 1e6, 3),
-            "findings": found.strip().splitlines()[-1] if found.strip() else "",
-        })
+        rows.append(
+            {
+                "tool": tool,
+                "files": scope,
+                "seconds": round(seconds, 3),
+                "cpu_s": round(cpu, 3),
+                "files_per_s": round(count / seconds, 1),
+                "mb_per_s": round(size / seconds / 1e6, 3),
+                "findings": found.strip().splitlines()[-1] if found.strip() else "",
+            }
+        )
 
     ours = [sys.executable, "-c", _OUR_RUNNER]
-    for scope, paths, size in (("python", py_files, py_bytes), ("js/ts", js_files, js_bytes),
-                               ("python+js/ts", py_files + js_files, py_bytes + js_bytes)):
+    for scope, paths, size in (
+        ("python", py_files, py_bytes),
+        ("js/ts", js_files, js_bytes),
+        ("python+js/ts", py_files + js_files, py_bytes + js_bytes),
+    ):
         timing = best(runs, ours, "\n".join(map(str, paths)) + "\n")
         record("buildrunner", scope, timing, len(paths), size)
     bandit = peer_bin("bandit", "bandit", "bandit")
@@ -269,21 +287,43 @@ def main() -> None:
         record("bandit B608", "python", timing, len(py_files), py_bytes, str(issues))
     ruff = peer_bin("ruff", "ruff", "ruff")
     if ruff is not None:
-        command = [str(ruff), "check", "--isolated", "--no-cache", "--select", "S608",
-                   "--exit-zero", "--output-format", "json", str(DATA)]
+        command = [
+            str(ruff),
+            "check",
+            "--isolated",
+            "--no-cache",
+            "--select",
+            "S608",
+            "--exit-zero",
+            "--output-format",
+            "json",
+            str(DATA),
+        ]
         timing = best(runs, command)
-        record("ruff S608 (Rust, multi-threaded)", "python", timing, len(py_files), py_bytes,
-               str(len(json.loads(timing[2] or "[]"))))
+        record(
+            "ruff S608 (Rust, multi-threaded)",
+            "python",
+            timing,
+            len(py_files),
+            py_bytes,
+            str(len(json.loads(timing[2] or "[]"))),
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"tree: {len(py_files)} Python files ({py_bytes / 1e6:.1f} MB), "
-          f"{len(js_files)} JS/TS files ({js_bytes / 1e6:.1f} MB); best of {runs}, whole process")
-    print(f"{'tool':<34} {'files':<13} {'wall s':>7} {'CPU s':>7} {'files/s':>8} {'MB/s':>6} "
-          f"{'findings':>9}")
+    print(
+        f"tree: {len(py_files)} Python files ({py_bytes / 1e6:.1f} MB), "
+        f"{len(js_files)} JS/TS files ({js_bytes / 1e6:.1f} MB); best of {runs}, whole process"
+    )
+    print(
+        f"{'tool':<34} {'files':<13} {'wall s':>7} {'CPU s':>7} {'files/s':>8} {'MB/s':>6} "
+        f"{'findings':>9}"
+    )
     for row in rows:
-        print(f"{row['tool']:<34} {row['files']:<13} {row['seconds']:>7.2f} {row['cpu_s']:>7.2f} "
-              f"{row['files_per_s']:>8.1f} {row['mb_per_s']:>6.2f} {row['findings']:>9}")
+        print(
+            f"{row['tool']:<34} {row['files']:<13} {row['seconds']:>7.2f} {row['cpu_s']:>7.2f} "
+            f"{row['files_per_s']:>8.1f} {row['mb_per_s']:>6.2f} {row['findings']:>9}"
+        )
 
 
 if __name__ == "__main__":

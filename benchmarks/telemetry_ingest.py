@@ -53,31 +53,79 @@ def make_events(count: int, seed: int = 1) -> list[ev.Event]:
         session, task = f"s{index // 5000}", f"t{index % 400}"
         roll = rng.random()
         if roll < 0.15:
-            made.append(ev.TaskStarted(ts=ts, session_id=session, task_id=task, kind="command",
-                                       attempt=1, worker_id="w1"))
+            made.append(
+                ev.TaskStarted(
+                    ts=ts,
+                    session_id=session,
+                    task_id=task,
+                    kind="command",
+                    attempt=1,
+                    worker_id="w1",
+                )
+            )
         elif roll < 0.30:
-            made.append(ev.TaskCompleted(ts=ts, session_id=session, task_id=task, kind="command",
-                                         attempt=1, duration_ms=rng.lognormvariate(7, 1),
-                                         exit_code=0))
+            made.append(
+                ev.TaskCompleted(
+                    ts=ts,
+                    session_id=session,
+                    task_id=task,
+                    kind="command",
+                    attempt=1,
+                    duration_ms=rng.lognormvariate(7, 1),
+                    exit_code=0,
+                )
+            )
         elif roll < 0.33:
-            made.append(ev.TaskFailed(ts=ts, session_id=session, task_id=task, kind="agent",
-                                      attempt=1, duration_ms=rng.lognormvariate(7, 1),
-                                      exit_code=1, error_type="exit_code",
-                                      error="pytest: 3 failed, 120 passed"))
+            made.append(
+                ev.TaskFailed(
+                    ts=ts,
+                    session_id=session,
+                    task_id=task,
+                    kind="agent",
+                    attempt=1,
+                    duration_ms=rng.lognormvariate(7, 1),
+                    exit_code=1,
+                    error_type="exit_code",
+                    error="pytest: 3 failed, 120 passed",
+                )
+            )
         elif roll < 0.63:
-            made.append(ev.ModelCallCompleted(
-                ts=ts, session_id=session, task_id=task, model=rng.choice(MODELS),
-                input_tokens=rng.randint(500, 20000), output_tokens=rng.randint(50, 4000),
-                cache_read_tokens=rng.randint(0, 5000), cost_usd=rng.uniform(0.0005, 0.2),
-                latency_ms=rng.lognormvariate(7.5, 0.7)))
+            made.append(
+                ev.ModelCallCompleted(
+                    ts=ts,
+                    session_id=session,
+                    task_id=task,
+                    model=rng.choice(MODELS),
+                    input_tokens=rng.randint(500, 20000),
+                    output_tokens=rng.randint(50, 4000),
+                    cache_read_tokens=rng.randint(0, 5000),
+                    cost_usd=rng.uniform(0.0005, 0.2),
+                    latency_ms=rng.lognormvariate(7.5, 0.7),
+                )
+            )
         elif roll < 0.65:
-            made.append(ev.ModelCallFailed(ts=ts, session_id=session, task_id=task,
-                                           model=rng.choice(MODELS), error_type="rate_limit",
-                                           error="429 Too Many Requests", latency_ms=120.0))
+            made.append(
+                ev.ModelCallFailed(
+                    ts=ts,
+                    session_id=session,
+                    task_id=task,
+                    model=rng.choice(MODELS),
+                    error_type="rate_limit",
+                    error="429 Too Many Requests",
+                    latency_ms=120.0,
+                )
+            )
         elif roll < 0.66:
-            made.append(ev.SecurityViolation(ts=ts, session_id=session, path="app/config.py",
-                                             line=12, rule_id="aws-access-key",
-                                             match="AKIA************MPLE"))
+            made.append(
+                ev.SecurityViolation(
+                    ts=ts,
+                    session_id=session,
+                    path="app/config.py",
+                    line=12,
+                    rule_id="aws-access-key",
+                    match="AKIA************MPLE",
+                )
+            )
         else:
             made.append(ev.TaskQueued(ts=ts, session_id=session, task_id=task, kind="command"))
     return made
@@ -106,7 +154,7 @@ def ingest_raw(path: Path, rows: list[tuple[object, ...]], batch_size: int) -> f
     start = time.perf_counter()
     for offset in range(0, len(rows), batch_size):
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(INSERT_SQL, rows[offset:offset + batch_size])
+        conn.executemany(INSERT_SQL, rows[offset : offset + batch_size])
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - start
     conn.close()
@@ -151,15 +199,17 @@ def bench_ingest(folder: Path, count: int, batch_size: int, rounds: int) -> dict
     raw_big = statistics.median(rates["raw_big"])
     best_raw = max(raw, raw_big)
     return {
-        "events": count, "batch_size": batch_size, "big_batch_size": big_batch,
+        "events": count,
+        "batch_size": batch_size,
+        "big_batch_size": big_batch,
         "rounds": rounds,
         "collector_events_per_s": round(collector),
         "collector_including_event_construction_events_per_s": round(
-            count / (count / collector + construct_s)),
+            count / (count / collector + construct_s)
+        ),
         "raw_executemany_events_per_s": round(raw),
         "raw_executemany_big_batches_events_per_s": round(raw_big),
-        "raw_best_including_row_building_events_per_s": round(
-            count / (count / best_raw + build_s)),
+        "raw_best_including_row_building_events_per_s": round(count / (count / best_raw + build_s)),
         "collector_vs_best_raw": round(collector / best_raw, 3),
     }
 
@@ -178,20 +228,63 @@ def write_summary_db(path: Path, count: int, span_s: float, seed: int = 2) -> No
         row: tuple[object, ...]
         if roll < 0.30:
             ok = roll < 0.27
-            row = (uuid.uuid4().hex, "task_completed" if ok else "task_failed", ts, 1, session,
-                   task, "info" if ok else "error", None, int(ok),
-                   rng.lognormvariate(7, 1), None, None, None, None if ok else "exit_code",
-                   "command", '{"attempt":1}')
+            row = (
+                uuid.uuid4().hex,
+                "task_completed" if ok else "task_failed",
+                ts,
+                1,
+                session,
+                task,
+                "info" if ok else "error",
+                None,
+                int(ok),
+                rng.lognormvariate(7, 1),
+                None,
+                None,
+                None,
+                None if ok else "exit_code",
+                "command",
+                '{"attempt":1}',
+            )
         elif roll < 0.62:
             ok = roll < 0.60
-            row = (uuid.uuid4().hex, "model_call_completed" if ok else "model_call_failed", ts,
-                   1, session, task, "info", rng.choice(MODELS), int(ok),
-                   rng.lognormvariate(7.5, 0.7), rng.randint(500, 200000) if ok else None,
-                   rng.randint(500, 20000) if ok else None, rng.randint(50, 4000) if ok else None,
-                   None if ok else "rate_limit", None, '{"provider":"anthropic"}')
+            row = (
+                uuid.uuid4().hex,
+                "model_call_completed" if ok else "model_call_failed",
+                ts,
+                1,
+                session,
+                task,
+                "info",
+                rng.choice(MODELS),
+                int(ok),
+                rng.lognormvariate(7.5, 0.7),
+                rng.randint(500, 200000) if ok else None,
+                rng.randint(500, 20000) if ok else None,
+                rng.randint(50, 4000) if ok else None,
+                None if ok else "rate_limit",
+                None,
+                '{"provider":"anthropic"}',
+            )
         else:
-            row = (uuid.uuid4().hex, "task_started", ts, 1, session, task, "info", None, None,
-                   None, None, None, None, None, "command", '{"attempt":1}')
+            row = (
+                uuid.uuid4().hex,
+                "task_started",
+                ts,
+                1,
+                session,
+                task,
+                "info",
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                "command",
+                '{"attempt":1}',
+            )
         chunk.append(row)
         if len(chunk) == 50_000:
             conn.execute("BEGIN")
@@ -211,8 +304,13 @@ def time_summary_cli(project: Path, runs: int = 5) -> tuple[float, dict[str, obj
     times, data = [], {}
     for _ in range(runs):
         start = time.perf_counter()
-        done = subprocess.run([BR, "telemetry", "summary", "--json"], env=env,
-                              capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [BR, "telemetry", "summary", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         times.append(time.perf_counter() - start)
         data = json.loads(done.stdout)
     return statistics.median(times), data
@@ -271,26 +369,40 @@ def main() -> None:
     if args.json:
         print(json.dumps({"ingest": ingest, "summary": summary}, indent=2))
         return
-    print(f"ingest of {ingest['events']:,} events, batches of {ingest['batch_size']}, "
-          f"median of {ingest['rounds']} rounds")
+    print(
+        f"ingest of {ingest['events']:,} events, batches of {ingest['batch_size']}, "
+        f"median of {ingest['rounds']} rounds"
+    )
     print(f"  collector (emit .. close)          {ingest['collector_events_per_s']:>10,} events/s")
-    print(f"  collector incl. building the typed events (masking)"
-          f" {ingest['collector_including_event_construction_events_per_s']:>8,} events/s")
-    print(f"  raw executemany, batches of {ingest['batch_size']:<6}"
-          f"{ingest['raw_executemany_events_per_s']:>10,} events/s (rows pre-built)")
-    print(f"  raw executemany, batches of {ingest['big_batch_size']:<6}"
-          f"{ingest['raw_executemany_big_batches_events_per_s']:>10,} events/s (rows pre-built)")
-    print(f"  best raw incl. building the rows   "
-          f"{ingest['raw_best_including_row_building_events_per_s']:>10,} events/s")
-    print(f"  collector / best raw               {ingest['collector_vs_best_raw']:>10.0%}"
-          f"   (target >= 50%)")
+    print(
+        f"  collector incl. building the typed events (masking)"
+        f" {ingest['collector_including_event_construction_events_per_s']:>8,} events/s"
+    )
+    print(
+        f"  raw executemany, batches of {ingest['batch_size']:<6}"
+        f"{ingest['raw_executemany_events_per_s']:>10,} events/s (rows pre-built)"
+    )
+    print(
+        f"  raw executemany, batches of {ingest['big_batch_size']:<6}"
+        f"{ingest['raw_executemany_big_batches_events_per_s']:>10,} events/s (rows pre-built)"
+    )
+    print(
+        f"  best raw incl. building the rows   "
+        f"{ingest['raw_best_including_row_building_events_per_s']:>10,} events/s"
+    )
+    print(
+        f"  collector / best raw               {ingest['collector_vs_best_raw']:>10.0%}"
+        f"   (target >= 50%)"
+    )
     print(f"br telemetry summary --json over {summary['events']:,} events (median of 5 runs)")
     for layout in ("spread_30d", "all_in_window"):
         figures = summary[layout]
         assert isinstance(figures, dict)
-        print(f"  {layout:<15} {figures['events_in_window']:>9,} in 24 h window: "
-              f"{figures['br_summary_wall_s']:.3f} s wall (whole process), "
-              f"{figures['summarize_in_process_s']:.3f} s in-process   (target < 0.5 s)")
+        print(
+            f"  {layout:<15} {figures['events_in_window']:>9,} in 24 h window: "
+            f"{figures['br_summary_wall_s']:.3f} s wall (whole process), "
+            f"{figures['summarize_in_process_s']:.3f} s in-process   (target < 0.5 s)"
+        )
     print(f"  reference: br --version            {summary['br_version_wall_s']:.3f} s wall")
 
 

@@ -27,8 +27,12 @@ from tests.telemetry.browser import CHROMIUM_ARGS  # noqa: E402  (the flags this
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "report-demo.png",
-                        help="the PNG to write (default: docs/report-demo.png)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=ROOT / "docs" / "report-demo.png",
+        help="the PNG to write (default: docs/report-demo.png)",
+    )
     parser.add_argument("--html", type=Path, help="also keep the report's HTML here")
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=1150, help="viewport height (px)")
@@ -46,17 +50,26 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="br-demo-") as folder:
         demo = Path(folder) / "demo"
-        shutil.copytree(ROOT / "examples" / "demo", demo,
-                        ignore=shutil.ignore_patterns(".buildrunner", "build", "__pycache__"))
+        shutil.copytree(
+            ROOT / "examples" / "demo",
+            demo,
+            ignore=shutil.ignore_patterns(".buildrunner", "build", "__pycache__"),
+        )
         env = {**os.environ, "BR_PROJECT_DIR": str(demo)}
         br = [sys.executable, "-m", "buildrunner"]
-        build = subprocess.run([*br, "run", "plan.yaml", "--workers", str(args.workers)],
-                               cwd=demo, env=env, capture_output=True, text=True)
+        build = subprocess.run(
+            [*br, "run", "plan.yaml", "--workers", str(args.workers)],
+            cwd=demo,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if build.returncode not in (0, 1):
             sys.exit(f"the demo build did not run:\n{build.stderr}")
         report = demo / "report.html"
-        written = subprocess.run([*br, "report", "-o", str(report)], cwd=demo, env=env,
-                                 capture_output=True, text=True)
+        written = subprocess.run(
+            [*br, "report", "-o", str(report)], cwd=demo, env=env, capture_output=True, text=True
+        )
         if written.returncode != 0:
             sys.exit(f"br report failed:\n{written.stderr}")
         with sync_playwright() as playwright:

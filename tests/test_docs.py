@@ -38,7 +38,9 @@ def examples(path: Path) -> list[tuple[str, str, str]]:
             steps.append(("python", body, ""))
         elif language == "console":
             steps.extend(
-                ("run", line[2:].strip(), "") for line in body.splitlines() if line.startswith("$ br ")
+                ("run", line[2:].strip(), "")
+                for line in body.splitlines()
+                if line.startswith("$ br ")
             )
     return steps
 
@@ -46,8 +48,7 @@ def examples(path: Path) -> list[tuple[str, str, str]]:
 GUIDES = sorted(DOCS.glob("*.md"))
 
 # (guide, command) -> why it exits 1. Every other example must exit 0.
-EXITS_1: dict[tuple[str, str], str] = {
-}
+EXITS_1: dict[tuple[str, str], str] = {}
 
 
 def test_guides_exist() -> None:
@@ -58,7 +59,9 @@ def test_guides_exist() -> None:
 def _guide_params() -> list[object]:
     """A guide whose Python snippets start a Ray cluster runs with the Ray tests (one at a time)."""
     return [
-        pytest.param(guide, marks=pytest.mark.ray) if 'backend="ray"' in guide.read_text() else guide
+        pytest.param(guide, marks=pytest.mark.ray)
+        if 'backend="ray"' in guide.read_text()
+        else guide
         for guide in GUIDES
     ]
 
@@ -76,7 +79,9 @@ def test_guide_examples_run(guide: Path, project: Path) -> None:
             try:
                 exec(compile(command, f"{guide.name} (python block)", "exec"), namespace)
             except Exception as exc:
-                pytest.fail(f"{guide.name}: a Python snippet raised {type(exc).__name__}: {exc}\n{command}")
+                pytest.fail(
+                    f"{guide.name}: a Python snippet raised {type(exc).__name__}: {exc}\n{command}"
+                )
             continue
         words = shlex.split(command)
         if "|" in words or ">" in words:
@@ -86,12 +91,17 @@ def test_guide_examples_run(guide: Path, project: Path) -> None:
         assert "Traceback" not in output, f"{guide.name}: {command}\n{output}"
         expected = 1 if (guide.name, command) in EXITS_1 else 0
         assert result.returncode == expected, (
-            f"{guide.name}: {command} exited {result.returncode}, expected {expected}\n{output}")
+            f"{guide.name}: {command} exited {result.returncode}, expected {expected}\n{output}"
+        )
 
 
 def test_every_example_said_to_exit_1_is_in_its_guide() -> None:
-    commands = {(guide.name, command) for guide in GUIDES
-                for step, command, _ in examples(guide) if step == "run"}
+    commands = {
+        (guide.name, command)
+        for guide in GUIDES
+        for step, command, _ in examples(guide)
+        if step == "run"
+    }
     assert set(EXITS_1) <= commands, set(EXITS_1) - commands
 
 
@@ -106,11 +116,15 @@ def anchor(heading: str) -> str:
 
 
 def anchors(path: Path) -> set[str]:
-    text = BLOCK.sub("", path.read_text(encoding="utf-8"))  # headings inside code blocks do not count
+    text = BLOCK.sub(
+        "", path.read_text(encoding="utf-8")
+    )  # headings inside code blocks do not count
     return {anchor(heading) for heading in HEADING.findall(text)}
 
 
-@pytest.mark.parametrize("document", [p for p in DOCUMENTS if p.exists()], ids=lambda path: path.name)
+@pytest.mark.parametrize(
+    "document", [p for p in DOCUMENTS if p.exists()], ids=lambda path: path.name
+)
 def test_relative_links_resolve(document: Path) -> None:
     text = BLOCK.sub("", document.read_text(encoding="utf-8"))
     broken = []

@@ -80,14 +80,26 @@ def answer(request: RecordedRequest) -> Reply:
     if "opus" in request.model:
         return overloaded()
     if "typo" in prompt:
-        return tool_use("write_file", {"path": "README.md", "content": "# Demo project\n"},
-                        input_tokens=700, output_tokens=60)
+        return tool_use(
+            "write_file",
+            {"path": "README.md", "content": "# Demo project\n"},
+            input_tokens=700,
+            output_tokens=60,
+        )
     if "Redesign" in prompt:
-        return tool_use("write_file", {"path": "docs/DESIGN.md", "content": "# Design\n\nQueues.\n"},
-                        input_tokens=2000, output_tokens=400)
+        return tool_use(
+            "write_file",
+            {"path": "docs/DESIGN.md", "content": "# Design\n\nQueues.\n"},
+            input_tokens=2000,
+            output_tokens=400,
+        )
     settings = f'AWS_ACCESS_KEY_ID = "{AWS_KEY}"\nAWS_SECRET_ACCESS_KEY = "{AWS_SECRET}"\n'
-    return tool_use("write_file", {"path": "config/deploy.py", "content": settings},
-                    input_tokens=800, output_tokens=120)
+    return tool_use(
+        "write_file",
+        {"path": "config/deploy.py", "content": settings},
+        input_tokens=800,
+        output_tokens=120,
+    )
 
 
 class Webhook:
@@ -130,7 +142,9 @@ def br_json(*args: str) -> Any:
     return json.loads(result.stdout)
 
 
-def test_full_build_through_every_subsystem(project: Path, services: tuple[MessagesServer, Webhook]) -> None:
+def test_full_build_through_every_subsystem(
+    project: Path, services: tuple[MessagesServer, Webhook]
+) -> None:
     server, hook = services
     (project / "README.md").write_text("# Demo projcet\n")
     (project / ".buildrunner").mkdir()
@@ -147,8 +161,12 @@ def test_full_build_through_every_subsystem(project: Path, services: tuple[Messa
     summary = json.loads(result.stdout)
     by_id = {row["task_id"]: row for row in summary["results"]}
     assert {task: row["status"] for task, row in by_id.items()} == {
-        "baseline": "succeeded", "typo": "succeeded", "architecture": "succeeded",
-        "leaky": "failed", "broken": "failed", "after-broken": "skipped",
+        "baseline": "succeeded",
+        "typo": "succeeded",
+        "architecture": "succeeded",
+        "leaky": "failed",
+        "broken": "failed",
+        "after-broken": "skipped",
     }
     assert "security gate" in by_id["leaky"]["error"]
     assert AWS_SECRET not in by_id["leaky"]["error"]
@@ -169,7 +187,10 @@ def test_full_build_through_every_subsystem(project: Path, services: tuple[Messa
     catalog = load_catalog()
     assert selected["typo"]["complexity"] in ("simple", "moderate")
     assert selected["architecture"]["complexity"] in ("complex", "critical")
-    assert catalog.get(selected["typo"]["model"]).tier != catalog.get(selected["architecture"]["model"]).tier
+    assert (
+        catalog.get(selected["typo"]["model"]).tier
+        != catalog.get(selected["architecture"]["model"]).tier
+    )
 
     # 529 on Opus falls back to Sonnet
     fallbacks = [payload for kind, task, payload in events if kind == "fallback_triggered"]
@@ -179,13 +200,19 @@ def test_full_build_through_every_subsystem(project: Path, services: tuple[Messa
     # every call costs what the catalog says, to the micro-dollar, and the sums agree
     rows = conn.execute(
         "SELECT model, input_tokens, output_tokens, cache_write_tokens, cache_read_tokens,"
-        " cost_micro_usd FROM costs WHERE session_id = ?", (session_id,)
+        " cost_micro_usd FROM costs WHERE session_id = ?",
+        (session_id,),
     ).fetchall()
     assert len(rows) >= 6  # two calls for each of the three agent tasks
     expected_total = Decimal(0)
     for row in rows:
-        price = price_call(catalog.get(row["model"]), row["input_tokens"], row["output_tokens"],
-                           row["cache_write_tokens"], row["cache_read_tokens"])
+        price = price_call(
+            catalog.get(row["model"]),
+            row["input_tokens"],
+            row["output_tokens"],
+            row["cache_write_tokens"],
+            row["cache_read_tokens"],
+        )
         assert int(price * 1_000_000) == row["cost_micro_usd"]
         expected_total += price
     costs = br_json("routing", "costs", "--period", "all")
@@ -232,8 +259,11 @@ def test_a_spent_budget_pauses_the_session_and_a_raised_one_goes_on(
     (project / ".buildrunner" / "config.toml").write_text(
         f'[routing]\nbase_url = "{server.base_url}"\napi_key = "sk-ant-test-0000"\n'
     )
-    write_plan(project, "name: tight\nbudget_usd: 0.000001\ntasks:\n"
-               "  - id: typo\n    prompt: Fix a typo in the README title\n    files: [README.md]\n")
+    write_plan(
+        project,
+        "name: tight\nbudget_usd: 0.000001\ntasks:\n"
+        "  - id: typo\n    prompt: Fix a typo in the README title\n    files: [README.md]\n",
+    )
     result = run_br("run", "plan.yaml", "--json", timeout=120)
     assert result.returncode == 1
     data = json.loads(result.stdout)
@@ -245,15 +275,19 @@ def test_a_spent_budget_pauses_the_session_and_a_raised_one_goes_on(
     assert data["session_id"] in human.stdout + human.stderr
 
     # raising the budget goes on where it stopped
-    resumed = run_br("parallel", "resume", data["session_id"], "--budget", "1", "--json",
-                     timeout=120)
+    resumed = run_br(
+        "parallel", "resume", data["session_id"], "--budget", "1", "--json", timeout=120
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["status"] == "completed"
     assert (project / "README.md").read_text() == "# Demo project\n"
 
     # a hard daily budget already spent refuses the task before any call, and pauses too
-    write_plan(project, "name: daily\ntasks:\n"
-               "  - id: typo\n    prompt: Fix a typo in the README title\n    files: [README.md]\n")
+    write_plan(
+        project,
+        "name: daily\ntasks:\n"
+        "  - id: typo\n    prompt: Fix a typo in the README title\n    files: [README.md]\n",
+    )
     assert run_br("routing", "budget", "set", "daily", "0.000001").returncode == 0
     conn = Store(project).connect()
     calls_before = len(server.models_called)
@@ -261,7 +295,9 @@ def test_a_spent_budget_pauses_the_session_and_a_raised_one_goes_on(
     assert result.returncode == 1
     assert "daily" in json.loads(result.stdout)["paused_reason"]
     assert len(server.models_called) == calls_before
-    types = [row[0] for row in conn.execute("SELECT type FROM events WHERE type = 'budget_exceeded'")]
+    types = [
+        row[0] for row in conn.execute("SELECT type FROM events WHERE type = 'budget_exceeded'")
+    ]
     assert len(types) >= 2
     assert not conn.execute("SELECT COUNT(*) FROM budget_reservations").fetchone()[0]
 
@@ -275,18 +311,33 @@ def test_cancel_stops_an_agent_task_between_model_calls(project: Path) -> None:
 
     def endless(request: RecordedRequest) -> Reply:
         turn = len(request.body["messages"])
-        return slow(tool_use("write_file", {"path": "notes.md", "content": f"turn {turn}\n"},
-                             input_tokens=100, output_tokens=20), 0.3)
+        return slow(
+            tool_use(
+                "write_file",
+                {"path": "notes.md", "content": f"turn {turn}\n"},
+                input_tokens=100,
+                output_tokens=20,
+            ),
+            0.3,
+        )
 
     with MessagesServer(responder=endless) as server:
         (project / ".buildrunner").mkdir()
         (project / ".buildrunner" / "config.toml").write_text(
             f'[routing]\nbase_url = "{server.base_url}"\napi_key = "sk-ant-test-0000"\nmax_turns = 200\n'
         )
-        write_plan(project, "name: long\ntasks:\n  - id: chatty\n    prompt: Keep notes in notes.md\n"
-                            "    files: [notes.md]\n")
-        process = subprocess.Popen([*BR, "run", "plan.yaml", "--json"], cwd=project,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        write_plan(
+            project,
+            "name: long\ntasks:\n  - id: chatty\n    prompt: Keep notes in notes.md\n"
+            "    files: [notes.md]\n",
+        )
+        process = subprocess.Popen(
+            [*BR, "run", "plan.yaml", "--json"],
+            cwd=project,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = clock.time() + 60
         while len(server.models_called) < 3 and clock.time() < deadline:
             clock.sleep(0.05)

@@ -38,7 +38,7 @@ def intervals(root: Path) -> dict[str, tuple[float, float]]:
 def stamp(name: str, seconds: float) -> str:
     """A command that records when it ran: stamp-NAME holds 'start end'."""
     return (
-        f"python -c \"import time; s=time.time(); time.sleep({seconds}); "
+        f'python -c "import time; s=time.time(); time.sleep({seconds}); '
         f"open('stamp-{name}','w').write(f'{{s}} {{time.time()}}')\""
     )
 
@@ -125,7 +125,9 @@ def test_retries_run_a_failing_task_again(project: Path) -> None:
         "python -c \"import os,sys; n=int(open('n').read()) if os.path.exists('n') else 0; "
         "open('n','w').write(str(n+1)); sys.exit(0 if n >= 1 else 1)\""
     )
-    summary = run_plan(project, f"name: p\ntasks:\n  - id: flaky\n    retries: 2\n    run: {json.dumps(flaky)}\n")
+    summary = run_plan(
+        project, f"name: p\ntasks:\n  - id: flaky\n    retries: 2\n    run: {json.dumps(flaky)}\n"
+    )
     assert summary.status == "completed"
     assert summary.tasks[0]["attempts"] == 2
     assert "task_retried" in events(project, summary.session_id)
@@ -188,8 +190,9 @@ def test_directory_lock_covers_files_inside(project: Path) -> None:
 
 
 def test_agent_tasks_are_not_faked(project: Path) -> None:
-    summary = run_plan(project, "name: p\ntasks:\n  - id: ai\n    prompt: write a poem\n",
-                       BR_ROUTING_API_KEY="")
+    summary = run_plan(
+        project, "name: p\ntasks:\n  - id: ai\n    prompt: write a poem\n", BR_ROUTING_API_KEY=""
+    )
     assert summary.status == "failed"
     assert summary.tasks[0]["status"] == "failed"
     assert "API key" in summary.tasks[0]["error"]  # failed for the stated reason, not a crash
@@ -225,7 +228,8 @@ def test_long_logs_keep_their_end(project: Path) -> None:
     (project / ".buildrunner").mkdir(exist_ok=True)
     command = "python -c \"print('x' * 5000); print('the end')\""
     summary = run_plan(
-        project, f"name: p\ntasks:\n  - id: noisy\n    run: {json.dumps(command)}\n",
+        project,
+        f"name: p\ntasks:\n  - id: noisy\n    run: {json.dumps(command)}\n",
         BR_RUN_LOG_MAX_BYTES="1024",
     )
     log = (project / summary.tasks[0]["log_path"]).read_text()
@@ -241,8 +245,9 @@ def test_an_orchestrator_error_leaves_the_session_failed_not_running(project: Pa
         raise RuntimeError("no backend today")
 
     store = Store(project)
-    orchestrator = Orchestrator(store, load_settings(project, environ={}),
-                                backend_factory=broken_backend)  # type: ignore[arg-type]
+    orchestrator = Orchestrator(
+        store, load_settings(project, environ={}), backend_factory=broken_backend
+    )  # type: ignore[arg-type]
     session_id = orchestrator.create(parse_plan("name: p\ntasks:\n  - id: a\n    run: 'true'\n"))
     with pytest.raises(RuntimeError, match="no backend today"):
         orchestrator.run(session_id)
@@ -319,8 +324,10 @@ def test_random_builds_keep_every_invariant(project: Path, seed: int) -> None:
     conn = Store(project).connect()
     rows = conn.execute("SELECT task_id, attempt, status FROM attempts").fetchall()
     assert sorted((row[0], row[1]) for row in rows) == sorted(
-        (task_id, attempt) for task_id, numbers in runs.items() for attempt in numbers)
+        (task_id, attempt) for task_id, numbers in runs.items() for attempt in numbers
+    )
     assert {row[2] for row in rows} <= {"succeeded", "failed"}
     assert conn.execute("SELECT COUNT(*) FROM locks").fetchone()[0] == 0
-    assert summary.status == ("completed" if all(
-        task["status"] == "succeeded" for task in final.values()) else "failed")
+    assert summary.status == (
+        "completed" if all(task["status"] == "succeeded" for task in final.values()) else "failed"
+    )

@@ -45,14 +45,28 @@ def analyze(
         spec = json.loads(row["spec_json"])
         status = row["status"]
         if status == "succeeded" and row["verdict"] == "unverified":
-            gaps.append(Gap("medium", "task_unverified", row["task_id"],
-                            "agent task without checks: nothing verified its work (add check:)"))
+            gaps.append(
+                Gap(
+                    "medium",
+                    "task_unverified",
+                    row["task_id"],
+                    "agent task without checks: nothing verified its work (add check:)",
+                )
+            )
         elif status == "succeeded" and row["cached"]:
-            gaps.append(Gap("low", "task_cached", row["task_id"],
-                            "not run: restored from the task cache (br cache why to see its key)"))
+            gaps.append(
+                Gap(
+                    "low",
+                    "task_cached",
+                    row["task_id"],
+                    "not run: restored from the task cache (br cache why to see its key)",
+                )
+            )
         if status == "failed":
             where = f" (log: {row['log_path']})" if row["log_path"] else ""
-            gaps.append(Gap("critical", "task_failed", row["task_id"], f"{row['error'] or 'failed'}{where}"))
+            gaps.append(
+                Gap("critical", "task_failed", row["task_id"], f"{row['error'] or 'failed'}{where}")
+            )
         elif status == "skipped":
             gaps.append(Gap("high", "task_skipped", row["task_id"], row["error"] or "skipped"))
         elif status != "succeeded":
@@ -62,16 +76,23 @@ def analyze(
             if any(char in declared for char in "*?[") or declared.endswith("/"):
                 continue
             if not (base / declared).exists():
-                gaps.append(Gap(
-                    "high" if status == "succeeded" else "medium", "file_missing", declared,
-                    f"declared by task '{row['task_id']}' but never created",
-                ))
+                gaps.append(
+                    Gap(
+                        "high" if status == "succeeded" else "medium",
+                        "file_missing",
+                        declared,
+                        f"declared by task '{row['task_id']}' but never created",
+                    )
+                )
     for finding in security_findings or []:
-        gaps.append(Gap(
-            "critical" if finding.get("severity") in ("critical", "high") else "high", "security",
-            f"{finding['path']}:{finding['line']}",
-            f"{finding['rule_id']} ({finding['kind']}): {finding.get('message', '')} {finding.get('match', '')}".strip(),
-        ))
+        gaps.append(
+            Gap(
+                "critical" if finding.get("severity") in ("critical", "high") else "high",
+                "security",
+                f"{finding['path']}:{finding['line']}",
+                f"{finding['rule_id']} ({finding['kind']}): {finding.get('message', '')} {finding.get('match', '')}".strip(),
+            )
+        )
     for gate in gates or []:
         if gate.outcome == "fail":
             gaps.append(Gap("high", "gate_failed", gate.gate, gate.reason))

@@ -101,8 +101,16 @@ class Orchestrator:
             mode = "task"  # work held for review needs a branch to wait on
         metadata: dict[str, Any] = {"isolate": mode, "review": review} if mode != "none" else {}
         return create_session(
-            self.conn, plan, name=name, plan_path=plan_path, workers=workers, backend=backend,
-            budget_usd=budget_usd, workdir=str(workdir), session_id=session_id, metadata=metadata,
+            self.conn,
+            plan,
+            name=name,
+            plan_path=plan_path,
+            workers=workers,
+            backend=backend,
+            budget_usd=budget_usd,
+            workdir=str(workdir),
+            session_id=session_id,
+            metadata=metadata,
         )
 
     def prepare_resume(self, session_ref: str, *, budget_usd: float | None = None) -> str:
@@ -153,18 +161,32 @@ class Orchestrator:
         """
         row = get_session(self.conn, session_id)
         plan = Plan.from_json(
-            self.conn.execute("SELECT plan_json FROM sessions WHERE id = ?", (row.id,)).fetchone()[0]
+            self.conn.execute("SELECT plan_json FROM sessions WHERE id = ?", (row.id,)).fetchone()[
+                0
+            ]
         )
         workdir = Path(row.workdir) if row.workdir else self.store.root
         if not workdir.is_dir():
             raise SessionError(f"working directory {workdir} of session {row.id} no longer exists")
         context = RunContext(
-            store=self.store, conn=self.conn, settings=self.settings, sink=self.sink,
-            backend_factory=self.backend_factory, stop_reason=lambda: self._stop_signal,
-            on_update=self.on_update, use_cache=use_cache, explain=explain,
+            store=self.store,
+            conn=self.conn,
+            settings=self.settings,
+            sink=self.sink,
+            backend_factory=self.backend_factory,
+            stop_reason=lambda: self._stop_signal,
+            on_update=self.on_update,
+            use_cache=use_cache,
+            explain=explain,
         )
         run = SessionRun(
-            context, row.id, row.name, plan, row.workers, row.backend, workdir,
+            context,
+            row.id,
+            row.name,
+            plan,
+            row.workers,
+            row.backend,
+            workdir,
             isolate=str(row.metadata.get("isolate", "none")),
             review=bool(row.metadata.get("review", False)),
         )
@@ -178,8 +200,9 @@ class Orchestrator:
         return summary
 
     def _merge_worktree(self, data: dict[str, Any], summary: RunSummary) -> RunSummary:
-        tree = Worktree(Path(data["repo"]), Path(data["path"]), data["branch"], data["base"],
-                        data["subdir"])
+        tree = Worktree(
+            Path(data["repo"]), Path(data["path"]), data["branch"], data["base"], data["subdir"]
+        )
         result = merge_back(tree, f"BuildRunner session {summary.session_id} ({summary.name})")
         summary.merge = {"merged": result.merged, "how": result.how, "detail": result.detail}
         recorder = SessionRecorder(self.conn, summary.session_id)

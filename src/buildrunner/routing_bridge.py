@@ -32,7 +32,11 @@ class Router:
     """Routing and cost accounting for one session (the owner process's view)."""
 
     def __init__(
-        self, conn: sqlite3.Connection, settings: Settings, plan: Plan, session_id: str,
+        self,
+        conn: sqlite3.Connection,
+        settings: Settings,
+        plan: Plan,
+        session_id: str,
         root: Path | None = None,
     ):
         self.conn = conn
@@ -83,11 +87,15 @@ class Router:
         if remaining is not None and remaining <= 0:
             decision.error_type = "budget_exceeded"
             decision.error = f"session budget spent (${self.session_budget():.2f})"
-            decision.events.append({
-                "type": "budget_exceeded", "scope": "session",
-                "limit_usd": str(self.session_budget()), "spent_usd": str(self._spent_session()),
-                "hard": True,
-            })
+            decision.events.append(
+                {
+                    "type": "budget_exceeded",
+                    "scope": "session",
+                    "limit_usd": str(self.session_budget()),
+                    "spent_usd": str(self._spent_session()),
+                    "hard": True,
+                }
+            )
             return decision
         cost_limit = task.cost_limit_usd or self.settings.routing.default_cost_limit_usd
         checks = task.check if task.check is not None else (self.plan.check or [])
@@ -99,10 +107,16 @@ class Router:
             if self._stats is None:  # the project's own evidence, read once per session
                 self._stats = outcome_stats(self.conn)
             choice = select_ladder(
-                task.prompt or "", files=list(task.files), model=task.model,
-                has_checks=bool(checks), cost_limit_usd=cost_limit,
-                remaining_budget_usd=remaining, catalog=self.catalog,
-                settings=self.settings.routing, stats=self._stats, root=self.root,
+                task.prompt or "",
+                files=list(task.files),
+                model=task.model,
+                has_checks=bool(checks),
+                cost_limit_usd=cost_limit,
+                remaining_budget_usd=remaining,
+                catalog=self.catalog,
+                settings=self.settings.routing,
+                stats=self._stats,
+                root=self.root,
             )
             check = self.tracker.check_budget(choice.estimated_cost_usd, session_id)
         except BudgetExceededError as exc:
@@ -116,11 +130,16 @@ class Router:
             if remaining is not None and self._fits_without_budget(task, cost_limit):
                 # only the money left stops it: a budget matter (the session pauses), not routing
                 decision.error_type = "budget_exceeded"
-                decision.events.append({
-                    "type": "budget_exceeded", "scope": "session", "hard": True,
-                    "limit_usd": str(self.session_budget() or remaining),
-                    "spent_usd": str(self._spent_session()), "reason": str(exc),
-                })
+                decision.events.append(
+                    {
+                        "type": "budget_exceeded",
+                        "scope": "session",
+                        "hard": True,
+                        "limit_usd": str(self.session_budget() or remaining),
+                        "spent_usd": str(self._spent_session()),
+                        "reason": str(exc),
+                    }
+                )
             return decision
         except Exception as exc:  # a routing bug fails this task, not the whole build
             decision.error_type = "internal_error"
@@ -133,19 +152,27 @@ class Router:
                 self._warned.add(text)
                 decision.warnings.append(text)
         decision.level = choice.level
-        decision.events.append({
-            "type": "model_selected", "model": choice.rungs[0].model, "complexity": choice.level,
-            "ladder": choice.models, "estimated_cost_usd": str(choice.estimated_cost_usd),
-            "reason": choice.reason,
-        })
+        decision.events.append(
+            {
+                "type": "model_selected",
+                "model": choice.rungs[0].model,
+                "complexity": choice.level,
+                "ladder": choice.models,
+                "estimated_cost_usd": str(choice.estimated_cost_usd),
+                "reason": choice.reason,
+            }
+        )
         allowance = remaining
         if check.remaining_usd is not None:
-            allowance = check.remaining_usd if allowance is None else min(allowance, check.remaining_usd)
+            allowance = (
+                check.remaining_usd if allowance is None else min(allowance, check.remaining_usd)
+            )
         first = choice.rungs[0]
         decision.agent = {
             "models": [first.model, *first.fallbacks],
-            "rungs": [{"model": rung.model, "fallbacks": list(rung.fallbacks)}
-                      for rung in choice.rungs],
+            "rungs": [
+                {"model": rung.model, "fallbacks": list(rung.fallbacks)} for rung in choice.rungs
+            ],
             "checks": list(checks),
             "fix_attempts": (
                 task.fix_attempts if task.fix_attempts is not None else self.plan.fix_attempts
@@ -166,8 +193,12 @@ class Router:
 
         try:
             select_model(
-                task.prompt or "", files=list(task.files), model=task.model,
-                cost_limit_usd=cost_limit, remaining_budget_usd=None, catalog=self.catalog,
+                task.prompt or "",
+                files=list(task.files),
+                model=task.model,
+                cost_limit_usd=cost_limit,
+                remaining_budget_usd=None,
+                catalog=self.catalog,
                 settings=self.settings.routing,
             )
         except BuildRunnerError:
@@ -181,13 +212,16 @@ class Router:
         model = str(event.get("model", "unknown"))
         cost = Decimal(str(event.get("cost_usd", "0")))
         self.tracker.record(
-            session_id=session_id, task_id=task_id, model_id=model,
+            session_id=session_id,
+            task_id=task_id,
+            model_id=model,
             provider=self.settings.routing.provider,
             input_tokens=int(event.get("input_tokens", 0) or 0),
             output_tokens=int(event.get("output_tokens", 0) or 0),
             cache_write_tokens=int(event.get("cache_write_tokens", 0) or 0),
             cache_read_tokens=int(event.get("cache_read_tokens", 0) or 0),
-            cost_usd=cost, latency_ms=float(event.get("latency_ms", 0) or 0),
+            cost_usd=cost,
+            latency_ms=float(event.get("latency_ms", 0) or 0),
             outcome=str(event.get("outcome", "success")),
         )
         self.conn.execute(

@@ -58,7 +58,9 @@ def _attach_alerts(collector: Any, store: Store, settings: Settings) -> Any:
     from buildrunner.telemetry.alerts import AlertEngine
     from buildrunner.telemetry.notifiers import notifiers_from_settings
 
-    engine = AlertEngine(store.db_path, settings.telemetry, notifiers_from_settings(settings.telemetry))
+    engine = AlertEngine(
+        store.db_path, settings.telemetry, notifiers_from_settings(settings.telemetry)
+    )
     engine.attach(collector)
     return engine
 

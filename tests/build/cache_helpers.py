@@ -42,14 +42,21 @@ def lib_app_project(root: Path) -> None:
 
 
 def make_cache(
-    root: Path, *, cache_dir: Path | None = None, environ: Mapping[str, str] | None = None,
-    max_bytes: int | None = None, clock: Callable[[], float] = time.time,
+    root: Path,
+    *,
+    cache_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    max_bytes: int | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> TaskCache:
     root.mkdir(parents=True, exist_ok=True)
     conn = Store(root).connect()
     return TaskCache(
-        conn, cache_dir or root / ".buildrunner" / "cache", environ=environ or {},
-        max_bytes=max_bytes, clock=clock,
+        conn,
+        cache_dir or root / ".buildrunner" / "cache",
+        environ=environ or {},
+        max_bytes=max_bytes,
+        clock=clock,
     )
 
 
@@ -79,7 +86,9 @@ def run_plan(cache: TaskCache, plan: Plan, root: Path) -> dict[str, str]:
     for task_id in topological_order(plan):
         task = plan.task(task_id)
         log = root / ".buildrunner" / "logs" / f"{task_id}.log"
-        answer = cache.restore_if_cached(task, plan=plan, workdir=root, dependency_keys=keys, log_path=log)
+        answer = cache.restore_if_cached(
+            task, plan=plan, workdir=root, dependency_keys=keys, log_path=log
+        )
         if answer.key is not None:
             keys[task_id] = answer.key.digest
         if answer.hit:
@@ -88,10 +97,22 @@ def run_plan(cache: TaskCache, plan: Plan, root: Path) -> dict[str, str]:
         workdir = root / task.cwd if task.cwd else root
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("w") as handle:
-            subprocess.run(task.run or "true", shell=True, cwd=workdir, check=True, stdout=handle,
-                           env={**os.environ, **plan.env, **task.env})
+            subprocess.run(
+                task.run or "true",
+                shell=True,
+                cwd=workdir,
+                check=True,
+                stdout=handle,
+                env={**os.environ, **plan.env, **task.env},
+            )
         if answer.key is not None:
-            assert cache.store(answer.key, workdir=root, log_path=log, cost_usd=0, duration_s=0.0,
-                               session_id="test").stored
+            assert cache.store(
+                answer.key,
+                workdir=root,
+                log_path=log,
+                cost_usd=0,
+                duration_s=0.0,
+                session_id="test",
+            ).stored
         outcome[task_id] = "ran"
     return outcome

@@ -14,7 +14,10 @@ def git(cwd: Path, *args: str) -> str:
     """Run git as a user would (their identity), return stdout."""
     return subprocess.run(
         ["git", "-c", "user.name=Tester", "-c", "user.email=t@example.com", *args],
-        cwd=cwd, check=True, capture_output=True, text=True,
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
 
 

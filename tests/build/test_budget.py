@@ -38,7 +38,9 @@ def test_a_session_budget_holds_calls_in_flight_and_spent_money(tmp_path: Path) 
     assert refused.transient  # only the call in flight stands in the way: the asker waits
     # the first call cost less than its worst case: settled in the transaction of its cost
     with transaction(conn):
-        CostTracker(conn).record(session, "a", "m", "anthropic", 10, 10, 0, 0, Decimal("0.004"), 1.0)
+        CostTracker(conn).record(
+            session, "a", "m", "anthropic", 10, 10, 0, 0, Decimal("0.004"), 1.0
+        )
         ledger.settle(first.id)
     assert isinstance(ledger.reserve("b", 1, "m", Decimal("0.009")), Reservation)
     assert ledger.reserved() == Decimal("0.009")
@@ -69,13 +71,15 @@ def test_a_dead_owner_leaves_no_reservation_behind(tmp_path: Path) -> None:
         "conn = Store(Path(sys.argv[1])).connect()\n"
         "print(BudgetLedger(conn, sys.argv[2]).reserve('a', 1, 'm', Decimal('0.009')).id)\n"
     )
-    subprocess.run([sys.executable, "-c", script, str(tmp_path), session], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path), session], check=True, capture_output=True
+    )
     conn = Store(tmp_path).connect()
     assert conn.execute("SELECT COUNT(*) FROM budget_reservations").fetchone()[0] == 1
     # its process is gone: the next reservation clears it and fits
-    assert isinstance(BudgetLedger(conn, session).reserve("b", 1, "m", Decimal("0.009")),
-                      Reservation)
+    assert isinstance(
+        BudgetLedger(conn, session).reserve("b", 1, "m", Decimal("0.009")), Reservation
+    )
     assert conn.execute("SELECT COUNT(*) FROM budget_reservations").fetchone()[0] == 1
 
 

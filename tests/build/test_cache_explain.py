@@ -59,9 +59,13 @@ def test_env_changes_name_the_variable_never_the_value(tmp_path: Path) -> None:
     lines = [change.line() for change in changes]
     # TARGET is in the plan's cache_env: `lib` changed with it, so `app` names that too
     assert lines == ["env MODE changed", "env TARGET changed", "dependency lib changed"]
-    stored = json.dumps([row[0] for row in cache.conn.execute("SELECT manifest_json FROM task_cache")])
+    stored = json.dumps(
+        [row[0] for row in cache.conn.execute("SELECT manifest_json FROM task_cache")]
+    )
     assert secret not in stored and "fast" not in stored
-    manifests = "".join(path.read_text() for path in (tmp_path / ".buildrunner/cache/manifests").rglob("*.json"))
+    manifests = "".join(
+        path.read_text() for path in (tmp_path / ".buildrunner/cache/manifests").rglob("*.json")
+    )
     assert secret not in manifests and "TARGET" in manifests
 
 
@@ -72,7 +76,8 @@ def test_command_changes_show_a_line_diff(tmp_path: Path) -> None:
     assert changes[0].kind == "command" and changes[0].detail == "changed (line 1)"
     assert changes[0].diff == ("- cat lib.txt main.c > app.txt", "+ cat lib.txt main.c >> app.txt")
     assert render_changes(changes)[:3] == [
-        "command changed (line 1)", "    - cat lib.txt main.c > app.txt",
+        "command changed (line 1)",
+        "    - cat lib.txt main.c > app.txt",
         "    + cat lib.txt main.c >> app.txt",
     ]
 
@@ -97,8 +102,9 @@ def test_prompt_changes_show_the_changed_lines_masked(tmp_path: Path) -> None:
     plan = plan_of(AGENT.format(token=old_token))
     key = cache.key(plan.task("write-docs"), plan=plan, workdir=tmp_path, route=["haiku", "sonnet"])
     assert key is not None
-    assert cache.store(key, workdir=tmp_path, log_path=None, cost_usd="0.10", duration_s=9,
-                       session_id="s").stored
+    assert cache.store(
+        key, workdir=tmp_path, log_path=None, cost_usd="0.10", duration_s=9, session_id="s"
+    ).stored
     assert old_token not in cache.conn.execute("SELECT manifest_json FROM task_cache").fetchone()[0]
     edited = plan_of(AGENT.format(token=new_token).replace("Keep it short.", "Keep it very short."))
     changes = cache.why(edited.task("write-docs"), plan=edited, workdir=tmp_path)
@@ -113,7 +119,8 @@ def test_prompt_changes_show_the_changed_lines_masked(tmp_path: Path) -> None:
     assert rerouted[1].line() == "route changed (haiku, sonnet -> opus)"
     checks = cache.why(plan.task("write-docs"), plan=plan, workdir=tmp_path, checks=["make test"])
     assert [change.line() for change in checks] == [
-        "checks changed (test -s docs/API.md -> make test)"]
+        "checks changed (test -s docs/API.md -> make test)"
+    ]
 
 
 def test_never_cached_and_not_cacheable(tmp_path: Path) -> None:

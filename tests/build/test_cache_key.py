@@ -36,7 +36,9 @@ def tree(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def key_of(cache: TaskCache, plan: Plan, root: Path, task_id: str = "build", **options: object) -> CacheKey:
+def key_of(
+    cache: TaskCache, plan: Plan, root: Path, task_id: str = "build", **options: object
+) -> CacheKey:
     key = cache.key(plan.task(task_id), plan=plan, workdir=root, **options)  # type: ignore[arg-type]
     assert key is not None
     return key
@@ -48,8 +50,12 @@ def test_same_inputs_same_key_across_caches_and_runs(tree: Path) -> None:
     second = key_of(make_cache(tree), plan, tree)
     assert first.digest == second.digest
     assert len(first.digest) == 64
-    assert dict(first.parts.inputs).keys() == {"src/a.py", "src/b.py", "data/nested/table.csv",
-                                              "config.toml"}
+    assert dict(first.parts.inputs).keys() == {
+        "src/a.py",
+        "src/b.py",
+        "data/nested/table.csv",
+        "config.toml",
+    }
 
 
 @pytest.mark.parametrize(
@@ -58,7 +64,9 @@ def test_same_inputs_same_key_across_caches_and_runs(tree: Path) -> None:
         pytest.param(lambda root: write(root, "src/a.py", "print('A')\n"), id="file-content"),
         pytest.param(lambda root: write(root, "src/c.py", ""), id="glob-gains-a-member"),
         pytest.param(lambda root: os.unlink(root / "src/b.py"), id="glob-loses-a-member"),
-        pytest.param(lambda root: write(root, "data/nested/table.csv", "x,y\n1,3\n"), id="dir-content"),
+        pytest.param(
+            lambda root: write(root, "data/nested/table.csv", "x,y\n1,3\n"), id="dir-content"
+        ),
         pytest.param(lambda root: write(root, "data/new.csv", ""), id="dir-gains-a-file"),
         pytest.param(lambda root: os.unlink(root / "config.toml"), id="exact-path-deleted"),
     ],
@@ -94,11 +102,11 @@ def test_missing_exact_input_appearing_misses(tree: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new"),
     [
-        ('run: cat src/*.py > out.txt', 'run: cat src/*.py >> out.txt'),  # command
+        ("run: cat src/*.py > out.txt", "run: cat src/*.py >> out.txt"),  # command
         ('env: {LEVEL: "3"}', 'env: {LEVEL: "4"}'),  # task env value
         ('env: {SHARED: "one"}', 'env: {SHARED: "two"}'),  # plan env value
-        ('files: [out.txt]', 'files: [out.txt, extra.txt]'),  # declared outputs
-        ('inputs: [src/*.py, data/, config.toml]', 'inputs: [src/*.py, data/]'),  # declared inputs
+        ("files: [out.txt]", "files: [out.txt, extra.txt]"),  # declared outputs
+        ("inputs: [src/*.py, data/, config.toml]", "inputs: [src/*.py, data/]"),  # declared inputs
     ],
 )
 def test_plan_edits_miss(tree: Path, old: str, new: str) -> None:
@@ -151,12 +159,29 @@ def test_agent_prompt_route_checks_and_options(tmp_path: Path) -> None:
     base = key_of(cache, plan, tmp_path, "fix", route=["haiku", "sonnet"])
     assert base.parts.checks == ("pytest -q",)  # the plan's default check
     variants = [
-        key_of(cache, plan_of(AGENT.replace("Keep the API.", "Keep the API stable.")), tmp_path, "fix",
-               route=["haiku", "sonnet"]),
+        key_of(
+            cache,
+            plan_of(AGENT.replace("Keep the API.", "Keep the API stable.")),
+            tmp_path,
+            "fix",
+            route=["haiku", "sonnet"],
+        ),
         key_of(cache, plan, tmp_path, "fix", route=["sonnet"]),
-        key_of(cache, plan, tmp_path, "fix", route=["haiku", "sonnet"], checks=["pytest -q", "ruff check"]),
-        key_of(cache, plan_of(AGENT.replace("files: [app.py]", "files: [app.py]\n    allow_commands: true")),
-               tmp_path, "fix", route=["haiku", "sonnet"]),
+        key_of(
+            cache,
+            plan,
+            tmp_path,
+            "fix",
+            route=["haiku", "sonnet"],
+            checks=["pytest -q", "ruff check"],
+        ),
+        key_of(
+            cache,
+            plan_of(AGENT.replace("files: [app.py]", "files: [app.py]\n    allow_commands: true")),
+            tmp_path,
+            "fix",
+            route=["haiku", "sonnet"],
+        ),
     ]
     digests = {base.digest, *(variant.digest for variant in variants)}
     assert len(digests) == 5
@@ -217,12 +242,23 @@ def test_a_changed_input_reruns_exactly_what_is_downstream(tmp_path: Path) -> No
     warm = run_plan(cache, plan, tmp_path)
     # `stamp` has no key (a command without inputs): it runs every time, and `after-stamp`
     # depends on the content of its declared file, which changes every run
-    assert warm == {"gen": "cached", "use": "cached", "last": "cached", "side": "cached",
-                    "stamp": "ran", "after-stamp": "ran"}
+    assert warm == {
+        "gen": "cached",
+        "use": "cached",
+        "last": "cached",
+        "side": "cached",
+        "stamp": "ran",
+        "after-stamp": "ran",
+    }
     write(tmp_path, "in/a.txt", "changed")
     again = run_plan(cache, plan, tmp_path)
     assert {task for task, outcome in again.items() if outcome == "ran"} == {
-        "gen", "use", "last", "stamp", "after-stamp"}
+        "gen",
+        "use",
+        "last",
+        "stamp",
+        "after-stamp",
+    }
     assert (tmp_path / "use.txt").read_text() == "changedchanged"
 
 
@@ -260,11 +296,17 @@ tasks:
 
 def test_an_input_changed_while_the_task_ran_is_not_stored(tmp_path: Path) -> None:
     write(tmp_path, "in.txt", "before")
-    plan = plan_of("name: p\ntasks:\n  - {id: t, run: 'true', inputs: [in.txt], files: [out.txt]}\n")
+    plan = plan_of(
+        "name: p\ntasks:\n  - {id: t, run: 'true', inputs: [in.txt], files: [out.txt]}\n"
+    )
     cache = make_cache(tmp_path)
     key = key_of(cache, plan, tmp_path, "t")
     write(tmp_path, "in.txt", "edited during the run")
     write(tmp_path, "out.txt", "made from either version")
-    result = cache.store(key, workdir=tmp_path, log_path=None, cost_usd=0, duration_s=0, session_id=None)
-    assert not result.stored and result.reason == "input in.txt changed while the task ran: not stored"
+    result = cache.store(
+        key, workdir=tmp_path, log_path=None, cost_usd=0, duration_s=0, session_id=None
+    )
+    assert (
+        not result.stored and result.reason == "input in.txt changed while the task ran: not stored"
+    )
     assert cache.lookup(key) is None

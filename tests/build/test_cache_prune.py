@@ -33,12 +33,17 @@ def store_version(cache: TaskCache, root: Path, version: int, size: int = 1000) 
     plan = plan_of(PLAN)
     key = cache.key(plan.task("gen"), plan=plan, workdir=root)
     assert key is not None
-    assert cache.store(key, workdir=root, log_path=None, cost_usd=0, duration_s=0, session_id=None).stored
+    assert cache.store(
+        key, workdir=root, log_path=None, cost_usd=0, duration_s=0, session_id=None
+    ).stored
     return key
 
 
 def cached(cache: TaskCache, key: CacheKey) -> bool:
-    return cache.conn.execute("SELECT 1 FROM task_cache WHERE key = ?", (key.digest,)).fetchone() is not None
+    return (
+        cache.conn.execute("SELECT 1 FROM task_cache WHERE key = ?", (key.digest,)).fetchone()
+        is not None
+    )
 
 
 def test_the_size_cap_evicts_least_recently_used_first(tmp_path: Path) -> None:

@@ -36,8 +36,9 @@ def stored(root: Path, script: str = "v1") -> tuple[TaskCache, Plan, CacheKey, C
     plan = plan_of(PLAN)
     key = cache.key(plan.task("gen"), plan=plan, workdir=root)
     assert key is not None
-    result = cache.store(key, workdir=root, log_path=log, cost_usd="0.42", duration_s=3.5,
-                         session_id="s1")
+    result = cache.store(
+        key, workdir=root, log_path=log, cost_usd="0.42", duration_s=3.5, session_id="s1"
+    )
     assert result.stored and result.entry is not None
     return cache, plan, key, result.entry
 
@@ -81,8 +82,9 @@ def test_a_file_the_cached_run_deleted_is_deleted(tmp_path: Path) -> None:
     write(tmp_path, "out/extra.txt", "v2 only")
     key2 = cache.key(plan.task("gen"), plan=plan, workdir=tmp_path)
     assert key2 is not None and key2.digest != key.digest
-    assert cache.store(key2, workdir=tmp_path, log_path=None, cost_usd=0, duration_s=1,
-                       session_id="s2").stored
+    assert cache.store(
+        key2, workdir=tmp_path, log_path=None, cost_usd=0, duration_s=1, session_id="s2"
+    ).stored
     write(tmp_path, "gen.sh", "v1")  # back to the first inputs: a hit on the first entry
     first = cache.lookup(cache.key(plan.task("gen"), plan=plan, workdir=tmp_path))  # type: ignore[arg-type]
     assert first is not None and first.key == key.digest
@@ -159,7 +161,9 @@ def test_links_pointing_out_are_not_stored(tmp_path: Path, target: str) -> None:
     plan = plan_of(PLAN)
     key = cache.key(plan.task("gen"), plan=plan, workdir=tmp_path)
     assert key is not None
-    result = cache.store(key, workdir=tmp_path, log_path=None, cost_usd=0, duration_s=0, session_id=None)
+    result = cache.store(
+        key, workdir=tmp_path, log_path=None, cost_usd=0, duration_s=0, session_id=None
+    )
     assert not result.stored and result.reason and "outside" in result.reason
     assert cache.lookup(key) is None
 
@@ -172,8 +176,9 @@ def test_links_inside_are_restored(tmp_path: Path) -> None:
     plan = plan_of(PLAN)
     key = cache.key(plan.task("gen"), plan=plan, workdir=tmp_path)
     assert key is not None
-    assert cache.store(key, workdir=tmp_path, log_path=None, cost_usd=0, duration_s=0,
-                       session_id=None).stored
+    assert cache.store(
+        key, workdir=tmp_path, log_path=None, cost_usd=0, duration_s=0, session_id=None
+    ).stored
     (tmp_path / "out" / "latest").unlink()
     entry = cache.lookup(key)
     assert entry is not None
@@ -185,7 +190,9 @@ def test_restore_if_cached_answers_hit_or_why_not(tmp_path: Path) -> None:
     cache, plan, key, _entry = stored(tmp_path)
     task = plan.task("gen")
     log = tmp_path / "logs/attempt.log"
-    hit = cache.restore_if_cached(task, plan=plan, workdir=tmp_path, dependency_keys={}, log_path=log)
+    hit = cache.restore_if_cached(
+        task, plan=plan, workdir=tmp_path, dependency_keys={}, log_path=log
+    )
     assert hit.hit and hit.entry is not None and hit.entry.key == key.digest
     assert str(hit.entry.cost_usd) == "0.42" and hit.reason == "" and log.exists()
     write(tmp_path, "report.txt", "edited by hand")
@@ -196,5 +203,7 @@ def test_restore_if_cached_answers_hit_or_why_not(tmp_path: Path) -> None:
     miss = cache.restore_if_cached(task, plan=plan, workdir=tmp_path, dependency_keys={})
     assert (miss.hit, miss.reason) == (False, "input gen.sh changed")
     plain = plan_of("name: p\ntasks:\n  - {id: t, run: 'true'}\n")
-    no_key = cache.restore_if_cached(plain.task("t"), plan=plain, workdir=tmp_path, dependency_keys={})
+    no_key = cache.restore_if_cached(
+        plain.task("t"), plan=plain, workdir=tmp_path, dependency_keys={}
+    )
     assert no_key.key is None and no_key.reason.startswith("not cached")

@@ -41,7 +41,9 @@ def key_and_cache(root: Path, **options: object) -> tuple[TaskCache, CacheKey]:
 
 
 def store(cache: TaskCache, key: CacheKey, root: Path) -> None:
-    assert cache.store(key, workdir=root, log_path=None, cost_usd=0, duration_s=0, session_id=None).stored
+    assert cache.store(
+        key, workdir=root, log_path=None, cost_usd=0, duration_s=0, session_id=None
+    ).stored
 
 
 def blob_of(cache: TaskCache, text: str) -> Path:
@@ -148,8 +150,12 @@ CHILD = textwrap.dedent("""
 
 def spawn(root: Path, *args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}"}
-    return subprocess.Popen([sys.executable, "-c", CHILD, str(root), *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(root), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def wait_for(path: Path, process: subprocess.Popen[bytes], timeout: float = 60) -> str:
@@ -163,7 +169,9 @@ def wait_for(path: Path, process: subprocess.Popen[bytes], timeout: float = 60) 
 
 
 @pytest.mark.parametrize("stage", ["mid-blob", "before-rename", "before-manifest", "before-commit"])
-def test_kill_9_during_a_store_leaves_no_entry_that_is_trusted_wrongly(tmp_path: Path, stage: str) -> None:
+def test_kill_9_during_a_store_leaves_no_entry_that_is_trusted_wrongly(
+    tmp_path: Path, stage: str
+) -> None:
     prepare(tmp_path, big=True)
     child = spawn(tmp_path, stage, PLAN)
     assert wait_for(tmp_path / "ready", child) == stage
@@ -216,8 +224,13 @@ def test_two_sessions_writing_one_key_at_once(tmp_path: Path) -> None:
     go = tmp_path / "go"
     env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}"}
     writers = [
-        subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(go), PLAN, f"s{n}"],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(tmp_path), str(go), PLAN, f"s{n}"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for n in range(2)
     ]
     time.sleep(0.5)  # both have started and computed their key

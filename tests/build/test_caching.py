@@ -40,8 +40,9 @@ def run(*extra: str) -> dict[str, Any]:
 def cached_tasks(root: Path, session_id: str) -> set[str]:
     conn = Store(root).connect()
     conn.row_factory = sqlite3.Row
-    rows = conn.execute("SELECT task_id FROM tasks WHERE session_id = ? AND cached = 1",
-                        (session_id,)).fetchall()
+    rows = conn.execute(
+        "SELECT task_id FROM tasks WHERE session_id = ? AND cached = 1", (session_id,)
+    ).fetchall()
     return {row["task_id"] for row in rows}
 
 
@@ -56,9 +57,13 @@ def test_an_unchanged_plan_runs_again_from_the_cache(project: Path) -> None:
     assert cached_tasks(project, second["session_id"]) == {"upper", "count", "other"}
     assert (project / "upper.txt").read_text() == "HELLO\n"
     conn = Store(project).connect()
-    types = [r[0] for r in conn.execute(
-        "SELECT type FROM events WHERE session_id = ? AND type = 'task_cached'",
-        (second["session_id"],))]
+    types = [
+        r[0]
+        for r in conn.execute(
+            "SELECT type FROM events WHERE session_id = ? AND type = 'task_cached'",
+            (second["session_id"],),
+        )
+    ]
     assert len(types) == 3
     assert json.loads(run_br("routing", "costs", "--json").stdout)["saved"]["hits"] == 3
     assert json.loads(run_br("telemetry", "summary", "--json").stdout)["cache"]["hits"] == 3

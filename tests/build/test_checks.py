@@ -11,29 +11,43 @@ from tests.security.tokens import TokenFactory
 WHERE = Round(attempt=1, rung=2, round=1, model="claude-test")
 
 
-def _run(tmp_path: Path, commands: list[str], timeout_s: float | None = 30) -> tuple[Any, list[dict[str, Any]]]:
+def _run(
+    tmp_path: Path, commands: list[str], timeout_s: float | None = 30
+) -> tuple[Any, list[dict[str, Any]]]:
     events: list[dict[str, Any]] = []
     results = run_checks(
-        commands, workdir=tmp_path, env={"PATH": "/usr/bin:/bin", "GREETING": "hi"},
-        timeout_s=timeout_s, log_path=tmp_path / "task.log", where=WHERE, emit=events.append,
+        commands,
+        workdir=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "GREETING": "hi"},
+        timeout_s=timeout_s,
+        log_path=tmp_path / "task.log",
+        where=WHERE,
+        emit=events.append,
     )
     return results, events
 
 
 def test_checks_run_in_order_and_stop_at_the_first_failure(tmp_path: Path) -> None:
     (tmp_path / "ok.txt").write_text("fine\n")
-    results, events = _run(tmp_path, [
-        "test -f ok.txt && echo $GREETING",
-        "echo first line; echo 'AssertionError: 2 != 3' >&2; exit 3",
-        "touch never-ran",
-    ])
+    results, events = _run(
+        tmp_path,
+        [
+            "test -f ok.txt && echo $GREETING",
+            "echo first line; echo 'AssertionError: 2 != 3' >&2; exit 3",
+            "touch never-ran",
+        ],
+    )
     assert [r.passed for r in results] == [True, False]
     failed = results[-1]
     assert failed.exit_code == 3 and "AssertionError: 2 != 3" in failed.output_tail
     assert "exited with code 3" in failed.feedback() and failed.command in failed.feedback()
     assert not (tmp_path / "never-ran").exists()
-    assert [e["type"] for e in events] == ["check_started", "check_passed", "check_started",
-                                           "check_failed"]
+    assert [e["type"] for e in events] == [
+        "check_started",
+        "check_passed",
+        "check_started",
+        "check_failed",
+    ]
     assert all(e["rung"] == 2 and e["round"] == 1 and e["model"] == "claude-test" for e in events)
     log = (tmp_path / "task.log").read_text()
     assert "--- check 1/3" in log and "hi" in log and "--- check 2/3" in log

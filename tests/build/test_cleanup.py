@@ -11,8 +11,11 @@ from tests.build.conftest import git
 
 
 def worktree_paths(repo: Path) -> list[str]:
-    return [line.split(" ", 1)[1] for line in git(repo, "worktree", "list", "--porcelain").splitlines()
-            if line.startswith("worktree ")]
+    return [
+        line.split(" ", 1)[1]
+        for line in git(repo, "worktree", "list", "--porcelain").splitlines()
+        if line.startswith("worktree ")
+    ]
 
 
 def branches(repo: Path) -> set[str]:
@@ -44,7 +47,9 @@ def test_cleanup_keeps_and_lists_branches_with_unlanded_work_until_forced(
     assert worktree_paths(repo) == [str(repo)]  # every task worktree is gone
     assert not (repo / ".buildrunner" / "worktrees" / "s1").exists()
     assert {item.task_id: item.state for item in result.kept} == {
-        "conflict": "conflict", "waiting": "committed"}
+        "conflict": "conflict",
+        "waiting": "committed",
+    }
     assert branches(repo) == {"br/s1/conflict", "br/s1/waiting"}
     assert sorted(result.branches_deleted) == ["br/s1/landed", "br/s1/noop", "br/s1/rejected"]
     assert git(repo, "show", "br/s1/conflict:README.md") == "# b\n"  # the work itself is there
@@ -54,8 +59,10 @@ def test_cleanup_keeps_and_lists_branches_with_unlanded_work_until_forced(
 
     forced = cleanup_isolation(repo, repo / ".buildrunner", "s1", force=True)
 
-    assert forced.kept == [] and sorted(forced.branches_deleted) == ["br/s1/conflict",
-                                                                     "br/s1/waiting"]
+    assert forced.kept == [] and sorted(forced.branches_deleted) == [
+        "br/s1/conflict",
+        "br/s1/waiting",
+    ]
     assert branches(repo) == set()
     assert git(repo, "for-each-ref", "refs/buildrunner/") == ""
     assert isolated_sessions(repo / ".buildrunner") == []
@@ -91,7 +98,8 @@ def test_a_session_worktree_left_behind_is_committed_then_removed(repo: Path) ->
     assert git(repo, "show", "br/old-session:unfinished.txt") == "work nobody merged\n"
     assert [item.branch for item in all_kept_branches(repo, data)] == ["br/old-session"]
     assert cleanup_isolation(repo, data, "old-session", force=True).branches_deleted == [
-        "br/old-session"]
+        "br/old-session"
+    ]
     assert branches(repo) == set()
 
 

@@ -12,19 +12,38 @@ from tests.build.cache_helpers import backdate, write
 
 
 def test_patterns_exact_folder_glob_and_missing(tmp_path: Path) -> None:
-    for name in ("src/a.py", "src/pkg/b.py", "src/pkg/c.txt", "docs/x.md", "top.py",
-                 "src/__pycache__/a.pyc", "src/node_modules/m.js"):
+    for name in (
+        "src/a.py",
+        "src/pkg/b.py",
+        "src/pkg/c.txt",
+        "docs/x.md",
+        "top.py",
+        "src/__pycache__/a.pyc",
+        "src/node_modules/m.js",
+    ):
         write(tmp_path, name, name)
     os.symlink("a.py", tmp_path / "src" / "link.py")
     base = str(tmp_path)
-    assert set(expand_patterns(base, ["src/**/*.py"])) == {"src/a.py", "src/pkg/b.py", "src/link.py"}
+    assert set(expand_patterns(base, ["src/**/*.py"])) == {
+        "src/a.py",
+        "src/pkg/b.py",
+        "src/link.py",
+    }
     assert set(expand_patterns(base, ["src/*.py"])) == {"src/a.py", "src/link.py"}
-    assert set(expand_patterns(base, ["**/*.py"])) == {"src/a.py", "src/pkg/b.py", "src/link.py", "top.py"}
+    assert set(expand_patterns(base, ["**/*.py"])) == {
+        "src/a.py",
+        "src/pkg/b.py",
+        "src/link.py",
+        "top.py",
+    }
     assert set(expand_patterns(base, ["src/pkg/"])) == {"src/pkg/b.py", "src/pkg/c.txt"}
     assert set(expand_patterns(base, ["src/pkg"])) == {"src/pkg/b.py", "src/pkg/c.txt"}
     found = expand_patterns(base, ["docs/x.md", "nope.txt", "gone/"])
     assert {name: item.kind for name, item in found.items()} == {
-        "docs/x.md": "file", "nope.txt": "missing", "gone": "missing"}
+        "docs/x.md": "file",
+        "nope.txt": "missing",
+        "gone": "missing",
+    }
     assert expand_patterns(base, ["src/link.py"])["src/link.py"].kind == "link"
     assert set(expand_patterns(base, ["*.nothing"])) == set()
     everything = set(expand_patterns(base, ["."]))
@@ -48,14 +67,18 @@ def test_unchanged_files_are_not_read_again(tmp_path: Path) -> None:
     backdate(tmp_path)
     conn = Store(tmp_path).connect()
     first = FileHasher(conn)
-    digests = {name: first.digest(item.path, item.info)
-               for name, item in expand_patterns(str(tmp_path), ["d/"]).items()}
+    digests = {
+        name: first.digest(item.path, item.info)
+        for name, item in expand_patterns(str(tmp_path), ["d/"]).items()
+    }
     first.flush()
     assert first.hashed_bytes == 20_000
     second = FileHasher(conn)  # a later run: only the stat cache in the store is shared
     second.preload(str(tmp_path))
-    again = {name: second.digest(item.path, item.info)
-             for name, item in expand_patterns(str(tmp_path), ["d/"]).items()}
+    again = {
+        name: second.digest(item.path, item.info)
+        for name, item in expand_patterns(str(tmp_path), ["d/"]).items()
+    }
     assert again == digests
     assert second.hashed_bytes == 0
 

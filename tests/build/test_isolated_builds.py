@@ -14,8 +14,9 @@ from tests.conftest import BR, run_br, write_plan
 
 
 def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=root, check=True, capture_output=True, text=True
+    ).stdout
 
 
 @pytest.fixture
@@ -38,7 +39,9 @@ def run_json(*args: str) -> dict[str, Any]:
 
 def test_tasks_see_untracked_files_and_their_work_lands_in_order(repo: Path) -> None:
     (repo / "helper.sh").write_text("echo from-untracked\n")  # never committed, never staged
-    write_plan(repo, """\
+    write_plan(
+        repo,
+        """\
 name: iso
 tasks:
   - id: first
@@ -51,7 +54,8 @@ tasks:
     run: grep -q 'A = 10' module.py && grep -q 'B = 20' module.py && echo both > seen.txt
     files: [seen.txt]
     depends_on: [first, second]
-""")
+""",
+    )
     before = git(repo, "status", "--porcelain")
     data = run_json("--isolate", "task")
     assert data["status"] == "completed", data
@@ -64,7 +68,9 @@ tasks:
 
 
 def test_a_conflict_fails_the_task_keeps_its_branch_and_loses_nothing(repo: Path) -> None:
-    write_plan(repo, """\
+    write_plan(
+        repo,
+        """\
 name: clash
 tasks:
   - id: one
@@ -73,7 +79,8 @@ tasks:
   - id: two
     run: sleep 0.5 && sed -i 's/A = 1/A = 200/' module.py
     files: [module.py]
-""")
+""",
+    )
     # both tasks start from the same snapshot only when they may overlap: give them no lock
     text = (repo / "plan.yaml").read_text().replace("    files: [module.py]\n", "")
     (repo / "plan.yaml").write_text(text)
@@ -90,15 +97,22 @@ tasks:
 
 
 def test_files_the_user_changes_during_the_build_are_not_overwritten(repo: Path) -> None:
-    write_plan(repo, """\
+    write_plan(
+        repo,
+        """\
 name: edits
 tasks:
   - id: slow
     run: sleep 2 && sed -i 's/B = 2/B = 3/' module.py && echo done > note.txt
     files: [module.py, note.txt]
-""")
-    build = subprocess.Popen([*BR, "run", "plan.yaml", "--isolate", "task", "--json"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+""",
+    )
+    build = subprocess.Popen(
+        [*BR, "run", "plan.yaml", "--isolate", "task", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while not list((repo / ".buildrunner" / "worktrees").rglob("module.py")):
         assert time.monotonic() < deadline
@@ -113,16 +127,23 @@ tasks:
 
 
 def test_approve_holds_the_work_until_br_review_approve(repo: Path) -> None:
-    write_plan(repo, """\
+    write_plan(
+        repo,
+        """\
 name: gated
 tasks:
   - id: change
     run: sed -i 's/A = 1/A = 5/' module.py
     files: [module.py]
     approve: true
-""")
-    build = subprocess.Popen([*BR, "run", "plan.yaml", "--json"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+""",
+    )
+    build = subprocess.Popen(
+        [*BR, "run", "plan.yaml", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while True:
         waiting = run_br("review", "--json")

@@ -26,12 +26,18 @@ TASK_IDS = st.from_regex(TASK_ID, fullmatch=True)
 
 
 def valid_branch(name: str) -> bool:
-    return subprocess.run(["git", "check-ref-format", "--branch", name],
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run(
+            ["git", "check-ref-format", "--branch", name], capture_output=True
+        ).returncode
+        == 0
+    )
 
 
-@pytest.mark.parametrize("task_id", ["build", "a.b", ".hidden", "x..y", "end.", "db.lock",
-                                     "ns:task", "a...b", "v1.2", "%"])
+@pytest.mark.parametrize(
+    "task_id",
+    ["build", "a.b", ".hidden", "x..y", "end.", "db.lock", "ns:task", "a...b", "v1.2", "%"],
+)
 def test_awkward_task_ids_make_valid_distinct_branches(task_id: str) -> None:
     branch = task_branch("20261125-134501-a1b2c3", task_id)
     assert valid_branch(branch), branch
@@ -54,8 +60,9 @@ def test_an_empty_name_is_refused() -> None:
 
 def test_the_journal_round_trips_and_a_broken_one_is_a_clear_error(tmp_path: Path) -> None:
     state = SessionState("s", str(tmp_path), snapshot="abc", head=None)
-    state.tasks["t"] = TaskRecord("t", "br/s/t", str(tmp_path / "wt"), "abc", state="committed",
-                                  commit="def", files=["a.txt"])
+    state.tasks["t"] = TaskRecord(
+        "t", "br/s/t", str(tmp_path / "wt"), "abc", state="committed", commit="def", files=["a.txt"]
+    )
     save_state(tmp_path, state)
     assert load_state(tmp_path, "s", tmp_path) == state
     assert load_state(tmp_path, "other", tmp_path).tasks == {}

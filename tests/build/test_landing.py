@@ -54,10 +54,16 @@ def test_landing_writes_only_merged_work(repo: Path, iso: Isolation) -> None:
 def test_user_edits_during_the_build_survive_and_are_reported(repo: Path, iso: Isolation) -> None:
     (repo / "draft.txt").write_text("draft v1\n")  # untracked, in the snapshot
     iso.snapshot()
-    merged_task(iso, "rewrite", {
-        "app/models.py": "MODELS = 'task'\n", "app/views.py": "VIEWS = 'task'\n",
-        "draft.txt": "draft by the task\n", "new.txt": "created by the task\n",
-    })
+    merged_task(
+        iso,
+        "rewrite",
+        {
+            "app/models.py": "MODELS = 'task'\n",
+            "app/views.py": "VIEWS = 'task'\n",
+            "draft.txt": "draft by the task\n",
+            "new.txt": "created by the task\n",
+        },
+    )
     # meanwhile the user edits one file the task changed, deletes another, creates one it creates
     (repo / "app" / "models.py").write_text("MODELS = 'user'\n")
     (repo / "draft.txt").unlink()
@@ -91,8 +97,9 @@ def test_an_edit_the_user_made_identically_counts_as_landed(repo: Path, iso: Iso
     assert result.already == ["README.md"] and result.written == [] and result.kept == []
 
 
-def test_landing_never_writes_through_a_symlinked_folder(repo: Path, iso: Isolation,
-                                                         tmp_path: Path) -> None:
+def test_landing_never_writes_through_a_symlinked_folder(
+    repo: Path, iso: Isolation, tmp_path: Path
+) -> None:
     iso.snapshot()
     merged_task(iso, "out", {"out/result.txt": "result\n"})
     outside = tmp_path / "outside"
@@ -137,22 +144,28 @@ def expected_after_landing(
 def tree_files(repo: Path, commit: str) -> dict[str, bytes]:
     names = git(repo, "ls-tree", "-r", "--name-only", "-z", commit).split("\0")
     return {
-        name: subprocess.run(["git", "show", f"{commit}:{name}"], cwd=repo, check=True,
-                             capture_output=True).stdout
-        for name in names if name
+        name: subprocess.run(
+            ["git", "show", f"{commit}:{name}"], cwd=repo, check=True, capture_output=True
+        ).stdout
+        for name in names
+        if name
     }
 
 
 def test_a_kill_9_mid_landing_then_resume_loses_nothing(repo: Path, iso: Isolation) -> None:
     iso.snapshot()
-    task_files: dict[str, str | None] = {f"gen/file{i:03d}.txt": f"generated {i}\n" * 20
-                                         for i in range(150)}
+    task_files: dict[str, str | None] = {
+        f"gen/file{i:03d}.txt": f"generated {i}\n" * 20 for i in range(150)
+    }
     task_files |= {"app/models.py": "MODELS = 'task'\n", "README.md": None}
     merged_task(iso, "generate", task_files)
     (repo / "app" / "models.py").write_text("MODELS = 'user, during the build'\n")
     (repo / "scratch.log").write_text("the user's ignored file\n")
     before = census(repo)
-    snapshot, merged = tree_files(repo, iso.state.snapshot or ""), tree_files(repo, iso.integration())
+    snapshot, merged = (
+        tree_files(repo, iso.state.snapshot or ""),
+        tree_files(repo, iso.integration()),
+    )
     expected = expected_after_landing(before, snapshot, merged)
     assert len(expected) == len(before) + 150 - 1  # 150 new files, README deleted
 

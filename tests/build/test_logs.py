@@ -35,12 +35,18 @@ def test_a_kill_9_mid_task_leaves_only_masked_output_on_disk(project: Path) -> N
         "time.sleep(60)\n"
     )
     write_plan(project, f"name: leak\ntasks:\n  - id: noisy\n    run: {sys.executable} noisy.py\n")
-    build = subprocess.Popen([*BR, "run", "plan.yaml", "--workers", "1"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    build = subprocess.Popen(
+        [*BR, "run", "plan.yaml", "--workers", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     logs = project / ".buildrunner" / "logs"
     try:
-        _wait_for(lambda: any("ALL-PRINTED" in p.read_text(errors="replace")
-                              for p in logs.rglob("noisy.*.log")))
+        _wait_for(
+            lambda: any(
+                "ALL-PRINTED" in p.read_text(errors="replace") for p in logs.rglob("noisy.*.log")
+            )
+        )
         # kill -9 everything br started (orchestrator and worker), then the task itself
         tree = [build, *psutil.Process(build.pid).children(recursive=True)]
         for process in tree:
@@ -60,8 +66,9 @@ def test_a_kill_9_mid_task_leaves_only_masked_output_on_disk(project: Path) -> N
 def test_a_background_child_holding_the_output_does_not_hold_the_task(project: Path) -> None:
     # the task ends when its command ends, not when a child it left behind closes the output
     write_plan(project, "name: bg\ntasks:\n  - id: bg\n    run: sleep 600 & echo started\n")
-    result = subprocess.run([*BR, "run", "plan.yaml", "--json"], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [*BR, "run", "plan.yaml", "--json"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     log = next((project / ".buildrunner" / "logs").rglob("bg.*.log"))
     assert "started" in log.read_text()

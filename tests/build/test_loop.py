@@ -30,12 +30,19 @@ def test_a_stalled_terminal_never_blocks_other_sessions(project: Path) -> None:
     # must block outside any write transaction, so session B still gets the database
     tasks = "".join(f"  - id: t{i}\n    run: 'true'\n" for i in range(600))
     write_plan(project, f"name: stalled\ntasks:\n{tasks}", "a.yaml")
-    write_plan(project, "name: other\ntasks:\n  - id: x\n    run: 'true'\n  - id: y\n    run: 'true'\n",
-               "b.yaml")
+    write_plan(
+        project,
+        "name: other\ntasks:\n  - id: x\n    run: 'true'\n  - id: y\n    run: 'true'\n",
+        "b.yaml",
+    )
     read_end, write_end = os.pipe()
     fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)  # the smallest pipe: A stalls early
-    stalled = subprocess.Popen([*BR, "run", "a.yaml", "--workers", "1"], stdout=write_end,
-                               stderr=write_end, stdin=subprocess.DEVNULL)
+    stalled = subprocess.Popen(
+        [*BR, "run", "a.yaml", "--workers", "1"],
+        stdout=write_end,
+        stderr=write_end,
+        stdin=subprocess.DEVNULL,
+    )
     os.close(write_end)
     try:
         # wait until A is stuck: it has done some tasks and stopped making progress

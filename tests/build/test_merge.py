@@ -33,11 +33,18 @@ def two_tasks(iso: Isolation, edits: dict[str, tuple[str, str, str]]) -> list[Pa
 def test_two_tasks_editing_different_files_of_one_module_both_merge(
     repo: Path, iso: Isolation
 ) -> None:
-    two_tasks(iso, {"models": ("app/models.py", "'load'", "'load v2'"),
-                    "views": ("app/views.py", "'show'", "'show v2'")})
+    two_tasks(
+        iso,
+        {
+            "models": ("app/models.py", "'load'", "'load v2'"),
+            "views": ("app/views.py", "'show'", "'show v2'"),
+        },
+    )
     results = iso.merge_all(["models", "views"])
-    assert [(r.status, r.detail) for r in results] == [("merged", "fast-forward"),
-                                                       ("merged", "merge")]
+    assert [(r.status, r.detail) for r in results] == [
+        ("merged", "fast-forward"),
+        ("merged", "merge"),
+    ]
     tip = iso.integration()
     assert "'load v2'" in git(repo, "show", f"{tip}:app/models.py")
     assert "'show v2'" in git(repo, "show", f"{tip}:app/views.py")
@@ -45,8 +52,13 @@ def test_two_tasks_editing_different_files_of_one_module_both_merge(
 
 
 def test_edits_to_different_functions_of_one_file_merge(repo: Path, iso: Isolation) -> None:
-    two_tasks(iso, {"load": ("app/models.py", "'load'", "'loaded'"),
-                    "save": ("app/models.py", "'save'", "'saved'")})
+    two_tasks(
+        iso,
+        {
+            "load": ("app/models.py", "'load'", "'loaded'"),
+            "save": ("app/models.py", "'save'", "'saved'"),
+        },
+    )
     assert [r.status for r in iso.merge_all(["load", "save"])] == ["merged", "merged"]
     merged = git(repo, "show", f"{iso.integration()}:app/models.py")
     assert "'loaded'" in merged and "'saved'" in merged
@@ -55,8 +67,13 @@ def test_edits_to_different_functions_of_one_file_merge(repo: Path, iso: Isolati
 def test_two_tasks_editing_the_same_lines_conflict_and_nothing_is_lost(
     repo: Path, iso: Isolation
 ) -> None:
-    _, second = two_tasks(iso, {"first": ("app/models.py", "'load'", "'first'"),
-                                "second": ("app/models.py", "'load'", "'second'")})
+    _, second = two_tasks(
+        iso,
+        {
+            "first": ("app/models.py", "'load'", "'first'"),
+            "second": ("app/models.py", "'load'", "'second'"),
+        },
+    )
     (second / "app" / "extra.py").write_text("EXTRA = 1\n")
     change = iso.commit_task("second")
     assert change is not None

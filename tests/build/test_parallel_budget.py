@@ -23,14 +23,22 @@ def answer(request: RecordedRequest) -> Reply:
     prompt = request.body["messages"][0]["content"]
     prompt = prompt if isinstance(prompt, str) else prompt[0]["text"]
     name = prompt.split()[1]
-    return slow(tool_use("write_file", {"path": f"{name}.txt", "content": "x\n"},
-                         input_tokens=5000, output_tokens=300), 0.3)
+    return slow(
+        tool_use(
+            "write_file",
+            {"path": f"{name}.txt", "content": "x\n"},
+            input_tokens=5000,
+            output_tokens=300,
+        ),
+        0.3,
+    )
 
 
 def test_parallel_agent_tasks_never_spend_past_the_session_budget(project: Path) -> None:
     tasks = "".join(
         f"  - id: t{i}\n    prompt: Write t{i}.txt with one line\n    files: [t{i}.txt]\n"
-        f"    model: sonnet\n" for i in range(TASKS)
+        f"    model: sonnet\n"
+        for i in range(TASKS)
     )
     with MessagesServer(responder=answer) as server:
         (project / ".buildrunner").mkdir()
@@ -41,8 +49,12 @@ def test_parallel_agent_tasks_never_spend_past_the_session_budget(project: Path)
         result = run_br("run", "plan.yaml", "--json", "--workers", str(TASKS), timeout=300)
         data = json.loads(result.stdout)
         conn = Store(project).connect()
-        spent = Decimal(conn.execute("SELECT COALESCE(SUM(cost_micro_usd), 0) FROM costs")
-                        .fetchone()[0]) / 1_000_000
+        spent = (
+            Decimal(
+                conn.execute("SELECT COALESCE(SUM(cost_micro_usd), 0) FROM costs").fetchone()[0]
+            )
+            / 1_000_000
+        )
         assert spent <= BUDGET, f"spent ${spent} of a ${BUDGET} budget"
         assert data["status"] == "paused" and result.returncode == 1
         done = sum(1 for row in data["results"] if row["status"] == "succeeded")
@@ -50,8 +62,9 @@ def test_parallel_agent_tasks_never_spend_past_the_session_budget(project: Path)
         assert not conn.execute("SELECT COUNT(*) FROM budget_reservations").fetchone()[0]
         # raising the budget goes on where it stopped: the finished tasks do not run again
         calls_before = len(server.requests)
-        resumed = run_br("parallel", "resume", data["session_id"], "--budget", "1", "--json",
-                         timeout=300)
+        resumed = run_br(
+            "parallel", "resume", data["session_id"], "--budget", "1", "--json", timeout=300
+        )
         assert resumed.returncode == 0, resumed.stderr
         final = json.loads(resumed.stdout)
         assert final["status"] == "completed"

@@ -22,8 +22,11 @@ from buildrunner.store.db import Store
 def conn(tmp_path: Path) -> sqlite3.Connection:
     conn = Store(tmp_path).connect()
     for session_id, created in (("old", 1.0), ("new", 2.0)):
-        conn.execute("INSERT INTO sessions(id, name, plan_json, status, created_at)"
-                     " VALUES (?, 'n', '{}', 'running', ?)", (session_id, created))
+        conn.execute(
+            "INSERT INTO sessions(id, name, plan_json, status, created_at)"
+            " VALUES (?, 'n', '{}', 'running', ?)",
+            (session_id, created),
+        )
     return conn
 
 

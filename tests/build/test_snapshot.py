@@ -26,8 +26,13 @@ def test_the_snapshot_holds_staged_unstaged_and_untracked_files_but_not_ignored_
     snap = iso.snapshot()
 
     listed = set(git(repo, "ls-tree", "-r", "--name-only", snap.commit).split())
-    assert listed == {".gitignore", "app/__init__.py", "app/models.py", "app/views.py",
-                      "tools/gen.sh"}
+    assert listed == {
+        ".gitignore",
+        "app/__init__.py",
+        "app/models.py",
+        "app/views.py",
+        "tools/gen.sh",
+    }
     assert git(repo, "show", f"{snap.commit}:app/models.py") == "def load():\n    return 'staged'\n"
     assert "unstaged" in git(repo, "show", f"{snap.commit}:app/views.py")
     assert "100755 blob" in git(repo, "ls-tree", snap.commit, "tools/gen.sh")

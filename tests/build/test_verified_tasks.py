@@ -47,11 +47,16 @@ def agent(
         content = last.get("content")
         family = next(f for f in ("haiku", "sonnet", "opus") if f in request.model)
         if isinstance(content, list) and any(b.get("type") == "tool_result" for b in content):
-            return text("I wrote calc.add.", input_tokens=input_tokens(family, True),
-                        output_tokens=20)
+            return text(
+                "I wrote calc.add.", input_tokens=input_tokens(family, True), output_tokens=20
+            )
         code = RIGHT if right_on(family, _rounds(request)) else WRONG
-        return tool_use("write_file", {"path": "calc.py", "content": code},
-                        input_tokens=input_tokens(family, False), output_tokens=80)
+        return tool_use(
+            "write_file",
+            {"path": "calc.py", "content": code},
+            input_tokens=input_tokens(family, False),
+            output_tokens=80,
+        )
 
     return respond
 
@@ -141,7 +146,10 @@ def test_fix_rounds_spent_the_task_climbs_and_opus_is_accepted(
     assert code == 0, stderr
     assert (project / "calc.py").read_text() == RIGHT
     climbs = events(project, "task_escalated")
-    assert [(e["rung"], e["to_model"].split("-")[1]) for e in climbs] == [(2, "sonnet"), (3, "opus")]
+    assert [(e["rung"], e["to_model"].split("-")[1]) for e in climbs] == [
+        (2, "sonnet"),
+        (3, "opus"),
+    ]
     accepted = events(project, "task_accepted")[0]
     assert accepted["rung"] == 3 and "opus" in accepted["model"]
     # each rung started from the files as they were: the next one was told what failed
@@ -185,7 +193,9 @@ def test_a_check_that_hangs_is_stopped(project: Path, project_with: Any) -> None
     assert "timed out" in data["results"][0]["error"]
 
 
-def test_a_check_that_prints_a_secret_is_masked_everywhere(project: Path, project_with: Any) -> None:
+def test_a_check_that_prints_a_secret_is_masked_everywhere(
+    project: Path, project_with: Any
+) -> None:
     server = project_with(agent(lambda family, rounds: rounds >= 1))
     leaky = f"echo deploy token {SECRET}; {CHECK}"
     write_plan(project, plan(check=leaky))
@@ -205,8 +215,11 @@ def test_a_check_that_prints_a_secret_is_masked_everywhere(project: Path, projec
 
 def test_a_task_without_checks_is_unverified(project: Path, project_with: Any) -> None:
     project_with(agent(lambda family, rounds: True))
-    write_plan(project, "name: plain\ntasks:\n  - id: add\n    prompt: Make calc.add return the sum"
-                        "\n    files: [calc.py]\n")
+    write_plan(
+        project,
+        "name: plain\ntasks:\n  - id: add\n    prompt: Make calc.add return the sum"
+        "\n    files: [calc.py]\n",
+    )
     result = run_br("run", "plan.yaml", timeout=180)
     assert result.returncode == 0, result.stderr
     assert "unverified: no checks" in result.stderr

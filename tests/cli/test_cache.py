@@ -51,7 +51,9 @@ def test_why_names_what_changed(project: Path) -> None:
     assert hit.returncode == 0, hit.stderr
     assert json.loads(hit.stdout)["cached"] is True
     write(project, "src/c.c", "int c;\n")
-    lib = json.loads(run_br("cache", "why", "lib", "--plan", "plan.yaml", "--json", cwd=project).stdout)
+    lib = json.loads(
+        run_br("cache", "why", "lib", "--plan", "plan.yaml", "--json", cwd=project).stdout
+    )
     assert lib["cached"] is False
     assert [change["line"] for change in lib["changes"]] == ["input src/c.c added"]
     app = run_br("cache", "why", "app", "--plan", "plan.yaml", cwd=project)
@@ -62,12 +64,19 @@ def test_why_finds_the_plan_of_the_last_run(project: Path) -> None:
     cached_project(project)
     ran = run_br("run", "plan.yaml", "--json", cwd=project)
     assert ran.returncode == 0, ran.stderr
-    write(project, "plan.yaml", PLAN.replace("cat lib.txt main.c > app.txt", "cat main.c lib.txt > app.txt"))
+    write(
+        project,
+        "plan.yaml",
+        PLAN.replace("cat lib.txt main.c > app.txt", "cat main.c lib.txt > app.txt"),
+    )
     result = run_br("cache", "why", "app", "--json", cwd=project)
     assert result.returncode == 0, result.stderr
     changes = json.loads(result.stdout)["changes"]
     assert changes[0]["kind"] == "command"
-    assert changes[0]["diff"] == ["- cat lib.txt main.c > app.txt", "+ cat main.c lib.txt > app.txt"]
+    assert changes[0]["diff"] == [
+        "- cat lib.txt main.c > app.txt",
+        "+ cat main.c lib.txt > app.txt",
+    ]
 
 
 def test_prune(project: Path) -> None:
@@ -111,7 +120,14 @@ def test_a_bad_cache_folder_setting_is_one_line(project: Path) -> None:
     write(project, "plan.yaml", PLAN)
     lib_app_project(project)
     write(project, "blocker", "a file")
-    result = run_br("cache", "why", "lib", "--plan", "plan.yaml", cwd=project,
-                    env={"BR_CACHE_DIR": str(project / "blocker")})
+    result = run_br(
+        "cache",
+        "why",
+        "lib",
+        "--plan",
+        "plan.yaml",
+        cwd=project,
+        env={"BR_CACHE_DIR": str(project / "blocker")},
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("br: error: cache folder") and result.stderr.count("\n") == 1

@@ -56,8 +56,14 @@ def background(project: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
     started: list[subprocess.Popen[str]] = []
 
     def start(*args: str) -> subprocess.Popen[str]:
-        process = subprocess.Popen([*BR, *args], cwd=project, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        process = subprocess.Popen(
+            [*BR, *args],
+            cwd=project,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
         started.append(process)
         return process
 
@@ -81,7 +87,8 @@ def write_task_script(project: Path) -> None:
 def tasks_plan(project: Path, name: str, commands: list[str], *, files: bool) -> None:
     """A plan of tasks t0.. running `commands`, each writing out/tI.txt when `files`."""
     tasks = "".join(
-        f"  - id: t{i}\n" + (f"    files: [out/t{i}.txt]\n" if files else "")
+        f"  - id: t{i}\n"
+        + (f"    files: [out/t{i}.txt]\n" if files else "")
         + f"    run: {command}\n"
         for i, command in enumerate(commands)
     )
@@ -125,8 +132,12 @@ def test_bad_input_is_one_line_exit_2(project: Path, args: tuple[str, ...], mess
 
 
 def test_start_list_status_and_refusals_after_real_builds(project: Path) -> None:
-    write_plan(project, "name: ok\ntasks:\n  - id: a\n    run: 'true'\n  - id: b\n    run: 'true'\n")
-    started = run_br("parallel", "start", "first", "--plan", "plan.yaml", "--json", "--workers", "2")
+    write_plan(
+        project, "name: ok\ntasks:\n  - id: a\n    run: 'true'\n  - id: b\n    run: 'true'\n"
+    )
+    started = run_br(
+        "parallel", "start", "first", "--plan", "plan.yaml", "--json", "--workers", "2"
+    )
     assert started.returncode == 0, started.stderr
     first = json.loads(started.stdout)["session_id"]
     write_plan(project, "name: bad\ntasks:\n  - id: a\n    run: python -c 'raise SystemExit(3)'\n")
@@ -135,13 +146,18 @@ def test_start_list_status_and_refusals_after_real_builds(project: Path) -> None
     listed = br_json("parallel", "list")["sessions"]
     assert [set(item) for item in listed] == [{"id", "name", "status", "created_at", "tasks"}] * 2
     assert (listed[0]["id"], listed[0]["name"], listed[0]["status"]) == (
-        first, "first", "completed")
+        first,
+        "first",
+        "completed",
+    )
     assert (listed[1]["name"], listed[1]["status"]) == ("bad", "failed")  # newest last
     assert listed[0]["tasks"]["succeeded"] == 2 and listed[1]["tasks"]["failed"] == 1
     assert [item["name"] for item in br_json("parallel", "list", "--limit", "1")["sessions"]] == [
-        "bad"]
-    assert [item["name"] for item in br_json("parallel", "list", "--status", "completed")[
-        "sessions"]] == ["first"]
+        "bad"
+    ]
+    assert [
+        item["name"] for item in br_json("parallel", "list", "--status", "completed")["sessions"]
+    ] == ["first"]
 
     status = br_json("parallel", "status")  # the newest session
     assert status["session"]["name"] == "bad" and status["session"]["status"] == "failed"
@@ -155,8 +171,11 @@ def test_start_list_status_and_refusals_after_real_builds(project: Path) -> None
 
     human = run_br("parallel", "status", first)
     assert human.returncode == 0 and "first" in human.stderr and human.stdout == ""
-    for action, message in (("pause", "already completed"), ("resume", "already completed"),
-                            ("cancel", "already completed")):
+    for action, message in (
+        ("pause", "already completed"),
+        ("resume", "already completed"),
+        ("cancel", "already completed"),
+    ):
         refused = run_br("parallel", action, first, "--yes" if action == "cancel" else "--json")
         assert refused.returncode == 2, refused.stderr
         assert message in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
@@ -170,7 +189,9 @@ def gated_plan(project: Path, count: int, *, files: bool) -> None:
 
 @pytest.mark.parametrize("files", [True, False], ids=["locking", "queued-ahead"])
 def test_pause_stops_new_tasks_and_resume_finishes_the_build(
-    project: Path, background: Callable[..., subprocess.Popen[str]], files: bool,
+    project: Path,
+    background: Callable[..., subprocess.Popen[str]],
+    files: bool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # without files, the next task waits in the worker's own queue: pause must take it back
@@ -188,7 +209,8 @@ def test_pause_stops_new_tasks_and_resume_finishes_the_build(
     assert [item["task_id"] for item in live["running"]] == ["t0"]
     assert live["running"][0]["worker_id"] in {w["id"] for w in live["workers"]}
     assert [lock["path"] for lock in br_json("parallel", "locks")["locks"]] == (
-        ["out/t0.txt"] if files else [])
+        ["out/t0.txt"] if files else []
+    )
     frame = runner.invoke(app, ["parallel", "dashboard", "--once"])
     assert frame.exit_code == 0 and "gated" in frame.stderr
 
@@ -203,11 +225,16 @@ def test_pause_stops_new_tasks_and_resume_finishes_the_build(
     wait_for(lambda: statuses(conn)["t0"] == "succeeded")
     worker_id, finished_at = conn.execute(
         "SELECT worker_id, last_heartbeat FROM tasks JOIN workers ON workers.id = worker_id"
-        " WHERE task_id = 't0'").fetchone()
-    wait_for(lambda: owner_went_round(project / ".buildrunner" / "buildrunner.db", worker_id,
-                                      finished_at))
+        " WHERE task_id = 't0'"
+    ).fetchone()
+    wait_for(
+        lambda: owner_went_round(
+            project / ".buildrunner" / "buildrunner.db", worker_id, finished_at
+        )
+    )
     assert [tuple(row) for row in conn.execute("SELECT task_id, attempt FROM attempts")] == [
-        ("t0", 1)]
+        ("t0", 1)
+    ]
     assert "running" not in statuses(conn).values() and build.poll() is None
     assert (project / "runs.log").read_text().split() == ["t0"]
 
@@ -235,9 +262,14 @@ def test_cancel_stops_a_running_build_and_frees_its_locks(
     assert conn.execute("SELECT COUNT(*) FROM locks").fetchone()[0] == (2 if files else 0)
 
     # no --yes: stdin is not a terminal, so there is no question to answer
-    cancelled = subprocess.run([*BR, "parallel", "cancel", session_id, "--json"], cwd=project,
-                               capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                               timeout=60)
+    cancelled = subprocess.run(
+        [*BR, "parallel", "cancel", session_id, "--json"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
     assert cancelled.returncode == 0, cancelled.stderr
     assert json.loads(cancelled.stdout)["status"] == "cancelled"
     stdout, stderr = build.communicate(timeout=60)
@@ -255,9 +287,12 @@ def test_killed_owner_shows_interrupted_and_parallel_resume_continues(
     project: Path, background: Callable[..., subprocess.Popen[str]]
 ) -> None:
     write_task_script(project)
-    write_plan(project, "name: crash\ntasks:\n  - id: quick\n    run: python task.py 0\n"
-                        "  - id: slow\n    depends_on: [quick]\n    files: [out/]\n"
-                        "    run: python task.py 30\n")
+    write_plan(
+        project,
+        "name: crash\ntasks:\n  - id: quick\n    run: python task.py 0\n"
+        "  - id: slow\n    depends_on: [quick]\n    files: [out/]\n"
+        "    run: python task.py 30\n",
+    )
     build = background("run", "plan.yaml", "--workers", "1")
     conn = connect(project)
     wait_for(lambda: statuses(conn).get("slow") == "running")
@@ -322,8 +357,11 @@ def test_cleanup_removes_finished_sessions_and_their_logs(project: Path) -> None
 
 
 def test_start_with_watch_shows_the_dashboard_and_the_summary(project: Path) -> None:
-    write_plan(project, "name: watched\ntasks:\n  - id: alpha\n    run: 'true'\n"
-                        "  - id: beta\n    depends_on: [alpha]\n    run: 'true'\n")
+    write_plan(
+        project,
+        "name: watched\ntasks:\n  - id: alpha\n    run: 'true'\n"
+        "  - id: beta\n    depends_on: [alpha]\n    run: 'true'\n",
+    )
     result = run_br("parallel", "start", "watched", "--plan", "plan.yaml", "--watch")
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""  # human output goes to stderr
@@ -347,20 +385,27 @@ def test_lock_paths_of_a_task_with_a_cwd_are_the_files_it_writes(
     # task elsewhere that declares the same file waits for it
     write_gates(project)
     (project / "sub").mkdir()
-    write_plan(project, "name: cwd\ntasks:\n"
-               "  - id: inner\n    cwd: sub\n    env: {GATES: ../gates}\n"
-               "    files: [out.txt, gen/, 'logs/*.log']\n    run: python ../gate.py inner\n"
-               "  - id: outer\n    files: [sub/out.txt]\n    run: python gate.py outer\n")
+    write_plan(
+        project,
+        "name: cwd\ntasks:\n"
+        "  - id: inner\n    cwd: sub\n    env: {GATES: ../gates}\n"
+        "    files: [out.txt, gen/, 'logs/*.log']\n    run: python ../gate.py inner\n"
+        "  - id: outer\n    files: [sub/out.txt]\n    run: python gate.py outer\n",
+    )
     build = background("run", "plan.yaml", "--workers", "2", "--json")
     conn = connect(project)
     wait_for(lambda: statuses(conn) == {"inner": "running", "outer": "waiting"})
 
     locks = br_json("parallel", "locks")["locks"]
     assert [(lock["path"], lock["task_id"]) for lock in locks] == [
-        ("sub/gen/", "inner"), ("sub/logs/", "inner"), ("sub/out.txt", "inner")]
+        ("sub/gen/", "inner"),
+        ("sub/logs/", "inner"),
+        ("sub/out.txt", "inner"),
+    ]
     waiting = br_json("parallel", "status")["waiting"]
-    assert waiting == [{"task_id": "outer",
-                        "waiting_on": "sub/out.txt held by task 'inner' of this session"}]
+    assert waiting == [
+        {"task_id": "outer", "waiting_on": "sub/out.txt held by task 'inner' of this session"}
+    ]
 
     open_gate(project, "inner", "outer")
     stdout, stderr = build.communicate(timeout=60)

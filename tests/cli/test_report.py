@@ -12,7 +12,7 @@ from tests.conftest import run_br, write_plan
 
 
 def test_the_newest_session_goes_to_report_html(project: Path) -> None:
-    write_plan(project, "name: small\ntasks:\n  - id: one\n    run: python -c \"print(1)\"\n")
+    write_plan(project, 'name: small\ntasks:\n  - id: one\n    run: python -c "print(1)"\n')
     assert run_br("run", "plan.yaml", cwd=project).returncode == 0
     result = run_br("report", cwd=project)
     assert result.returncode == 0, result.stderr
@@ -23,12 +23,15 @@ def test_the_newest_session_goes_to_report_html(project: Path) -> None:
     assert again["path"] == "again.html" and again["tasks"] == 1 and again["size_bytes"] > 1000
 
 
-@pytest.mark.parametrize("args, message", [
-    ([], "no sessions yet"),
-    (["nope"], "no session 'nope'"),
-    (["-o", "missing/report.html"], "folder missing does not exist"),
-    (["-o", "."], "is a directory"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ([], "no sessions yet"),
+        (["nope"], "no session 'nope'"),
+        (["-o", "missing/report.html"], "folder missing does not exist"),
+        (["-o", "."], "is a directory"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(project: Path, args: list[str], message: str) -> None:
     Store(project).connect().close()
     result = run_br("report", *args, cwd=project)

@@ -21,8 +21,13 @@ from tests.security.tokens import TokenFactory
 
 
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=T", "-c", "user.email=t@example.com", *args],
-                          cwd=cwd, check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-c", "user.name=T", "-c", "user.email=t@example.com", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 @pytest.fixture
@@ -32,8 +37,11 @@ def session(project: Path) -> str:
     (project / "app.py").write_text("def main():\n    return 1\n")
     git(project, "add", "app.py")
     git(project, "commit", "-qm", "initial")
-    write_plan(project, "name: reviewed\ntasks:\n  - id: feature\n    run: 'true'\n"
-                        "  - id: rival\n    run: 'true'\n")
+    write_plan(
+        project,
+        "name: reviewed\ntasks:\n  - id: feature\n    run: 'true'\n"
+        "  - id: rival\n    run: 'true'\n",
+    )
     result = run_br("run", "plan.yaml", "--json")
     assert result.returncode == 0, result.stderr
     return str(json.loads(result.stdout)["session_id"])
@@ -46,7 +54,8 @@ def isolated_work(
     iso = Isolation(project, project / ".buildrunner", session_id)
     iso.snapshot()
     (iso.workspace("feature") / "app.py").write_text(
-        f"TOKEN = \"{secret}\"\n\n\ndef main():\n    return 2\n")
+        f'TOKEN = "{secret}"\n\n\ndef main():\n    return 2\n'
+    )
     (iso.workspace("rival") / "app.py").write_text("def main():\n    return 3\n")
     iso.commit_task("feature")
     iso.commit_task("rival")
@@ -70,13 +79,28 @@ def record_agent_facts(project: Path, session_id: str) -> None:
 
     conn = Store(project).connect()
     for event in (
-        CheckFailed(session_id=session_id, task_id="feature", command="pytest -q", exit_code=1,
-                    output_tail="1 failed"),
+        CheckFailed(
+            session_id=session_id,
+            task_id="feature",
+            command="pytest -q",
+            exit_code=1,
+            output_tail="1 failed",
+        ),
         CheckPassed(session_id=session_id, task_id="feature", command="pytest -q", round=1),
     ):
         conn.execute(INSERT_SQL, event_row(event))
-    CostTracker(conn).record(session_id, "feature", "claude-sonnet-test", "anthropic", 1000, 200,
-                             0, 0, Decimal("0.0123"), 900.0)
+    CostTracker(conn).record(
+        session_id,
+        "feature",
+        "claude-sonnet-test",
+        "anthropic",
+        1000,
+        200,
+        0,
+        0,
+        Decimal("0.0123"),
+        900.0,
+    )
     conn.execute("UPDATE tasks SET model = 'claude-sonnet-test' WHERE task_id = 'feature'")
     conn.close()
 
@@ -95,9 +119,13 @@ def test_review_shows_the_masked_diff_checks_cost_and_model(project: Path, sessi
     listed = br_json("review")
     assert listed["session_id"] == session  # type: ignore[index]
     assert [(r["task_id"], r["status"]) for r in listed["reviews"]] == [  # type: ignore[index]
-        ("feature", "pending"), ("rival", "pending")]
+        ("feature", "pending"),
+        ("rival", "pending"),
+    ]
     assert [(i["task_id"], i["state"], i["conflicts"]) for i in listed["isolated"]] == [  # type: ignore[index]
-        ("feature", "merged", []), ("rival", "conflict", ["app.py"])]
+        ("feature", "merged", []),
+        ("rival", "conflict", ["app.py"]),
+    ]
 
     shown = br_json("review", session[:12], "feature")
     assert isinstance(shown, dict)
@@ -105,9 +133,14 @@ def test_review_shows_the_masked_diff_checks_cost_and_model(project: Path, sessi
     assert "+    return 2" in shown["diff"] and secret not in shown["diff"]
     assert secret[-4:] in shown["diff"]  # masked to its ends, still recognisable
     assert [(c["command"], c["passed"], c["exit_code"]) for c in shown["checks"]] == [
-        ("pytest -q", False, 1), ("pytest -q", True, 0)]
+        ("pytest -q", False, 1),
+        ("pytest -q", True, 0),
+    ]
     assert (shown["model"], shown["cost_usd"], shown["task_status"]) == (
-        "claude-sonnet-test", 0.0123, "succeeded")
+        "claude-sonnet-test",
+        0.0123,
+        "succeeded",
+    )
 
     conflict = br_json("review", session, "rival")
     assert isinstance(conflict, dict)
@@ -127,7 +160,9 @@ def test_a_conflict_shows_its_hunks_without_a_review(project: Path, session: str
     listed = br_json("review", session)
     assert isinstance(listed, dict) and listed["reviews"] == []
     assert {item["task_id"]: item["state"] for item in listed["isolated"]} == {
-        "feature": "merged", "rival": "conflict"}
+        "feature": "merged",
+        "rival": "conflict",
+    }
     shown = br_json("review", session, "rival")
     assert isinstance(shown, dict) and shown["review_status"] is None
     assert [hunk["path"] for hunk in shown["hunks"]] == ["app.py"]
@@ -151,8 +186,16 @@ def test_approve_reject_and_retry_are_stored_for_the_build_to_read(
 
     no_reason = run_br("review", "reject", "rival", "--reason", "  ")
     assert no_reason.returncode == 2 and "needs a reason" in no_reason.stderr
-    retry = br_json("review", "reject", "rival", "--reason", "keep main() returning 2",
-                    "--retry", "--session", session)
+    retry = br_json(
+        "review",
+        "reject",
+        "rival",
+        "--reason",
+        "keep main() returning 2",
+        "--retry",
+        "--session",
+        session,
+    )
     assert isinstance(retry, dict) and retry["status"] == "retry"
 
     conn = Store(project).connect()
@@ -162,11 +205,15 @@ def test_approve_reject_and_retry_are_stored_for_the_build_to_read(
     # the agent's fix round is reviewed again: a new round, pending
     assert request_review(conn, session, "rival").round == 2
     events = conn.execute(
-        "SELECT type, task_id FROM events WHERE type LIKE 'review_%' ORDER BY id").fetchall()
+        "SELECT type, task_id FROM events WHERE type LIKE 'review_%' ORDER BY id"
+    ).fetchall()
     assert [tuple(row) for row in events] == [
-        ("review_requested", "feature"), ("review_requested", "rival"),
-        ("review_decided", "feature"), ("review_decided", "rival"),
-        ("review_requested", "rival")]
+        ("review_requested", "feature"),
+        ("review_requested", "rival"),
+        ("review_decided", "feature"),
+        ("review_decided", "rival"),
+        ("review_requested", "rival"),
+    ]
     assert get_review(conn, session, "feature").status == "approved"  # type: ignore[union-attr]
 
     unknown = run_br("review", "approve", "nope")

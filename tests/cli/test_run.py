@@ -28,7 +28,9 @@ def test_version_and_help_list_the_groups() -> None:
 
 
 def test_run_json_summary_and_exit_codes(project: Path) -> None:
-    write_plan(project, "name: ok\ntasks:\n  - id: a\n    run: 'true'\n  - id: b\n    run: 'true'\n")
+    write_plan(
+        project, "name: ok\ntasks:\n  - id: a\n    run: 'true'\n  - id: b\n    run: 'true'\n"
+    )
     result = run_br("run", "plan.yaml", "--json", "--workers", "2")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
@@ -36,7 +38,10 @@ def test_run_json_summary_and_exit_codes(project: Path) -> None:
     assert data["tasks"]["succeeded"] == 2 and data["tasks"]["failed"] == 0
     assert data["session_id"] and data["duration_s"] >= 0
 
-    write_plan(project, "name: bad\ntasks:\n  - id: a\n    run: 'false'\n  - id: b\n    run: 'true'\n    depends_on: [a]\n")
+    write_plan(
+        project,
+        "name: bad\ntasks:\n  - id: a\n    run: 'false'\n  - id: b\n    run: 'true'\n    depends_on: [a]\n",
+    )
     result = run_br("run", "plan.yaml", "--json")
     assert result.returncode == 1
     data = json.loads(result.stdout)
@@ -49,7 +54,10 @@ def test_run_json_summary_and_exit_codes(project: Path) -> None:
         (None, "plan file not found"),
         ("name: x\ntasks: [\n", "YAML syntax error"),
         ("name: x\ntasks:\n  - id: a\n    run: echo\n    retries: many\n", "'retries'"),
-        ("name: x\ntasks:\n  - id: a\n    run: no-such-program-xyz --flag\n", "command 'no-such-program-xyz' not found"),
+        (
+            "name: x\ntasks:\n  - id: a\n    run: no-such-program-xyz --flag\n",
+            "command 'no-such-program-xyz' not found",
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_2(project: Path, plan_text: str | None, message: str) -> None:
@@ -112,8 +120,12 @@ def test_ctrl_c_marks_session_interrupted_and_resume_finishes(project: Path) -> 
         "  - id: slow\n    depends_on: [quick]\n    run: python -c 'import time; time.sleep(2)'\n",
     )
     process = subprocess.Popen(
-        [*BR, "run", "plan.yaml"], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=os.environ.copy(),
+        [*BR, "run", "plan.yaml"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
     )
     conn = None
     deadline = time.time() + 30
@@ -147,8 +159,12 @@ def wait_running(project: Path, task_ids: list[str], timeout_s: float = 30) -> N
     while time.time() < deadline:
         if (project / ".buildrunner" / "buildrunner.db").exists():
             conn = Store(project).connect()
-            running = [row[0] for row in conn.execute(
-                "SELECT task_id FROM tasks WHERE status = 'running' ORDER BY task_id")]
+            running = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT task_id FROM tasks WHERE status = 'running' ORDER BY task_id"
+                )
+            ]
             conn.close()
             if running == task_ids:
                 return
@@ -173,8 +189,12 @@ def test_ctrl_c_never_starts_the_task_queued_on_a_worker(project: Path) -> None:
         "  - id: next\n    run: touch next-ran\n",
     )
     process = subprocess.Popen(
-        [*BR, "run", "plan.yaml", "--workers", "1"], cwd=project, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+        [*BR, "run", "plan.yaml", "--workers", "1"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
     )
     wait_running(project, ["slow"])
     # 'next' went into the worker's queue in the round that started 'slow'
@@ -190,7 +210,9 @@ def test_ctrl_c_never_starts_the_task_queued_on_a_worker(project: Path) -> None:
     conn = Store(project).connect()
     assert [row[0] for row in conn.execute("SELECT task_id FROM attempts")] == ["slow"]
     assert dict(conn.execute("SELECT task_id, status FROM tasks").fetchall()) == {
-        "slow": "queued", "next": "queued"}
+        "slow": "queued",
+        "next": "queued",
+    }
 
 
 def test_sigterm_interrupts_the_build_and_resume_finishes_it(project: Path) -> None:
@@ -202,13 +224,25 @@ def test_sigterm_interrupts_the_build_and_resume_finishes_it(project: Path) -> N
         "    time.sleep(60)\n"
         "open('done', 'w').write('done')\n"
     )
-    write_plan(project, "name: term\ntasks:\n  - id: long\n    files: [done]\n"
-                        "    run: python task.py\n"
-                        "  - id: after\n    depends_on: [long]\n    run: touch after-ran\n")
-    process = subprocess.Popen([*BR, "run", "plan.yaml", "--json"], cwd=project,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    pgid = int(wait_for(lambda: (project / "pgid").exists() and (project / "pgid").read_text(),
-                        what="the task's process group"))
+    write_plan(
+        project,
+        "name: term\ntasks:\n  - id: long\n    files: [done]\n"
+        "    run: python task.py\n"
+        "  - id: after\n    depends_on: [long]\n    run: touch after-ran\n",
+    )
+    process = subprocess.Popen(
+        [*BR, "run", "plan.yaml", "--json"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    pgid = int(
+        wait_for(
+            lambda: (project / "pgid").exists() and (project / "pgid").read_text(),
+            what="the task's process group",
+        )
+    )
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=60)
 
@@ -220,9 +254,12 @@ def test_sigterm_interrupts_the_build_and_resume_finishes_it(project: Path) -> N
     session_id, status = conn.execute("SELECT id, status FROM sessions").fetchone()
     assert status == "interrupted"
     assert dict(conn.execute("SELECT task_id, status FROM tasks").fetchall()) == {
-        "long": "queued", "after": "pending"}
+        "long": "queued",
+        "after": "pending",
+    }
     assert [tuple(row) for row in conn.execute("SELECT task_id, status FROM attempts")] == [
-        ("long", "lost")]
+        ("long", "lost")
+    ]
     assert conn.execute("SELECT COUNT(*) FROM locks").fetchone()[0] == 0
     assert wait_for(lambda: not group_alive(pgid), what="the task's processes to die")
     assert conn.execute("SELECT error FROM attempts").fetchone()[0] == "stopped by SIGTERM"
@@ -238,8 +275,11 @@ def group_alive(pgid: int) -> bool:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
-    return any(not process_gone(int(entry.name)) for entry in Path("/proc").iterdir()
-               if entry.name.isdigit() and _pgid(int(entry.name)) == pgid)
+    return any(
+        not process_gone(int(entry.name))
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and _pgid(int(entry.name)) == pgid
+    )
 
 
 def _pgid(pid: int) -> int | None:
@@ -251,11 +291,16 @@ def _pgid(pid: int) -> int | None:
 
 def test_ctrl_c_in_a_terminal_stops_the_build_without_worker_noise(project: Path) -> None:
     # a terminal's Ctrl-C signals the whole foreground process group, not just `br`
-    write_plan(project, "name: c\ntasks:\n  - id: a\n    run: sleep 30\n"
-                        "  - id: b\n    run: sleep 30\n")
+    write_plan(
+        project, "name: c\ntasks:\n  - id: a\n    run: sleep 30\n  - id: b\n    run: sleep 30\n"
+    )
     process = subprocess.Popen(
-        [*BR, "run", "plan.yaml", "--workers", "2"], cwd=project, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, start_new_session=True,
+        [*BR, "run", "plan.yaml", "--workers", "2"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     wait_running(project, ["a", "b"])
     os.killpg(process.pid, signal.SIGINT)
@@ -269,5 +314,7 @@ def test_ctrl_c_in_a_terminal_stops_the_build_without_worker_noise(project: Path
 
 
 def test_python_dash_m_entry_point() -> None:
-    result = subprocess.run([sys.executable, "-m", "buildrunner", "--version"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "buildrunner", "--version"], capture_output=True, text=True
+    )
     assert result.returncode == 0

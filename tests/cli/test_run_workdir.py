@@ -19,8 +19,11 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A git repository holding the demo under examples/demo, the current directory."""
     root = tmp_path / "repo"
-    shutil.copytree(EXAMPLES / "demo", root / "examples" / "demo",
-                    ignore=shutil.ignore_patterns(".buildrunner", "build", "__pycache__"))
+    shutil.copytree(
+        EXAMPLES / "demo",
+        root / "examples" / "demo",
+        ignore=shutil.ignore_patterns(".buildrunner", "build", "__pycache__"),
+    )
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     monkeypatch.chdir(root)
     monkeypatch.delenv("BR_PROJECT_DIR", raising=False)
@@ -42,8 +45,10 @@ def test_a_plan_runs_in_its_own_folder_from_anywhere(repo: Path) -> None:
 
 def test_workdir_moves_where_tasks_run(repo: Path) -> None:
     (repo / "plans").mkdir()
-    write_plan(repo / "plans", "name: w\nworkdir: ../examples/demo\ntasks:\n"
-               "  - id: here\n    run: test -f plan.yaml\n")
+    write_plan(
+        repo / "plans",
+        "name: w\nworkdir: ../examples/demo\ntasks:\n  - id: here\n    run: test -f plan.yaml\n",
+    )
     result = run_br("run", "plans/plan.yaml")
     assert result.returncode == 0, result.stderr
     assert "tasks run in ./examples/demo" in result.stderr
@@ -75,7 +80,10 @@ def test_the_closing_summary_says_what_it_cost_and_which_alerts_fired(project: P
 
 def test_a_dry_run_never_shows_a_secret_from_the_plan(project: Path) -> None:
     token = TokenFactory(4).github()
-    write_plan(project, f"name: d\ntasks:\n  - id: push\n    run: git push https://x:{token}@example.com/r\n")
+    write_plan(
+        project,
+        f"name: d\ntasks:\n  - id: push\n    run: git push https://x:{token}@example.com/r\n",
+    )
     human = run_br("run", "plan.yaml", "--dry-run")
     machine = run_br("run", "plan.yaml", "--dry-run", "--json")
     assert human.returncode == 0 and machine.returncode == 0

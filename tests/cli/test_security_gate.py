@@ -21,8 +21,8 @@ INJECTABLE = (
     "import sqlite3\n"
     "from flask import request\n\n\n"
     "def find_user(conn: sqlite3.Connection):\n"
-    "    name = request.args[\"name\"]\n"
-    "    return conn.execute(\"SELECT * FROM users WHERE name = '\" + name + \"'\").fetchall()\n"
+    '    name = request.args["name"]\n'
+    '    return conn.execute("SELECT * FROM users WHERE name = \'" + name + "\'").fetchall()\n'
 )
 PLAN = """\
 name: gated
@@ -42,16 +42,28 @@ def server() -> Iterator[MessagesServer]:
 
 def build(project: Path, server: MessagesServer, gate: str) -> tuple[int, dict[str, Any]]:
     server.script(
-        tool_use("write_file", {"path": "app/users.py", "content": INJECTABLE},
-                 input_tokens=500, output_tokens=120),
+        tool_use(
+            "write_file",
+            {"path": "app/users.py", "content": INJECTABLE},
+            input_tokens=500,
+            output_tokens=120,
+        ),
         text("Added app/users.py.", input_tokens=700, output_tokens=20),
     )
     (project / "app").mkdir(exist_ok=True)
     write_plan(project, PLAN)
-    result = run_br("run", "plan.yaml", "--json", env={
-        "BR_ROUTING_BASE_URL": server.base_url, "BR_ROUTING_API_KEY": "sk-ant-test-0000",
-        "BR_ROUTING_MAX_RETRIES": "0", "BR_SECURITY_GATE": gate,
-    }, timeout=180)
+    result = run_br(
+        "run",
+        "plan.yaml",
+        "--json",
+        env={
+            "BR_ROUTING_BASE_URL": server.base_url,
+            "BR_ROUTING_API_KEY": "sk-ant-test-0000",
+            "BR_ROUTING_MAX_RETRIES": "0",
+            "BR_SECURITY_GATE": gate,
+        },
+        timeout=180,
+    )
     assert "Traceback" not in result.stderr
     return result.returncode, json.loads(result.stdout)
 
@@ -59,7 +71,8 @@ def build(project: Path, server: MessagesServer, gate: str) -> tuple[int, dict[s
 def violations(project: Path) -> list[dict[str, Any]]:
     conn = Store(project).connect()
     rows = conn.execute(
-        "SELECT task_id, level, payload FROM events WHERE type = 'security_violation'").fetchall()
+        "SELECT task_id, level, payload FROM events WHERE type = 'security_violation'"
+    ).fetchall()
     conn.close()
     return [{"task_id": row[0], "level": row[1], **json.loads(row[2])} for row in rows]
 
@@ -69,11 +82,15 @@ def test_block_fails_the_task_on_an_sql_injection(project: Path, server: Message
     assert code == 1 and summary["status"] == "failed"
     [task] = summary["results"]
     assert task["status"] == "failed"
-    assert task["error"].startswith("security gate: 1 finding(s) in changed files, first "
-                                    "app/users.py:7 sqli-python-concat")
+    assert task["error"].startswith(
+        "security gate: 1 finding(s) in changed files, first app/users.py:7 sqli-python-concat"
+    )
     [violation] = violations(project)
     assert (violation["task_id"], violation["kind"], violation["rule_id"]) == (
-        "users", "sql_injection", "sqli-python-concat")
+        "users",
+        "sql_injection",
+        "sqli-python-concat",
+    )
     assert violation["blocked"] is True and violation["path"] == "app/users.py"
 
 

@@ -61,6 +61,8 @@ def test_a_command_that_writes_outside_files_is_undone_and_fails_the_task(
     assert (workdir / "app" / "main.py").read_text() == "print('hello')\n"
     refusals = recorder.of_type("tool_refused")
     assert [(e["tool"], e["path"]) for e in refusals] == [
-        ("run_command", "README.md"), ("run_command", "app/main.py"), ("run_command", "notes.txt")
+        ("run_command", "README.md"),
+        ("run_command", "app/main.py"),
+        ("run_command", "notes.txt"),
     ]
     assert len(server.requests) == 1  # the round ended: no more money spent

@@ -34,13 +34,18 @@ def test_a_warm_cache_lets_the_next_call_afford_more_output(
     assert result.status == "succeeded", result.error
     calls = recorder.of_type("model_call_completed")
     assert calls[0]["cache_write_tokens"] > 0 and calls[1]["cache_read_tokens"] > 0  # warm
-    second = Usage(calls[1]["input_tokens"], calls[1]["output_tokens"],
-                   calls[1]["cache_write_tokens"], calls[1]["cache_read_tokens"])
+    second = Usage(
+        calls[1]["input_tokens"],
+        calls[1]["output_tokens"],
+        calls[1]["cache_write_tokens"],
+        calls[1]["cache_read_tokens"],
+    )
     spent = sum((Decimal(c["cost_usd"]) for c in calls[:2]), Decimal(0))
     sent = server.requests[2].body
     newest = {k: v for k, v in sent["messages"][-1].items()}
-    newest["content"] = [{k: v for k, v in b.items() if k != "cache_control"}
-                         for b in newest["content"]]
+    newest["content"] = [
+        {k: v for k, v in b.items() if k != "cache_control"} for b in newest["content"]
+    ]
     added = int(len(json.dumps(newest)) / 3.0) + 1 + second.output_tokens
     per_token = price(OPUS, Usage(output_tokens=1_000_000)) / 1_000_000
     warm = Usage(input_tokens=added, cache_read_tokens=second.prompt_tokens)
@@ -60,8 +65,11 @@ def test_the_worst_case_bounds_what_a_call_can_cost() -> None:
     # dearer of fresh input ($15/M) and cache write ($18.75/M), plus all of max_tokens ($75/M)
     assert cost == price(OPUS, Usage(cache_creation_tokens=tokens, output_tokens=1000))
     answered = CallResult(OPUS, [], "tool_use", Usage(100, 50, 300, 2000), 1.0)
-    grown = [*messages, {"role": "assistant", "content": [{"type": "text", "text": "ok"}]},
-             {"role": "user", "content": "next"}]
+    grown = [
+        *messages,
+        {"role": "assistant", "content": [{"type": "text", "text": "ok"}]},
+        {"role": "user", "content": "next"},
+    ]
     later = NextRequest("system", grown, [], last=answered, sent_messages=1)
     added = sum(len(json.dumps(m).encode()) + 16 for m in grown[1:])
     assert later.worst_case_prompt_tokens() == 2400 + added

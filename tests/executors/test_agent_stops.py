@@ -43,9 +43,11 @@ def test_a_tool_call_cut_at_max_tokens_is_not_run_and_is_asked_again(
 ) -> None:
     content = "def greet():\n    return 'hello'\n" * 100
     server.script(
-        api.tool_uses(("list_files", {}),
-                      ("write_file", {"path": "app/greet.py", "content": content}),
-                      output_tokens=None),
+        api.tool_uses(
+            ("list_files", {}),
+            ("write_file", {"path": "app/greet.py", "content": content}),
+            output_tokens=None,
+        ),
         api.tool_use("write_file", {"path": "app/greet.py", "content": "x = 1\n"}),
         api.text("done"),
     )
@@ -96,8 +98,11 @@ def test_several_tool_calls_in_one_turn_are_all_run_and_answered_in_order(
     )
     result = run_api_task(make_task(workdir), provider, recorder)
     assert result.status == "succeeded" and result.turns == 2 and server.rejected == []
-    asked = [b["id"] for b in server.requests[1].body["messages"][1]["content"]
-             if b["type"] == "tool_use"]
+    asked = [
+        b["id"]
+        for b in server.requests[1].body["messages"][1]["content"]
+        if b["type"] == "tool_use"
+    ]
     results = last_user_blocks(server, 1)
     assert [b["tool_use_id"] for b in results] == asked
     assert results[0]["content"] == "# demo\n" and results[2]["is_error"] is True

@@ -49,11 +49,17 @@ def test_a_failed_call_is_released_and_each_retry_or_fallback_reserves_again(
 ) -> None:
     broker = InMemoryBroker()
     server.script(api.overloaded(), api.text("done"))
-    result = run_agent_task(make_task(workdir, budget=broker), provider=provider, price=price,
-                            on_event=recorder.event, sleep=recorder.sleep)
+    result = run_agent_task(
+        make_task(workdir, budget=broker),
+        provider=provider,
+        price=price,
+        on_event=recorder.event,
+        sleep=recorder.sleep,
+    )
     assert result.status == "succeeded" and server.models_called == [OPUS, SONNET]
     assert [(r.model, r.state) for r in broker.reservations] == [
-        (OPUS, "released"), (SONNET, "settled")
+        (OPUS, "released"),
+        (SONNET, "settled"),
     ]
 
 
@@ -67,8 +73,11 @@ def test_without_a_broker_nothing_is_reserved(
 
 def run_cli(task_budget: InMemoryBroker, workdir: Path, recorder: Recorder, **task: object):  # type: ignore[no-untyped-def]
     return run_claude_code_task(
-        make_task(workdir, budget=task_budget, **task), provider=ClaudeCodeProvider(),
-        price=price, on_event=recorder.event, sleep=recorder.sleep,
+        make_task(workdir, budget=task_budget, **task),
+        provider=ClaudeCodeProvider(),
+        price=price,
+        on_event=recorder.event,
+        sleep=recorder.sleep,
     )
 
 
@@ -77,14 +86,21 @@ def test_claude_code_reserves_what_the_limit_leaves_and_caps_the_run_at_it(
 ) -> None:
     broker = InMemoryBroker()
     fake_claude.script(fake_claude.run(cost=0.12, writes={"app/greet.py": "x\n"}))
-    result = run_cli(broker, workdir, recorder, cost_limit_usd=Decimal("0.50"),
-                     budget_allowance_usd=Decimal("0.40"))
+    result = run_cli(
+        broker,
+        workdir,
+        recorder,
+        cost_limit_usd=Decimal("0.50"),
+        budget_allowance_usd=Decimal("0.40"),
+    )
     assert result.status == "succeeded"
     argv = fake_claude.invocations[0]["argv"]
     assert argv[argv.index("--max-budget-usd") + 1] == "0.40"
     [reservation] = broker.reservations
     assert (reservation.amount, reservation.state, reservation.actual) == (
-        Decimal("0.40"), "settled", Decimal("0.12")
+        Decimal("0.40"),
+        "settled",
+        Decimal("0.12"),
     )
     assert recorder.of_type("model_call_completed")[0]["reservation_id"] == "r1"
 
@@ -103,16 +119,17 @@ def test_claude_code_failed_runs_settle_what_they_cost_or_release(
 ) -> None:
     broker = InMemoryBroker()
     fake_claude.script(
-        fake_claude.run(is_error=True, result="API Error: 529 overloaded", cost=0.003,
-                        api_error_status=529),
+        fake_claude.run(
+            is_error=True, result="API Error: 529 overloaded", cost=0.003, api_error_status=529
+        ),
         fake_claude.run(output="", stderr="API Error: 500 Internal server error", exit_code=1),
         fake_claude.run(cost=0.01),
     )
-    result = run_cli(broker, workdir, recorder, cost_limit_usd=Decimal("1"),
-                     models=[OPUS, SONNET])
+    result = run_cli(broker, workdir, recorder, cost_limit_usd=Decimal("1"), models=[OPUS, SONNET])
     assert result.status == "succeeded" and result.cost_usd == Decimal("0.013")
     assert [(r.model, r.state, r.actual) for r in broker.reservations] == [
-        (OPUS, "settled", Decimal("0.003")), (SONNET, "released", None),
+        (OPUS, "settled", Decimal("0.003")),
+        (SONNET, "released", None),
         (SONNET, "settled", Decimal("0.01")),
     ]
     budgets = [r.amount for r in broker.reservations]
@@ -122,8 +139,9 @@ def test_claude_code_failed_runs_settle_what_they_cost_or_release(
 def test_claude_code_stopped_by_its_budget_cap_is_a_money_failure(
     fake_claude: FakeClaude, recorder: Recorder, workdir: Path
 ) -> None:
-    fake_claude.script(fake_claude.run(is_error=True, subtype="error_max_budget_usd", result="",
-                                       cost=0.21))
+    fake_claude.script(
+        fake_claude.run(is_error=True, subtype="error_max_budget_usd", result="", cost=0.21)
+    )
     result = run_cli(InMemoryBroker(), workdir, recorder, cost_limit_usd=Decimal("0.20"))
     assert result.status == "failed" and result.error_type == "cost_limit_exceeded"
     assert recorder.of_type("budget_exceeded")[0]["spent_usd"] == "0.21"
@@ -134,8 +152,13 @@ def test_claude_code_refused_retry_still_undoes_what_the_first_run_wrote(
 ) -> None:
     broker = InMemoryBroker(grants=1)
     fake_claude.script(
-        fake_claude.run(is_error=True, result="API Error: 529", api_error_status=529, cost=0.01,
-                        writes={"stray.txt": "x\n"}),
+        fake_claude.run(
+            is_error=True,
+            result="API Error: 529",
+            api_error_status=529,
+            cost=0.01,
+            writes={"stray.txt": "x\n"},
+        ),
     )
     result = run_cli(broker, workdir, recorder, cost_limit_usd=Decimal("1"), models=[OPUS, SONNET])
     assert result.error_type == "write_outside_files" and result.outside_writes == ["stray.txt"]

@@ -93,8 +93,13 @@ def test_a_write_outside_files_by_a_command_is_undone_and_fails_the_task(
     (workdir / "README.md").write_text("# demo\n")
     fake_claude.script(
         fake_claude.run(
-            writes={"app/greet.py": "ok\n", "notes.txt": "stray\n", "README.md": "defaced\n",
-                    ".git/x": "ignored", "app/__pycache__/m.pyc": "cache"},
+            writes={
+                "app/greet.py": "ok\n",
+                "notes.txt": "stray\n",
+                "README.md": "defaced\n",
+                ".git/x": "ignored",
+                "app/__pycache__/m.pyc": "cache",
+            },
             tool_calls=[("Bash", {"command": "./generate.sh"})],
         )
     )
@@ -107,7 +112,8 @@ def test_a_write_outside_files_by_a_command_is_undone_and_fails_the_task(
     assert (workdir / ".git" / "x").exists() and (workdir / "app" / "greet.py").exists()
     refusals = recorder.of_type("tool_refused")
     assert [(e["tool"], e["path"]) for e in refusals] == [
-        ("claude-code", "README.md"), ("claude-code", "notes.txt")
+        ("claude-code", "README.md"),
+        ("claude-code", "notes.txt"),
     ]
     assert all("reverted" in e["reason"] for e in refusals)
     allowed = fake_claude.invocations[0]["argv"]
@@ -136,8 +142,10 @@ def test_a_file_tool_write_outside_files_is_undone(
     fake_claude.script(
         fake_claude.run(
             writes={"app/greet.py": "ok\n", "outside.txt": "evil\n", "docs/theirs.md": "x\n"},
-            tool_calls=[("Write", {"file_path": "app/greet.py"}),
-                        ("Write", {"file_path": f"{workdir}/outside.txt"})],
+            tool_calls=[
+                ("Write", {"file_path": "app/greet.py"}),
+                ("Write", {"file_path": f"{workdir}/outside.txt"}),
+            ],
         )
     )
     result = run(make_task(workdir), recorder)
@@ -172,11 +180,20 @@ def test_cli_runs_with_an_explicit_permission_mode_and_no_retries_of_its_own(
 def test_token_counts_are_the_sum_of_model_usage(
     fake_claude: FakeClaude, recorder: Recorder, workdir: Path
 ) -> None:
-    output = result_json(input_tokens=1000, output_tokens=200, cache_write=0, cache_read=0,
-                         cost=0.000442, top_level_usage={"input_tokens": 0, "output_tokens": 0})
+    output = result_json(
+        input_tokens=1000,
+        output_tokens=200,
+        cache_write=0,
+        cache_read=0,
+        cost=0.000442,
+        top_level_usage={"input_tokens": 0, "output_tokens": 0},
+    )
     output["modelUsage"]["claude-haiku-4-5"] = {
-        "inputTokens": 50, "outputTokens": 7, "cacheReadInputTokens": 3,
-        "cacheCreationInputTokens": 2, "costUSD": 0.0001,
+        "inputTokens": 50,
+        "outputTokens": 7,
+        "cacheReadInputTokens": 3,
+        "cacheCreationInputTokens": 2,
+        "costUSD": 0.0001,
     }
     fake_claude.script(fake_claude.run(output=output))
     result = run(make_task(workdir), recorder)

@@ -92,14 +92,16 @@ def write(project: Path, name: str, content: str, **usage: Any) -> api.Reply:
 
 
 def start(task_: AgentTask, provider: ClaudeCodeProvider, recorder: Recorder):  # type: ignore[no-untyped-def]
-    return start_claude_code_session(task_, provider=provider, price=price,
-                                     on_event=recorder.event, sleep=recorder.sleep)
+    return start_claude_code_session(
+        task_, provider=provider, price=price, on_event=recorder.event, sleep=recorder.sleep
+    )
 
 
 def test_the_pinned_version_is_installed(claude: Path) -> None:
     version = subprocess.run([str(claude), "--version"], capture_output=True, text=True, timeout=60)
-    pinned = next(line for line in INSTALL_SCRIPT.read_text().splitlines()
-                  if line.startswith("VERSION="))
+    pinned = next(
+        line for line in INSTALL_SCRIPT.read_text().splitlines() if line.startswith("VERSION=")
+    )
     assert version.stdout.startswith(pinned.removeprefix("VERSION="))
 
 
@@ -107,8 +109,15 @@ def test_a_write_inside_files_succeeds_with_tokens_from_model_usage(
     provider: ClaudeCodeProvider, server: MessagesServer, project: Path
 ) -> None:
     server.script(
-        write(project, "hello.txt", "hello\n", input_tokens=1000, output_tokens=200,
-              cache_write=300, cache_read=50),
+        write(
+            project,
+            "hello.txt",
+            "hello\n",
+            input_tokens=1000,
+            output_tokens=200,
+            cache_write=300,
+            cache_read=50,
+        ),
         api.text("Wrote hello.txt.", input_tokens=1400, output_tokens=30, cache_read=1300),
     )
     recorder = Recorder()
@@ -126,8 +135,10 @@ def test_a_write_inside_files_succeeds_with_tokens_from_model_usage(
 
 @pytest.mark.parametrize(
     "settings",
-    [{"permissions": {"defaultMode": "acceptEdits"}},
-     {"permissions": {"defaultMode": "bypassPermissions"}}],
+    [
+        {"permissions": {"defaultMode": "acceptEdits"}},
+        {"permissions": {"defaultMode": "bypassPermissions"}},
+    ],
 )
 def test_a_write_outside_files_is_denied_even_with_the_repositorys_settings(
     provider: ClaudeCodeProvider, server: MessagesServer, project: Path, settings: dict[str, Any]
@@ -201,8 +212,9 @@ def test_a_follow_up_resumes_the_same_cli_conversation(
     resumed = server.requests[2].body["messages"]
     texts = json.dumps(resumed)
     assert "Write hello.txt" in texts and "must say 'hello'" in texts  # one conversation
-    assert server.requests[2].headers["x-claude-code-session-id"] == (
-        server.requests[0].headers["x-claude-code-session-id"]
+    assert (
+        server.requests[2].headers["x-claude-code-session-id"]
+        == (server.requests[0].headers["x-claude-code-session-id"])
     )
     assert server.rejected == []
 

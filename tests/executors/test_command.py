@@ -29,8 +29,13 @@ def test_a_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     runner = CommandRunner(owns_cwd=True)
     started = time.monotonic()
     # the child of the shell must die too, or the pipe keeps `wait` from returning
-    result = runner.run("sleep 30 & echo $! > child.pid; wait", cwd=tmp_path, env=os.environ,
-                        log_path=tmp_path / "t.log", timeout_s=0.5)
+    result = runner.run(
+        "sleep 30 & echo $! > child.pid; wait",
+        cwd=tmp_path,
+        env=os.environ,
+        log_path=tmp_path / "t.log",
+        timeout_s=0.5,
+    )
     assert result.timed_out and result.error == "timed out after 0.5s"
     assert time.monotonic() - started < 20
     child = int((tmp_path / "child.pid").read_text())
@@ -43,8 +48,9 @@ def test_a_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
 def test_a_command_that_ends_in_time_leaves_no_deadline_behind(tmp_path: Path) -> None:
     runner = CommandRunner(owns_cwd=True)
     for _ in range(20):
-        result = runner.run("true", cwd=tmp_path, env=os.environ, log_path=tmp_path / "t.log",
-                            timeout_s=3600)
+        result = runner.run(
+            "true", cwd=tmp_path, env=os.environ, log_path=tmp_path / "t.log", timeout_s=3600
+        )
         assert result.exit_code == 0 and not result.timed_out
     assert not WATCHDOG._heap
 

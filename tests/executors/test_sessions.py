@@ -31,12 +31,17 @@ def test_a_follow_up_goes_on_in_the_same_conversation_and_reports_its_own_round(
     server.script(
         api.tool_use("write_file", {"path": "app/greet.py", "content": "def greet(): ...\n"}),
         api.text("Added greet()."),
-        api.tool_use("write_file", {"path": "tests/test_greet.py", "content": "x = 1\n"},
-                     input_tokens=900, output_tokens=60),
+        api.tool_use(
+            "write_file",
+            {"path": "tests/test_greet.py", "content": "x = 1\n"},
+            input_tokens=900,
+            output_tokens=60,
+        ),
         api.text("Fixed.", input_tokens=1000, output_tokens=10),
     )
-    session = start_agent_session(make_task(workdir), provider=provider, price=price,
-                                  on_event=recorder.event)
+    session = start_agent_session(
+        make_task(workdir), provider=provider, price=price, on_event=recorder.event
+    )
     first = session.run()
     assert first.status == "succeeded" and first.changed_files == ["app/greet.py"]
     assert first.turns == 2 and first.final_text == "Added greet()."
@@ -46,8 +51,13 @@ def test_a_follow_up_goes_on_in_the_same_conversation_and_reports_its_own_round(
     assert second.cost_usd == price(OPUS, Usage(900, 60)) + price(OPUS, Usage(1000, 10))
     assert second.usage == Usage(1900, 70) and second.calls == 2
     sent = server.requests[2].body
-    assert [m["role"] for m in sent["messages"]] == ["user", "assistant", "user", "assistant",
-                                                     "user"]
+    assert [m["role"] for m in sent["messages"]] == [
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+    ]
     assert sent["messages"][-1]["content"][0]["text"] == FAILED_CHECK
     assert sent["tools"] == server.requests[0].body["tools"] and server.rejected == []
     turns = [e["turn"] for e in recorder.of_type("model_call_completed")]
@@ -70,9 +80,7 @@ def test_money_limits_count_the_whole_session(
 def test_a_follow_up_after_a_stop_mid_tool_call_keeps_the_conversation_valid(
     server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
 ) -> None:
-    server.script(
-        api.tool_use("list_files", {}), api.tool_use("list_files", {}), api.text("ok")
-    )
+    server.script(api.tool_use("list_files", {}), api.tool_use("list_files", {}), api.text("ok"))
     task = make_task(workdir, max_turns=1)
     session = start_agent_session(task, provider=provider, price=price, on_event=recorder.event)
     assert session.run().error_type == "max_turns"
@@ -86,8 +94,9 @@ def test_a_follow_up_after_a_stop_mid_tool_call_keeps_the_conversation_valid(
 def test_the_session_api_is_used_in_order(
     server: MessagesServer, provider: AnthropicProvider, recorder: Recorder, workdir: Path
 ) -> None:
-    session = start_agent_session(make_task(workdir), provider=provider, price=price,
-                                  on_event=recorder.event)
+    session = start_agent_session(
+        make_task(workdir), provider=provider, price=price, on_event=recorder.event
+    )
     with pytest.raises(RuntimeError, match="run\\(\\) before"):
         session.follow_up("too early")
     server.script(api.text("done"))
@@ -101,11 +110,13 @@ def test_claude_code_follow_up_resumes_the_cli_session(
 ) -> None:
     fake_claude.script(
         fake_claude.run(cost=0.02, session_id="sess-1", writes={"app/greet.py": "a\n"}),
-        fake_claude.run(cost=0.005, session_id="sess-1", num_turns=2,
-                        writes={"tests/test_greet.py": "b\n"}),
+        fake_claude.run(
+            cost=0.005, session_id="sess-1", num_turns=2, writes={"tests/test_greet.py": "b\n"}
+        ),
     )
-    session = start_claude_code_session(make_task(workdir), provider=ClaudeCodeProvider(),
-                                        price=price, on_event=recorder.event)
+    session = start_claude_code_session(
+        make_task(workdir), provider=ClaudeCodeProvider(), price=price, on_event=recorder.event
+    )
     first = session.run()
     second = session.follow_up(FAILED_CHECK)
     assert (first.cost_usd, second.cost_usd) == (Decimal("0.02"), Decimal("0.005"))
@@ -115,9 +126,10 @@ def test_claude_code_follow_up_resumes_the_cli_session(
     assert "--resume" not in first_call["argv"]
     argv = second_call["argv"]
     assert argv[argv.index("--resume") + 1] == "sess-1" and second_call["stdin"] == FAILED_CHECK
-    assert argv[argv.index("--allowedTools") + 1] == first_call["argv"][
-        first_call["argv"].index("--allowedTools") + 1
-    ]
+    assert (
+        argv[argv.index("--allowedTools") + 1]
+        == first_call["argv"][first_call["argv"].index("--allowedTools") + 1]
+    )
 
 
 def test_claude_code_follow_up_without_a_session_starts_one_with_the_whole_story(
@@ -126,8 +138,9 @@ def test_claude_code_follow_up_without_a_session_starts_one_with_the_whole_story
     fake_claude.script(
         fake_claude.run(output="", stderr="Invalid API key", exit_code=1), fake_claude.run()
     )
-    session = start_claude_code_session(make_task(workdir), provider=ClaudeCodeProvider(),
-                                        price=price, on_event=recorder.event)
+    session = start_claude_code_session(
+        make_task(workdir), provider=ClaudeCodeProvider(), price=price, on_event=recorder.event
+    )
     assert session.run().error_type == "auth"
     assert session.follow_up("Try again.").status == "succeeded"
     retried = fake_claude.invocations[1]
@@ -140,12 +153,17 @@ def test_start_model_session_picks_the_executor_and_fails_clearly_without_a_key(
 ) -> None:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
     settings = RoutingSettings(base_url=server.base_url)
-    session = start_model_session(make_task(workdir), settings, price=price,
-                                  on_event=recorder.event, environ=environ)
+    session = start_model_session(
+        make_task(workdir), settings, price=price, on_event=recorder.event, environ=environ
+    )
     assert session.run().error_type == "no_credentials"
     assert session.follow_up("again").error_type == "no_credentials"
     server.script(api.text("one"), api.text("two"))
-    keyed = start_model_session(make_task(workdir), settings, price=price,
-                                on_event=recorder.event,
-                                environ={**environ, "ANTHROPIC_API_KEY": "sk-test"})
+    keyed = start_model_session(
+        make_task(workdir),
+        settings,
+        price=price,
+        on_event=recorder.event,
+        environ={**environ, "ANTHROPIC_API_KEY": "sk-test"},
+    )
     assert keyed.run().final_text == "one" and keyed.follow_up("more").final_text == "two"

@@ -33,7 +33,8 @@ def test_git_hooks_and_config_are_watched(tmp_path: Path) -> None:
     assert changed == [".git/config", ".git/hooks/pre-commit"]
     undone = undo_outside_writes(point, changed)
     assert [(w.path, w.restored) for w in undone] == [
-        (".git/config", True), (".git/hooks/pre-commit", True)
+        (".git/config", True),
+        (".git/hooks/pre-commit", True),
     ]
     assert (tmp_path / ".git" / "config").read_text() == "[core]\n"
     assert not (tmp_path / ".git" / "hooks" / "pre-commit").exists()
@@ -75,9 +76,16 @@ def test_a_file_too_large_to_keep_is_reported_not_restored(
 
 @pytest.mark.parametrize(
     ("path", "leftover"),
-    [(".coverage", True), (".coverage.host.123", True), ("pkg/mod.cpython-311.pyc", True),
-     ("htmlcov/index.html", True), ("sub/.hypothesis/examples/x", True),
-     ("coverage.py", False), ("src/app.py", False), ("dist/app.js", False)],
+    [
+        (".coverage", True),
+        (".coverage.host.123", True),
+        ("pkg/mod.cpython-311.pyc", True),
+        ("htmlcov/index.html", True),
+        ("sub/.hypothesis/examples/x", True),
+        ("coverage.py", False),
+        ("src/app.py", False),
+        ("dist/app.js", False),
+    ],
 )
 def test_leftovers_of_test_tools(path: str, leftover: bool) -> None:
     assert is_leftover(path) is leftover

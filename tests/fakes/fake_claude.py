@@ -119,8 +119,17 @@ def verbose_output(
     for number, (name, tool_input) in enumerate(tool_calls):
         block = {"type": "tool_use", "id": f"toolu_{number}", "name": name, "input": tool_input}
         items.append({"type": "assistant", "message": {"role": "assistant", "content": [block]}})
-        items.append({"type": "user", "message": {"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": f"toolu_{number}", "content": "ok"}]}})
+        items.append(
+            {
+                "type": "user",
+                "message": {
+                    "role": "user",
+                    "content": [
+                        {"type": "tool_result", "tool_use_id": f"toolu_{number}", "content": "ok"}
+                    ],
+                },
+            }
+        )
     return [*items, result]
 
 

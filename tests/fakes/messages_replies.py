@@ -71,8 +71,12 @@ def text(answer: str, **usage: Any) -> Reply:
 
 
 def _tool_block(name: str, tool_input: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:20], "name": name,
-            "input": tool_input}
+    return {
+        "type": "tool_use",
+        "id": "toolu_" + uuid.uuid4().hex[:20],
+        "name": name,
+        "input": tool_input,
+    }
 
 
 def tool_use(name: str, tool_input: dict[str, Any], *, say: str = "", **usage: Any) -> Reply:
@@ -93,12 +97,18 @@ def refusal(say: str = "", **usage: Any) -> Reply:
     return message(content, stop_reason="refusal", **usage)
 
 
-def pause_turn(say: str = "Let me look that up.", query: str = "python docs", **usage: Any) -> Reply:
+def pause_turn(
+    say: str = "Let me look that up.", query: str = "python docs", **usage: Any
+) -> Reply:
     """A long turn the server paused (during a server tool); the client sends it back as is."""
     content = [
         {"type": "text", "text": say},
-        {"type": "server_tool_use", "id": "srvtoolu_" + uuid.uuid4().hex[:20],
-         "name": "web_search", "input": {"query": query}},
+        {
+            "type": "server_tool_use",
+            "id": "srvtoolu_" + uuid.uuid4().hex[:20],
+            "name": "web_search",
+            "input": {"query": query},
+        },
     ]
     return message(content, stop_reason="pause_turn", **usage)
 
@@ -152,14 +162,20 @@ def overloaded_midstream(reply: Reply, after_events: int = 3) -> Reply:
 # -- meeting the request --------------------------------------------------------------------
 
 
-def complete_reply(body: dict[str, Any], request: dict[str, Any], cache: PromptCache) -> dict[str, Any]:
+def complete_reply(
+    body: dict[str, Any], request: dict[str, Any], cache: PromptCache
+) -> dict[str, Any]:
     """The 200 body for `request`: model filled in, usage counted where not scripted, and cut
     at the request's `max_tokens`."""
     answer = copy.deepcopy(body)
     answer["model"] = answer.get("model") or request.get("model", "")
     usage = answer.setdefault("usage", {})
-    for key in ("input_tokens", "output_tokens", "cache_creation_input_tokens",
-                "cache_read_input_tokens"):
+    for key in (
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+    ):
         usage.setdefault(key, None)  # a hand-made body without usage gets it counted
     if usage["input_tokens"] is None:
         billed = cache.usage(request)

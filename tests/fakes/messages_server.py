@@ -57,10 +57,27 @@ from tests.fakes.messages_validation import problem
 from tests.fakes.prompt_cache import PromptCache
 
 __all__ = [
-    "MessagesServer", "RateLimits", "RecordedRequest", "Reply", "context_too_long", "error",
-    "invalid_request", "message", "overloaded", "overloaded_midstream", "pause_turn",
-    "rate_limited", "refusal", "running_server", "server_error", "slow", "text", "tool_use",
-    "tool_uses", "unauthorized", "wait_until",
+    "MessagesServer",
+    "RateLimits",
+    "RecordedRequest",
+    "Reply",
+    "context_too_long",
+    "error",
+    "invalid_request",
+    "message",
+    "overloaded",
+    "overloaded_midstream",
+    "pause_turn",
+    "rate_limited",
+    "refusal",
+    "running_server",
+    "server_error",
+    "slow",
+    "text",
+    "tool_use",
+    "tool_uses",
+    "unauthorized",
+    "wait_until",
 ]
 
 
@@ -127,15 +144,18 @@ class _Window:
         self.output_tokens += int(usage.get("output_tokens") or 0)
 
     def headers(self) -> dict[str, str]:
-        reset = (datetime.now(UTC) + timedelta(seconds=60 - (self.clock() - self.started)))
+        reset = datetime.now(UTC) + timedelta(seconds=60 - (self.clock() - self.started))
         stamp = reset.replace(microsecond=0).isoformat().replace("+00:00", "Z")
         out: dict[str, str] = {}
         for name, limit, used in (
             ("requests", self.limits.requests, self.requests),
             ("input-tokens", self.limits.input_tokens, self.input_tokens),
             ("output-tokens", self.limits.output_tokens, self.output_tokens),
-            ("tokens", self.limits.input_tokens + self.limits.output_tokens,
-             self.input_tokens + self.output_tokens),
+            (
+                "tokens",
+                self.limits.input_tokens + self.limits.output_tokens,
+                self.input_tokens + self.output_tokens,
+            ),
         ):
             out[f"anthropic-ratelimit-{name}-limit"] = str(limit)
             out[f"anthropic-ratelimit-{name}-remaining"] = str(max(0, limit - used))
@@ -222,7 +242,8 @@ class MessagesServer:
             reply = self._replies.popleft() if self._replies else None
         if reply is None:
             reply = (
-                self.responder(request) if self.responder is not None
+                self.responder(request)
+                if self.responder is not None
                 else error(500, "api_error", "script exhausted: no reply queued for this request")
             )
         if reply.status == 200:
@@ -275,8 +296,9 @@ class MessagesServer:
 
             def _send(self, reply: Reply, limits: dict[str, str]) -> None:
                 try:
-                    request_id = self._head(reply.status, "application/json",
-                                            {**limits, **reply.headers})
+                    request_id = self._head(
+                        reply.status, "application/json", {**limits, **reply.headers}
+                    )
                     body = reply.body
                     if body.get("type") == "error":
                         body = {**body, "request_id": request_id}
@@ -290,14 +312,26 @@ class MessagesServer:
             def _stream(self, reply: Reply, limits: dict[str, str]) -> None:
                 self.close_connection = True  # the end of the stream is the end of the body
                 try:
-                    self._head(200, "text/event-stream", {**limits, **reply.headers,
-                                                          "cache-control": "no-cache",
-                                                          "connection": "close"})
+                    self._head(
+                        200,
+                        "text/event-stream",
+                        {
+                            **limits,
+                            **reply.headers,
+                            "cache-control": "no-cache",
+                            "connection": "close",
+                        },
+                    )
                     self.end_headers()
                     for count, (event, data) in enumerate(stream_events(reply.body)):
-                        if reply.stream_error_after is not None and count >= reply.stream_error_after:
-                            failure = {"type": "error", "error": {"type": "overloaded_error",
-                                                                  "message": "Overloaded"}}
+                        if (
+                            reply.stream_error_after is not None
+                            and count >= reply.stream_error_after
+                        ):
+                            failure = {
+                                "type": "error",
+                                "error": {"type": "overloaded_error", "message": "Overloaded"},
+                            }
                             self.wfile.write(encode("error", failure))
                             break
                         self.wfile.write(encode(event, data))

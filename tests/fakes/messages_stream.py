@@ -19,8 +19,13 @@ CHUNK_CHARS = 24  # characters per delta: several deltas per block, like the rea
 def stream_events(message: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """(event name, data) pairs for a complete 200 message body."""
     usage = message["usage"]
-    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None,
-             "usage": {**usage, "output_tokens": min(1, usage["output_tokens"])}}
+    start = {
+        **message,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {**usage, "output_tokens": min(1, usage["output_tokens"])},
+    }
     yield "message_start", {"type": "message_start", "message": start}
     for index, block in enumerate(message["content"]):
         yield from _block_events(index, block)
@@ -28,11 +33,17 @@ def stream_events(message: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]
             yield "ping", {"type": "ping"}
     if not message["content"]:
         yield "ping", {"type": "ping"}
-    yield "message_delta", {
-        "type": "message_delta",
-        "delta": {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"]},
-        "usage": dict(usage),  # cumulative totals, as the current API sends them
-    }
+    yield (
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {
+                "stop_reason": message["stop_reason"],
+                "stop_sequence": message["stop_sequence"],
+            },
+            "usage": dict(usage),  # cumulative totals, as the current API sends them
+        },
+    )
     yield "message_stop", {"type": "message_stop"}
 
 
@@ -61,8 +72,11 @@ def _block_events(index: int, block: dict[str, Any]) -> Iterator[tuple[str, dict
 
 
 def _start(index: int, block: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    return "content_block_start", {"type": "content_block_start", "index": index,
-                                   "content_block": block}
+    return "content_block_start", {
+        "type": "content_block_start",
+        "index": index,
+        "content_block": block,
+    }
 
 
 def _delta(index: int, delta: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -16,16 +16,42 @@ from typing import Any
 REQUIRED = ("model", "max_tokens", "messages")
 KNOWN_FIELDS = frozenset(
     {
-        *REQUIRED, "system", "tools", "tool_choice", "metadata", "stop_sequences", "stream",
-        "temperature", "top_k", "top_p", "thinking", "service_tier", "container", "mcp_servers",
-        "context_management", "output_config", "output_format", "inference_geo",
+        *REQUIRED,
+        "system",
+        "tools",
+        "tool_choice",
+        "metadata",
+        "stop_sequences",
+        "stream",
+        "temperature",
+        "top_k",
+        "top_p",
+        "thinking",
+        "service_tier",
+        "container",
+        "mcp_servers",
+        "context_management",
+        "output_config",
+        "output_format",
+        "inference_geo",
     }
 )
 BLOCK_TYPES = frozenset(
     {
-        "text", "image", "document", "search_result", "tool_use", "tool_result", "thinking",
-        "redacted_thinking", "server_tool_use", "web_search_tool_result",
-        "web_fetch_tool_result", "code_execution_tool_result", "mcp_tool_use", "mcp_tool_result",
+        "text",
+        "image",
+        "document",
+        "search_result",
+        "tool_use",
+        "tool_result",
+        "thinking",
+        "redacted_thinking",
+        "server_tool_use",
+        "web_search_tool_result",
+        "web_fetch_tool_result",
+        "code_execution_tool_result",
+        "mcp_tool_use",
+        "mcp_tool_result",
         "container_upload",
     }
 )
@@ -83,14 +109,18 @@ def _messages(body: dict[str, Any]) -> str | None:
         final_assistant = i == len(messages) - 1 and message["role"] == "assistant"
         if isinstance(content, str):
             if not content and not final_assistant:
-                return (f"messages.{i}: all messages must have non-empty content except for "
-                        "the optional final assistant message")
+                return (
+                    f"messages.{i}: all messages must have non-empty content except for "
+                    "the optional final assistant message"
+                )
             continue
         if not isinstance(content, list):
             return f"messages.{i}.content: Input should be a valid list"
         if not content and not final_assistant:
-            return (f"messages.{i}: all messages must have non-empty content except for the "
-                    "optional final assistant message")
+            return (
+                f"messages.{i}: all messages must have non-empty content except for the "
+                "optional final assistant message"
+            )
         for j, block in enumerate(content):
             found = _block(block, f"messages.{i}.content.{j}")
             if found is not None:
@@ -136,23 +166,28 @@ def _tool_pairing(body: dict[str, Any]) -> str | None:
             answered = _leading_results(messages[i + 1]) if i + 1 < len(messages) else []
             missing = [tool_id for tool_id in asked if tool_id not in answered]
             if missing:
-                return (f"messages.{i + 1 if i + 1 < len(messages) else i}: `tool_use` ids were "
-                        f"found without `tool_result` blocks immediately after: "
-                        f"{', '.join(missing)}. Each `tool_use` block must have a corresponding "
-                        "`tool_result` block in the next message.")
+                return (
+                    f"messages.{i + 1 if i + 1 < len(messages) else i}: `tool_use` ids were "
+                    f"found without `tool_result` blocks immediately after: "
+                    f"{', '.join(missing)}. Each `tool_use` block must have a corresponding "
+                    "`tool_result` block in the next message."
+                )
             continue
         previous = messages[i - 1] if i > 0 else None
         asked_before = [
             str(b.get("id"))
-            for b in (previous["content"] if previous and isinstance(previous["content"], list)
-                      else [])
+            for b in (
+                previous["content"] if previous and isinstance(previous["content"], list) else []
+            )
             if previous and previous["role"] == "assistant" and b["type"] == "tool_use"
         ]
         for j, block in enumerate(blocks):
             if block["type"] == "tool_result" and block.get("tool_use_id") not in asked_before:
-                return (f"messages.{i}.content.{j}: unexpected `tool_use_id` found in "
-                        f"`tool_result` blocks: {block.get('tool_use_id')}. Each `tool_result` "
-                        "block must have a corresponding `tool_use` block in the previous message.")
+                return (
+                    f"messages.{i}.content.{j}: unexpected `tool_use_id` found in "
+                    f"`tool_result` blocks: {block.get('tool_use_id')}. Each `tool_result` "
+                    "block must have a corresponding `tool_use` block in the previous message."
+                )
     return None
 
 
@@ -173,8 +208,10 @@ def _final_assistant(body: dict[str, Any]) -> str | None:
     if last["role"] != "assistant":
         return None
     content = last["content"]
-    tail = content if isinstance(content, str) else (
-        content[-1].get("text", "") if content and content[-1]["type"] == "text" else ""
+    tail = (
+        content
+        if isinstance(content, str)
+        else (content[-1].get("text", "") if content and content[-1]["type"] == "text" else "")
     )
     if tail != tail.rstrip():
         return "messages: final assistant content cannot end with trailing whitespace"
@@ -202,7 +239,11 @@ def _tools(body: dict[str, Any]) -> str | None:
         if found is not None:
             return found
     choice = body.get("tool_choice")
-    if isinstance(choice, dict) and choice.get("type") == "tool" and choice.get("name") not in names:
+    if (
+        isinstance(choice, dict)
+        and choice.get("type") == "tool"
+        and choice.get("name") not in names
+    ):
         return f"tool_choice: tool '{choice.get('name')}' is not in tools"
     return None
 
@@ -225,8 +266,10 @@ def _system(body: dict[str, Any]) -> str | None:
 def _breakpoints(body: dict[str, Any]) -> str | None:
     count = sum(1 for block in _all_blocks(body) if block.get("cache_control"))
     if count > MAX_CACHE_BREAKPOINTS:
-        return (f"A maximum of {MAX_CACHE_BREAKPOINTS} blocks with cache_control may be "
-                f"provided. Found {count}.")
+        return (
+            f"A maximum of {MAX_CACHE_BREAKPOINTS} blocks with cache_control may be "
+            f"provided. Found {count}."
+        )
     return None
 
 
@@ -252,5 +295,12 @@ def _thinking(body: dict[str, Any]) -> str | None:
 
 
 _CHECKS: tuple[Callable[[dict[str, Any]], str | None], ...] = (
-    _fields, _messages, _system, _tools, _tool_pairing, _final_assistant, _breakpoints, _thinking,
+    _fields,
+    _messages,
+    _system,
+    _tools,
+    _tool_pairing,
+    _final_assistant,
+    _breakpoints,
+    _thinking,
 )

@@ -48,8 +48,10 @@ def prompt_blocks(body: dict[str, Any]) -> list[Any]:
         if isinstance(content, str):
             blocks.append({"type": "text", "text": content, "role": message.get("role")})
         elif isinstance(content, list):
-            blocks.extend({**block, "role": message.get("role")} if isinstance(block, dict)
-                          else block for block in content)
+            blocks.extend(
+                {**block, "role": message.get("role")} if isinstance(block, dict) else block
+                for block in content
+            )
     return blocks
 
 

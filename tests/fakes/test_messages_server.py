@@ -29,8 +29,12 @@ def client(server: MessagesServer) -> anthropic.Anthropic:
 
 
 def ask(text: str = "hi", **extra: Any) -> dict[str, Any]:
-    return {"model": MODEL, "max_tokens": 1024, "messages": [{"role": "user", "content": text}],
-            **extra}
+    return {
+        "model": MODEL,
+        "max_tokens": 1024,
+        "messages": [{"role": "user", "content": text}],
+        **extra,
+    }
 
 
 def test_streamed_answer_is_the_same_message_as_the_plain_one(
@@ -40,7 +44,10 @@ def test_streamed_answer_is_the_same_message_as_the_plain_one(
         ("read_file", {"path": "a.py"}),
         ("write_file", {"path": "b.py", "content": "x = 1\n" * 20}),
         say="Two things at once, with a longer sentence so that it takes several deltas.",
-        input_tokens=321, output_tokens=45, cache_write=10, cache_read=20,
+        input_tokens=321,
+        output_tokens=45,
+        cache_write=10,
+        cache_read=20,
     )
     server.script(reply, reply)
     plain = client.messages.create(**ask())
@@ -60,8 +67,12 @@ def test_the_raw_event_sequence(server: MessagesServer, client: anthropic.Anthro
     response = client.messages.create(**ask(), stream=True)
     kinds = [event.type for event in response]
     assert kinds == [
-        "message_start", "content_block_start", "content_block_delta", "content_block_stop",
-        "message_delta", "message_stop",
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
     ]  # the SDK hides `ping`; the server sends one after the first block starts
 
 
@@ -69,7 +80,10 @@ def test_a_stream_can_break_off_with_an_error_event(
     server: MessagesServer, client: anthropic.Anthropic
 ) -> None:
     server.script(api.overloaded_midstream(api.text("a long answer " * 10), after_events=3))
-    with pytest.raises(anthropic.APIStatusError) as raised, client.messages.stream(**ask()) as stream:
+    with (
+        pytest.raises(anthropic.APIStatusError) as raised,
+        client.messages.stream(**ask()) as stream,
+    ):
         stream.get_final_message()
     assert "overloaded" in str(raised.value).lower()
 
@@ -87,8 +101,14 @@ def test_a_tool_call_crossing_max_tokens_is_cut_mid_input(
     server: MessagesServer, client: anthropic.Anthropic
 ) -> None:
     body = {"path": "big.py", "content": "y" * 2000}
-    server.script(api.tool_uses(("read_file", {"path": "a"}), ("write_file", body),
-                                ("list_files", {}), output_tokens=None))
+    server.script(
+        api.tool_uses(
+            ("read_file", {"path": "a"}),
+            ("write_file", body),
+            ("list_files", {}),
+            output_tokens=None,
+        )
+    )
     answer = client.messages.create(**{**ask(), "max_tokens": 200})
     assert answer.stop_reason == "max_tokens" and answer.usage.output_tokens == 200
     names = [block.name for block in answer.content if block.type == "tool_use"]
@@ -114,19 +134,44 @@ def test_refusal_and_pause_turn_stop_reasons(
         ({"max_tokens": 0}, "greater than or equal to 1"),
         ({"messages": []}, "at least one message"),
         ({"messages": [{"role": "system", "content": "x"}]}, "'user' or 'assistant'"),
-        ({"messages": [{"role": "user", "content": [{"type": "text", "text": ""}]}]},
-         "text content blocks must be non-empty"),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "text", "text": ""}]}]},
+            "text content blocks must be non-empty",
+        ),
         ({"temperature": 1.5}, "temperature"),
         ({"frobnicate": True}, "frobnicate: Extra inputs are not permitted"),
-        ({"messages": [{"role": "user", "content": "hi"},
-                       {"role": "assistant", "content": "Sure "}]}, "trailing whitespace"),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "hi"},
+                    {"role": "assistant", "content": "Sure "},
+                ]
+            },
+            "trailing whitespace",
+        ),
         ({"tools": [{"name": "a b", "input_schema": {"type": "object"}}]}, "pattern"),
-        ({"tools": [{"name": "a", "input_schema": {"type": "object"}},
-                    {"name": "a", "input_schema": {"type": "object"}}]}, "must be unique"),
-        ({"thinking": {"type": "enabled", "budget_tokens": 2000}},
-         "must be greater than `thinking.budget_tokens`"),
-        ({"system": [{"type": "text", "text": f"s{i}", "cache_control": {"type": "ephemeral"}}
-                     for i in range(5)]}, "A maximum of 4 blocks with cache_control"),
+        (
+            {
+                "tools": [
+                    {"name": "a", "input_schema": {"type": "object"}},
+                    {"name": "a", "input_schema": {"type": "object"}},
+                ]
+            },
+            "must be unique",
+        ),
+        (
+            {"thinking": {"type": "enabled", "budget_tokens": 2000}},
+            "must be greater than `thinking.budget_tokens`",
+        ),
+        (
+            {
+                "system": [
+                    {"type": "text", "text": f"s{i}", "cache_control": {"type": "ephemeral"}}
+                    for i in range(5)
+                ]
+            },
+            "A maximum of 4 blocks with cache_control",
+        ),
     ],
 )
 def test_invalid_requests_get_the_real_400(
@@ -134,8 +179,11 @@ def test_invalid_requests_get_the_real_400(
 ) -> None:
     body = {key: value for key, value in {**ask(), **change}.items() if value is not None}
     server.script(api.text("never used"))
-    request = urllib.request.Request(f"{server.base_url}/v1/messages", json.dumps(body).encode(),
-                                     {"content-type": "application/json"})
+    request = urllib.request.Request(
+        f"{server.base_url}/v1/messages",
+        json.dumps(body).encode(),
+        {"content-type": "application/json"},
+    )
     with pytest.raises(urllib.error.HTTPError) as raised:
         urllib.request.urlopen(request, timeout=5)
     assert raised.value.code == 400
@@ -152,15 +200,33 @@ def test_tool_results_must_answer_the_previous_tool_calls(
     call = {"type": "tool_use", "id": "toolu_1", "name": "read_file", "input": {}}
     asked = {"role": "assistant", "content": [call]}
     unanswered = [{"role": "user", "content": "go"}, asked, {"role": "user", "content": "well?"}]
-    wrong_id = [{"role": "user", "content": "go"}, asked, {"role": "user", "content": [
-        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "x"},
-        {"type": "tool_result", "tool_use_id": "toolu_2", "content": "x"}]}]
-    text_first = [{"role": "user", "content": "go"}, asked, {"role": "user", "content": [
-        {"type": "text", "text": "here"},
-        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "x"}]}]
-    for messages, expected in ((unanswered, "without `tool_result` blocks immediately after"),
-                               (wrong_id, "unexpected `tool_use_id`"),
-                               (text_first, "without `tool_result` blocks immediately after")):
+    wrong_id = [
+        {"role": "user", "content": "go"},
+        asked,
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "x"},
+                {"type": "tool_result", "tool_use_id": "toolu_2", "content": "x"},
+            ],
+        },
+    ]
+    text_first = [
+        {"role": "user", "content": "go"},
+        asked,
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "here"},
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "x"},
+            ],
+        },
+    ]
+    for messages, expected in (
+        (unanswered, "without `tool_result` blocks immediately after"),
+        (wrong_id, "unexpected `tool_use_id`"),
+        (text_first, "without `tool_result` blocks immediately after"),
+    ):
         with pytest.raises(anthropic.BadRequestError, match=expected):
             client.messages.create(**{**ask(), "messages": messages})
 
@@ -168,7 +234,9 @@ def test_tool_results_must_answer_the_previous_tool_calls(
 def test_rate_limit_headers_and_retry_after(
     server: MessagesServer, client: anthropic.Anthropic
 ) -> None:
-    server.script(api.text("ok", input_tokens=300, output_tokens=40), api.rate_limited(retry_after=7))
+    server.script(
+        api.text("ok", input_tokens=300, output_tokens=40), api.rate_limited(retry_after=7)
+    )
     first = client.messages.with_raw_response.create(**ask())
     headers = first.headers
     assert headers["anthropic-ratelimit-requests-limit"] == "4000"
@@ -184,8 +252,9 @@ def test_rate_limit_headers_and_retry_after(
 
 def test_an_enforced_limit_answers_429_with_the_wait() -> None:
     now = [1000.0]
-    with MessagesServer(rate_limits=RateLimits(requests=2, enforce=True),
-                        clock=lambda: now[0]) as server:
+    with MessagesServer(
+        rate_limits=RateLimits(requests=2, enforce=True), clock=lambda: now[0]
+    ) as server:
         client = anthropic.Anthropic(api_key="k", base_url=server.base_url, max_retries=0)
         server.script(api.text("1"), api.text("2"), api.text("3"))
         client.messages.create(**ask())
@@ -205,8 +274,12 @@ def test_counted_usage_writes_then_reads_the_prompt_cache(
     server.script(*(api.text("ok", input_tokens=None, output_tokens=None) for _ in range(3)))
     first = client.messages.create(**ask("question one", system=system)).usage
     second = client.messages.create(**ask("question two", system=system)).usage
-    small = client.messages.create(**ask("tiny", system=[{"type": "text", "text": "short",
-                                   "cache_control": {"type": "ephemeral"}}])).usage
+    small = client.messages.create(
+        **ask(
+            "tiny",
+            system=[{"type": "text", "text": "short", "cache_control": {"type": "ephemeral"}}],
+        )
+    ).usage
     assert first.cache_creation_input_tokens >= MIN_CACHEABLE_TOKENS
     assert first.cache_read_input_tokens == 0 and first.input_tokens > 0
     assert second.cache_read_input_tokens == first.cache_creation_input_tokens

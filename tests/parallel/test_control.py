@@ -25,8 +25,6 @@ PLAN = "name: p\ntasks:\n  - id: a\n    run: 'true'\n  - id: b\n    run: 'true'\
 DAY = 86400.0
 
 
-
-
 def session_in(conn: sqlite3.Connection, status: str, *, owner_alive: bool = True) -> str:
     session_id = create_session(conn, parse_plan(PLAN))
     recorder = SessionRecorder(conn, session_id)
@@ -56,8 +54,8 @@ def test_control_refused_with_a_reason(
 
 
 @pytest.mark.parametrize(
-    ("status", "action"), [("running", "pause"), ("paused", "resume"), ("running", "cancel"),
-                           ("paused", "cancel")],
+    ("status", "action"),
+    [("running", "pause"), ("paused", "resume"), ("running", "cancel"), ("paused", "cancel")],
 )
 def test_control_applies(conn: sqlite3.Connection, status: str, action: str) -> None:
     check_control(get_session(conn, session_in(conn, status)), action)
@@ -98,9 +96,11 @@ def test_cancel_orphan_marks_open_tasks_and_frees_locks(conn: sqlite3.Connection
     result = cancel_orphan(conn, get_session(conn, session_id))
     assert result.status == "cancelled"
     assert get_session(conn, session_id).status == "cancelled"
-    statuses = dict(conn.execute(
-        "SELECT task_id, status FROM tasks WHERE session_id = ?", (session_id,)
-    ).fetchall())
+    statuses = dict(
+        conn.execute(
+            "SELECT task_id, status FROM tasks WHERE session_id = ?", (session_id,)
+        ).fetchall()
+    )
     assert statuses == {"a": "succeeded", "b": "cancelled"}
     assert conn.execute("SELECT COUNT(*) FROM locks").fetchone()[0] == 0
     with pytest.raises(SessionError, match="not interrupted"):
@@ -119,15 +119,19 @@ def test_cleanup_deletes_old_finished_sessions_with_rows_and_logs(
         recorder.start_attempt("a", 1, "w1", 1.0)
         conn.execute(
             "INSERT INTO workers(id, session_id, status, started_at, last_heartbeat)"
-            " VALUES ('w1', ?, 'stopped', 1, 1)", (old,),
+            " VALUES ('w1', ?, 'stopped', 1, 1)",
+            (old,),
         )
     (store.logs_dir / old).mkdir(parents=True)
     (store.logs_dir / old / "a.1.log").write_text("output")
     stamp = conn.execute("SELECT created_at FROM sessions WHERE id = ?", (old,)).fetchone()[0]
-    conn.execute("UPDATE sessions SET ended_at = ? WHERE id IN (?, ?)", (stamp - 30 * DAY, old,
-                                                                         orphan))
-    conn.execute("UPDATE sessions SET started_at = ?, created_at = ? WHERE id IN (?, ?)",
-                 (stamp - 30 * DAY, stamp - 30 * DAY, running, orphan))
+    conn.execute(
+        "UPDATE sessions SET ended_at = ? WHERE id IN (?, ?)", (stamp - 30 * DAY, old, orphan)
+    )
+    conn.execute(
+        "UPDATE sessions SET started_at = ?, created_at = ? WHERE id IN (?, ?)",
+        (stamp - 30 * DAY, stamp - 30 * DAY, running, orphan),
+    )
     now = lambda: stamp  # noqa: E731
 
     dry = cleanup_sessions(conn, store, older_than_days=7, dry_run=True, clock=now)

@@ -48,8 +48,6 @@ tasks:
 """
 
 
-
-
 def text_of(renderable: object, width: int = 160) -> str:
     console = Console(file=io.StringIO(), width=width, record=True, color_system=None)
     console.print(renderable)
@@ -73,21 +71,34 @@ def mid_build(conn: sqlite3.Connection) -> str:
         recorder.set_task("build", status="running", attempts=2, worker_id="w1", started_at=T0 - 90)
         recorder.set_worker("w1", status="busy", current_task="build", last_heartbeat=T0 - 1.5)
         recorder.set_worker("w2", status="busy", current_task="x", last_heartbeat=T0 - 40)
-        recorder.set_task("docs", status="waiting",
-                          waiting_on="src/app.py held by task 'build' of this session")
-        recorder.set_task("lint", status="failed", attempts=1, exit_code=3, error="exit code 3",
-                          log_path=".buildrunner/logs/x/lint.1.log", duration_s=1.25,
-                          ended_at=T0 - 5)
+        recorder.set_task(
+            "docs", status="waiting", waiting_on="src/app.py held by task 'build' of this session"
+        )
+        recorder.set_task(
+            "lint",
+            status="failed",
+            attempts=1,
+            exit_code=3,
+            error="exit code 3",
+            log_path=".buildrunner/logs/x/lint.1.log",
+            duration_s=1.25,
+            ended_at=T0 - 5,
+        )
         recorder.set_task("tests", status="succeeded", attempts=1, duration_s=4.0, ended_at=T0 - 2)
         conn.executemany(
             "INSERT INTO costs(ts, session_id, task_id, model, cost_micro_usd) VALUES (?, ?, ?, ?, ?)",
-            [(T0, session_id, "build", "m", 1_250_000), (T0, session_id, "build", "m", 250_000),
-             (T0, "another-session", "x", "m", 9_000_000)],
+            [
+                (T0, session_id, "build", "m", 1_250_000),
+                (T0, session_id, "build", "m", 250_000),
+                (T0, "another-session", "x", "m", 9_000_000),
+            ],
         )
         conn.executemany(
             "INSERT INTO alerts(threshold, level, status, message, fired_at) VALUES (?, ?, ?, ?, ?)",
-            [("error_rate", "critical", "firing", "error rate 40% > 20%", T0 - 10),
-             ("latency", "warning", "resolved", "old news", T0 - 100)],
+            [
+                ("error_rate", "critical", "firing", "error rate 40% > 20%", T0 - 10),
+                ("latency", "warning", "resolved", "old news", T0 - 100),
+            ],
         )
     return session_id
 
@@ -113,8 +124,14 @@ def test_snapshot_of_a_build_in_progress(conn: sqlite3.Connection) -> None:
     assert data["waiting"] == [
         {"task_id": "docs", "waiting_on": "src/app.py held by task 'build' of this session"}
     ]
-    assert data["failed"] == [{"task_id": "lint", "exit_code": 3, "error": "exit code 3",
-                               "log_path": ".buildrunner/logs/x/lint.1.log"}]
+    assert data["failed"] == [
+        {
+            "task_id": "lint",
+            "exit_code": 3,
+            "error": "exit code 3",
+            "log_path": ".buildrunner/logs/x/lint.1.log",
+        }
+    ]
     assert [item["task_id"] for item in data["queued"]] == ["package"]
     assert [item["task_id"] for item in data["done"]] == ["tests", "lint"]  # newest first
     workers = {worker["id"]: worker for worker in data["workers"]}
@@ -130,9 +147,21 @@ def test_snapshot_of_a_build_in_progress(conn: sqlite3.Connection) -> None:
 def test_render_shows_every_part_of_the_snapshot(conn: sqlite3.Connection) -> None:
     mid_build(conn)
     text = text_of(render(snapshot(conn, clock=lambda: T0)))
-    for expected in ("shop", "running", "w1", "1m30s", "waiting", "held by task 'build'",
-                     "src/app.py", "offline", "exit code 3", "lint.1.log", "$1.5000",
-                     "error rate 40% > 20%", "2/5 (40%)"):
+    for expected in (
+        "shop",
+        "running",
+        "w1",
+        "1m30s",
+        "waiting",
+        "held by task 'build'",
+        "src/app.py",
+        "offline",
+        "exit code 3",
+        "lint.1.log",
+        "$1.5000",
+        "error rate 40% > 20%",
+        "2/5 (40%)",
+    ):
         assert expected in text, expected
     status_text = text_of(render_status(snapshot(conn, clock=lambda: T0)))
     for expected in ("build", "w1", "docs", "held by task", "lint", "exit code 3", "src/app.py"):
@@ -149,7 +178,9 @@ def test_session_with_dead_owner_is_interrupted_with_resume_hint(conn: sqlite3.C
     assert snapshot(conn)["sessions"] == []  # not active any more
 
 
-def test_snapshot_follows_the_newest_session_and_lists_active_ones(conn: sqlite3.Connection) -> None:
+def test_snapshot_follows_the_newest_session_and_lists_active_ones(
+    conn: sqlite3.Connection,
+) -> None:
     first = start_session(conn, name="first")
     conn.execute("UPDATE sessions SET created_at = created_at - 10 WHERE id = ?", (first,))
     second = start_session(conn, name="second")

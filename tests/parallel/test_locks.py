@@ -10,7 +10,9 @@ from tests.parallel.conftest import dead_pid
 
 def test_keys_are_normalised_and_covered_paths_dropped() -> None:
     assert lock_keys(["a/./b.py", "a/b.py", "src/", "src/x.py", "docs/*.md"]) == [
-        "a/b.py", "docs/", "src/",
+        "a/b.py",
+        "docs/",
+        "src/",
     ]
     assert lock_keys(["*.py"]) == ["/"]
 
@@ -49,8 +51,10 @@ def test_locks_of_a_dead_owner_are_freed_on_conflict(conn: sqlite3.Connection) -
 def test_conflict_lookups_use_the_index(conn: sqlite3.Connection) -> None:
     plans = [
         conn.execute("EXPLAIN QUERY PLAN SELECT * FROM locks WHERE path IN (?, ?)", ("a", "b")),
-        conn.execute("EXPLAIN QUERY PLAN SELECT * FROM locks WHERE path > ? AND path < ? LIMIT 1",
-                     ("src/", "src0")),
+        conn.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM locks WHERE path > ? AND path < ? LIMIT 1",
+            ("src/", "src0"),
+        ),
     ]
     for plan in plans:
         detail = " ".join(str(row[3]) for row in plan)

@@ -46,8 +46,12 @@ def local_ray(api_server: MessagesServer) -> Iterator[None]:
     patch.setenv("ANTHROPIC_API_KEY", "sk-test-not-a-real-key")
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     ray.init(
-        address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-        object_store_memory=100 * 1024 * 1024, logging_level="WARNING",
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        object_store_memory=100 * 1024 * 1024,
+        logging_level="WARNING",
     )
     for signum, handler in handlers.items():
         signal.signal(signum, handler)
@@ -57,8 +61,13 @@ def local_ray(api_server: MessagesServer) -> Iterator[None]:
 
 
 def run_plan(
-    root: Path, text: str, *, backend: str = "ray", workers: int = 2,
-    while_running: Callable[[str], None] | None = None, environ: dict[str, str] | None = None,
+    root: Path,
+    text: str,
+    *,
+    backend: str = "ray",
+    workers: int = 2,
+    while_running: Callable[[str], None] | None = None,
+    environ: dict[str, str] | None = None,
 ) -> RunSummary:
     """Run a plan through the real orchestrator; `while_running(session_id)` runs in a thread.
 
@@ -144,7 +153,9 @@ def poll_until_done(backend: RayBackend, timeout_s: float = 30.0) -> Any:
 
 
 def copy_demo(target: Path) -> Path:
-    shutil.copytree(DEMO, target, ignore=shutil.ignore_patterns("build", "__pycache__", ".buildrunner"))
+    shutil.copytree(
+        DEMO, target, ignore=shutil.ignore_patterns("build", "__pycache__", ".buildrunner")
+    )
     return target
 
 
@@ -172,7 +183,9 @@ def test_demo_plan_gives_the_same_results_and_telemetry_as_local(tmp_path: Path)
     ray_events = event_counts(tmp_path / "ray", on_ray.session_id)
     assert ray_events == event_counts(tmp_path / "local", on_local.session_id)
     assert ray_events["task_completed"] == 7
-    backend = query(tmp_path / "ray", "SELECT backend FROM sessions WHERE id = ?", on_ray.session_id)
+    backend = query(
+        tmp_path / "ray", "SELECT backend FROM sessions WHERE id = ?", on_ray.session_id
+    )
     assert backend == [("ray",)]
 
 
@@ -297,15 +310,31 @@ def test_unschedulable_and_misplaced_attempts_fail_instead_of_hanging(tmp_path: 
     backend = RayBackend(session_id="s")
     [worker] = backend.start(1)
     try:
-        task = TaskRun("s", "huge", 1, "command", str(tmp_path), str(tmp_path / "huge.log"),
-                       run="true", cpus=1, resources={"GPU": 1})
+        task = TaskRun(
+            "s",
+            "huge",
+            1,
+            "command",
+            str(tmp_path),
+            str(tmp_path / "huge.log"),
+            run="true",
+            cpus=1,
+            resources={"GPU": 1},
+        )
         backend.dispatch(worker.worker_id, task)
         [done] = [m for m in backend.poll(1.0) if m.kind == "done"]
         assert done.outcome is not None and done.outcome.error_type == "unschedulable"
         assert "GPU=1" in (done.outcome.error or "")
 
-        missing = TaskRun("s", "away", 1, "command", str(tmp_path / "nope"),
-                          str(tmp_path / "away.log"), run="true")
+        missing = TaskRun(
+            "s",
+            "away",
+            1,
+            "command",
+            str(tmp_path / "nope"),
+            str(tmp_path / "away.log"),
+            run="true",
+        )
         backend.dispatch(worker.worker_id, missing)
         outcome = poll_until_done(backend)
         assert outcome.status == "failed"
@@ -324,15 +353,22 @@ def test_file_writes_through_ray_client_are_refused_unless_the_filesystem_is_sha
     check_file_writes([], "ray://head:10001", shared_filesystem=False)
 
 
-
 def test_on_a_cluster_tasks_that_write_files_run_on_brs_node(tmp_path: Path) -> None:
     address = ray.get_runtime_context().gcs_address  # as if given with --ray-address
     backend = RayBackend(address=address, session_id="s")
     [worker] = backend.start(1)
     try:
         assert not backend._local  # a cluster: writing tasks get pinned to this node
-        task = TaskRun("s", "writer", 1, "command", str(tmp_path), str(tmp_path / "w.log"),
-                       run="echo written > out.txt; echo to-the-log", files=["out.txt"])
+        task = TaskRun(
+            "s",
+            "writer",
+            1,
+            "command",
+            str(tmp_path),
+            str(tmp_path / "w.log"),
+            run="echo written > out.txt; echo to-the-log",
+            files=["out.txt"],
+        )
         backend.dispatch(worker.worker_id, task)
         outcome = poll_until_done(backend)
     finally:
@@ -345,8 +381,15 @@ def test_on_a_cluster_tasks_that_write_files_run_on_brs_node(tmp_path: Path) -> 
 def test_an_attempt_on_a_node_without_the_log_directory_returns_its_output(tmp_path: Path) -> None:
     from buildrunner.parallel.backends.ray_task import run_attempt
 
-    task = TaskRun("s", "remote", 1, "command", str(tmp_path), str(tmp_path / "logs" / "r.log"),
-                   run="echo from-a-remote-node; exit 2")
+    task = TaskRun(
+        "s",
+        "remote",
+        1,
+        "command",
+        str(tmp_path),
+        str(tmp_path / "logs" / "r.log"),
+        run="echo from-a-remote-node; exit 2",
+    )
     result = run_attempt(task.to_dict(), direct_log=False, driver_node="another-node")
     assert result["outcome"]["status"] == "failed" and result["outcome"]["exit_code"] == 2
     assert result["log"] == "from-a-remote-node\n"
@@ -367,7 +410,8 @@ def test_agent_tasks_report_the_same_model_calls_and_cost_on_ray(
     tmp_path: Path, api_server: MessagesServer
 ) -> None:
     settings = {
-        "BR_ROUTING_BASE_URL": api_server.base_url, "BR_ROUTING_MAX_RETRIES": "0",
+        "BR_ROUTING_BASE_URL": api_server.base_url,
+        "BR_ROUTING_MAX_RETRIES": "0",
         "BR_ROUTING_ESTIMATOR": "heuristic",
     }
     summaries = {}
@@ -375,7 +419,9 @@ def test_agent_tasks_report_the_same_model_calls_and_cost_on_ray(
         root = tmp_path / backend
         (root / "app").mkdir(parents=True)
         api_server.script(
-            api.tool_use("write_file", {"path": "app/greet.py", "content": "def greet():\n    pass\n"}),
+            api.tool_use(
+                "write_file", {"path": "app/greet.py", "content": "def greet():\n    pass\n"}
+            ),
             api.text("Added app/greet.py.", input_tokens=300, output_tokens=30),
         )
         summaries[backend] = run_plan(root, AGENT_PLAN, backend=backend, environ=settings)
@@ -385,11 +431,14 @@ def test_agent_tasks_report_the_same_model_calls_and_cost_on_ray(
     def telemetry(backend: str) -> tuple[Counter[str], list[tuple[Any, ...]]]:
         root, session_id = tmp_path / backend, summaries[backend].session_id
         types = Counter(
-            row[0] for row in query(root, "SELECT type FROM events WHERE session_id = ?", session_id)
+            row[0]
+            for row in query(root, "SELECT type FROM events WHERE session_id = ?", session_id)
         )
         costs = query(
-            root, "SELECT model, input_tokens, output_tokens, cost_micro_usd FROM costs"
-            " WHERE session_id = ? ORDER BY id", session_id,
+            root,
+            "SELECT model, input_tokens, output_tokens, cost_micro_usd FROM costs"
+            " WHERE session_id = ? ORDER BY id",
+            session_id,
         )
         return types, costs
 

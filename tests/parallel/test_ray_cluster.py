@@ -66,18 +66,32 @@ def token_cluster(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     home = tmp_path / "home"
     (home / ".ray").mkdir(parents=True)
     (home / ".ray" / "auth_token").write_text(os.urandom(32).hex())
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("RAY_AUTH", "RAY_ADDRESS"))}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("RAY_AUTH", "RAY_ADDRESS"))
+    }
     env["HOME"] = str(home)
     port = free_port()
     ray_cli = Path(sys.executable).parent / "ray"
     # Ray's socket paths must stay under 108 bytes: a short folder of our own, not tmp_path
     temp_dir = Path(tempfile.mkdtemp(prefix="br-ray-"))
     process = subprocess.Popen(
-        [str(ray_cli), "start", "--head", "--block", f"--port={port}", "--num-cpus=1",
-         "--include-dashboard=false", "--disable-usage-stats",
-         f"--temp-dir={temp_dir}"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            str(ray_cli),
+            "start",
+            "--head",
+            "--block",
+            f"--port={port}",
+            "--num-cpus=1",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+            f"--temp-dir={temp_dir}",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     started: list[str] = []
     deadline = time.monotonic() + 120
@@ -104,8 +118,14 @@ def test_a_token_auth_cluster_names_the_setting_and_works_with_it(
     address, env = token_cluster
     write_plan(project, "name: remote\ntasks:\n  - id: a\n    run: echo ran > a.out\n")
 
-    refused = subprocess.run([*BR, "run", "plan.yaml", "--backend", "ray", "--ray-address", address],
-                             cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    refused = subprocess.run(
+        [*BR, "run", "plan.yaml", "--backend", "ray", "--ray-address", address],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert refused.returncode == 2, refused.stderr
     error = [line for line in refused.stderr.splitlines() if line.startswith("br: error:")]
     assert len(error) == 1 and "requires token authentication" in error[0]
@@ -114,7 +134,10 @@ def test_a_token_auth_cluster_names_the_setting_and_works_with_it(
 
     works = subprocess.run(
         [*BR, "run", "plan.yaml", "--backend", "ray", "--ray-address", address, "--json"],
-        cwd=project, env={**env, "RAY_AUTH_MODE": "token"}, capture_output=True, text=True,
+        cwd=project,
+        env={**env, "RAY_AUTH_MODE": "token"},
+        capture_output=True,
+        text=True,
         timeout=180,
     )
     assert works.returncode == 0, works.stderr
@@ -126,15 +149,18 @@ SPREAD_PLAN = """
 name: spread
 tasks:
 """ + "".join(
-    f"  - id: t{i}\n    run: echo \"$RAY_RAYLET_PID\" >> nodes.txt; sleep 2\n" for i in range(4)
+    f'  - id: t{i}\n    run: echo "$RAY_RAYLET_PID" >> nodes.txt; sleep 2\n' for i in range(4)
 )
 
 
 def test_tasks_run_on_both_raylets_of_a_two_node_cluster(project: Path) -> None:
     from ray.cluster_utils import Cluster
 
-    cluster = Cluster(initialize_head=True, connect=False,
-                      head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster = Cluster(
+        initialize_head=True,
+        connect=False,
+        head_node_args={"num_cpus": 1, "include_dashboard": False},
+    )
     try:
         cluster.add_node(num_cpus=1)
         cluster.wait_for_nodes()
@@ -143,9 +169,22 @@ def test_tasks_run_on_both_raylets_of_a_two_node_cluster(project: Path) -> None:
         write_plan(project, SPREAD_PLAN)
         # two attempts in flight, one CPU per node: Ray must place them on different raylets
         result = subprocess.run(
-            [*BR, "run", "plan.yaml", "--backend", "ray", "--ray-address", cluster.address,
-             "--workers", "2", "--json"],
-            cwd=project, capture_output=True, text=True, timeout=300,
+            [
+                *BR,
+                "run",
+                "plan.yaml",
+                "--backend",
+                "ray",
+                "--ray-address",
+                cluster.address,
+                "--workers",
+                "2",
+                "--json",
+            ],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["tasks"]["succeeded"] == 4

@@ -31,8 +31,10 @@ def alive(pid: int) -> bool:
 def start_task(tmp_path: Path, token: str) -> tuple[subprocess.Popen[bytes], int]:
     """A task as CommandRunner starts it (own session), with a background child of its own."""
     process = subprocess.Popen(
-        ["sh", "-c", "sleep 60 & echo $! > bg.pid; wait"], cwd=tmp_path,
-        env={**os.environ, REAPER_VARIABLE: token}, start_new_session=True,
+        ["sh", "-c", "sleep 60 & echo $! > bg.pid; wait"],
+        cwd=tmp_path,
+        env={**os.environ, REAPER_VARIABLE: token},
+        start_new_session=True,
     )
     assert until(lambda: (tmp_path / "bg.pid").exists() and (tmp_path / "bg.pid").read_text())
     return process, int((tmp_path / "bg.pid").read_text())

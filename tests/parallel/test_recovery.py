@@ -42,9 +42,16 @@ def test_killed_worker_task_is_requeued_and_build_succeeds(project: Path) -> Non
         "pathlib.Path('done').write_text(os.environ['BR_ATTEMPT'])\n"
     )
     (project / "task.py").write_text(script)
-    write_plan(project, "name: k\ntasks:\n  - id: victim\n    files: [out.txt]\n    run: python task.py\n")
-    process = subprocess.Popen([*BR, "run", "plan.yaml", "--json", "--workers", "1"], cwd=project,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    write_plan(
+        project, "name: k\ntasks:\n  - id: victim\n    files: [out.txt]\n    run: python task.py\n"
+    )
+    process = subprocess.Popen(
+        [*BR, "run", "plan.yaml", "--json", "--workers", "1"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     worker_pid = wait_for(lambda: task_pid_file_ready(project))
     os.kill(worker_pid, signal.SIGKILL)
     stdout, stderr = process.communicate(timeout=60)
@@ -70,7 +77,11 @@ def test_silent_worker_is_declared_offline_after_heartbeat_timeout(project: Path
     (project / "task.py").write_text(script)
     write_plan(project, "name: k\ntasks:\n  - id: frozen\n    run: python task.py\n")
     result = run_br(
-        "run", "plan.yaml", "--json", "--workers", "1",
+        "run",
+        "plan.yaml",
+        "--json",
+        "--workers",
+        "1",
         env={"BR_PARALLEL_HEARTBEAT_INTERVAL_S": "0.2", "BR_PARALLEL_HEARTBEAT_TIMEOUT_S": "1.5"},
     )
     assert result.returncode == 0, result.stderr
@@ -98,10 +109,18 @@ def test_killed_worker_gives_back_the_task_queued_behind_its_own(project: Path) 
         "    time.sleep(60)\n"
     )
     (project / "task.py").write_text(script)
-    write_plan(project, "name: k\ntasks:\n  - id: victim\n    priority: 1\n    run: python task.py\n"
-               "  - id: after\n    run: python -c \"open('after.txt', 'w').write('ran')\"\n")
-    process = subprocess.Popen([*BR, "run", "plan.yaml", "--json", "--workers", "1"], cwd=project,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    write_plan(
+        project,
+        "name: k\ntasks:\n  - id: victim\n    priority: 1\n    run: python task.py\n"
+        "  - id: after\n    run: python -c \"open('after.txt', 'w').write('ran')\"\n",
+    )
+    process = subprocess.Popen(
+        [*BR, "run", "plan.yaml", "--json", "--workers", "1"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     worker_pid = wait_for(lambda: task_pid_file_ready(project))
     # 'after' goes into the worker's queue in the round that started 'victim'
     db = project / ".buildrunner" / "buildrunner.db"
@@ -112,20 +131,28 @@ def test_killed_worker_gives_back_the_task_queued_behind_its_own(project: Path) 
     assert json.loads(stdout)["tasks"]["succeeded"] == 2
     conn = Store(project).connect()
     attempts = conn.execute(
-        "SELECT task_id, attempt, status FROM attempts ORDER BY task_id, attempt").fetchall()
+        "SELECT task_id, attempt, status FROM attempts ORDER BY task_id, attempt"
+    ).fetchall()
     assert [tuple(row) for row in attempts] == [
-        ("after", 1, "succeeded"), ("victim", 1, "lost"), ("victim", 2, "succeeded")]
+        ("after", 1, "succeeded"),
+        ("victim", 1, "lost"),
+        ("victim", 2, "succeeded"),
+    ]
 
 
 def test_killed_orchestrator_resumes_without_rerunning_completed_tasks(project: Path) -> None:
     tasks = "".join(
-        f"  - id: t{i:03d}\n    run: python -c \"import time,os; time.sleep(0.05); "
+        f'  - id: t{i:03d}\n    run: python -c "import time,os; time.sleep(0.05); '
         f"open('runs.log','a').write('t{i:03d}\\\\n')\"\n"
         for i in range(100)
     )
     write_plan(project, "name: hundred\ntasks:\n" + tasks)
-    process = subprocess.Popen([*BR, "run", "plan.yaml", "--workers", "4"], cwd=project,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [*BR, "run", "plan.yaml", "--workers", "4"],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     db = project / ".buildrunner" / "buildrunner.db"
 
     def some_done() -> bool:
@@ -186,10 +213,20 @@ def test_two_sessions_never_hold_the_same_file_at_once(project: Path) -> None:
 
     write_plan(project, plan("one"), "one.yaml")
     write_plan(project, plan("two"), "two.yaml")
-    first = subprocess.Popen([*BR, "run", "one.yaml", "--workers", "4"], cwd=project,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    second = subprocess.Popen([*BR, "run", "two.yaml", "--workers", "4"], cwd=project,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [*BR, "run", "one.yaml", "--workers", "4"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    second = subprocess.Popen(
+        [*BR, "run", "two.yaml", "--workers", "4"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for process in (first, second):
         _, err = process.communicate(timeout=120)
         assert process.returncode == 0, err

@@ -23,7 +23,8 @@ class Worker:
     def __init__(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "buildrunner.parallel.worker", "w-test", "30"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
         )
         self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -62,8 +63,15 @@ def worker() -> Iterator[Worker]:
 
 
 def task(tmp_path: Path, task_id: str, command: str) -> TaskRun:
-    return TaskRun(session_id="s", task_id=task_id, attempt=1, kind="command",
-                   workdir=str(tmp_path), log_path=str(tmp_path / f"{task_id}.log"), run=command)
+    return TaskRun(
+        session_id="s",
+        task_id=task_id,
+        attempt=1,
+        kind="command",
+        workdir=str(tmp_path),
+        log_path=str(tmp_path / f"{task_id}.log"),
+        run=command,
+    )
 
 
 def summary(message: dict[str, Any]) -> tuple[str, str, str]:
@@ -76,8 +84,12 @@ def test_an_attempt_sent_while_another_runs_starts_after_it(worker: Worker, tmp_
     worker.run(task(tmp_path, "a", "sleep 0.3"))
     worker.run(task(tmp_path, "b", "touch b.txt"))
     seen = [summary(worker.next()) for _ in range(4)]
-    assert seen == [("started", "a", ""), ("done", "a", "succeeded"),
-                    ("started", "b", ""), ("done", "b", "succeeded")]
+    assert seen == [
+        ("started", "a", ""),
+        ("done", "a", "succeeded"),
+        ("started", "b", ""),
+        ("done", "b", "succeeded"),
+    ]
     assert (tmp_path / "b.txt").exists()
 
 

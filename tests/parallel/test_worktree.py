@@ -10,7 +10,9 @@ from tests.conftest import run_br, write_plan
 
 
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout
 
 
 def make_repo(root: Path) -> None:
@@ -24,7 +26,10 @@ def make_repo(root: Path) -> None:
 
 def test_worktree_session_fast_forwards_its_changes(project: Path) -> None:
     make_repo(project)
-    write_plan(project, "name: iso\ntasks:\n  - id: write\n    files: [made.txt]\n    run: sh -c 'pwd > made.txt'\n")
+    write_plan(
+        project,
+        "name: iso\ntasks:\n  - id: write\n    files: [made.txt]\n    run: sh -c 'pwd > made.txt'\n",
+    )
     result = run_br("run", "plan.yaml", "--isolate", "worktree", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
@@ -42,12 +47,17 @@ def test_merge_conflict_keeps_the_branch_and_reports(project: Path) -> None:
         "echo from-worktree > shared.txt && "
         f"cd {project} && echo from-main > shared.txt && git commit -qam main-edit"
     )
-    write_plan(project, f"name: iso\ntasks:\n  - id: edit\n    run: {json.dumps('sh -c ' + json.dumps(script))}\n")
+    write_plan(
+        project,
+        f"name: iso\ntasks:\n  - id: edit\n    run: {json.dumps('sh -c ' + json.dumps(script))}\n",
+    )
     result = run_br("run", "plan.yaml", "--isolate", "worktree", "--json")
     assert result.returncode == 1
     data = json.loads(result.stdout)
     assert data["merge"]["merged"] is False and data["merge"]["how"] == "conflict"
-    branch = next(line.strip(" +*") for line in git(project, "branch").splitlines() if "br/" in line)
+    branch = next(
+        line.strip(" +*") for line in git(project, "branch").splitlines() if "br/" in line
+    )
     assert git(project, "show", f"{branch}:shared.txt") == "from-worktree\n"
     assert (project / "shared.txt").read_text() == "from-main\n"  # main untouched, no half merge
     assert git(project, "status", "--porcelain").strip() in ("", "?? plan.yaml")

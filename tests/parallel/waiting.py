@@ -81,7 +81,9 @@ def owner_went_round(db: Path, worker_id: str, since: float) -> bool:
 
     conn = sqlite3.connect(db)
     try:
-        row = conn.execute("SELECT last_heartbeat FROM workers WHERE id = ?", (worker_id,)).fetchone()
+        row = conn.execute(
+            "SELECT last_heartbeat FROM workers WHERE id = ?", (worker_id,)
+        ).fetchone()
     finally:
         conn.close()
     return row is not None and row[0] > since
@@ -96,7 +98,9 @@ def dispatch_round_done(db: Path, task_id: str) -> bool:
     try:
         row = conn.execute(
             "SELECT t.worker_id, t.started_at FROM tasks t WHERE t.task_id = ?"
-            " AND t.status = 'running'", (task_id,)).fetchone()
+            " AND t.status = 'running'",
+            (task_id,),
+        ).fetchone()
     finally:
         conn.close()
     return row is not None and owner_went_round(db, row[0], row[1])

@@ -80,13 +80,16 @@ def test_coverage_gate_reads_json_and_xml(project: Path) -> None:
         raise AssertionError("a broken report must be an error")
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (None, "not found (run 'coverage json')"),
-    ("{}", "is not a coverage.py JSON report"),
-    ("not json", "is not a coverage.py JSON report"),
-    ("<coverage/>", "is not a Cobertura XML coverage report"),
-    ("directory", "cannot read coverage report"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "not found (run 'coverage json')"),
+        ("{}", "is not a coverage.py JSON report"),
+        ("not json", "is not a coverage.py JSON report"),
+        ("<coverage/>", "is not a Cobertura XML coverage report"),
+        ("directory", "cannot read coverage report"),
+    ],
+)
 def test_unusable_coverage_reports_are_one_clear_error(
     tmp_path: Path, content: str | None, message: str
 ) -> None:
@@ -119,7 +122,9 @@ def test_budget_and_critical_alert_gates(project: Path) -> None:
 
 def test_security_gate_fails_on_a_new_secret_and_baseline_accepts_it(project: Path) -> None:
     build(project)
-    (project / "settings.py").write_text('GITHUB_TOKEN = "ghp_' + "x7Kq9Lm2Np4Rs6Tv8Wx0Yz1Ab3Cd5Ef7Gh9Ij" + '"\n')
+    (project / "settings.py").write_text(
+        'GITHUB_TOKEN = "ghp_' + "x7Kq9Lm2Np4Rs6Tv8Wx0Yz1Ab3Cd5Ef7Gh9Ij" + '"\n'
+    )
     security = gates(project)["security"]
     assert security[0] == "fail"
     assert run_br("security", "baseline").returncode == 0
@@ -164,9 +169,16 @@ def test_cli_quality_and_gaps(project: Path) -> None:
 
 def test_gates_run_after_the_build_when_configured(project: Path) -> None:
     (project / ".buildrunner").mkdir()
-    (project / ".buildrunner" / "config.toml").write_text("[quality]\nrun_after_build = true\nmin_coverage = 90\n")
+    (project / ".buildrunner" / "config.toml").write_text(
+        "[quality]\nrun_after_build = true\nmin_coverage = 90\n"
+    )
     (project / "coverage.json").write_text(json.dumps({"totals": {"percent_covered": 50.0}}))
-    write_plan(project, PLAN.format(tests="'true'").replace("  - id: promised\n    files: [out/never.txt]\n    run: 'true'\n", ""))
+    write_plan(
+        project,
+        PLAN.format(tests="'true'").replace(
+            "  - id: promised\n    files: [out/never.txt]\n    run: 'true'\n", ""
+        ),
+    )
     result = run_br("run", "plan.yaml", "--json")
     data = json.loads(result.stdout)
     assert data["status"] == "completed"

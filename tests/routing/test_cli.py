@@ -48,7 +48,9 @@ def test_select_json_explains_the_choice(project: Path) -> None:
     data = json.loads(out)
     assert code == 0 and data["model"].startswith("claude-sonnet") and data["level"] == "simple"
     assert data["ladder"] == [data["model"]] and data["p"][data["model"]] > 0.5
-    assert Decimal(data["estimated_cost_usd"]) > 0 and data["reason"].startswith("simple task: sonnet")
+    assert Decimal(data["estimated_cost_usd"]) > 0 and data["reason"].startswith(
+        "simple task: sonnet"
+    )
     code, out, _ = br("routing", "select", "Fix typo in README", "--checks", "--json")
     data = json.loads(out)
     assert [m.split("-")[1] for m in data["ladder"]] == ["haiku", "sonnet"]
@@ -97,7 +99,9 @@ def test_select_from_file_prints_model_ladder_level_and_p_per_task(project: Path
         ("not json", "tasks.jsonl:3: expected"),
     ],
 )
-def test_select_from_file_bad_line_is_a_one_line_error(project: Path, bad: str, message: str) -> None:
+def test_select_from_file_bad_line_is_a_one_line_error(
+    project: Path, bad: str, message: str
+) -> None:
     tasks = project / "tasks.jsonl"
     tasks.write_text(f'{{"id": "ok", "text": "fine"}}\n\n{bad}\n', encoding="utf-8")
     result = run_br("routing", "select", "--from-file", str(tasks), "--json")
@@ -181,9 +185,11 @@ def test_stats_shows_recorded_rungs_per_level_and_model(project: Path) -> None:
     from buildrunner.routing.history import record_rung
 
     conn = Store(project).connect()
-    for task, rung, model, accepted, rounds in (("a", 0, "claude-haiku-4-5-20251001", False, 2),
-                                                ("a", 1, "claude-sonnet-4-6", True, 0),
-                                                ("b", 0, "claude-haiku-4-5-20251001", True, 1)):
+    for task, rung, model, accepted, rounds in (
+        ("a", 0, "claude-haiku-4-5-20251001", False, 2),
+        ("a", 1, "claude-sonnet-4-6", True, 0),
+        ("b", 0, "claude-haiku-4-5-20251001", True, 1),
+    ):
         record_rung(conn, session_id="s", task_id=task, level="simple", model=model, rung=rung,
                     fix_rounds=rounds, accepted=accepted, first_try=accepted and rounds == 0,
                     cost_usd=Decimal("0.02"))  # fmt: skip
@@ -193,7 +199,10 @@ def test_stats_shows_recorded_rungs_per_level_and_model(project: Path) -> None:
     haiku = rows["claude-haiku-4-5-20251001"]
     assert (haiku["attempts"], haiku["accepted"], haiku["first_try"]) == (2, 1, 0)
     assert haiku["mean_fix_rounds"] == 1.5 and haiku["cost_per_accepted_usd"] == "0.040000"
-    assert rows["claude-sonnet-4-6"]["escalated"] == 1 and rows["claude-sonnet-4-6"]["first_try_rate"] == 1.0
+    assert (
+        rows["claude-sonnet-4-6"]["escalated"] == 1
+        and rows["claude-sonnet-4-6"]["first_try_rate"] == 1.0
+    )
     table = run_br("routing", "stats", env={"COLUMNS": "120"}).stderr
     assert "claude-haiku-4-5-20251001" in table and "$0.040000" in table and "50%" in table
     code, out, _ = br("routing", "stats", "--days", "1", "--json")

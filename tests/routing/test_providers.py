@@ -200,8 +200,10 @@ def test_claude_code_parses_usage_cost_and_turns(fake_claude: FakeClaude, tmp_pa
 
 @pytest.mark.parametrize(
     ("words", "status"),
-    [('API Error: 529 {"type":"error","error":{"type":"overloaded_error"}}', None),
-     ("API Error: something odd", 529)],  # the status the CLI reports wins over its words
+    [
+        ('API Error: 529 {"type":"error","error":{"type":"overloaded_error"}}', None),
+        ("API Error: something odd", 529),
+    ],  # the status the CLI reports wins over its words
 )
 def test_claude_code_api_error_is_classified_and_keeps_the_cost(
     fake_claude: FakeClaude, tmp_path: Path, words: str, status: int | None
@@ -219,8 +221,12 @@ def test_claude_code_api_error_is_classified_and_keeps_the_cost(
 def test_claude_code_resume_and_budget_flags(fake_claude: FakeClaude, tmp_path: Path) -> None:
     fake_claude.script(fake_claude.run(is_error=True, subtype="error_max_budget_usd", result=""))
     result = ClaudeCodeProvider().run(
-        cli_request(tmp_path, resume_session="abc", max_budget_usd=Decimal("0.25"),
-                    permission_mode="default")
+        cli_request(
+            tmp_path,
+            resume_session="abc",
+            max_budget_usd=Decimal("0.25"),
+            permission_mode="default",
+        )
     )
     assert result.stop_reason == "max_budget"
     argv = fake_claude.invocations[0]["argv"]
@@ -232,11 +238,13 @@ def test_claude_code_resume_and_budget_flags(fake_claude: FakeClaude, tmp_path: 
 def test_claude_code_verbose_output_lists_the_tool_calls(
     fake_claude: FakeClaude, tmp_path: Path
 ) -> None:
-    fake_claude.script(fake_claude.run(tool_calls=[("Read", {"file_path": "a"}),
-                                                   ("Bash", {"command": "ls"})]))
+    fake_claude.script(
+        fake_claude.run(tool_calls=[("Read", {"file_path": "a"}), ("Bash", {"command": "ls"})])
+    )
     result = ClaudeCodeProvider().run(cli_request(tmp_path))
     assert result.extra["tool_calls"] == [
-        {"name": "Read", "input": {"file_path": "a"}}, {"name": "Bash", "input": {"command": "ls"}}
+        {"name": "Read", "input": {"file_path": "a"}},
+        {"name": "Bash", "input": {"command": "ls"}},
     ]
     assert result.extra["session_id"] == "0b7c9c1e-5a34-4a51-9a2b-1f3c2d4e5f60"
 

@@ -30,7 +30,9 @@ def at(level: str) -> Estimate:
     ("level", "model"),
     [("simple", SONNET), ("moderate", SONNET), ("complex", OPUS), ("critical", OPUS)],
 )
-def test_the_data_supported_map_never_sends_an_unverified_task_to_haiku(level: str, model: str) -> None:
+def test_the_data_supported_map_never_sends_an_unverified_task_to_haiku(
+    level: str, model: str
+) -> None:
     selection = select_model(TEXT, estimate=at(level), catalog=CATALOG)
     assert selection.model.id == model and selection.level == level
     tokens = estimate_tokens(TEXT, level)
@@ -174,5 +176,8 @@ def test_deprecated_and_retired_models_by_date() -> None:
 
 def test_a_pinned_tier_whose_models_are_all_retired_names_the_setting() -> None:
     settings = RoutingSettings(tiers={"simple": "sonnet-4.5"})
-    with pytest.raises(RoutingError, match=r"\[routing.tiers\] simple = 'sonnet-4.5': model .* retired on 2026-11-30"):
+    with pytest.raises(
+        RoutingError,
+        match=r"\[routing.tiers\] simple = 'sonnet-4.5': model .* retired on 2026-11-30",
+    ):
         select_model(TEXT, estimate=at("simple"), settings=settings, today=date(2026, 11, 30))

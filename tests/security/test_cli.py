@@ -27,7 +27,13 @@ def test_scan_json_document_and_exit_codes(project: Path) -> None:
     assert data["files_scanned"] == 2 and data["bytes_scanned"] > 0
     finding = data["findings"][0]
     assert {k: finding[k] for k in ("path", "line", "column", "end_line", "rule_id", "kind")} == {
-        "path": "app/config.py", "line": 2, "column": 10, "end_line": 2, "rule_id": "github-token", "kind": "secret"}
+        "path": "app/config.py",
+        "line": 2,
+        "column": 10,
+        "end_line": 2,
+        "rule_id": "github-token",
+        "kind": "secret",
+    }
     assert finding["severity"] == "critical" and len(finding["fingerprint"]) == 32
     assert token not in result.stdout + result.stderr
     (project / "app" / "config.py").write_text("import os\nTOKEN = os.environ['TOKEN']\n")
@@ -52,7 +58,10 @@ def test_sarif_report_to_a_file(project: Path) -> None:
     run = sarif["runs"][0]
     assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["github-token"]
     location = run["results"][0]["locations"][0]["physicalLocation"]
-    assert location["artifactLocation"]["uri"] == "app/config.py" and location["region"]["startLine"] == 2
+    assert (
+        location["artifactLocation"]["uri"] == "app/config.py"
+        and location["region"]["startLine"] == 2
+    )
     assert run["results"][0]["level"] == "error" and run["results"][0]["partialFingerprints"]
     assert token not in (project / "out.sarif").read_text()
 
@@ -77,7 +86,9 @@ def test_baseline_accepts_current_findings_and_reports_only_new_ones(project: Pa
 
 def test_no_secrets_and_no_sql_switches(project: Path) -> None:
     _leaky_project(project)
-    (project / "app" / "db.py").write_text("def f(cur, x):\n    cur.execute('SELECT * FROM t WHERE a=' + x)\n")
+    (project / "app" / "db.py").write_text(
+        "def f(cur, x):\n    cur.execute('SELECT * FROM t WHERE a=' + x)\n"
+    )
     both = json.loads(run_br("security", "scan", "--json").stdout)["findings"]
     assert sorted(f["kind"] for f in both) == ["secret", "sql_injection"]
     only_sql = json.loads(run_br("security", "scan", "--json", "--no-secrets").stdout)["findings"]
@@ -89,7 +100,9 @@ def test_no_secrets_and_no_sql_switches(project: Path) -> None:
 def test_allow_paths_from_config(project: Path) -> None:
     _leaky_project(project)
     (project / ".buildrunner").mkdir()
-    (project / ".buildrunner" / "config.toml").write_text('[security]\nallow_paths = ["app/config.py"]\n')
+    (project / ".buildrunner" / "config.toml").write_text(
+        '[security]\nallow_paths = ["app/config.py"]\n'
+    )
     result = run_br("security", "scan", "--json")
     assert result.returncode == 0 and json.loads(result.stdout)["skipped"] == {"allow_paths": 1}
 
@@ -111,7 +124,11 @@ def test_rules_command_lists_the_table(project: Path) -> None:
 
 def test_bad_input_is_one_line_and_exit_2(project: Path) -> None:
     result = run_br("security", "scan", "does-not-exist")
-    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert (
+        result.returncode == 2
+        and result.stderr.count("\n") == 1
+        and "Traceback" not in result.stderr
+    )
     outside = run_br("security", "check", "--staged")
     assert outside.returncode == 2 and "git" in outside.stderr and "Traceback" not in outside.stderr
     (project / ".buildrunner").mkdir()
@@ -125,22 +142,37 @@ def test_check_staged_and_hooks_commands_in_a_repo(project: Path) -> None:
     token = _leaky_project(project)
     subprocess.run(["git", "add", "app"], cwd=project, check=True)
     staged = run_br("security", "check", "--staged", "--json")
-    assert staged.returncode == 1 and json.loads(staged.stdout)["findings"][0]["path"] == "app/config.py"
+    assert (
+        staged.returncode == 1
+        and json.loads(staged.stdout)["findings"][0]["path"] == "app/config.py"
+    )
     assert token not in staged.stdout
     installed = run_br("security", "hooks", "install", "--json")
     assert installed.returncode == 0 and json.loads(installed.stdout)["installed"] is True
     assert json.loads(run_br("security", "hooks", "status", "--json").stdout)["installed"] is True
     precommit = run_br("security", "precommit")
     assert precommit.returncode == 1 and "commit blocked" in precommit.stderr
-    assert json.loads(run_br("security", "hooks", "uninstall", "--json").stdout)["installed"] is False
+    assert (
+        json.loads(run_br("security", "hooks", "uninstall", "--json").stdout)["installed"] is False
+    )
 
 
 def test_git_history_option(project: Path) -> None:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e.org", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@e.org"}
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@e.org",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@e.org",
+    }
     subprocess.run(["git", "init", "-q"], cwd=project, check=True)
     token = _leaky_project(project)
     subprocess.run(["git", "add", "app"], cwd=project, check=True)
-    subprocess.run(["git", "commit", "-q", "--no-verify", "-m", "leak"], cwd=project, check=True, env={**__import__("os").environ, **env})
+    subprocess.run(
+        ["git", "commit", "-q", "--no-verify", "-m", "leak"],
+        cwd=project,
+        check=True,
+        env={**__import__("os").environ, **env},
+    )
     (project / "app" / "config.py").unlink()
     assert run_br("security", "scan", "--json").returncode == 0
     history = run_br("security", "scan", "--git-history", "--json")
@@ -152,10 +184,16 @@ def test_git_history_option(project: Path) -> None:
 
 def test_settings_choose_analysers_unless_flags_say_otherwise(project: Path) -> None:
     _leaky_project(project)
-    (project / "app" / "db.py").write_text("def f(cur, x):\n    cur.execute('SELECT * FROM t WHERE a=' + x)\n")
-    kinds = json.loads(run_br("security", "scan", "--json", env={"BR_SECURITY_SQL": "false"}).stdout)
+    (project / "app" / "db.py").write_text(
+        "def f(cur, x):\n    cur.execute('SELECT * FROM t WHERE a=' + x)\n"
+    )
+    kinds = json.loads(
+        run_br("security", "scan", "--json", env={"BR_SECURITY_SQL": "false"}).stdout
+    )
     assert [f["kind"] for f in kinds["findings"]] == ["secret"]
-    forced = json.loads(run_br("security", "scan", "--json", "--sql", env={"BR_SECURITY_SQL": "false"}).stdout)
+    forced = json.loads(
+        run_br("security", "scan", "--json", "--sql", env={"BR_SECURITY_SQL": "false"}).stdout
+    )
     assert sorted(f["kind"] for f in forced["findings"]) == ["secret", "sql_injection"]
 
 
@@ -164,7 +202,7 @@ def test_table_shows_paths_and_code_as_text_not_markup(project: Path) -> None:
     page.mkdir(parents=True)
     (page / "page.py").write_text(
         "def show(cursor, request, key):\n"
-        "    cursor.execute(f\"SELECT * FROM t WHERE id = {request.args[key]}\")\n"
+        '    cursor.execute(f"SELECT * FROM t WHERE id = {request.args[key]}")\n'
     )
     result = run_br("security", "scan", "--format", "table", "--no-secrets")
     assert result.returncode == 1, result.stderr

@@ -70,8 +70,13 @@ def test_a_folder_that_cannot_be_listed_is_not_reported_clean(project: Path) -> 
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     try:
-        result = subprocess.run([sys.executable, "-c", code, str(project)], capture_output=True,
-                                text=True, env=env, timeout=60)
+        result = subprocess.run(
+            [sys.executable, "-c", code, str(project)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
     finally:
         closed.chmod(0o755)
     assert result.returncode == 0, result.stderr
@@ -81,14 +86,17 @@ def test_a_folder_that_cannot_be_listed_is_not_reported_clean(project: Path) -> 
 
 
 @pytest.mark.parametrize("pattern", ["!", "\\", "[z-a]", "abc\\", "[", "**/[z-a]/x"])
-def test_gitignore_and_allow_path_patterns_git_accepts_never_raise(project: Path, pattern: str) -> None:
+def test_gitignore_and_allow_path_patterns_git_accepts_never_raise(
+    project: Path, pattern: str
+) -> None:
     token = TokenFactory(seed=5).github()
     subprocess.run(["git", "init", "-q", str(project)], check=True)
     (project / ".gitignore").write_text(f"{pattern}\nignored.py\n")
     (project / "ignored.py").write_text(f'TOKEN = "{token}"\n')
     (project / "kept.py").write_text(f'TOKEN = "{token}"\n')
     (project / "pyproject.toml").write_text(
-        f"[tool.buildrunner.security]\nallow_paths = [{json.dumps(pattern)}, 'docs/**']\n")
+        f"[tool.buildrunner.security]\nallow_paths = [{json.dumps(pattern)}, 'docs/**']\n"
+    )
     result = run_br("security", "scan", "--format", "json")
     assert result.returncode == 1, result.stderr
     assert [f["path"] for f in json.loads(result.stdout)["findings"]] == ["kept.py"]
@@ -96,12 +104,19 @@ def test_gitignore_and_allow_path_patterns_git_accepts_never_raise(project: Path
 
 def test_mask_passes_non_utf8_bytes_through_and_never_stops(project: Path) -> None:
     token = TokenFactory(seed=6).github()
-    stream = (b"start \xff\xfe binary \x80\n"
-              + f"export GITHUB_TOKEN={token}\n".encode()
-              + b"latin-1 caf\xe9 \xc3\n"
-              + b"last line without newline \xff")
-    result = subprocess.run([sys.executable, "-m", "buildrunner", "security", "mask"], input=stream,
-                            capture_output=True, timeout=60, cwd=project)
+    stream = (
+        b"start \xff\xfe binary \x80\n"
+        + f"export GITHUB_TOKEN={token}\n".encode()
+        + b"latin-1 caf\xe9 \xc3\n"
+        + b"last line without newline \xff"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "buildrunner", "security", "mask"],
+        input=stream,
+        capture_output=True,
+        timeout=60,
+        cwd=project,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.split(b"\n")
     assert lines[0] == b"start \xff\xfe binary \x80"
@@ -124,14 +139,18 @@ def test_file_names_with_escape_sequences_are_shown_escaped(project: Path) -> No
     assert json.loads(machine.stdout)["findings"][0]["path"] == name  # JSON keeps the real name
 
 
-def test_sarif_describes_rules_and_uses_the_scanned_repository_root(tmp_path: Path, project: Path) -> None:
+def test_sarif_describes_rules_and_uses_the_scanned_repository_root(
+    tmp_path: Path, project: Path
+) -> None:
     repo = tmp_path / "other-repo"
     (repo / "app").mkdir(parents=True)
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     (repo / "app" / "db.py").write_text(
-        "def find(cur, name):\n    cur.execute(f\"SELECT * FROM users WHERE name = '{name}'\")\n")
+        "def find(cur, name):\n    cur.execute(f\"SELECT * FROM users WHERE name = '{name}'\")\n"
+    )
     (repo / "app" / "also.py").write_text(
-        "def drop(cur, table):\n    cur.execute(f\"DROP TABLE {table}\")\n")
+        'def drop(cur, table):\n    cur.execute(f"DROP TABLE {table}")\n'
+    )
     result = run_br("security", "scan", "--format", "sarif", str(repo / "app"))
     assert result.returncode == 1, result.stderr
     run = json.loads(result.stdout)["runs"][0]
@@ -139,8 +158,11 @@ def test_sarif_describes_rules_and_uses_the_scanned_repository_root(tmp_path: Pa
     assert rule["id"] == "sqli-python-fstring"
     assert rule["shortDescription"]["text"] == (
         "SQL injection (Python): a query built with an f-string from non-constant data reaches a "
-        "database call")
+        "database call"
+    )
     assert "name" not in rule["shortDescription"]["text"].split("from")[0]
-    uris = sorted(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"])
+    uris = sorted(
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]
+    )
     assert uris == ["app/also.py", "app/db.py"]
     assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == repo.resolve().as_uri() + "/"

@@ -33,8 +33,15 @@ def _peak_mb(action: Callable[[], T]) -> tuple[T, float]:
 def test_notebook_image_of_zero_bytes_stays_under_100_mb_and_secrets_around_it_are_found() -> None:
     token = TokenFactory(seed=21).github()
     image = base64.b64encode(bytes(1_400_000)).decode()  # 1.9 MB of "AAAA..."
-    notebook = json.dumps({"cells": [{"outputs": [{"data": {"image/png": image}}]},
-                                     {"source": [f'GITHUB_TOKEN = "{token}"']}]}, indent=1)
+    notebook = json.dumps(
+        {
+            "cells": [
+                {"outputs": [{"data": {"image/png": image}}]},
+                {"source": [f'GITHUB_TOKEN = "{token}"']},
+            ]
+        },
+        indent=1,
+    )
     engine = default_engine()
     engine.find("warm up the rule table", "x.ipynb")
     matches, peak = _peak_mb(lambda: engine.find(notebook, "analysis.ipynb"))

@@ -17,10 +17,17 @@ from tests.security.tokens import TokenFactory
 
 
 def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+    }
     env.pop("BR_PROJECT_DIR", None)
-    return subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=check)
+    return subprocess.run(
+        ["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=check
+    )
 
 
 @pytest.fixture
@@ -84,7 +91,9 @@ def test_staged_check_reads_the_index_not_the_work_tree(repo: Path) -> None:
 
 
 def test_staged_check_covers_sql_injection_on_added_lines(repo: Path) -> None:
-    (repo / "db.py").write_text("def find(cur, name):\n    cur.execute(f\"SELECT * FROM u WHERE n = '{name}'\")\n")
+    (repo / "db.py").write_text(
+        "def find(cur, name):\n    cur.execute(f\"SELECT * FROM u WHERE n = '{name}'\")\n"
+    )
     git(repo, "add", "db.py")
     report = check_staged(repo, ScanOptions())
     assert [(f.kind, f.line) for f in report.findings] == [("sql_injection", 2)]
@@ -107,7 +116,9 @@ def test_history_scan_finds_a_secret_removed_later(repo: Path) -> None:
     (repo / "deploy.sh").write_text("echo start\n")
     git(repo, "commit", "-q", "-am", "remove")
     report = scan_history(repo, ScanOptions())
-    assert [(f.path, f.line, f.extra["commit"]) for f in report.findings] == [("deploy.sh", 2, leak)]
+    assert [(f.path, f.line, f.extra["commit"]) for f in report.findings] == [
+        ("deploy.sh", 2, leak)
+    ]
     assert token not in str([f.to_dict() for f in report.findings])
 
 
@@ -160,24 +171,29 @@ def test_hook_falls_back_to_br_when_the_embedded_python_is_gone(repo: Path, tmp_
     hooks.install(repo, python=str(tmp_path / "missing" / "python"))
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
-    (fake_bin / "br").write_text(f"#!/bin/sh\nexec {sys.executable} -m buildrunner \"$@\"\n")
+    (fake_bin / "br").write_text(f'#!/bin/sh\nexec {sys.executable} -m buildrunner "$@"\n')
     (fake_bin / "br").chmod(0o755)
     _, line = _secret_line(7)
     (repo / "c.py").write_text(line)
     git(repo, "add", "c.py")
     env = {**os.environ, "PATH": f"{fake_bin}:{os.environ['PATH']}"}
     env.pop("BR_PROJECT_DIR", None)
-    result = subprocess.run(["git", "commit", "-m", "c"], cwd=repo, env=env, capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run(
+        ["git", "commit", "-m", "c"], cwd=repo, env=env, capture_output=True, text=True, check=False
+    )
     assert result.returncode != 0 and "commit blocked" in result.stderr
 
 
 def test_precommit_entry_imports_no_cli_libraries(repo: Path) -> None:
-    code = ("import sys, runpy; sys.argv=['x']\n"
-            "try:\n    runpy.run_module('buildrunner.security.precommit', run_name='__main__')\n"
-            "except SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('typer', 'rich', 'pydantic', 'click') if m in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True)
+    code = (
+        "import sys, runpy; sys.argv=['x']\n"
+        "try:\n    runpy.run_module('buildrunner.security.precommit', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('typer', 'rich', 'pydantic', 'click') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
@@ -187,7 +203,9 @@ def test_staged_paths_with_spaces_and_unicode(repo: Path) -> None:
     folder.mkdir()
     (folder / "my file.py").write_text("x = 1\n" + line)
     git(repo, "add", ".")
-    assert [(f.path, f.line) for f in check_staged(repo, ScanOptions()).findings] == [("dir ü/my file.py", 2)]
+    assert [(f.path, f.line) for f in check_staged(repo, ScanOptions()).findings] == [
+        ("dir ü/my file.py", 2)
+    ]
 
 
 def test_staged_file_with_a_quoted_non_ascii_name_is_still_checked(repo: Path) -> None:

@@ -21,12 +21,18 @@ from buildrunner.security.formats import hook_text
 from tests.security.tokens import TokenFactory
 
 HOOKS_FILE = Path(__file__).resolve().parents[2] / ".pre-commit-hooks.yaml"
-PRE_COMMIT = shutil.which("pre-commit", path=str(Path(sys.executable).parent)) or shutil.which("pre-commit")
+PRE_COMMIT = shutil.which("pre-commit", path=str(Path(sys.executable).parent)) or shutil.which(
+    "pre-commit"
+)
 
 
 def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=repo,
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.fixture
@@ -39,7 +45,8 @@ def repo(tmp_path: Path) -> Path:
     hook = yaml.safe_load(HOOKS_FILE.read_text())[0]
     local = {**hook, "language": "system"}
     (repo / ".pre-commit-config.yaml").write_text(
-        yaml.safe_dump({"repos": [{"repo": "local", "hooks": [local]}]}))
+        yaml.safe_dump({"repos": [{"repo": "local", "hooks": [local]}]})
+    )
     (repo / "README.md").write_text("# demo\n")
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", "start", "--no-verify")
@@ -47,11 +54,15 @@ def repo(tmp_path: Path) -> Path:
 
 
 def _pre_commit(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PRE_COMMIT_HOME": str(repo.parent / "pre-commit-home"),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(repo.parent / "pre-commit-home"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
     assert PRE_COMMIT is not None
-    return subprocess.run([PRE_COMMIT, *args], cwd=repo, capture_output=True, text=True, env=env,
-                          timeout=300)
+    return subprocess.run(
+        [PRE_COMMIT, *args], cwd=repo, capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 def test_hook_definition_passes_the_files(repo: Path) -> None:
@@ -64,7 +75,9 @@ def test_run_all_files_scans_committed_files(repo: Path) -> None:
     token = TokenFactory(seed=31).github()
     (repo / "settings.py").write_text(f'GITHUB_TOKEN = "{token}"\n')
     _git(repo, "add", "settings.py")
-    _git(repo, "commit", "-q", "-m", "leak", "--no-verify")  # already committed: only --all-files sees it
+    _git(
+        repo, "commit", "-q", "-m", "leak", "--no-verify"
+    )  # already committed: only --all-files sees it
     result = _pre_commit(repo, "run", "--all-files")
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
@@ -81,17 +94,36 @@ def test_commit_through_the_installed_framework_hook_is_blocked(repo: Path) -> N
     token = TokenFactory(seed=32).github()
     (repo / "deploy.py").write_text(f'TOKEN = "{token}"\n')
     _git(repo, "add", "deploy.py")
-    env = {**os.environ, "PRE_COMMIT_HOME": str(repo.parent / "pre-commit-home"),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    commit = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit",
-                             "-m", "leak"], cwd=repo, capture_output=True, text=True, env=env, timeout=300)
+    env = {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(repo.parent / "pre-commit-home"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    commit = subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-m", "leak"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert commit.returncode != 0
     assert "deploy.py:1" in commit.stdout + commit.stderr
 
 
 def _finding(kind: str) -> Finding:
-    return Finding("app.py", 3, 1, 3, "github-token" if kind == "secret" else "sqli-python-fstring",
-                   "secret" if kind == "secret" else "sql_injection", "high", "m", "ghp_…abcd", "f" * 32)
+    return Finding(
+        "app.py",
+        3,
+        1,
+        3,
+        "github-token" if kind == "secret" else "sqli-python-fstring",
+        "secret" if kind == "secret" else "sql_injection",
+        "high",
+        "m",
+        "ghp_…abcd",
+        "f" * 32,
+    )
 
 
 def test_hook_advice_fits_the_findings() -> None:

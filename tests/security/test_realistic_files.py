@@ -18,7 +18,8 @@ DOCKER_AUTH = base64.b64encode(f"deploy:{T.password()}".encode()).decode()
 
 # name -> (content, {line: rule id})
 FILES: dict[str, tuple[str, dict[int, str]]] = {
-    "config/application.yml": (f"""spring:
+    "config/application.yml": (
+        f"""spring:
   datasource:
     url: jdbc:mysql://prod-db.internal:3306/orders?useSSL=true
     username: orders_svc
@@ -30,15 +31,21 @@ jwt:
   expiration: 3600
 oauth:
   client-id: 8f14e45f-ceea-467f-a8dd-1b2b3c4d5e6f
-""", {5: "generic-secret", 9: "generic-secret"}),
-    "scripts/deploy.sh": (f"""#!/bin/bash
+""",
+        {5: "generic-secret", 9: "generic-secret"},
+    ),
+    "scripts/deploy.sh": (
+        f"""#!/bin/bash
 export AWS_DEFAULT_REGION=us-east-1
 export AWS_ACCESS_KEY_ID={AWS_ID}
 export AWS_SECRET_ACCESS_KEY={T.s(40, ALNUM + "/+")}
 docker login -u deploy -p "$REGISTRY_PASSWORD" registry.internal
 curl -s -u admin:{T.s(14)} https://jenkins.internal/job/deploy/build
-""", {3: "aws-access-key-id", 4: "aws-secret-access-key", 6: "cli-user-password"}),
-    "app/models.py": ("""from django.db import models
+""",
+        {3: "aws-access-key-id", 4: "aws-secret-access-key", 6: "cli-user-password"},
+    ),
+    "app/models.py": (
+        """from django.db import models
 
 class ApiCredential(models.Model):
     token = models.CharField(max_length=64)
@@ -50,35 +57,50 @@ class ApiCredential(models.Model):
 DEFAULT_TOKEN_LENGTH = 32
 TOKEN_HEADER = "X-Auth-Token"
 SECRET_HEADER_NAME = "X-Webhook-Signature"
-""", {}),
-    "src/api/client.ts": (f"""import axios from "axios";
+""",
+        {},
+    ),
+    "src/api/client.ts": (
+        f"""import axios from "axios";
 const apiKey = "{SK}_live_{T.s(24)}";
 const headers = {{ Authorization: `Bearer ${{apiKey}}` }};
 const publishableKey = "pk_live_{T.s(24)}";
 const sessionToken = localStorage.getItem("token");
-""", {2: "stripe-secret-key"}),
-    ".env.example": (f"""DATABASE_URL=postgres://postgres:postgres@localhost:5432/app
+""",
+        {2: "stripe-secret-key"},
+    ),
+    ".env.example": (
+        f"""DATABASE_URL=postgres://postgres:postgres@localhost:5432/app
 SECRET_KEY=change-me-in-production
 STRIPE_SECRET_KEY={SK}_test_xxxxxxxxxxxxxxxxxxxxxxxx
 GITHUB_TOKEN=
 OPENAI_API_KEY={SK}-...
-""", {}),
-    "go/main.go": (f"""package main
+""",
+        {},
+    ),
+    "go/main.go": (
+        f"""package main
 
 var (
 \tslackToken = os.Getenv("SLACK_TOKEN")
 \tdbPass     = "{T.s(16)}"
 \tkeyID      = "{T.s(20)}"
 )
-""", {5: "generic-secret"}),
-    "config/settings.ini": (f"""[database]
+""",
+        {5: "generic-secret"},
+    ),
+    "config/settings.ini": (
+        f"""[database]
 host = db.internal
 passwd = {T.s(12)}
 
 [smtp]
 password =
-""", {3: "generic-secret"}),
-    "k8s/deployment.yaml": (f"""spec:
+""",
+        {3: "generic-secret"},
+    ),
+    "k8s/deployment.yaml": (
+        f"""spec:
   containers:
     - name: api
       image: registry.internal/api@sha256:{T.s(64, HEX)}
@@ -86,25 +108,37 @@ password =
         - name: API_TOKEN
           valueFrom:
             secretKeyRef: {{name: api, key: token}}
-""", {}),
-    "web/index.html": (f"""<script>
-  var firebaseConfig = {{ apiKey: "AIza{T.s(35, ALNUM + '-_')}", authDomain: "shop.firebaseapp.com" }};
+""",
+        {},
+    ),
+    "web/index.html": (
+        f"""<script>
+  var firebaseConfig = {{ apiKey: "AIza{T.s(35, ALNUM + "-_")}", authDomain: "shop.firebaseapp.com" }};
 </script>
 <input type="password" name="password" placeholder="Password">
-""", {2: "google-api-key"}),
-    "db/setup.sql": (f"""CREATE USER app IDENTIFIED BY '{T.password()}';
+""",
+        {2: "google-api-key"},
+    ),
+    "db/setup.sql": (
+        f"""CREATE USER app IDENTIFIED BY '{T.password()}';
 GRANT SELECT ON shop.* TO app;
 -- rotate with: ALTER USER app IDENTIFIED BY '<new password>';
-""", {1: "sql-password"}),
-    "src/App.config": (f"""<configuration>
+""",
+        {1: "sql-password"},
+    ),
+    "src/App.config": (
+        f"""<configuration>
   <appSettings>
     <add key="ApiSecret" value="{T.s(32)}" />
     <add key="Theme" value="dark" />
   </appSettings>
   <password>{T.password()}</password>
 </configuration>
-""", {3: "generic-xml-secret", 6: "generic-xml-secret"}),
-    "k8s/env.yaml": (f"""spec:
+""",
+        {3: "generic-xml-secret", 6: "generic-xml-secret"},
+    ),
+    "k8s/env.yaml": (
+        f"""spec:
   containers:
     - name: api
       env:
@@ -115,8 +149,11 @@ GRANT SELECT ON shop.* TO app;
         - name: API_TOKEN
           valueFrom:
             secretKeyRef: {{name: api, key: token}}
-""", {6: "generic-name-value"}),
-    "infra/variables.tf": (f"""variable "db_password" {{
+""",
+        {6: "generic-name-value"},
+    ),
+    "infra/variables.tf": (
+        f"""variable "db_password" {{
   description = "Password for the database"
   type        = string
   sensitive   = true
@@ -126,8 +163,11 @@ GRANT SELECT ON shop.* TO app;
 variable "region" {{
   default = "eu-west-1"
 }}
-""", {5: "generic-name-value"}),
-    "ecs/task.json": (f"""{{"containerDefinitions": [{{"environment": [
+""",
+        {5: "generic-name-value"},
+    ),
+    "ecs/task.json": (
+        f"""{{"containerDefinitions": [{{"environment": [
   {{
     "name": "STRIPE_API_KEY",
     "value": "{T.s(24)}"
@@ -135,21 +175,31 @@ variable "region" {{
   {{"name": "PORT", "value": "8080"}},
   {{"name": "DB_PASSWORD", "value": "{T.password()}"}}
 ]}}]}}
-""", {4: "generic-name-value", 7: "generic-name-value-inline"}),
-    "android/res/values/strings.xml": (f"""<resources>
+""",
+        {4: "generic-name-value", 7: "generic-name-value-inline"},
+    ),
+    "android/res/values/strings.xml": (
+        f"""<resources>
     <string name="app_name">Orders</string>
     <string name="maps_api_secret">{T.s(24)}</string>
 </resources>
-""", {3: "generic-xml-secret"}),
-    "ios/Info.plist": (f"""<dict>
+""",
+        {3: "generic-xml-secret"},
+    ),
+    "ios/Info.plist": (
+        f"""<dict>
     <key>CFBundleName</key>
     <string>Orders</string>
     <key>SERVICE_API_KEY</key>
     <string>{T.s(28)}</string>
 </dict>
-""", {5: "generic-name-value"}),
-    ".docker/config.json": ('{"auths": {"registry.internal": {"auth": "' + DOCKER_AUTH + '"}}}\n',
-                            {1: "generic-secret"}),
+""",
+        {5: "generic-name-value"},
+    ),
+    ".docker/config.json": (
+        '{"auths": {"registry.internal": {"auth": "' + DOCKER_AUTH + '"}}}\n',
+        {1: "generic-secret"},
+    ),
 }
 
 

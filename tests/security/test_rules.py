@@ -15,7 +15,9 @@ POSITIVES = positives(TokenFactory(seed=3))
 NEGATIVES = negatives(TokenFactory(seed=4))
 
 
-@pytest.mark.parametrize(("rule_id", "line"), POSITIVES, ids=[f"{r}-{i}" for i, (r, _) in enumerate(POSITIVES)])
+@pytest.mark.parametrize(
+    ("rule_id", "line"), POSITIVES, ids=[f"{r}-{i}" for i, (r, _) in enumerate(POSITIVES)]
+)
 def test_each_family_finds_its_format(rule_id: str, line: str) -> None:
     found = ENGINE.find(line, "config/settings.py")
     assert [m.rule.id for m in found] == [rule_id], line
@@ -64,15 +66,19 @@ def test_private_key_block_is_one_finding_spanning_the_block() -> None:
 def test_private_key_placeholders_and_public_blocks_are_quiet() -> None:
     begin = "-----BEGIN "
     assert ENGINE.find(f"{begin}RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----\n") == []
-    assert ENGINE.find(f"{begin}PRIVATE KEY-----\n<your key here>\n-----END PRIVATE KEY-----\n") == []
+    assert (
+        ENGINE.find(f"{begin}PRIVATE KEY-----\n<your key here>\n-----END PRIVATE KEY-----\n") == []
+    )
     assert ENGINE.find(f"{begin}CERTIFICATE-----\n{'A' * 64}\n-----END CERTIFICATE-----\n") == []
 
 
 def test_service_account_json_reports_the_private_key_line() -> None:
     factory = TokenFactory(seed=6)
     pem = "\\n".join(factory.pem_lines(""))
-    text = (f'{{\n  "type": "service_account",\n  "private_key_id": "{factory.s(40, "0123456789abcdef")}",\n'
-            f'  "private_key": "{pem}\\n",\n  "client_email": "x@p.iam.gserviceaccount.com"\n}}\n')
+    text = (
+        f'{{\n  "type": "service_account",\n  "private_key_id": "{factory.s(40, "0123456789abcdef")}",\n'
+        f'  "private_key": "{pem}\\n",\n  "client_email": "x@p.iam.gserviceaccount.com"\n}}\n'
+    )
     found = ENGINE.find(text, "key.json")
     assert [(m.rule.id, m.line) for m in found] == [("gcp-service-account", 4)]
 
@@ -87,7 +93,9 @@ def test_minified_lines_skip_generic_assignments() -> None:
     factory = TokenFactory(seed=8)
     line = ";".join(f'var a{i}={{token:"{factory.s(20)}"}}' for i in range(80))
     assert ENGINE.find(line, "bundle.min.js") == []
-    assert [m.rule.id for m in ENGINE.find(f'var t={{token:"{factory.s(20)}"}}', "app.js")] == ["generic-secret"]
+    assert [m.rule.id for m in ENGINE.find(f'var t={{token:"{factory.s(20)}"}}', "app.js")] == [
+        "generic-secret"
+    ]
 
 
 def test_lock_files_skip_generic_assignments_but_not_provider_tokens() -> None:
@@ -99,7 +107,9 @@ def test_lock_files_skip_generic_assignments_but_not_provider_tokens() -> None:
 def test_engine_subset_of_rules() -> None:
     only = SecretEngine(rule_ids=["aws-access-key-id"])
     factory = TokenFactory(seed=11)
-    text = f'a = "AKIA{factory.s(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")}"\nb = "{factory.github()}"\n'
+    text = (
+        f'a = "AKIA{factory.s(16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")}"\nb = "{factory.github()}"\n'
+    )
     assert [m.rule.id for m in only.find(text)] == ["aws-access-key-id"]
 
 

@@ -26,7 +26,9 @@ def test_scan_reports_relative_paths_and_masked_matches(tmp_path: Path) -> None:
     _write(tmp_path, "src/clean.py", "print('hello')\n")
     report = scan_paths([tmp_path], root=tmp_path, sql=False)
     assert report.files_scanned == 2
-    assert [(f.path, f.line, f.column, f.rule_id) for f in report.findings] == [("src/app.py", 2, 10, "github-token")]
+    assert [(f.path, f.line, f.column, f.rule_id) for f in report.findings] == [
+        ("src/app.py", 2, 10, "github-token")
+    ]
     finding = report.findings[0]
     assert finding.match == token[:4] + "…" + token[-4:]
     assert token not in str(report.to_dict())
@@ -43,11 +45,20 @@ def test_gitignore_binary_and_size_limits_are_honoured_and_counted(tmp_path: Pat
     _write(tmp_path, "big.py", secret + "#" * 5000)
     _write(tmp_path, "node_modules/pkg/index.js", secret)
     _write(tmp_path, "ok.py", secret)
-    report = scan_paths([tmp_path], root=tmp_path, options=ScanOptions(sql=False, max_file_bytes=1000))
+    report = scan_paths(
+        [tmp_path], root=tmp_path, options=ScanOptions(sql=False, max_file_bytes=1000)
+    )
     assert [f.path for f in report.findings] == ["ok.py"]
     assert report.skipped_counts() == {"binary": 2, "too_large": 1}
-    unfiltered = scan_paths([tmp_path], root=tmp_path, options=ScanOptions(sql=False, gitignore=False))
-    assert {f.path for f in unfiltered.findings} == {"ok.py", "big.py", "debug.log", "ignored/leak.py"}
+    unfiltered = scan_paths(
+        [tmp_path], root=tmp_path, options=ScanOptions(sql=False, gitignore=False)
+    )
+    assert {f.path for f in unfiltered.findings} == {
+        "ok.py",
+        "big.py",
+        "debug.log",
+        "ignored/leak.py",
+    }
 
 
 def test_nested_gitignore_applies_below_its_folder(tmp_path: Path) -> None:
@@ -64,15 +75,27 @@ def test_allow_paths_globs_skip_files(tmp_path: Path) -> None:
     secret = f'KEY = "{TokenFactory(seed=4).github()}"\n'
     _write(tmp_path, "tests/fixtures/keys.py", secret)
     _write(tmp_path, "app.py", secret)
-    report = scan_paths([tmp_path], root=tmp_path, options=ScanOptions(sql=False, allow_paths=("tests/fixtures/**",)))
+    report = scan_paths(
+        [tmp_path],
+        root=tmp_path,
+        options=ScanOptions(sql=False, allow_paths=("tests/fixtures/**",)),
+    )
     assert [f.path for f in report.findings] == ["app.py"]
     assert report.skipped_counts() == {"allow_paths": 1}
 
 
 def test_sql_injection_findings_come_from_the_sql_analysers(tmp_path: Path) -> None:
-    _write(tmp_path, "db.py", "def find(cur, name):\n    cur.execute(f\"SELECT * FROM users WHERE name = '{name}'\")\n")
-    _write(tmp_path, "safe.py", "def find(cur, name):\n    cur.execute('SELECT * FROM users WHERE name = ?', (name,))\n")
-    _write(tmp_path, "broken.py", "def find(:\n    cur.execute(\"SELECT 1 \" + x)\n")
+    _write(
+        tmp_path,
+        "db.py",
+        "def find(cur, name):\n    cur.execute(f\"SELECT * FROM users WHERE name = '{name}'\")\n",
+    )
+    _write(
+        tmp_path,
+        "safe.py",
+        "def find(cur, name):\n    cur.execute('SELECT * FROM users WHERE name = ?', (name,))\n",
+    )
+    _write(tmp_path, "broken.py", 'def find(:\n    cur.execute("SELECT 1 " + x)\n')
     report = scan_paths([tmp_path], root=tmp_path)
     assert [(f.path, f.line, f.kind) for f in report.findings] == [("db.py", 2, "sql_injection")]
     assert "sql_unparsed" in report.skipped_counts()
@@ -103,7 +126,9 @@ def test_parallel_scan_matches_the_sequential_one(tmp_path: Path) -> None:
     sequential = scan_paths([tmp_path], root=tmp_path, options=ScanOptions(sql=False, jobs=1))
     parallel = scan_paths([tmp_path], root=tmp_path, options=ScanOptions(sql=False, jobs=2))
     assert parallel.files_scanned == sequential.files_scanned == 260
-    assert sorted(f.fingerprint for f in parallel.findings) == sorted(f.fingerprint for f in sequential.findings)
+    assert sorted(f.fingerprint for f in parallel.findings) == sorted(
+        f.fingerprint for f in sequential.findings
+    )
     assert len(parallel.findings) == 20
 
 
@@ -113,7 +138,10 @@ def test_mask_text_masks_every_secret_and_keeps_the_rest() -> None:
     text = f"pushing with {token}\nkey id {aws} ok\nnothing here\n"
     masked = mask_text(text)
     assert token not in masked and aws not in masked
-    assert masked == f"pushing with {token[:4]}…{token[-4:]}\nkey id {aws[:4]}…{aws[-4:]} ok\nnothing here\n"
+    assert (
+        masked
+        == f"pushing with {token[:4]}…{token[-4:]}\nkey id {aws[:4]}…{aws[-4:]} ok\nnothing here\n"
+    )
     assert mask_text("plain text") == "plain text"
     assert mask_text("") == ""
 

@@ -17,7 +17,9 @@ SOURCE = Path(__file__).resolve().parents[2] / "src"
 
 
 def test_br_own_tree_has_no_sql_injection_findings() -> None:
-    result = run_br("security", "scan", "--no-secrets", "--format", "json", str(SOURCE), cwd=SOURCE.parent)
+    result = run_br(
+        "security", "scan", "--no-secrets", "--format", "json", str(SOURCE), cwd=SOURCE.parent
+    )
     report = json.loads(result.stdout)
     assert report["findings"] == [], [
         (f["path"], f["line"], f["message"]) for f in report["findings"]

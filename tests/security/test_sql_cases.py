@@ -8,7 +8,9 @@ from buildrunner.security.sql import scan_source
 from tests.security.sql_cases.labels import ROOT, Case, case_files, flagged_cases, load_cases, score
 
 ALL_CASES = load_cases()
-CASES = [case for case in ALL_CASES if not case.unseen]  # development split: every case must be right
+CASES = [
+    case for case in ALL_CASES if not case.unseen
+]  # development split: every case must be right
 UNSEEN = [case for case in ALL_CASES if case.unseen]
 
 

@@ -68,7 +68,9 @@ def test_tagged_templates_are_parameterized() -> None:
 
 
 def test_string_raw_tag_builds_a_plain_string() -> None:
-    findings = scan("function f(db, x) { return db.query(String.raw`SELECT * FROM t WHERE a = '${x}'`); }")
+    findings = scan(
+        "function f(db, x) { return db.query(String.raw`SELECT * FROM t WHERE a = '${x}'`); }"
+    )
     assert len(findings) == 1
 
 
@@ -81,13 +83,17 @@ def test_fingerprint_is_stable_when_lines_move() -> None:
 
 
 def test_syntax_error_is_skipped_with_line() -> None:
-    findings, reason = scan_source("bad.js", "const a = 1;\nfunction f(db) {\n  db.query('SELECT' +;\n}\n")
+    findings, reason = scan_source(
+        "bad.js", "const a = 1;\nfunction f(db) {\n  db.query('SELECT' +;\n}\n"
+    )
     assert findings == []
     assert reason is not None and reason.startswith("syntax error at line 3")
 
 
 def test_typescript_syntax_in_js_file_is_a_skip_not_a_crash() -> None:
-    findings, reason = scan_source("x.js", "function f(db: Pool, id: number) { db.query('S' + id) }\n")
+    findings, reason = scan_source(
+        "x.js", "function f(db: Pool, id: number) { db.query('S' + id) }\n"
+    )
     assert findings == []
     assert reason is not None
 
@@ -126,4 +132,6 @@ def test_request_data_into_any_query_method_and_through_a_helper() -> None:
         """
     )
     assert [(f.line, f.extra["sink"]) for f in findings] == [
-        (3, "runQuery() -> pool.query"), (4, "repo.rawQuery")]
+        (3, "runQuery() -> pool.query"),
+        (4, "repo.rawQuery"),
+    ]

@@ -18,7 +18,7 @@ def test_python_finding_masks_a_token_in_the_expression() -> None:
     token = github_token()
     source = (
         "def load(cur, x):\n"
-        f"    cur.execute(\"SELECT * FROM t WHERE sig = '\" + sign(x, key=\"{token}\") + \"'\")\n"
+        f'    cur.execute("SELECT * FROM t WHERE sig = \'" + sign(x, key="{token}") + "\'")\n'
     )
     findings, skipped = scan_source("app.py", source)
     assert skipped is None and findings

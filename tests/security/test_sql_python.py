@@ -43,8 +43,8 @@ def test_finding_names_sink_line_and_tainted_expression() -> None:
         ("f\"SELECT * FROM t WHERE a = '{x}'\"", "sqli-python-fstring"),
         ("\"SELECT * FROM t WHERE a = '%s'\" % x", "sqli-python-percent"),
         ("\"SELECT * FROM t WHERE a = '{}'\".format(x)", "sqli-python-format"),
-        ("\"SELECT * FROM t WHERE a = '\" + x + \"'\"", "sqli-python-concat"),
-        ("\"SELECT * FROM t WHERE a IN (\" + \",\".join(x) + \")\"", "sqli-python-join"),
+        ('"SELECT * FROM t WHERE a = \'" + x + "\'"', "sqli-python-concat"),
+        ('"SELECT * FROM t WHERE a IN (" + ",".join(x) + ")"', "sqli-python-join"),
     ],
 )
 def test_rule_id_names_the_construction(expression: str, rule_id: str) -> None:
@@ -84,7 +84,9 @@ def test_fingerprint_is_stable_when_lines_move() -> None:
 
 def test_match_is_truncated() -> None:
     long_name = "x" * 300
-    findings = scan(f"def f(cur, {long_name}):\n    cur.execute(f\"SELECT {{{long_name}}} FROM t\")\n")
+    findings = scan(
+        f'def f(cur, {long_name}):\n    cur.execute(f"SELECT {{{long_name}}} FROM t")\n'
+    )
     assert len(findings[0].match) <= 120
     assert findings[0].match.endswith("...")
 
@@ -118,7 +120,9 @@ def test_module_constant_is_safe_but_module_level_tainted_value_is_not() -> None
 
 
 def test_module_level_script_code_is_scanned() -> None:
-    findings = scan("import sys\nimport sqlite3\nsqlite3.connect('x').execute('DELETE FROM t WHERE id = ' + sys.argv[1])\n")
+    findings = scan(
+        "import sys\nimport sqlite3\nsqlite3.connect('x').execute('DELETE FROM t WHERE id = ' + sys.argv[1])\n"
+    )
     assert len(findings) == 1
 
 
@@ -213,7 +217,9 @@ def test_a_same_file_helper_makes_its_call_site_a_sink() -> None:
             _run(cur, "SELECT * FROM docs WHERE body LIKE '%" + term + "%'")
         """
     )
-    assert [(f.line, f.extra["sink"], f.severity) for f in findings] == [(7, "_run() -> cur.execute", "high")]
+    assert [(f.line, f.extra["sink"], f.severity) for f in findings] == [
+        (7, "_run() -> cur.execute", "high")
+    ]
 
 
 def test_request_data_passed_unchanged_in_database_code() -> None:
@@ -226,7 +232,9 @@ def test_request_data_passed_unchanged_in_database_code() -> None:
             return db.execute(request.form["sql"]).fetchall()
         """
     )
-    assert [(f.rule_id, f.match) for f in findings] == [("sqli-python-request", "request.form['sql']")]
+    assert [(f.rule_id, f.match) for f in findings] == [
+        ("sqli-python-request", "request.form['sql']")
+    ]
 
 
 def test_fastapi_validates_annotated_route_parameters_but_plain_functions_do_not() -> None:
@@ -242,6 +250,8 @@ def test_fastapi_validates_annotated_route_parameters_but_plain_functions_do_not
             return db.execute(f"SELECT * FROM posts WHERE user_id = {{user_id}}").fetchall()
         """
     trusted = scan(code.format(annotation="int"))
-    assert [f.line for f in trusted] == [10]  # only the plain function: its annotation is not enforced
+    assert [f.line for f in trusted] == [
+        10
+    ]  # only the plain function: its annotation is not enforced
     untrusted = scan(code.format(annotation="str"))
     assert [f.line for f in untrusted] == [7, 10]

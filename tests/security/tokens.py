@@ -35,6 +35,7 @@ class TokenFactory:
     def jwt(self) -> str:
         def part(obj: dict[str, object]) -> str:
             return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
         return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part({'sub': '42', 'iat': 1718000000})}.{self.s(43, ALNUM + '-_')}"
 
     def pem_lines(self, kind: str = "RSA ") -> list[str]:
@@ -53,7 +54,10 @@ def positives(t: TokenFactory) -> list[tuple[str, str]]:
         ("anthropic-api-key", f'ANTHROPIC_API_KEY = "{sk}-ant-api03-{t.s(93, ALNUM + "-_")}AA"'),
         ("openai-api-key", f'client = OpenAI(api_key="{sk}-proj-{t.s(120, ALNUM + "-_")}")'),
         ("openai-api-key", f'openai.api_key = "{sk}-{t.s(20)}T3BlbkFJ{t.s(20)}"'),
-        ("aws-access-key-id", f'aws_access_key_id = "{"AKIA" + t.s(16, string.ascii_uppercase + "234567")}"'),
+        (
+            "aws-access-key-id",
+            f'aws_access_key_id = "{"AKIA" + t.s(16, string.ascii_uppercase + "234567")}"',
+        ),
         ("aws-secret-access-key", f"aws_secret_access_key = {t.s(40, ALNUM + '/+')}"),
         ("github-token", f'GITHUB_TOKEN = "{t.github()}"'),
         ("github-token", f"token: {t.github('ghs')}"),
@@ -64,25 +68,48 @@ def positives(t: TokenFactory) -> list[tuple[str, str]]:
         ("huggingface-token", f'HF_TOKEN = "hf_{t.s(34, string.ascii_letters)}"'),
         ("twilio-api-key", f'TWILIO_API_KEY = "SK{t.s(32, HEX)}"  # twilio'),
         ("twilio-api-key", f'client = Client("AC{t.s(32, HEX)}", "{t.s(32, HEX)}")  # twilio'),
-        ("azure-sas-token", "blob = 'https://acct.blob.core.windows.net/c/f.txt?sv=2022-11-02&sp=r&se=2026-01-01&sig="
-         + t.s(43, ALNUM + "+/") + "%3D'"),
-        ("sendgrid-api-key", f'SENDGRID_API_KEY = "SG.{t.s(22, ALNUM + "-_")}.{t.s(43, ALNUM + "-_")}"'),
+        (
+            "azure-sas-token",
+            "blob = 'https://acct.blob.core.windows.net/c/f.txt?sv=2022-11-02&sp=r&se=2026-01-01&sig="
+            + t.s(43, ALNUM + "+/")
+            + "%3D'",
+        ),
+        (
+            "sendgrid-api-key",
+            f'SENDGRID_API_KEY = "SG.{t.s(22, ALNUM + "-_")}.{t.s(43, ALNUM + "-_")}"',
+        ),
         ("mailgun-api-key", f'MAILGUN_API_KEY = "key-{t.s(32, HEX)}"'),
         ("discord-bot-token", f'DISCORD_TOKEN = "M{t.s(25)}.{t.s(6)}.{t.s(38)}"  # discord bot'),
-        ("discord-webhook", f"url = 'https://discord.com/api/webhooks/{t.s(18, string.digits)}/{t.s(68, ALNUM + '-_')}'"),
+        (
+            "discord-webhook",
+            f"url = 'https://discord.com/api/webhooks/{t.s(18, string.digits)}/{t.s(68, ALNUM + '-_')}'",
+        ),
         ("digitalocean-token", f"DO_TOKEN=dop_v1_{t.s(64, HEX)}"),
-        ("azure-storage-key", "conn = 'DefaultEndpointsProtocol=https;AccountName=acct;AccountKey="
-         + t.s(86, ALNUM + "+/") + "==;EndpointSuffix=core.windows.net'"),
+        (
+            "azure-storage-key",
+            "conn = 'DefaultEndpointsProtocol=https;AccountName=acct;AccountKey="
+            + t.s(86, ALNUM + "+/")
+            + "==;EndpointSuffix=core.windows.net'",
+        ),
         ("heroku-api-key", "HEROKU_API_KEY=" + "-".join(t.s(n, HEX) for n in (8, 4, 4, 4, 12))),
         ("shopify-token", f'shop_token = "shpat_{t.s(32, HEX)}"'),
         ("datadog-api-key", f'DATADOG_API_KEY: "{t.s(32, HEX)}"'),
         ("telegram-bot-token", f'bot = Bot("{t.s(9, string.digits)}:AA{t.s(33, ALNUM + "-_")}")'),
-        ("slack-token", f'SLACK_BOT_TOKEN = "xoxb-{t.s(12, string.digits)}-{t.s(13, string.digits)}-{t.s(24)}"'),
-        ("slack-webhook", f"hook = 'https://hooks.slack.com/services/T{t.s(8, string.ascii_uppercase)}/B{t.s(8, string.ascii_uppercase)}/{t.s(24)}'"),
+        (
+            "slack-token",
+            f'SLACK_BOT_TOKEN = "xoxb-{t.s(12, string.digits)}-{t.s(13, string.digits)}-{t.s(24)}"',
+        ),
+        (
+            "slack-webhook",
+            f"hook = 'https://hooks.slack.com/services/T{t.s(8, string.ascii_uppercase)}/B{t.s(8, string.ascii_uppercase)}/{t.s(24)}'",
+        ),
         ("stripe-secret-key", f'stripe.api_key = "{sk}_live_{t.s(99)}"'),
         ("google-api-key", f'MAPS_KEY = "AIza{t.s(35, ALNUM + "-_")}"'),
         ("jwt", f'session = "{t.jwt()}"'),
-        ("database-url-credentials", f'DATABASE_URL = "postgresql://app:{t.password()}@db.internal:5432/shop"'),
+        (
+            "database-url-credentials",
+            f'DATABASE_URL = "postgresql://app:{t.password()}@db.internal:5432/shop"',
+        ),
         ("url-basic-auth", f"remote = 'https://deploy:{t.password()}@git.internal.net/repo.git'"),
         ("notion-token", f'NOTION = "ntn_{t.s(46)}"'),
         ("linear-api-key", f'LINEAR = "lin_api_{t.s(40)}"'),
@@ -96,7 +123,10 @@ def positives(t: TokenFactory) -> list[tuple[str, str]]:
         ("generic-secret", f'  "clientSecret": "{t.s(32)}",'),
         ("generic-xml-secret", f"<password>{t.password()}</password>"),
         ("authorization-bearer", f"curl -H 'Authorization: Bearer {t.s(40)}' https://api.internal"),
-        ("authorization-basic", "Authorization: Basic " + base64.b64encode(f"deploy:{t.password()}".encode()).decode()),
+        (
+            "authorization-basic",
+            "Authorization: Basic " + base64.b64encode(f"deploy:{t.password()}".encode()).decode(),
+        ),
     ]
 
 

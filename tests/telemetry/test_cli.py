@@ -30,16 +30,27 @@ def seed(project: Path) -> Path:
     db = Store(project).db_path
     Store(project).connect().close()
     now = time.time()
-    write_events(db, [
-        ev.TaskCompleted(ts=now - 100, session_id="s1", task_id="a", kind="command",
-                         duration_ms=100.0),
-        ev.TaskFailed(ts=now - 90, session_id="s1", task_id="b", kind="agent", duration_ms=50.0,
-                      error_type="timeout"),
-        ev.ModelCallCompleted(ts=now - 80, session_id="s1", model="sonnet", cost_usd=0.5,
-                              latency_ms=900.0),
-        ev.SecurityViolation(ts=now - 70, session_id="s1", path="x.py", rule_id="aws-key"),
-        ev.TaskQueued(ts=now - 3 * 86400, session_id="s0", task_id="old"),
-    ])
+    write_events(
+        db,
+        [
+            ev.TaskCompleted(
+                ts=now - 100, session_id="s1", task_id="a", kind="command", duration_ms=100.0
+            ),
+            ev.TaskFailed(
+                ts=now - 90,
+                session_id="s1",
+                task_id="b",
+                kind="agent",
+                duration_ms=50.0,
+                error_type="timeout",
+            ),
+            ev.ModelCallCompleted(
+                ts=now - 80, session_id="s1", model="sonnet", cost_usd=0.5, latency_ms=900.0
+            ),
+            ev.SecurityViolation(ts=now - 70, session_id="s1", path="x.py", rule_id="aws-key"),
+            ev.TaskQueued(ts=now - 3 * 86400, session_id="s0", task_id="old"),
+        ],
+    )
     return db
 
 
@@ -51,7 +62,10 @@ def test_summary_events_and_groups(project: Path) -> None:
     assert summary["errors"] == {"task:timeout": 1}
     by_kind = br_json("summary", "--by", "kind", "--hours", "1")
     assert {g["key"]: g["task_attempts"] for g in by_kind["groups"]} == {
-        "command": 1, "agent": 1, None: 0}
+        "command": 1,
+        "agent": 1,
+        None: 0,
+    }
     listed = br_json("events", "--type", "task_failed", "--type", "task_completed")
     assert [e["task_id"] for e in listed["events"]] == ["b", "a"]
     assert br_json("events", "--limit", "1")["events"][0]["type"] == "security_violation"
@@ -65,7 +79,8 @@ def test_alerts_check_fires_and_lists(project: Path) -> None:
     fired = {c["threshold"] for c in checked["changes"]}
     assert fired == {"security_violations"}
     assert [a["threshold"] for a in br_json("alerts", "--level", "critical")["alerts"]] == [
-        "security_violations"]
+        "security_violations"
+    ]
     assert br_json("alerts", "--level", "critical", "--check")["changes"] == []  # fired once
     assert br_json("alerts", "--all")["count"] == 1
     names = [t["name"] for t in br_json("thresholds")["thresholds"]]
@@ -76,12 +91,15 @@ def test_thresholds_follow_the_project_config(project: Path) -> None:
     (project / ".buildrunner").mkdir(exist_ok=True)
     (project / ".buildrunner" / "config.toml").write_text(
         "[telemetry.thresholds.security_violations]\nenabled = false\n"
-        "[telemetry.thresholds.hourly_cost]\nvalue = 0.25\nlevel = 'critical'\n")
+        "[telemetry.thresholds.hourly_cost]\nvalue = 0.25\nlevel = 'critical'\n"
+    )
     seed(project)
     thresholds = {t["name"]: t for t in br_json("thresholds")["thresholds"]}
     assert "security_violations" not in thresholds
     assert (thresholds["hourly_cost"]["value"], thresholds["hourly_cost"]["level"]) == (
-        0.25, "critical")
+        0.25,
+        "critical",
+    )
     assert {c["threshold"] for c in br_json("alerts", "--check")["changes"]} == {"hourly_cost"}
 
 
@@ -97,14 +115,17 @@ def test_export_and_prune(project: Path) -> None:
     assert br_json("prune", "--days", "1")["events"] == 0
 
 
-@pytest.mark.parametrize("args, message", [
-    (["summary", "--by", "color"], "--by must be one of"),
-    (["events", "--type", "nope"], "unknown event type 'nope'"),
-    (["events", "--since", "last tuesday"], "--since: cannot read"),
-    (["alerts", "--level", "loud"], "--level must be one of"),
-    (["export", "out.txt", "--format", "xml"], "--format must be one of csv, jsonl, trace"),
-    (["export", "missing/dir/out.csv"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["summary", "--by", "color"], "--by must be one of"),
+        (["events", "--type", "nope"], "unknown event type 'nope'"),
+        (["events", "--since", "last tuesday"], "--since: cannot read"),
+        (["alerts", "--level", "loud"], "--level must be one of"),
+        (["export", "out.txt", "--format", "xml"], "--format must be one of csv, jsonl, trace"),
+        (["export", "missing/dir/out.csv"], "does not exist"),
+    ],
+)
 def test_bad_options_give_one_line_and_exit_2(project: Path, args: list[str], message: str) -> None:
     result = run_br("telemetry", *args, cwd=project)
     assert result.returncode == 2
@@ -114,18 +135,28 @@ def test_bad_options_give_one_line_and_exit_2(project: Path, args: list[str], me
 
 
 def test_a_real_build_flows_through_the_collector(project: Path) -> None:
-    write_plan(project, "name: demo\ntasks:\n"
-                        "  - id: ok\n    run: python -c \"print('hi')\"\n"
-                        "  - id: bad\n    run: python -c \"raise SystemExit(3)\"\n")
+    write_plan(
+        project,
+        "name: demo\ntasks:\n"
+        "  - id: ok\n    run: python -c \"print('hi')\"\n"
+        '  - id: bad\n    run: python -c "raise SystemExit(3)"\n',
+    )
     result = run_br("run", "plan.yaml", "--json", cwd=project)
     assert result.returncode == 1, result.stderr
     summary = json.loads(run_br("telemetry", "summary", "--json", cwd=project).stdout)
     assert (summary["tasks_succeeded"], summary["tasks_failed"]) == (1, 1)
     assert summary["task_latency"]["count"] == 2
-    types = {e["type"] for e in json.loads(
-        run_br("telemetry", "events", "--json", cwd=project).stdout)["events"]}
-    assert {"session_started", "task_started", "task_completed", "task_failed",
-            "session_failed"} <= types
+    types = {
+        e["type"]
+        for e in json.loads(run_br("telemetry", "events", "--json", cwd=project).stdout)["events"]
+    }
+    assert {
+        "session_started",
+        "task_started",
+        "task_completed",
+        "task_failed",
+        "session_failed",
+    } <= types
     performance = json.loads(run_br("telemetry", "performance", "--json", cwd=project).stdout)
     assert (performance["succeeded"], performance["failed"]) == (1, 1)
     assert performance["throughput_per_min"] > 0

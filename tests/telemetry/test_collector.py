@@ -107,8 +107,9 @@ def test_filters_drop_types_and_predicate(db_path: Path) -> None:
     def no_agent_tasks(event: Event) -> bool:
         return getattr(event, "kind", None) != "agent"
 
-    with Collector(db_path, settings, drop_types=["task_skipped"],
-                   event_filter=no_agent_tasks) as collector:
+    with Collector(
+        db_path, settings, drop_types=["task_skipped"], event_filter=no_agent_tasks
+    ) as collector:
         collector.emit(ev.TaskQueued())
         collector.emit(ev.TaskSkipped(reason="dep"))
         collector.emit(ev.TaskStarted(kind="agent"))

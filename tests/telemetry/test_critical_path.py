@@ -16,9 +16,13 @@ def test_a_join_follows_its_heaviest_parent_and_ties_go_to_plan_order() -> None:
     order = ["x", "y", "z", "join"]
     depends = {"join": ["z", "y", "x"]}
     assert critical_path(order, depends, {"x": 2, "y": 3, "z": 1, "join": 1}).task_ids == (
-        "y", "join")
+        "y",
+        "join",
+    )
     assert critical_path(order, depends, {"x": 3, "y": 3, "z": 1, "join": 1}).task_ids == (
-        "x", "join")
+        "x",
+        "join",
+    )
 
 
 def test_tasks_that_never_ran_are_not_on_the_path() -> None:
@@ -30,6 +34,7 @@ def test_tasks_that_never_ran_are_not_on_the_path() -> None:
 
 def test_plan_order_need_not_be_topological() -> None:
     order = ["last", "first"]
-    path = critical_path(order, {"last": ["first"], "first": ["missing"]},
-                         {"first": 1.5, "last": 2.5})
+    path = critical_path(
+        order, {"last": ["first"], "first": ["missing"]}, {"first": 1.5, "last": 2.5}
+    )
     assert (path.task_ids, path.length_s) == (("first", "last"), 4.0)

@@ -22,10 +22,22 @@ from buildrunner.telemetry.events import (
 )
 
 REQUIRED_TYPES = {
-    "session_started", "session_completed", "session_failed", "task_queued", "task_started",
-    "task_completed", "task_failed", "task_retried", "task_skipped", "model_selected",
-    "model_call_completed", "model_call_failed", "fallback_triggered", "budget_exceeded",
-    "security_violation", "worker_offline",
+    "session_started",
+    "session_completed",
+    "session_failed",
+    "task_queued",
+    "task_started",
+    "task_completed",
+    "task_failed",
+    "task_retried",
+    "task_skipped",
+    "model_selected",
+    "model_call_completed",
+    "model_call_failed",
+    "fallback_triggered",
+    "budget_exceeded",
+    "security_violation",
+    "worker_offline",
 }
 
 
@@ -46,12 +58,16 @@ def test_event_ids_are_unique_and_ts_defaults_to_now() -> None:
 
 def test_model_call_columns_are_denormalized() -> None:
     event = ModelCallCompleted(
-        model="claude-sonnet-4-5", input_tokens=1200, output_tokens=300, cache_read_tokens=50,
-        cost_usd=0.012345, latency_ms=812.5, session_id="s1", task_id="t1",
+        model="claude-sonnet-4-5",
+        input_tokens=1200,
+        output_tokens=300,
+        cache_read_tokens=50,
+        cost_usd=0.012345,
+        latency_ms=812.5,
+        session_id="s1",
+        task_id="t1",
     )
-    level, model, success, duration, cost, tokens_in, tokens_out, error_type, kind = (
-        event.columns()
-    )
+    level, model, success, duration, cost, tokens_in, tokens_out, error_type, kind = event.columns()
     assert (level, model, success, duration) == ("info", "claude-sonnet-4-5", 1, 812.5)
     assert (cost, tokens_in, tokens_out, error_type, kind) == (12345, 1200, 300, None, None)
 
@@ -70,8 +86,14 @@ def test_security_severity_maps_to_level() -> None:
 
 def test_from_dict_rebuilds_the_typed_class_and_keeps_extras() -> None:
     event = event_from_dict(
-        {"type": "session_started", "session_id": "s", "name": "demo", "workers": 3,
-         "resumed": True, "future_field": 7}
+        {
+            "type": "session_started",
+            "session_id": "s",
+            "name": "demo",
+            "workers": 3,
+            "resumed": True,
+            "future_field": 7,
+        }
     )
     assert isinstance(event, ev.SessionStarted)
     assert (event.name, event.workers, event.resumed) == ("demo", 3, True)

@@ -22,9 +22,16 @@ from buildrunner.telemetry.thresholds import BUILTIN_THRESHOLDS
 from .conftest import query, write_events
 from .http_receiver import http_receiver
 
-ALERT = {"alert_id": 1, "threshold": "security_violations", "status": "firing",
-         "level": "critical", "message": "security violations in the window: 1 > 0",
-         "value": 1.0, "threshold_value": 0.0, "ts": 1_700_000_000.0}
+ALERT = {
+    "alert_id": 1,
+    "threshold": "security_violations",
+    "status": "firing",
+    "level": "critical",
+    "message": "security violations in the window: 1 > 0",
+    "value": 1.0,
+    "threshold_value": 0.0,
+    "ts": 1_700_000_000.0,
+}
 T0 = 1_700_000_000.0
 
 
@@ -33,8 +40,11 @@ def no_sleep(seconds: float) -> None:
 
 
 def only_security() -> dict[str, ThresholdSettings]:
-    return {t.name: ThresholdSettings(enabled=False) for t in BUILTIN_THRESHOLDS
-            if t.name != "security_violations"}
+    return {
+        t.name: ThresholdSettings(enabled=False)
+        for t in BUILTIN_THRESHOLDS
+        if t.name != "security_violations"
+    }
 
 
 def test_generic_webhook_posts_the_alert_as_json() -> None:
@@ -48,7 +58,8 @@ def test_slack_payload_has_text_and_coloured_attachment() -> None:
         SlackNotifier(receiver.url, sleep=no_sleep).send(ALERT)
     (body,) = receiver.received
     assert body["text"] == (
-        "[CRITICAL] security_violations: security violations in the window: 1 &gt; 0")
+        "[CRITICAL] security_violations: security violations in the window: 1 &gt; 0"
+    )
     assert body["attachments"][0]["color"] == "#D00000"
     with http_receiver() as receiver:
         SlackNotifier(receiver.url, sleep=no_sleep).send({**ALERT, "status": "resolved"})
@@ -59,10 +70,13 @@ def test_slack_text_escapes_control_characters_of_its_markup() -> None:
     message = "cost <!channel> & <https://evil.example|click> > limit"
     with http_receiver() as receiver:
         SlackNotifier(receiver.url, sleep=no_sleep).send(
-            {**ALERT, "message": message, "threshold_value": "<b>"})
+            {**ALERT, "message": message, "threshold_value": "<b>"}
+        )
     (body,) = receiver.received
-    assert body["text"] == ("[CRITICAL] security_violations: cost &lt;!channel&gt; &amp; "
-                            "&lt;https://evil.example|click&gt; &gt; limit")
+    assert body["text"] == (
+        "[CRITICAL] security_violations: cost &lt;!channel&gt; &amp; "
+        "&lt;https://evil.example|click&gt; &gt; limit"
+    )
     assert body["attachments"][0]["fields"][1]["value"] == "&lt;b&gt;"
     assert "<" not in json.dumps(body) and ">" not in json.dumps(body)
 
@@ -75,16 +89,18 @@ def test_server_errors_are_retried_until_success() -> None:
 
 
 def test_retries_run_out_with_a_clear_error() -> None:
-    with http_receiver(statuses=[500, 500, 500]) as receiver, pytest.raises(
-        NotificationError, match="HTTP 500"
+    with (
+        http_receiver(statuses=[500, 500, 500]) as receiver,
+        pytest.raises(NotificationError, match="HTTP 500"),
     ):
         WebhookNotifier(receiver.url, retries=2, sleep=no_sleep).send(ALERT)
     assert receiver.attempts == 3
 
 
 def test_client_errors_are_not_retried() -> None:
-    with http_receiver(statuses=[404]) as receiver, pytest.raises(
-        NotificationError, match="HTTP 404"
+    with (
+        http_receiver(statuses=[404]) as receiver,
+        pytest.raises(NotificationError, match="HTTP 404"),
     ):
         WebhookNotifier(receiver.url, retries=3, sleep=no_sleep).send(ALERT)
     assert receiver.attempts == 1
@@ -101,10 +117,12 @@ def test_timeout_and_unreachable_host_fail_without_leaking_the_path() -> None:
 
 
 def test_notifiers_from_settings() -> None:
-    settings = TelemetrySettings(notifiers=[
-        NotifierSettings(kind="slack", url="https://hooks.example/T/B/x", min_level="error"),
-        NotifierSettings(url="http://127.0.0.1:9/x", retries=0, timeout_s=1),
-    ])
+    settings = TelemetrySettings(
+        notifiers=[
+            NotifierSettings(kind="slack", url="https://hooks.example/T/B/x", min_level="error"),
+            NotifierSettings(url="http://127.0.0.1:9/x", retries=0, timeout_s=1),
+        ]
+    )
     slack, hook = notifiers_from_settings(settings)
     assert isinstance(slack, SlackNotifier) and slack.min_level == "error"
     assert type(hook) is WebhookNotifier and hook.retries == 0
@@ -140,8 +158,11 @@ def test_engine_records_delivery_failure_and_never_raises(db_path: Path) -> None
 
 def test_min_level_filters_what_is_sent(db_path: Path) -> None:
     with http_receiver() as receiver:
-        thresholds = {t.name: ThresholdSettings(enabled=False) for t in BUILTIN_THRESHOLDS
-                      if t.name != "workers_offline"}  # a warning-level threshold
+        thresholds = {
+            t.name: ThresholdSettings(enabled=False)
+            for t in BUILTIN_THRESHOLDS
+            if t.name != "workers_offline"
+        }  # a warning-level threshold
         settings = TelemetrySettings(thresholds=thresholds)
         notifier = WebhookNotifier(receiver.url, min_level="error", sleep=no_sleep)
         engine = AlertEngine(db_path, settings, [notifier], tick_s=None)
@@ -152,12 +173,16 @@ def test_min_level_filters_what_is_sent(db_path: Path) -> None:
 
 
 def test_collector_listener_evaluates_and_records_alert_events(db_path: Path) -> None:
-    settings = TelemetrySettings(batch_size=1000, flush_interval_s=3600,
-                                 thresholds=only_security())
+    settings = TelemetrySettings(batch_size=1000, flush_interval_s=3600, thresholds=only_security())
     with http_receiver() as receiver:
         collector = Collector(db_path, settings, background=False)
-        engine = AlertEngine(db_path, settings, [WebhookNotifier(receiver.url, sleep=no_sleep)],
-                             tick_s=None, min_interval_s=0)
+        engine = AlertEngine(
+            db_path,
+            settings,
+            [WebhookNotifier(receiver.url, sleep=no_sleep)],
+            tick_s=None,
+            min_interval_s=0,
+        )
         engine.attach(collector)
         collector.emit(ev.SecurityViolation(path="app.py", rule_id="aws-key"))
         collector.flush()  # persists, then the engine evaluates and emits alert_fired
@@ -169,12 +194,12 @@ def test_collector_listener_evaluates_and_records_alert_events(db_path: Path) ->
 
 
 def test_closing_the_collector_delivers_and_keeps_the_final_alert_events(db_path: Path) -> None:
-    settings = TelemetrySettings(batch_size=1000, flush_interval_s=3600,
-                                 thresholds=only_security())
+    settings = TelemetrySettings(batch_size=1000, flush_interval_s=3600, thresholds=only_security())
     with http_receiver() as receiver:
         collector = Collector(db_path, settings)
-        engine = AlertEngine(db_path, settings, [SlackNotifier(receiver.url, sleep=no_sleep)],
-                             min_interval_s=0)
+        engine = AlertEngine(
+            db_path, settings, [SlackNotifier(receiver.url, sleep=no_sleep)], min_interval_s=0
+        )
         engine.attach(collector)
         collector.emit(ev.SecurityViolation(path="app.py", rule_id="aws-key"))
         collector.close()  # final flush -> evaluation -> alert event -> delivery -> engine closed

@@ -14,19 +14,26 @@ T0 = 1_700_000_000.0
 
 def seed(db_path: Path) -> None:
     conn = connect(db_path)
-    conn.execute("INSERT INTO sessions(id, name, plan_json, status, created_at)"
-                 " VALUES ('s', 'n', '{}', 'completed', 0)")
+    conn.execute(
+        "INSERT INTO sessions(id, name, plan_json, status, created_at)"
+        " VALUES ('s', 'n', '{}', 'completed', 0)"
+    )
     tasks = [("a", "command"), ("b", "agent"), ("c", "command"), ("d", "command")]
-    conn.executemany("INSERT INTO tasks(session_id, task_id, kind, spec_json, status)"
-                     " VALUES ('s', ?, ?, '{}', 'succeeded')", tasks)
+    conn.executemany(
+        "INSERT INTO tasks(session_id, task_id, kind, spec_json, status)"
+        " VALUES ('s', ?, ?, '{}', 'succeeded')",
+        tasks,
+    )
     conn.executemany(
         "INSERT INTO attempts(session_id, task_id, attempt, status, started_at, ended_at, cpu_s,"
         " max_rss_mb) VALUES ('s', ?, ?, ?, ?, ?, ?, ?)",
-        [("a", 1, "succeeded", T0, T0 + 10, 5.0, 100.0),
-         ("b", 1, "failed", T0 + 5, T0 + 35, 60.0, 300.0),  # 2 cores busy: 200 %
-         ("b", 2, "succeeded", T0 + 40, T0 + 60, None, None),  # platform gave no figures
-         ("c", 1, "running", T0 + 50, None, None, None),
-         ("d", 1, "succeeded", T0 - 7200, T0 - 7100, 1.0, 10.0)],  # outside the window
+        [
+            ("a", 1, "succeeded", T0, T0 + 10, 5.0, 100.0),
+            ("b", 1, "failed", T0 + 5, T0 + 35, 60.0, 300.0),  # 2 cores busy: 200 %
+            ("b", 2, "succeeded", T0 + 40, T0 + 60, None, None),  # platform gave no figures
+            ("c", 1, "running", T0 + 50, None, None, None),
+            ("d", 1, "succeeded", T0 - 7200, T0 - 7100, 1.0, 10.0),
+        ],  # outside the window
     )
     conn.close()
 

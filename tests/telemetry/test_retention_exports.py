@@ -29,14 +29,23 @@ NOW = 1_700_000_000.0
 
 
 def seed_old_and_new(db_path: Path, now: float) -> None:
-    write_events(db_path, [ev.TaskQueued(ts=now - 40 * DAY), ev.TaskQueued(ts=now - 31 * DAY),
-                           ev.TaskQueued(ts=now - 29 * DAY), ev.TaskQueued(ts=now - 60)])
+    write_events(
+        db_path,
+        [
+            ev.TaskQueued(ts=now - 40 * DAY),
+            ev.TaskQueued(ts=now - 31 * DAY),
+            ev.TaskQueued(ts=now - 29 * DAY),
+            ev.TaskQueued(ts=now - 60),
+        ],
+    )
     conn = connect(db_path)
     conn.executemany(
         "INSERT INTO alerts(threshold, level, status, message, resolved_at) VALUES (?,?,?,?,?)",
-        [("a", "warning", "resolved", "old", now - 35 * DAY),
-         ("b", "warning", "resolved", "new", now - DAY),
-         ("c", "warning", "firing", "still on", None)],
+        [
+            ("a", "warning", "resolved", "old", now - 35 * DAY),
+            ("b", "warning", "resolved", "new", now - DAY),
+            ("c", "warning", "firing", "still on", None),
+        ],
     )
     conn.close()
 
@@ -75,13 +84,30 @@ def test_collector_applies_retention_when_it_starts(db_path: Path) -> None:
 
 
 def export_fixture(db_path: Path) -> None:
-    write_events(db_path, [
-        ev.TaskFailed(ts=NOW, session_id="s1", task_id="t1", kind="command", duration_ms=12.5,
-                      error_type="exit_code", error="=cmd|' /C calc'!A0 — naïve"),
-        ev.ModelCallCompleted(ts=NOW + 1, session_id="s1", model="sonnet", cost_usd=0.0125,
-                              input_tokens=10, output_tokens=2, latency_ms=300),
-        ev.TaskQueued(ts=NOW - DAY, session_id="s0", task_id="=SUM(A1)"),
-    ])
+    write_events(
+        db_path,
+        [
+            ev.TaskFailed(
+                ts=NOW,
+                session_id="s1",
+                task_id="t1",
+                kind="command",
+                duration_ms=12.5,
+                error_type="exit_code",
+                error="=cmd|' /C calc'!A0 — naïve",
+            ),
+            ev.ModelCallCompleted(
+                ts=NOW + 1,
+                session_id="s1",
+                model="sonnet",
+                cost_usd=0.0125,
+                input_tokens=10,
+                output_tokens=2,
+                latency_ms=300,
+            ),
+            ev.TaskQueued(ts=NOW - DAY, session_id="s0", task_id="=SUM(A1)"),
+        ],
+    )
 
 
 def test_csv_export_opens_in_a_spreadsheet(db_path: Path, tmp_path: Path) -> None:
@@ -148,18 +174,25 @@ def test_no_field_overwrites_the_severity_in_json_exports(db_path: Path, tmp_pat
         assert line["level"] == event.event_level(), line
         assert line["time_utc"] == "2023-11-14T22:13:20.000Z"
         assert event_from_flat(line).model_dump() == event.model_dump(), line
-    resolved = next(line for line in lines if line["type"] == "alert_resolved"
-                    and line["alert_level"] == "critical")
+    resolved = next(
+        line
+        for line in lines
+        if line["type"] == "alert_resolved" and line["alert_level"] == "critical"
+    )
     assert resolved["level"] == "info"
-    stray = next(line for line in lines if line["type"] == "task_started" and "payload_level" in line)
+    stray = next(
+        line for line in lines if line["type"] == "task_started" and "payload_level" in line
+    )
     assert (stray["level"], stray["payload_level"]) == ("info", "debug")
 
 
 def test_an_old_model_selected_row_shows_its_complexity(db_path: Path) -> None:
     conn = connect(db_path)
-    conn.execute("INSERT INTO events(event_id, type, ts, level, payload) VALUES"
-                 " ('e1', 'model_selected', ?, 'info', '{\"model\": \"m\", \"level\": \"complex\"}')",
-                 (NOW,))
+    conn.execute(
+        "INSERT INTO events(event_id, type, ts, level, payload) VALUES"
+        " ('e1', 'model_selected', ?, 'info', '{\"model\": \"m\", \"level\": \"complex\"}')",
+        (NOW,),
+    )
     (row,) = iter_event_rows(conn, EventQuery())
     line = flat_event(row)
     conn.close()

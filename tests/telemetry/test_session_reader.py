@@ -22,7 +22,14 @@ def test_a_verified_build_reads_back_whole(db_path: Path) -> None:
     conn.close()
     assert timeline.session.status == "failed" and timeline.session.name == "verified"
     assert [t.task_id for t in timeline.tasks] == [
-        "setup", "fix-auth", "docs", "lint", "after-lint", "tests", "package"]
+        "setup",
+        "fix-auth",
+        "docs",
+        "lint",
+        "after-lint",
+        "tests",
+        "package",
+    ]
     assert len(timeline.attempts) == 7 and timeline.workers == ["w1", "w2"]
     assert (timeline.start, timeline.end) == (T0, T0 + 12.2)
 
@@ -33,7 +40,10 @@ def test_a_verified_build_reads_back_whole(db_path: Path) -> None:
     assert [c.model for c in attempt.calls] == ["haiku", "haiku", "sonnet", "sonnet"]
     assert attempt.cost_usd == pytest.approx(0.057)
     assert [(c.rung, c.round, c.passed) for c in attempt.checks] == [
-        (1, 0, False), (1, 1, False), (2, 0, True)]
+        (1, 0, False),
+        (1, 1, False),
+        (2, 0, True),
+    ]
     assert attempt.checks[0].start == pytest.approx(T0 + 2.1)  # from check_started
     assert SECRET not in attempt.checks[0].output_tail and "AKIA" in attempt.checks[0].output_tail
     assert (fix.complexity, fix.ladder) == ("moderate", ["haiku", "sonnet", "opus"])
@@ -65,10 +75,13 @@ def test_session_less_alerts_in_the_window_are_marks(db_path: Path) -> None:
     from .conftest import write_events
 
     session_id = write_verified_session(db_path, T0)
-    write_events(db_path, [
-        ev.AlertFired(ts=T0 + 5, threshold="hourly_cost", level="error", message="cost"),
-        ev.AlertFired(ts=T0 + 500, threshold="later", level="error", message="after the build"),
-    ])
+    write_events(
+        db_path,
+        [
+            ev.AlertFired(ts=T0 + 5, threshold="hourly_cost", level="error", message="cost"),
+            ev.AlertFired(ts=T0 + 500, threshold="later", level="error", message="after the build"),
+        ],
+    )
     conn = connect(db_path)
     timeline = load_timeline(conn, session_id)
     conn.close()
@@ -86,12 +99,14 @@ def test_an_unknown_session_is_a_clear_error(db_path: Path) -> None:
 def test_verdict_columns_are_read(db_path: Path) -> None:
     from .sessions import SessionWriter
 
-    writer = SessionWriter(db_path, "name: n\ntasks:\n  - id: a\n    prompt: x\n"
-                                    "  - id: b\n    prompt: y\n", t0=T0)
+    writer = SessionWriter(
+        db_path, "name: n\ntasks:\n  - id: a\n    prompt: x\n  - id: b\n    prompt: y\n", t0=T0
+    )
     writer.run("a", worker="w1", start=0, end=1)
     writer.run("b", worker="w1", start=1, end=2)
-    writer.conn.execute("UPDATE tasks SET verdict = 'accepted', rung = 2, fix_rounds = 3"
-                        " WHERE task_id = 'a'")
+    writer.conn.execute(
+        "UPDATE tasks SET verdict = 'accepted', rung = 2, fix_rounds = 3 WHERE task_id = 'a'"
+    )
     writer.conn.execute("UPDATE tasks SET cached = 1, cache_key = 'k9' WHERE task_id = 'b'")
     session_id = writer.finish(at=2)
     conn = connect(db_path)

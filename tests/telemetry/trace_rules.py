@@ -20,8 +20,13 @@ from collections import defaultdict
 from typing import Any
 
 PHASES = {"X", "B", "E", "i", "I", "C", "M", "b", "e", "n", "s", "t", "f", "P", "O", "N", "D"}
-METADATA = {"process_name", "process_labels", "process_sort_index", "thread_name",
-            "thread_sort_index"}
+METADATA = {
+    "process_name",
+    "process_labels",
+    "process_sort_index",
+    "thread_name",
+    "thread_sort_index",
+}
 EPSILON_US = 1e-3
 
 
@@ -39,7 +44,8 @@ def check_trace(trace: Any) -> list[str]:
         problems += [f"{where}: {p}" for p in own]
         if event.get("ph") == "X" and not own:
             slices[(event["pid"], event["tid"])].append(
-                (event["ts"], event["ts"] + event["dur"], event["name"]))
+                (event["ts"], event["ts"] + event["dur"], event["name"])
+            )
     for thread, spans in slices.items():
         problems += [f"thread {thread}: {p}" for p in _check_nesting(spans)]
     return problems
@@ -88,8 +94,10 @@ def _check_nesting(spans: list[tuple[float, float, str]]) -> list[str]:
         while open_spans and open_spans[-1][1] <= start + EPSILON_US:
             open_spans.pop()
         if open_spans and end > open_spans[-1][1] + EPSILON_US:
-            problems.append(f"{name!r} [{start}, {end}] overlaps {open_spans[-1][2]!r} "
-                            f"[{open_spans[-1][0]}, {open_spans[-1][1]}] without nesting")
+            problems.append(
+                f"{name!r} [{start}, {end}] overlaps {open_spans[-1][2]!r} "
+                f"[{open_spans[-1][0]}, {open_spans[-1][1]}] without nesting"
+            )
         open_spans.append((start, end, name))
     return problems
 

@@ -50,8 +50,11 @@ def run_agent_attempt(
 
     def price(model_id: str, usage: Usage) -> Decimal:
         return price_call(
-            catalog.get(model_id), usage.input_tokens, usage.output_tokens,
-            usage.cache_creation_tokens, usage.cache_read_tokens,
+            catalog.get(model_id),
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cache_creation_tokens,
+            usage.cache_read_tokens,
         )
 
     models = [model for rung in plan.rungs for model in (rung.model, *rung.fallbacks)]
@@ -73,16 +76,24 @@ def run_agent_attempt(
     )
 
     def start(rung_task: AgentTask) -> AgentSession:
-        return start_model_session(rung_task, routing, price=price, on_event=emit,
-                                   should_stop=should_stop)
+        return start_model_session(
+            rung_task, routing, price=price, on_event=emit, should_stop=should_stop
+        )
 
     env = {**(base_env or {}), **task.env}
     gate = _Gate(workdir, security)
 
     def checks(where: Round, changed: frozenset[str]) -> list[CheckResult]:
-        results = run_checks(plan.checks, workdir=workdir, env=env, timeout_s=task.timeout_s,
-                             log_path=Path(task.log_path), where=where, emit=emit,
-                             runner_factory=runner_factory)
+        results = run_checks(
+            plan.checks,
+            workdir=workdir,
+            env=env,
+            timeout_s=task.timeout_s,
+            log_path=Path(task.log_path),
+            where=where,
+            emit=emit,
+            runner_factory=runner_factory,
+        )
         if results and not results[-1].passed:
             return results
         blocked = gate.check(sorted(changed))
@@ -130,8 +141,10 @@ def _outcome(task: TaskRun, result: LadderResult, plan: LadderPlan) -> TaskOutco
     last = result.last
     accepted = result.verdict in ("accepted", "unverified")
     error = None if accepted else (result.reason or last.error)
-    error_type = None if accepted else (
-        "rejected" if result.verdict == "rejected" else (last.error_type or "error")
+    error_type = (
+        None
+        if accepted
+        else ("rejected" if result.verdict == "rejected" else (last.error_type or "error"))
     )
     if result.verdict == "rejected" and result.last_check is not None:
         error = f"{result.reason}; last: {result.last_check.feedback().splitlines()[0]}"

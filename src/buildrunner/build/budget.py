@@ -53,8 +53,11 @@ class Refusal:
 
     def to_event(self) -> dict[str, object]:
         return {
-            "type": "budget_exceeded", "scope": self.scope, "limit_usd": str(self.limit_usd),
-            "spent_usd": str(self.spent_usd), "hard": True,
+            "type": "budget_exceeded",
+            "scope": self.scope,
+            "limit_usd": str(self.limit_usd),
+            "spent_usd": str(self.spent_usd),
+            "hard": True,
         }
 
 
@@ -75,8 +78,13 @@ class BudgetLedger:
         self._host = socket.gethostname()
 
     def reserve(
-        self, task_id: str, attempt: int, model: str, amount_usd: Decimal,
-        task_limit_usd: Decimal | None = None, minimum_usd: Decimal | None = None,
+        self,
+        task_id: str,
+        attempt: int,
+        model: str,
+        amount_usd: Decimal,
+        task_limit_usd: Decimal | None = None,
+        minimum_usd: Decimal | None = None,
     ) -> Reservation | Refusal:
         """Reserve `amount_usd` for one call, or say which budget refuses it.
 
@@ -89,8 +97,9 @@ class BudgetLedger:
         with self._write():
             self._clear_orphans()
             limits = self._limits(task_id, task_limit_usd)
-            room = min((limit - spent - reserved for _, limit, spent, reserved in limits),
-                       default=amount)
+            room = min(
+                (limit - spent - reserved for _, limit, spent, reserved in limits), default=amount
+            )
             if room < floor:
                 scope, limit, spent, reserved = min(
                     limits, key=lambda item: item[1] - item[2] - item[3]
@@ -102,8 +111,17 @@ class BudgetLedger:
                 "INSERT INTO budget_reservations(id, session_id, task_id, attempt, model,"
                 " amount_micro_usd, owner_pid, owner_host, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (reservation.id, self.session_id, task_id, attempt, model, to_micro(granted),
-                 self._pid, self._host, now()),
+                (
+                    reservation.id,
+                    self.session_id,
+                    task_id,
+                    attempt,
+                    model,
+                    to_micro(granted),
+                    self._pid,
+                    self._host,
+                    now(),
+                ),
             )
         return reservation
 
@@ -240,7 +258,9 @@ class BudgetDesk:
             limit = spec.cost_limit_usd or run.settings.routing.default_cost_limit_usd
             minimum = request.get("min_usd")
             result = self.ledger.reserve(
-                task_id, int(request.get("attempt") or state.attempts), str(request.get("model")),
+                task_id,
+                int(request.get("attempt") or state.attempts),
+                str(request.get("model")),
                 Decimal(str(request.get("amount_usd", "0"))),
                 None if limit is None else Decimal(str(limit)),
                 None if minimum is None else Decimal(str(minimum)),

@@ -28,7 +28,11 @@ def safe_relative(path: object) -> bool:
     """A normalised relative POSIX path that stays inside its folder."""
     if not isinstance(path, str) or not path or "\x00" in path or "\\" in path:
         return False
-    return not path.startswith("/") and posixpath.normpath(path) == path and ".." not in path.split("/")
+    return (
+        not path.startswith("/")
+        and posixpath.normpath(path) == path
+        and ".." not in path.split("/")
+    )
 
 
 def safe_link(path: str, target: object) -> bool:
@@ -60,7 +64,9 @@ class Output:
     @classmethod
     def from_json(cls, data: Any) -> Output:
         if not isinstance(data, dict) or not safe_relative(data.get("path")):
-            raise ValueError(f"bad output path {data.get('path') if isinstance(data, dict) else data!r}")
+            raise ValueError(
+                f"bad output path {data.get('path') if isinstance(data, dict) else data!r}"
+            )
         path = data["path"]
         if data.get("deleted") is True:
             return cls(path, deleted=True)
@@ -152,7 +158,8 @@ class CacheEntry:
             raise ValueError("manifest outputs are not a list")
         log = data.get("log")
         if log is not None and (
-            not isinstance(log, dict) or not is_sha256(log.get("sha256"))
+            not isinstance(log, dict)
+            or not is_sha256(log.get("sha256"))
             or not isinstance(log.get("size"), int)
         ):
             raise ValueError("bad log record")

@@ -38,20 +38,30 @@ class Change:
         return f"{self.kind} {self.detail}".strip()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "detail": self.detail, "diff": list(self.diff),
-                "line": self.line()}
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "detail": self.detail,
+            "diff": list(self.diff),
+            "line": self.line(),
+        }
 
 
 def compare_parts(old: KeyParts, new: KeyParts) -> list[Change]:
     """Every difference from the parts of the last cached run (`old`) to the parts now."""
     changes: list[Change] = []
     if old.format_version != new.format_version:
-        changes.append(Change("format", detail=f"changed ({old.format_version} -> {new.format_version})"))
+        changes.append(
+            Change("format", detail=f"changed ({old.format_version} -> {new.format_version})")
+        )
     if old.kind != new.kind:
         changes.append(Change("kind", detail=f"changed ({old.kind} -> {new.kind})"))
     if old.text_sha256 != new.text_sha256:
         changes.append(_text_change("command" if new.kind == "command" else "prompt", old, new))
-    for kind, before, after in (("route", old.route, new.route), ("checks", old.checks, _masked(new.checks))):
+    for kind, before, after in (
+        ("route", old.route, new.route),
+        ("checks", old.checks, _masked(new.checks)),
+    ):
         if before != after:
             changes.append(Change(kind, detail=f"changed ({_list(before)} -> {_list(after)})"))
     changes += _table_changes("option", dict(old.options), dict(new.options))
@@ -59,11 +69,16 @@ def compare_parts(old: KeyParts, new: KeyParts) -> list[Change]:
         changes.append(Change("cwd", detail=f"changed ({old.cwd or '.'} -> {new.cwd or '.'})"))
     changes += _table_changes("env", dict(old.env), dict(new.env))
     if old.outputs != new.outputs:
-        changes.append(Change("outputs", detail=f"changed ({_list(old.outputs)} -> {_list(new.outputs)})"))
+        changes.append(
+            Change("outputs", detail=f"changed ({_list(old.outputs)} -> {_list(new.outputs)})")
+        )
     if old.input_patterns != new.input_patterns:
-        changes.append(Change(
-            "inputs", detail=f"changed ({_list(old.input_patterns)} -> {_list(new.input_patterns)})"
-        ))
+        changes.append(
+            Change(
+                "inputs",
+                detail=f"changed ({_list(old.input_patterns)} -> {_list(new.input_patterns)})",
+            )
+        )
     changes += _table_changes("input", dict(old.inputs), dict(new.inputs))
     changes += _table_changes("dependency", dict(old.dependencies), dict(new.dependencies))
     if not changes and old.digest() != new.digest():

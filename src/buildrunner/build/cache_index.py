@@ -32,11 +32,16 @@ class CacheIndex:
 
     def get(self, key: str) -> CacheEntry | None:
         """The entry of `key`, None when absent; ValueError when its row is unreadable."""
-        row = self.conn.execute(f"SELECT {_COLUMNS} FROM task_cache WHERE key = ?", (key,)).fetchone()
+        row = self.conn.execute(
+            f"SELECT {_COLUMNS} FROM task_cache WHERE key = ?", (key,)
+        ).fetchone()
         return None if row is None else _entry(row)
 
     def has(self, key: str) -> bool:
-        return self.conn.execute("SELECT 1 FROM task_cache WHERE key = ?", (key,)).fetchone() is not None
+        return (
+            self.conn.execute("SELECT 1 FROM task_cache WHERE key = ?", (key,)).fetchone()
+            is not None
+        )
 
     def put(self, entry: CacheEntry, manifest: dict[str, Any], *, replace: bool = True) -> None:
         """Insert an entry (a store replaces; an entry read from a shared folder never does)."""
@@ -46,9 +51,18 @@ class CacheIndex:
                 f"{verb} INTO task_cache(key, task_id, plan_name, manifest_json, size_bytes,"
                 " cost_micro_usd, duration_s, session_id, created_at, last_used_at, hits)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
-                (entry.key, entry.task_id, entry.plan_name, json.dumps(manifest, sort_keys=True),
-                 entry.size_bytes, int(entry.cost_usd * 1_000_000), entry.duration_s,
-                 entry.session_id, entry.created_at, entry.last_used_at or entry.created_at),
+                (
+                    entry.key,
+                    entry.task_id,
+                    entry.plan_name,
+                    json.dumps(manifest, sort_keys=True),
+                    entry.size_bytes,
+                    int(entry.cost_usd * 1_000_000),
+                    entry.duration_s,
+                    entry.session_id,
+                    entry.created_at,
+                    entry.last_used_at or entry.created_at,
+                ),
             )
 
     def remove(self, keys: Iterable[str]) -> None:
@@ -95,14 +109,21 @@ class CacheIndex:
         for start in range(0, len(paths), 500):
             chunk = list(paths[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            found.update(self.conn.execute(
-                f"SELECT path, sha256 FROM cache_outputs WHERE path IN ({marks})", chunk
-            ).fetchall())
+            found.update(
+                self.conn.execute(
+                    f"SELECT path, sha256 FROM cache_outputs WHERE path IN ({marks})", chunk
+                ).fetchall()
+            )
         return found
 
     def record_outputs(
-        self, task_id: str, left: Iterable[tuple[str, str]], deleted: Iterable[str], now: float,
-        *, used: str | None = None,
+        self,
+        task_id: str,
+        left: Iterable[tuple[str, str]],
+        deleted: Iterable[str],
+        now: float,
+        *,
+        used: str | None = None,
     ) -> None:
         """Remember what br left at each output path (a later restore may overwrite only that).
 
@@ -127,7 +148,9 @@ class CacheIndex:
 
 
 def _entry(row: Any) -> CacheEntry:
-    return CacheEntry.from_manifest(json.loads(row[1]), key=row[0], last_used_at=row[2], hits=row[3])
+    return CacheEntry.from_manifest(
+        json.loads(row[1]), key=row[0], last_used_at=row[2], hits=row[3]
+    )
 
 
 def _readable(row: Any) -> CacheEntry | None:

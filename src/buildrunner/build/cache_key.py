@@ -233,8 +233,14 @@ class KeyMaker:
         self._roots: dict[Path, str] = {}
 
     def key(
-        self, task: TaskSpec, *, plan: Plan, workdir: Path, dependency_keys: Mapping[str, str],
-        route: Sequence[str], checks: Sequence[str] | None,
+        self,
+        task: TaskSpec,
+        *,
+        plan: Plan,
+        workdir: Path,
+        dependency_keys: Mapping[str, str],
+        route: Sequence[str],
+        checks: Sequence[str] | None,
     ) -> CacheKey | None:
         """See TaskCache.key."""
         if not is_cacheable(task):
@@ -248,10 +254,12 @@ class KeyMaker:
                 found = expand_patterns(self.task_dir(workdir, dep.cwd), dep.files)
                 dependencies[dep_id] = outputs_digest(found, self.hasher)
         parts = key_parts(
-            task, plan,
+            task,
+            plan,
             inputs=self.input_digests(self.task_dir(workdir, task.cwd), task.inputs, task.files),
             env=env_digests(task, plan, self.environ, self.salt()),
-            dependencies=dependencies, route=route,
+            dependencies=dependencies,
+            route=route,
             checks=resolved_checks(task, plan) if checks is None else checks,
         )
         self.hasher.flush()
@@ -267,7 +275,8 @@ class KeyMaker:
         """
         scope = FileScope.from_files(outputs)
         found = {
-            relative: item for relative, item in expand_patterns(task_dir, inputs).items()
+            relative: item
+            for relative, item in expand_patterns(task_dir, inputs).items()
             if not scope.allows(relative)
         }
         return content_digests(found, self.hasher)

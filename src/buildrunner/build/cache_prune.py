@@ -36,8 +36,10 @@ class PruneResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "removed_entries": self.removed_entries, "removed_blobs": self.removed_blobs,
-            "freed_bytes": self.freed_bytes, "kept_entries": self.kept_entries,
+            "removed_entries": self.removed_entries,
+            "removed_blobs": self.removed_blobs,
+            "freed_bytes": self.freed_bytes,
+            "kept_entries": self.kept_entries,
             "kept_bytes": self.kept_bytes,
         }
 
@@ -50,8 +52,13 @@ class _Entry:
 
 
 def prune_cache(
-    index: CacheIndex, cache_dir: CacheDir, *, now: float, older_than_s: float | None,
-    max_bytes: int | None, grace_s: float = GRACE_S,
+    index: CacheIndex,
+    cache_dir: CacheDir,
+    *,
+    now: float,
+    older_than_s: float | None,
+    max_bytes: int | None,
+    grace_s: float = GRACE_S,
 ) -> PruneResult:
     """Remove entries unused for `older_than_s`, then LRU ones until blobs fit in `max_bytes`."""
     entries, junk = _entries(index.conn, cache_dir)
@@ -94,8 +101,11 @@ def prune_cache(
         cache_dir.hasher.forget(removed_blobs)
     kept = sum(size for _path, size, _mtime in blobs.values()) - freed
     return PruneResult(
-        removed_entries=len(evicted), removed_blobs=len(removed_blobs), freed_bytes=freed,
-        kept_entries=len(entries) - len(evicted), kept_bytes=kept,
+        removed_entries=len(evicted),
+        removed_blobs=len(removed_blobs),
+        freed_bytes=freed,
+        kept_entries=len(entries) - len(evicted),
+        kept_bytes=kept,
         removed_keys=tuple(entry.key for entry in evicted),
     )
 
@@ -139,10 +149,16 @@ def _blobs(manifest: str, key: str) -> set[str] | None:
 def forget_missing_files(hasher: FileHasher, index: CacheIndex, now: float) -> int:
     """Drop stat-cache and known-output rows of files that are gone (removed worktrees)."""
     conn = index.conn
-    hashed = [path for (path,) in conn.execute("SELECT path FROM file_hashes")
-              if not os.path.lexists(path)]
-    outputs = [path for (path,) in conn.execute("SELECT path FROM cache_outputs")
-               if not os.path.lexists(path)]
+    hashed = [
+        path
+        for (path,) in conn.execute("SELECT path FROM file_hashes")
+        if not os.path.lexists(path)
+    ]
+    outputs = [
+        path
+        for (path,) in conn.execute("SELECT path FROM cache_outputs")
+        if not os.path.lexists(path)
+    ]
     hasher.forget(hashed)
     index.record_outputs("", [], outputs, now)
     return len(hashed) + len(outputs)

@@ -36,8 +36,12 @@ class RestoreResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "restored": self.restored, "written": list(self.written), "deleted": list(self.deleted),
-            "unchanged": self.unchanged, "clobbers": list(self.clobbers), "reason": self.reason,
+            "restored": self.restored,
+            "written": list(self.written),
+            "deleted": list(self.deleted),
+            "unchanged": self.unchanged,
+            "clobbers": list(self.clobbers),
+            "reason": self.reason,
             "log_path": self.log_path,
         }
 
@@ -57,7 +61,9 @@ class RestorePlan:
 
 
 def plan_restore(
-    entry: CacheEntry, task_dir: str, hasher: FileHasher,
+    entry: CacheEntry,
+    task_dir: str,
+    hasher: FileHasher,
     known_outputs: Callable[[Sequence[str]], Mapping[str, str]],
 ) -> RestorePlan:
     """Decide every write and delete; nothing is touched.
@@ -69,7 +75,8 @@ def plan_restore(
     targets = {output.path: os.path.join(task_dir, output.path) for output in entry.outputs}
     # files now in the declared folders/globs that the cached run did not leave
     extras = [
-        found for relative, found in expand_patterns(task_dir, entry.parts.outputs).items()
+        found
+        for relative, found in expand_patterns(task_dir, entry.parts.outputs).items()
         if relative not in targets and found.kind != "missing"
     ]
     known = known_outputs([*targets.values(), *(found.path for found in extras)])
@@ -112,7 +119,9 @@ def apply_restore(plan: RestorePlan, cache_dir: CacheDir) -> list[str]:
     """Write the planned changes; raises CorruptBlobError before any target is replaced."""
     for output, _target in plan.writes:
         if not output.sha256 or not cache_dir.blob_ok(output.sha256, output.size):
-            raise CorruptBlobError(f"blob {(output.sha256 or '?')[:12]} of {output.path} is corrupt")
+            raise CorruptBlobError(
+                f"blob {(output.sha256 or '?')[:12]} of {output.path} is corrupt"
+            )
     temps: list[tuple[str, str, Output]] = []
     try:
         for output, target in plan.writes:
@@ -132,7 +141,9 @@ def apply_restore(plan: RestorePlan, cache_dir: CacheDir) -> list[str]:
         os.chmod(target, output.mode)
     for output, target in plan.links:
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        temp = os.path.join(os.path.dirname(target), f".br-link-{os.getpid()}-{os.path.basename(target)}")
+        temp = os.path.join(
+            os.path.dirname(target), f".br-link-{os.getpid()}-{os.path.basename(target)}"
+        )
         with suppress(FileNotFoundError):
             os.unlink(temp)
         os.symlink(output.link or "", temp)

@@ -72,7 +72,9 @@ class CacheDir:
                     f"cache folder {self.root} is not usable: {exc.strerror or exc}"
                 ) from None
             if len(self._salt) < 32:
-                raise CacheFolderError(f"cache salt {path} is damaged; delete it (the cache starts afresh)")
+                raise CacheFolderError(
+                    f"cache salt {path} is damaged; delete it (the cache starts afresh)"
+                )
         return self._salt
 
     def _read_or_make_salt(self, path: str) -> bytes:
@@ -223,7 +225,7 @@ def _copy_hashing(source: str, fd: int) -> tuple[str, int]:
                 size += len(chunk)
                 view = memoryview(chunk)
                 while view:
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
         finally:
             os.close(reader)
     finally:
@@ -250,7 +252,9 @@ def _iter_two_level(top: str, suffix: str) -> Iterator[tuple[str, str, int, floa
                     yield name, entry.path, info.st_size, info.st_mtime
 
 
-def put_outputs(cache_dir: CacheDir, task_dir: str, patterns: Sequence[str]) -> tuple[list[Output], int]:
+def put_outputs(
+    cache_dir: CacheDir, task_dir: str, patterns: Sequence[str]
+) -> tuple[list[Output], int]:
     """Store what the declared output patterns name now: (outputs, bytes of new blobs).
 
     An exact path that is absent is recorded as deleted; a link is kept as a link, and refused

@@ -40,7 +40,12 @@ class Success:
 
 class CacheDesk:
     def __init__(
-        self, run: RunState, outcomes: Outcomes, router: Router, cache: TaskCache | None, *,
+        self,
+        run: RunState,
+        outcomes: Outcomes,
+        router: Router,
+        cache: TaskCache | None,
+        *,
         explain: bool = False,
     ) -> None:
         self.run = run
@@ -55,7 +60,8 @@ class CacheDesk:
     def needs_check(self, state: TaskState) -> bool:
         """A cacheable task not looked up yet: the dispatcher waits for `check_ready`."""
         return (
-            self.cache is not None and state.spec.id not in self.checked
+            self.cache is not None
+            and state.spec.id not in self.checked
             and is_cacheable(state.spec)
         )
 
@@ -65,8 +71,11 @@ class CacheDesk:
             return
         run = self.run
         if self.to_check is None:  # the first round: whatever is queued (a resumed session too)
-            self.to_check = [task_id for task_id, state in run.scheduler.tasks.items()
-                             if state.status == "queued"]
+            self.to_check = [
+                task_id
+                for task_id, state in run.scheduler.tasks.items()
+                if state.status == "queued"
+            ]
         busy: list[str] = []
         # a hit queues its dependents: they are checked in this same call, so a chain of
         # unchanged tasks is restored at once rather than one round each
@@ -100,8 +109,12 @@ class CacheDesk:
         log_path = run.log_dir / f"{task.id}.cached.log"
         try:
             answer = self.cache.restore_if_cached(
-                task, plan=run.plan, workdir=run.root, dependency_keys=run.cache_digests,
-                route=route, log_path=log_path,
+                task,
+                plan=run.plan,
+                workdir=run.root,
+                dependency_keys=run.cache_digests,
+                route=route,
+                log_path=log_path,
             )
         finally:
             if keys:
@@ -123,17 +136,37 @@ class CacheDesk:
         assert entry is not None and answer.key is not None
         run.scheduler.set_status(state, "succeeded")
         run.recorder.set_task(
-            task.id, status="succeeded", cached=1, cache_key=answer.key.digest, verdict="cached",
-            duration_s=0.0, error=None, log_path=run.shown_log_path(log_path),
+            task.id,
+            status="succeeded",
+            cached=1,
+            cache_key=answer.key.digest,
+            verdict="cached",
+            duration_s=0.0,
+            error=None,
+            log_path=run.shown_log_path(log_path),
         )
         saved = {"saved_usd": float(entry.cost_usd), "saved_s": round(entry.duration_s, 3)}
-        run.emit("task_cached", task_id=task.id, kind=task.kind, cache_key=answer.key.digest,
-                 **saved)
-        run.emit("task_completed", task_id=task.id, kind=task.kind, attempt=0, duration_ms=0.0,
-                 exit_code=0, verdict="cached")
-        run.notify(TaskUpdate(task.id, "cached", detail=(
-            f"cached: nothing ran (saved ${entry.cost_usd:.6f}, {entry.duration_s:.2f}s)"
-        )))
+        run.emit(
+            "task_cached", task_id=task.id, kind=task.kind, cache_key=answer.key.digest, **saved
+        )
+        run.emit(
+            "task_completed",
+            task_id=task.id,
+            kind=task.kind,
+            attempt=0,
+            duration_ms=0.0,
+            exit_code=0,
+            verdict="cached",
+        )
+        run.notify(
+            TaskUpdate(
+                task.id,
+                "cached",
+                detail=(
+                    f"cached: nothing ran (saved ${entry.cost_usd:.6f}, {entry.duration_s:.2f}s)"
+                ),
+            )
+        )
         self.outcomes.queue_newly_ready()
 
     def flush(self) -> None:
@@ -152,5 +185,11 @@ class CacheDesk:
             ).fetchone()
             cost: Decimal = from_micro(row[0] if row else 0)
             log = self.run.log_dir / f"{success.task_id}.{success.attempt}.log"
-            self.cache.store(key, workdir=self.run.root, log_path=log, cost_usd=cost,
-                             duration_s=success.duration_s, session_id=self.run.session_id)
+            self.cache.store(
+                key,
+                workdir=self.run.root,
+                log_path=log,
+                cost_usd=cost,
+                duration_s=success.duration_s,
+                session_id=self.run.session_id,
+            )

@@ -62,11 +62,18 @@ def run_checks(
     results: list[CheckResult] = []
     for index, command in enumerate(commands, 1):
         shown = mask_text(command)  # a command can hold a credential too
-        common = {"attempt": where.attempt, "rung": where.rung, "round": where.round,
-                  "model": where.model, "command": shown}
+        common = {
+            "attempt": where.attempt,
+            "rung": where.rung,
+            "round": where.round,
+            "model": where.model,
+            "command": shown,
+        }
         emit({"type": "check_started", **common})
-        header = (f"--- check {index}/{len(commands)} (rung {where.rung}, round {where.round}, "
-                  f"{where.model}): {shown}\n")
+        header = (
+            f"--- check {index}/{len(commands)} (rung {where.rung}, round {where.round}, "
+            f"{where.model}): {shown}\n"
+        )
         _append(log_path, header)
         start = _size(log_path)
         started = time.monotonic()
@@ -84,8 +91,15 @@ def run_checks(
             continue
         if outcome.timed_out:
             _append(log_path, f"[BuildRunner: the check timed out after {timeout_s:g}s]\n")
-        emit({"type": "check_failed", **common, **timing, "timed_out": outcome.timed_out,
-              "output_tail": tail})
+        emit(
+            {
+                "type": "check_failed",
+                **common,
+                **timing,
+                "timed_out": outcome.timed_out,
+                "output_tail": tail,
+            }
+        )
         break
     return results
 

@@ -49,8 +49,12 @@ class KeptBranch:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "session_id": self.session_id, "task_id": self.task_id, "branch": self.branch,
-            "state": self.state, "reason": self.reason, "files": self.files,
+            "session_id": self.session_id,
+            "task_id": self.task_id,
+            "branch": self.branch,
+            "state": self.state,
+            "reason": self.reason,
+            "files": self.files,
         }
 
 
@@ -70,8 +74,10 @@ class CleanupResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "worktrees_removed": self.worktrees_removed, "branches_deleted": self.branches_deleted,
-            "refs_deleted": self.refs_deleted, "kept": [item.to_json() for item in self.kept],
+            "worktrees_removed": self.worktrees_removed,
+            "branches_deleted": self.branches_deleted,
+            "refs_deleted": self.refs_deleted,
+            "kept": [item.to_json() for item in self.kept],
             "dry_run": self.dry_run,
         }
 
@@ -82,13 +88,26 @@ def kept_branches(state: SessionState, git: Git) -> list[KeptBranch]:
     for record in state.tasks.values():
         if record.state in UNLANDED_WORK and git.commit_id(f"refs/heads/{record.branch}"):
             files = record.kept or record.conflicts or record.files
-            found.append(KeptBranch(state.session_id, record.task_id, record.branch,
-                                    record.state, WHY_KEPT[record.state], files))
+            found.append(
+                KeptBranch(
+                    state.session_id,
+                    record.task_id,
+                    record.branch,
+                    record.state,
+                    WHY_KEPT[record.state],
+                    files,
+                )
+            )
     return found
 
 
 def cleanup_isolation(
-    repo: Path, data_dir: Path, session_id: str, *, force: bool = False, dry_run: bool = False,
+    repo: Path,
+    data_dir: Path,
+    session_id: str,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
 ) -> CleanupResult:
     """Remove one finished session's worktrees, branches and refs (see the module docstring)."""
     git = Git(repository_top(repo))
@@ -128,7 +147,12 @@ def _task_worktrees(git: Git, root: Path) -> list[Path]:
 
 
 def _cleanup_session_worktree(
-    git: Git, data_dir: Path, session_id: str, *, force: bool, dry_run: bool,
+    git: Git,
+    data_dir: Path,
+    session_id: str,
+    *,
+    force: bool,
+    dry_run: bool,
 ) -> CleanupResult:
     """The `--isolate worktree` folder `.buildrunner/worktrees/<session>` on branch br/<session>."""
     result = CleanupResult(dry_run=dry_run)
@@ -161,8 +185,8 @@ def all_kept_branches(repo: Path, data_dir: Path) -> list[KeptBranch]:
         state = load_state(data_dir, folder.name, git.cwd)
         found += kept_branches(state, git)
     for ref in git.refs(f"refs/heads/{BRANCH_PREFIX}/"):
-        name = ref[len("refs/heads/"):]
-        session = name[len(BRANCH_PREFIX) + 1:]
+        name = ref[len("refs/heads/") :]
+        session = name[len(BRANCH_PREFIX) + 1 :]
         if "/" in session:
             continue  # a task branch: its journal said above whether it holds work
         held = git.ok("merge-base", "--is-ancestor", ref, "HEAD")
@@ -172,7 +196,12 @@ def all_kept_branches(repo: Path, data_dir: Path) -> list[KeptBranch]:
 
 
 def cleanup_project(
-    repo: Path, data_dir: Path, finished: list[str], known: set[str], *, force: bool = False,
+    repo: Path,
+    data_dir: Path,
+    finished: list[str],
+    known: set[str],
+    *,
+    force: bool = False,
     dry_run: bool = False,
 ) -> CleanupResult:
     """Clean up the `finished` sessions, and any isolated session the store no longer knows

@@ -24,8 +24,13 @@ from buildrunner.store.db import now
 
 class Dispatcher:
     def __init__(
-        self, run: RunState, outcomes: Outcomes, router: Router, budget: BudgetDesk,
-        isolation: IsolationDesk, ready: Callable[[TaskState], bool] = lambda state: True,
+        self,
+        run: RunState,
+        outcomes: Outcomes,
+        router: Router,
+        budget: BudgetDesk,
+        isolation: IsolationDesk,
+        ready: Callable[[TaskState], bool] = lambda state: True,
     ) -> None:
         self.run = run
         self.isolation = isolation
@@ -65,8 +70,10 @@ class Dispatcher:
             if not result.acquired:
                 holder = result.conflict
                 assert holder is not None
-                where = "this session" if holder.session_id == run.session_id else (
-                    f"session {holder.session_id}"
+                where = (
+                    "this session"
+                    if holder.session_id == run.session_id
+                    else (f"session {holder.session_id}")
                 )
                 waiting_on = f"{holder.path} held by task '{holder.task_id}' of {where}"
                 if state.status != "waiting" or state.waiting_on != waiting_on:
@@ -95,7 +102,8 @@ class Dispatcher:
         candidates = self.run.scheduler.take_best(len(slots))
         for state in candidates:
             if (
-                state.spec.kind == "command" and not self.run.lock_keys[state.spec.id]
+                state.spec.kind == "command"
+                and not self.run.lock_keys[state.spec.id]
                 and self.ready(state)
             ):
                 self.start(state, slots.pop(0), ahead=True)
@@ -116,8 +124,10 @@ class Dispatcher:
             decision = run.routes.pop(task.id, None) or self.router.route(task, run.session_id)
             if decision.error_type == "budget_exceeded" and decision.error is not None:
                 # the money is spent: wait for a raised budget instead of failing the task
-                details = next((e for e in decision.events if e.get("type") == "budget_exceeded"),
-                               {"scope": "session", "hard": True})
+                details = next(
+                    (e for e in decision.events if e.get("type") == "budget_exceeded"),
+                    {"scope": "session", "hard": True},
+                )
                 fields = {k: v for k, v in details.items() if k not in ("type", "reason")}
                 self.budget.pause(decision.error, task.id, fields)
                 return
@@ -128,7 +138,9 @@ class Dispatcher:
             if decision.level is not None:
                 run.levels[task.id] = decision.level
             if decision.error is not None:
-                self.outcomes.fail_unstarted(state, decision.error_type or "routing", decision.error)
+                self.outcomes.fail_unstarted(
+                    state, decision.error_type or "routing", decision.error
+                )
                 return
             agent = decision.agent
         state.attempts += 1
@@ -138,13 +150,26 @@ class Dispatcher:
         workdir = (folder / task.cwd).resolve() if task.cwd else folder
         prompt = None if task.prompt is None else task.prompt + self.isolation.prompt_note(task.id)
         attempt = TaskRun(
-            session_id=run.session_id, task_id=task.id, attempt=state.attempts, kind=task.kind,
-            workdir=str(workdir), log_path=str(run.log_path(state)), run=task.run,
+            session_id=run.session_id,
+            task_id=task.id,
+            attempt=state.attempts,
+            kind=task.kind,
+            workdir=str(workdir),
+            log_path=str(run.log_path(state)),
+            run=task.run,
             prompt=prompt,
-            env={**run.plan.env, **task.env, "BR_SESSION_ID": run.session_id,
-                 "BR_TASK_ID": task.id, "BR_ATTEMPT": str(state.attempts)},
-            timeout_s=task.timeout_s or run.settings.run.default_timeout_s, files=list(task.files),
-            cpus=task.cpus, resources=dict(task.resources), agent=agent,
+            env={
+                **run.plan.env,
+                **task.env,
+                "BR_SESSION_ID": run.session_id,
+                "BR_TASK_ID": task.id,
+                "BR_ATTEMPT": str(state.attempts),
+            },
+            timeout_s=task.timeout_s or run.settings.run.default_timeout_s,
+            files=list(task.files),
+            cpus=task.cpus,
+            resources=dict(task.resources),
+            agent=agent,
             log_max_bytes=run.settings.run.log_max_bytes,
         )
         self.backend.dispatch(worker_id, attempt)  # first: the worker starts while we write
@@ -159,12 +184,22 @@ class Dispatcher:
         state.started_at = now()
         with run.write():
             run.recorder.set_task(
-                task.id, status="running", attempts=state.attempts, worker_id=worker_id,
-                started_at=state.started_at, ended_at=None, waiting_on=None,
+                task.id,
+                status="running",
+                attempts=state.attempts,
+                worker_id=worker_id,
+                started_at=state.started_at,
+                ended_at=None,
+                waiting_on=None,
                 log_path=run.shown_log_path(run.log_path(state)),
             )
             run.recorder.start_attempt(task.id, state.attempts, worker_id, state.started_at)
             run.recorder.set_worker(worker_id, status="busy", current_task=task.id)
-        run.emit("task_started", task_id=task.id, kind=task.kind, attempt=state.attempts,
-                 worker_id=worker_id)
+        run.emit(
+            "task_started",
+            task_id=task.id,
+            kind=task.kind,
+            attempt=state.attempts,
+            worker_id=worker_id,
+        )
         run.notify(TaskUpdate(task.id, "running", state.attempts))

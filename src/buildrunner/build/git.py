@@ -18,12 +18,21 @@ from buildrunner.errors import BuildRunnerError
 # Variables that redirect git to another repository, index or object store: a br started from a
 # git hook inherits them, and they would make every call below act on the wrong thing.
 _REDIRECTING = (
-    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PREFIX", "GIT_CEILING_DIRECTORIES",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_COMMON_DIR",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+    "GIT_PREFIX",
+    "GIT_CEILING_DIRECTORIES",
 )
 IDENTITY = {
-    "GIT_AUTHOR_NAME": "BuildRunner", "GIT_AUTHOR_EMAIL": "buildrunner@localhost",
-    "GIT_COMMITTER_NAME": "BuildRunner", "GIT_COMMITTER_EMAIL": "buildrunner@localhost",
+    "GIT_AUTHOR_NAME": "BuildRunner",
+    "GIT_AUTHOR_EMAIL": "buildrunner@localhost",
+    "GIT_COMMITTER_NAME": "BuildRunner",
+    "GIT_COMMITTER_EMAIL": "buildrunner@localhost",
 }
 
 
@@ -47,14 +56,21 @@ class Git:
     cwd: Path
 
     def run(
-        self, *args: str, env: Mapping[str, str] | None = None, input: bytes | None = None,
+        self,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        input: bytes | None = None,
         check: bool = True,
     ) -> subprocess.CompletedProcess[bytes]:
         """Run `git ARGS`; raise IsolationError with git's last line when it fails and `check`."""
         try:
             result = subprocess.run(
                 ["git", "-c", "core.quotepath=off", "-c", "commit.gpgsign=false", *args],
-                cwd=self.cwd, env=clean_env(env), input=input, capture_output=True, check=False,
+                cwd=self.cwd,
+                env=clean_env(env),
+                input=input,
+                capture_output=True,
+                check=False,
             )
         except FileNotFoundError:
             raise IsolationError("git is not installed or not on PATH") from None

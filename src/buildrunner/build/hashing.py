@@ -97,9 +97,7 @@ def expand_patterns(base: str, patterns: Iterable[str]) -> dict[str, Found]:
     return found
 
 
-def _walk(
-    base: str, prefix: str, found: dict[str, Found], match: re.Pattern[str] | None
-) -> None:
+def _walk(base: str, prefix: str, found: dict[str, Found], match: re.Pattern[str] | None) -> None:
     """Files and links below base/prefix (tool caches skipped, directory links not followed)."""
     pending = [prefix]
     while pending:
@@ -134,7 +132,9 @@ class FileHasher:
     New hashes are kept in memory until `flush()` writes them in one transaction.
     """
 
-    def __init__(self, conn: sqlite3.Connection, *, clock_ns: Callable[[], int] = time.time_ns) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, *, clock_ns: Callable[[], int] = time.time_ns
+    ) -> None:
         self.conn = conn
         self.clock_ns = clock_ns
         self._records: dict[str, Record] = {}
@@ -177,8 +177,11 @@ class FileHasher:
         record = self._records.get(path) or self._record(path)
         mtime = info.st_mtime_ns
         if (
-            record is not None and record[1] == mtime and record[0] == info.st_size
-            and record[2] == info.st_ctime_ns and record[3] == info.st_ino
+            record is not None
+            and record[1] == mtime
+            and record[0] == info.st_size
+            and record[2] == info.st_ctime_ns
+            and record[3] == info.st_ino
             and mtime + RACY_NS <= record[5]
         ):
             return record[4]
@@ -189,7 +192,12 @@ class FileHasher:
             return None
         self.hashed_bytes += info.st_size
         self._records[path] = self._dirty[path] = (
-            info.st_size, mtime, info.st_ctime_ns, info.st_ino, sha, checked
+            info.st_size,
+            mtime,
+            info.st_ctime_ns,
+            info.st_ino,
+            sha,
+            checked,
         )
         return sha
 

@@ -73,8 +73,14 @@ class IsolationDesk:
     def prompt_note(self, task_id: str) -> str:
         """What a reviewer said when they sent the task back (added to its next prompt)."""
         reason = self.feedback.pop(task_id, None)
-        return (f"\n\nA reviewer sent your previous change back: {reason}\nYour earlier work is "
-                "still in the files; change it as asked.") if reason else ""
+        return (
+            (
+                f"\n\nA reviewer sent your previous change back: {reason}\nYour earlier work is "
+                "still in the files; change it as asked."
+            )
+            if reason
+            else ""
+        )
 
     def _own_tree(self, state: TaskState) -> bool:
         return state.spec.isolate == "none"
@@ -111,8 +117,15 @@ class IsolationDesk:
             if not item.review_asked:
                 request_review(run.conn, run.session_id, task_id)
                 item.review_asked = True
-                run.notify(TaskUpdate(task_id, "review", detail=(
-                    f"waiting for review: br review {task_id}; br review approve {task_id}")))
+                run.notify(
+                    TaskUpdate(
+                        task_id,
+                        "review",
+                        detail=(
+                            f"waiting for review: br review {task_id}; br review approve {task_id}"
+                        ),
+                    )
+                )
                 return False
             review = get_review(run.conn, run.session_id, task_id)
             if review is None or review.waiting:
@@ -120,8 +133,11 @@ class IsolationDesk:
             if review.status == "rejected":
                 self.iso.discard(task_id)
                 with run.write():
-                    self.outcomes.fail(item.state, "review_rejected",
-                                       f"rejected in review: {review.reason or 'no reason given'}")
+                    self.outcomes.fail(
+                        item.state,
+                        "review_rejected",
+                        f"rejected in review: {review.reason or 'no reason given'}",
+                    )
                 return True
             if review.status == "retry":
                 self.feedback[task_id] = review.reason or "the reviewer asked for another try"
@@ -131,15 +147,29 @@ class IsolationDesk:
         result = self.iso.merge(task_id)
         with run.write():
             if result.status == "conflict":
-                run.emit("task_conflict", task_id=task_id, kind=item.state.spec.kind,
-                         paths=result.conflicts, branch=result.branch, detail=result.detail)
+                run.emit(
+                    "task_conflict",
+                    task_id=task_id,
+                    kind=item.state.spec.kind,
+                    paths=result.conflicts,
+                    branch=result.branch,
+                    detail=result.detail,
+                )
                 run.recorder.set_task(task_id, verdict="conflict")
-                self.outcomes.fail(item.state, "conflict", f"merge conflict: {result.detail}: "
-                                   + ", ".join(result.conflicts[:5]))
+                self.outcomes.fail(
+                    item.state,
+                    "conflict",
+                    f"merge conflict: {result.detail}: " + ", ".join(result.conflicts[:5]),
+                )
                 return True
             if result.status == "merged":
-                run.emit("task_merged", task_id=task_id, kind=item.state.spec.kind,
-                         files=result.files, how=result.detail)
+                run.emit(
+                    "task_merged",
+                    task_id=task_id,
+                    kind=item.state.spec.kind,
+                    files=result.files,
+                    how=result.detail,
+                )
             note = f"merged ({len(result.files)} file(s))" if result.status == "merged" else ""
             self.outcomes.complete(item.state, item.outcome, item.ended, note)
         return True
@@ -162,8 +192,13 @@ class IsolationDesk:
             if change is not None:
                 merged = self.iso.merge(SESSION_WORKSPACE)
                 if merged.status == "conflict":
-                    return {"merged": False, "how": "conflict", "detail": merged.detail,
-                            "written": [], "kept": []}
+                    return {
+                        "merged": False,
+                        "how": "conflict",
+                        "detail": merged.detail,
+                        "written": [],
+                        "kept": [],
+                    }
         landed = self.iso.land()
         cleanup = self.iso.cleanup()
         kept = [f"{item['path']} ({item['reason']})" for item in landed.kept]
@@ -172,5 +207,10 @@ class IsolationDesk:
             detail += f"; kept your version of {len(kept)}: {', '.join(kept[:5])}"
         if cleanup.kept:
             detail += "; kept branches: " + ", ".join(item.branch for item in cleanup.kept[:5])
-        return {"merged": True, "how": "landed", "detail": detail, "written": landed.written,
-                "kept": landed.kept}
+        return {
+            "merged": True,
+            "how": "landed",
+            "detail": detail,
+            "written": landed.written,
+            "kept": landed.kept,
+        }

@@ -61,8 +61,11 @@ class TaskChange:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "task_id": self.task_id, "branch": self.branch, "base": self.base,
-            "commit": self.commit, "files": [{"path": f.path, "status": f.status} for f in self.files],
+            "task_id": self.task_id,
+            "branch": self.branch,
+            "base": self.base,
+            "commit": self.commit,
+            "files": [{"path": f.path, "status": f.status} for f in self.files],
         }
 
 
@@ -83,9 +86,14 @@ class MergeResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "task_id": self.task_id, "status": self.status, "merged": self.merged,
-            "branch": self.branch, "integration": self.integration, "files": self.files,
-            "conflicts": self.conflicts, "hunks": [hunk.to_json() for hunk in self.hunks],
+            "task_id": self.task_id,
+            "status": self.status,
+            "merged": self.merged,
+            "branch": self.branch,
+            "integration": self.integration,
+            "files": self.files,
+            "conflicts": self.conflicts,
+            "hunks": [hunk.to_json() for hunk in self.hunks],
             "detail": self.detail,
         }
 
@@ -139,8 +147,9 @@ class Isolation:
         try:
             return self.state.tasks[task_id]
         except KeyError:
-            raise IsolationError(f"task '{task_id}' has no workspace in session "
-                                 f"{self.session_id}") from None
+            raise IsolationError(
+                f"task '{task_id}' has no workspace in session {self.session_id}"
+            ) from None
 
     # -- the steps -------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -218,8 +227,11 @@ class Isolation:
         record = self._task(task_id)
         if record.state in ("merged", "landed", "kept"):
             raise IsolationError(f"task '{task_id}' is already merged; it cannot change now")
-        commit = commit_worktree(Path(record.worktree), record.branch,
-                                 message or f"br: {task_id} (session {self.session_id})")
+        commit = commit_worktree(
+            Path(record.worktree),
+            record.branch,
+            message or f"br: {task_id} (session {self.session_id})",
+        )
         if commit is None and record.commit is None:
             record.state = "unchanged"
             self._save()
@@ -258,13 +270,19 @@ class Isolation:
                 self._release(record)  # the work is on its branch; workspace() brings it back
                 self._save()
                 return MergeResult(
-                    task_id, "conflict", record.branch, tip, record.files, merged.conflicts,
+                    task_id,
+                    "conflict",
+                    record.branch,
+                    tip,
+                    record.files,
+                    merged.conflicts,
                     merged.hunks,
                     f"{len(merged.conflicts)} path(s) changed since the task's base; its work is "
                     f"kept on branch {record.branch}",
                 )
-            new_tip = self.git.commit_tree(merged.tree, [tip, record.commit],
-                                           f"br: merge {task_id}")
+            new_tip = self.git.commit_tree(
+                merged.tree, [tip, record.commit], f"br: merge {task_id}"
+            )
             new_tree, how = merged.tree, "merge"
         self.git.update_ref(self.integration_ref, new_tip, tip, message=f"br: merge {task_id}")
         self._tip = (new_tip, new_tree)
@@ -303,8 +321,11 @@ class Isolation:
         journal = read_journal(self.dir)
         if journal is None:
             return None
-        return self._landed(land_changes(self.git, self.dir, journal["from"], journal["to"],
-                                         on_write=on_write, resumed=True))
+        return self._landed(
+            land_changes(
+                self.git, self.dir, journal["from"], journal["to"], on_write=on_write, resumed=True
+            )
+        )
 
     def rollback(self) -> LandResult | None:
         """Undo an interrupted landing instead of finishing it; None if there is none."""
@@ -325,8 +346,9 @@ class Isolation:
     def cleanup(self, *, force: bool = False, dry_run: bool = False) -> CleanupResult:
         """Remove this (finished) session's worktrees and refs; branches with unlanded work
         stay (and are listed) unless `force`."""
-        result = cleanup_isolation(self.repo, self.data_dir, self.session_id, force=force,
-                                   dry_run=dry_run)
+        result = cleanup_isolation(
+            self.repo, self.data_dir, self.session_id, force=force, dry_run=dry_run
+        )
         self.state = load_state(self.data_dir, self.session_id, self.repo)
         return result
 

@@ -27,7 +27,14 @@ BRANCH_PREFIX = "br"
 # merged: in the integration tree | conflict: did not merge | landed: in the user's tree |
 # kept: merged, but files the user changed meanwhile were not written | discarded: dropped
 TASK_STATES = (
-    "open", "unchanged", "committed", "merged", "conflict", "landed", "kept", "discarded",
+    "open",
+    "unchanged",
+    "committed",
+    "merged",
+    "conflict",
+    "landed",
+    "kept",
+    "discarded",
 )
 # states whose work exists only on the task's branch (cleanup keeps such a branch unless forced)
 UNLANDED_WORK = ("committed", "merged", "conflict", "kept")
@@ -118,8 +125,9 @@ def load_state(data_dir: Path, session_id: str, repo: Path) -> SessionState:
 def save_state(data_dir: Path, state: SessionState) -> None:
     """Write the journal whole (temp file, rename). No fsync: it is saved after every step, and
     what it must survive is the owner's death, not the machine's (the refs are git's)."""
-    write_json_atomic(session_dir(data_dir, state.session_id) / STATE_FILE, state.to_json(),
-                      durable=False)
+    write_json_atomic(
+        session_dir(data_dir, state.session_id) / STATE_FILE, state.to_json(), durable=False
+    )
 
 
 def write_json_atomic(path: Path, data: Any, *, durable: bool = True) -> None:

@@ -71,9 +71,14 @@ class RungRecord:
     cost_usd: Decimal
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rung": self.rung, "model": self.model, "fix_rounds": self.fix_rounds,
-                "accepted": self.accepted, "first_try": self.first_try,
-                "cost_usd": str(self.cost_usd)}
+        return {
+            "rung": self.rung,
+            "model": self.model,
+            "fix_rounds": self.fix_rounds,
+            "accepted": self.accepted,
+            "first_try": self.first_try,
+            "cost_usd": str(self.cost_usd),
+        }
 
 
 @dataclass
@@ -115,7 +120,8 @@ class FileSnapshot:
         """Put every file in scope back as it was (created ones removed); the paths changed."""
         changed: list[str] = []
         now_there = {
-            self.workspace.relative(path) for path in self.workspace.walk()
+            self.workspace.relative(path)
+            for path in self.workspace.walk()
             if self.workspace.scope.allows(self.workspace.relative(path))
         }
         for relative in sorted(now_there - self.content.keys()):
@@ -138,8 +144,14 @@ class Ladder:
     """Climbs one task's ladder (see the module docstring)."""
 
     def __init__(
-        self, plan: LadderPlan, task: AgentTask, *, attempt: int, start: StartSession,
-        run_checks: RunChecks, emit: Callable[[dict[str, Any]], None],
+        self,
+        plan: LadderPlan,
+        task: AgentTask,
+        *,
+        attempt: int,
+        start: StartSession,
+        run_checks: RunChecks,
+        emit: Callable[[dict[str, Any]], None],
     ) -> None:
         self.plan = plan
         self.task = task
@@ -149,7 +161,9 @@ class Ladder:
         self.emit = emit
 
     def climb(self) -> LadderResult:
-        snapshot = FileSnapshot(self.task.workdir, self.task.files) if len(self.plan.rungs) > 1 else None
+        snapshot = (
+            FileSnapshot(self.task.workdir, self.task.files) if len(self.plan.rungs) > 1 else None
+        )
         spent = Decimal(0)
         records: list[RungRecord] = []
         changed: set[str] = set()
@@ -165,12 +179,24 @@ class Ladder:
                 note = _note(self.plan.rungs[index - 2].model, last, last_check, self.plan.escalate)
             limit = self.task.cost_limit_usd
             if limit is not None and limit - spent <= 0:
-                spent_note = f"the task's cost limit ${limit} is spent before rung {index} ({rung.model})"
-                return self._end("rejected" if last_check else "failed", last, index - 1,
-                                 rounds_total, spent, changed, unattributed, records, last_check,
-                                 spent_note)
+                spent_note = (
+                    f"the task's cost limit ${limit} is spent before rung {index} ({rung.model})"
+                )
+                return self._end(
+                    "rejected" if last_check else "failed",
+                    last,
+                    index - 1,
+                    rounds_total,
+                    spent,
+                    changed,
+                    unattributed,
+                    records,
+                    last_check,
+                    spent_note,
+                )
             rung_task = replace(
-                self.task, models=[rung.model, *rung.fallbacks],
+                self.task,
+                models=[rung.model, *rung.fallbacks],
                 prompt=self.task.prompt + note,
                 cost_limit_usd=None if limit is None else limit - spent,
             )
@@ -185,18 +211,42 @@ class Ladder:
                 if result.status == "failed":
                     break
                 if not self.plan.checks:
-                    records.append(RungRecord(index, result.model or rung.model, 0, True, True,
-                                              rung_cost))
-                    return self._end("unverified", result, index, 0, spent, changed,
-                                     unattributed, records, None, None)
+                    records.append(
+                        RungRecord(index, result.model or rung.model, 0, True, True, rung_cost)
+                    )
+                    return self._end(
+                        "unverified",
+                        result,
+                        index,
+                        0,
+                        spent,
+                        changed,
+                        unattributed,
+                        records,
+                        None,
+                        None,
+                    )
                 where = Round(self.attempt, index, rounds, result.model or rung.model)
                 checks = self.run_checks(where, frozenset(changed | unattributed))
                 last_check = checks[-1] if checks else None
                 if checks and all(check.passed for check in checks):
-                    records.append(RungRecord(index, result.model or rung.model, rounds, True,
-                                              rounds == 0, rung_cost))
-                    return self._end("accepted", result, index, rounds_total + rounds, spent,
-                                     changed, unattributed, records, None, None)
+                    records.append(
+                        RungRecord(
+                            index, result.model or rung.model, rounds, True, rounds == 0, rung_cost
+                        )
+                    )
+                    return self._end(
+                        "accepted",
+                        result,
+                        index,
+                        rounds_total + rounds,
+                        spent,
+                        changed,
+                        unattributed,
+                        records,
+                        None,
+                        None,
+                    )
                 if rounds >= self.plan.fix_attempts:
                     break
                 rounds += 1
@@ -204,50 +254,110 @@ class Ladder:
                 result = session.follow_up(last_check.feedback())
                 rung_cost += result.cost_usd
             rounds_total += rounds
-            records.append(RungRecord(index, last.model or rung.model, rounds, False, False,
-                                      rung_cost))
+            records.append(
+                RungRecord(index, last.model or rung.model, rounds, False, False, rung_cost)
+            )
             if last.status == "failed" and last.error_type not in CLIMB_ON:
                 money = last.error_type in MONEY
                 verdict = "rejected" if money and last_check is not None else "failed"
                 stop = f"money stopped the climb: {last.error}" if money else last.error
-                return self._end(verdict, last, index, rounds_total, spent, changed,
-                                 unattributed, records, last_check, stop)
+                return self._end(
+                    verdict,
+                    last,
+                    index,
+                    rounds_total,
+                    spent,
+                    changed,
+                    unattributed,
+                    records,
+                    last_check,
+                    stop,
+                )
         assert last is not None
         reason = "the checks never passed" if last_check is not None else last.error
         verdict = "rejected" if last_check is not None else "failed"
-        return self._end(verdict, last, len(self.plan.rungs), rounds_total, spent, changed,
-                         unattributed, records, last_check, reason)
+        return self._end(
+            verdict,
+            last,
+            len(self.plan.rungs),
+            rounds_total,
+            spent,
+            changed,
+            unattributed,
+            records,
+            last_check,
+            reason,
+        )
 
     def _escalate(
-        self, index: int, rung: Rung, last: AgentResult, check: CheckResult | None,
+        self,
+        index: int,
+        rung: Rung,
+        last: AgentResult,
+        check: CheckResult | None,
         snapshot: FileSnapshot,
     ) -> None:
         previous = self.plan.rungs[index - 2].model
-        why = (f"`{check.command}` still failed" if check is not None
-               else f"{last.error_type}: {last.error}")
+        why = (
+            f"`{check.command}` still failed"
+            if check is not None
+            else f"{last.error_type}: {last.error}"
+        )
         if self.plan.escalate == "restart":
             snapshot.restore()
-        self.emit({"type": "task_escalated", "attempt": self.attempt, "from_model": previous,
-                   "to_model": rung.model, "rung": index,
-                   "reason": f"{why} after {self.plan.fix_attempts} fix round(s) on {previous}"})
+        self.emit(
+            {
+                "type": "task_escalated",
+                "attempt": self.attempt,
+                "from_model": previous,
+                "to_model": rung.model,
+                "rung": index,
+                "reason": f"{why} after {self.plan.fix_attempts} fix round(s) on {previous}",
+            }
+        )
 
     @staticmethod
     def _end(
-        verdict: str, last: AgentResult | None, rung: int, rounds: int, spent: Decimal,
-        changed: set[str], unattributed: set[str], records: list[RungRecord],
-        check: CheckResult | None, reason: str | None,
+        verdict: str,
+        last: AgentResult | None,
+        rung: int,
+        rounds: int,
+        spent: Decimal,
+        changed: set[str],
+        unattributed: set[str],
+        records: list[RungRecord],
+        check: CheckResult | None,
+        reason: str | None,
     ) -> LadderResult:
         assert last is not None
-        return LadderResult(verdict, last, last.model, rung, rounds, spent, changed, unattributed,
-                            records, check, reason)
+        return LadderResult(
+            verdict,
+            last,
+            last.model,
+            rung,
+            rounds,
+            spent,
+            changed,
+            unattributed,
+            records,
+            check,
+            reason,
+        )
 
 
 def _note(model: str, last: AgentResult, check: CheckResult | None, escalate: str) -> str:
     """What the next rung is told about the previous one."""
     tried = (last.final_text or "").strip()[-NOTE_CHARS:] or "(it gave no summary)"
-    failed = check.feedback() if check is not None else f"It stopped with {last.error_type}: {last.error}"
-    state = ("The files you may write were restored to how they were before that attempt."
-             if escalate == "restart" else "Its edits are still in place.")
+    failed = (
+        check.feedback()
+        if check is not None
+        else f"It stopped with {last.error_type}: {last.error}"
+    )
+    state = (
+        "The files you may write were restored to how they were before that attempt."
+        if escalate == "restart"
+        else "Its edits are still in place."
+    )
     return (
         f"\n\nNote: an earlier attempt at this task by {model} did not pass the task's checks. "
         f"{state}\nWhat it said it did:\n{tried}\n\nHow the check failed:\n{failed}\n"

@@ -50,8 +50,12 @@ class LandResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "integration": self.integration, "written": self.written, "already": self.already,
-            "kept": self.kept, "resumed": self.resumed, "rolled_back": self.rolled_back,
+            "integration": self.integration,
+            "written": self.written,
+            "already": self.already,
+            "kept": self.kept,
+            "resumed": self.resumed,
+            "rolled_back": self.rolled_back,
         }
 
 
@@ -64,11 +68,13 @@ def plan_changes(git: Git, before: str, after: str) -> list[PathChange]:
         if not meta.startswith(":"):
             continue
         old_mode, new_mode, old_blob, new_blob, _status = meta[1:].split(" ")
-        changes.append(PathChange(
-            path,
-            ABSENT if set(old_blob) == {"0"} else (old_mode, old_blob),
-            ABSENT if set(new_blob) == {"0"} else (new_mode, new_blob),
-        ))
+        changes.append(
+            PathChange(
+                path,
+                ABSENT if set(old_blob) == {"0"} else (old_mode, old_blob),
+                ABSENT if set(new_blob) == {"0"} else (new_mode, new_blob),
+            )
+        )
     return changes
 
 
@@ -105,7 +111,9 @@ class WorkingTree:
                 found[path] = None  # a folder (or stranger) where the tree has a file
         if regular:
             listing = "".join(f"{path}\n" for path, _ in regular).encode("utf-8", "surrogateescape")
-            blobs = self.git.run("hash-object", "--stdin-paths", input=listing).stdout.decode().split()
+            blobs = (
+                self.git.run("hash-object", "--stdin-paths", input=listing).stdout.decode().split()
+            )
             for (path, mode), blob in zip(regular, blobs, strict=True):
                 found[path] = (mode, blob)
         return found
@@ -126,10 +134,13 @@ class WorkingTree:
         """The content of each blob id."""
         found: dict[str, bytes] = {}
         for start in range(0, len(ids), BATCH):
-            chunk = ids[start:start + BATCH]
+            chunk = ids[start : start + BATCH]
             out = subprocess.run(
-                ["git", "cat-file", "--batch"], cwd=self.top, env=clean_env(),
-                input="".join(f"{blob}\n" for blob in chunk).encode(), capture_output=True,
+                ["git", "cat-file", "--batch"],
+                cwd=self.top,
+                env=clean_env(),
+                input="".join(f"{blob}\n" for blob in chunk).encode(),
+                capture_output=True,
                 check=False,
             )
             if out.returncode != 0:
@@ -139,7 +150,7 @@ class WorkingTree:
                 header_end = data.index(b"\n", position)
                 blob, _kind, size = data[position:header_end].decode().split(" ")
                 start_of = header_end + 1
-                found[blob] = data[start_of:start_of + int(size)]
+                found[blob] = data[start_of : start_of + int(size)]
                 position = start_of + int(size) + 1
         return found
 
@@ -158,8 +169,9 @@ class WorkingTree:
         if mode == SYMLINK:
             os.symlink((content or b"").decode("utf-8", "surrogateescape"), temp)
         else:
-            handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
-                             0o777 if mode == "100755" else 0o666)
+            handle = os.open(
+                temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o777 if mode == "100755" else 0o666
+            )
             with os.fdopen(handle, "wb") as out:
                 out.write(content or b"")
         os.replace(temp, full)
@@ -171,8 +183,13 @@ class WorkingTree:
 
 
 def land_changes(
-    git: Git, journal_dir: Path, before: str, after: str, *,
-    on_write: Callable[[str], None] | None = None, resumed: bool = False,
+    git: Git,
+    journal_dir: Path,
+    before: str,
+    after: str,
+    *,
+    on_write: Callable[[str], None] | None = None,
+    resumed: bool = False,
 ) -> LandResult:
     """Land the diff `before`..`after` into the working tree of `git.cwd` (see module doc)."""
     tree = WorkingTree(git)
@@ -218,20 +235,25 @@ def rollback_changes(git: Git, journal_dir: Path) -> LandResult | None:
         if now == change.after:
             undo.append(PathChange(change.path, change.after, change.before))
         elif now != change.before:
-            result.kept.append({"path": change.path, "reason": "changed after the interrupted landing"})
+            result.kept.append(
+                {"path": change.path, "reason": "changed after the interrupted landing"}
+            )
     _apply(tree, undo, result, None)
     finish_journal(journal_dir)
     return result
 
 
 def _apply(
-    tree: WorkingTree, changes: list[PathChange], result: LandResult,
+    tree: WorkingTree,
+    changes: list[PathChange],
+    result: LandResult,
     on_write: Callable[[str], None] | None,
 ) -> None:
     contents = tree.blobs(sorted({c.after[1] for c in changes if c.after != ABSENT}))
     for change in changes:
-        tree.put(change.path, change.after,
-                 None if change.after == ABSENT else contents[change.after[1]])
+        tree.put(
+            change.path, change.after, None if change.after == ABSENT else contents[change.after[1]]
+        )
         result.written.append(change.path)
         if on_write is not None:
             on_write(change.path)

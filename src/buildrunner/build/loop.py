@@ -34,8 +34,17 @@ class SessionRun:
     """One run of one session, from its first dispatch to its summary."""
 
     def __init__(
-        self, context: RunContext, session_id: str, name: str, plan: Plan, workers: int,
-        backend_name: str, workdir: Path, *, isolate: str = "none", review: bool = False,
+        self,
+        context: RunContext,
+        session_id: str,
+        name: str,
+        plan: Plan,
+        workers: int,
+        backend_name: str,
+        workdir: Path,
+        *,
+        isolate: str = "none",
+        review: bool = False,
     ) -> None:
         self.context = context
         self.state = RunState(context, session_id, name, plan, workers, backend_name, workdir)
@@ -46,9 +55,14 @@ class SessionRun:
         # restores write the user's tree: an isolated session's tasks run in worktrees instead
         cache = _open_cache(context) if isolate == "none" else None
         self.caching = CacheDesk(self.state, self.outcomes, router, cache, explain=context.explain)
-        self.dispatcher = Dispatcher(self.state, self.outcomes, router, self.budget,
-                                     self.isolation,
-                                     ready=lambda state: not self.caching.needs_check(state))
+        self.dispatcher = Dispatcher(
+            self.state,
+            self.outcomes,
+            router,
+            self.budget,
+            self.isolation,
+            ready=lambda state: not self.caching.needs_check(state),
+        )
         self.started = time.monotonic()
         self.started_at = now()
 
@@ -70,8 +84,12 @@ class SessionRun:
         self.isolation.start()
         resumed = any(state.attempts for state in run.scheduler.tasks.values())
         run.emit(
-            "session_started", name=run.name, total_tasks=len(run.plan.tasks),
-            workers=run.workers, backend=run.backend_name, resumed=resumed,
+            "session_started",
+            name=run.name,
+            total_tasks=len(run.plan.tasks),
+            workers=run.workers,
+            backend=run.backend_name,
+            resumed=resumed,
         )
         try:
             run.backend = self.context.backend_factory(
@@ -227,7 +245,9 @@ class SessionRun:
             for state in run.scheduler.tasks.values():
                 if state.status in ("pending", "queued", "waiting"):
                     run.scheduler.set_status(state, "cancelled" if run.cancelling else "skipped")
-                    reason = "session cancelled" if run.cancelling else "dependencies did not complete"
+                    reason = (
+                        "session cancelled" if run.cancelling else "dependencies did not complete"
+                    )
                     run.recorder.set_task(state.spec.id, status=state.status, error=reason)
                     if not run.cancelling:
                         run.emit("task_skipped", task_id=state.spec.id, reason=reason)
@@ -256,8 +276,11 @@ class SessionRun:
         self.budget.release_session()
         self.caching.flush()
         fields = {
-            "status": status, "succeeded": counts["succeeded"], "failed": counts["failed"],
-            "skipped": counts["skipped"], "duration_s": round(duration, 3),
+            "status": status,
+            "succeeded": counts["succeeded"],
+            "failed": counts["failed"],
+            "skipped": counts["skipped"],
+            "duration_s": round(duration, 3),
         }
         if status == "paused":  # a budget stopped it: it is not over (session_paused was sent)
             run.recorder.set_session_status("paused", error=f"paused: {run.budget_pause}")

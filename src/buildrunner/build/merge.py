@@ -14,7 +14,12 @@ from typing import Any
 
 from buildrunner.build.git import Git, IsolationError, last_line
 
-MARKER_OURS, MARKER_BASE, MARKER_SPLIT, MARKER_THEIRS = "<<<<<<< ", "||||||| ", "=======", ">>>>>>> "
+MARKER_OURS, MARKER_BASE, MARKER_SPLIT, MARKER_THEIRS = (
+    "<<<<<<< ",
+    "||||||| ",
+    "=======",
+    ">>>>>>> ",
+)
 MAX_HUNK_LINES = 200  # per side: a review needs the shape of a conflict, not a whole file
 
 
@@ -30,8 +35,13 @@ class ConflictHunk:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "path": self.path, "line": self.line, "kind": self.kind, "ours": self.ours,
-            "theirs": self.theirs, "base": self.base, "message": self.message,
+            "path": self.path,
+            "line": self.line,
+            "kind": self.kind,
+            "ours": self.ours,
+            "theirs": self.theirs,
+            "base": self.base,
+            "message": self.message,
         }
 
 
@@ -45,8 +55,16 @@ class TreeMerge:
 
 def merge_trees(git: Git, ours: str, theirs: str) -> TreeMerge:
     """Merge commit-ish `theirs` into `ours` in memory (their merge base is found by git)."""
-    result = git.run("-c", "merge.conflictStyle=diff3", "merge-tree", "--write-tree", "-z",
-                     ours, theirs, check=False)
+    result = git.run(
+        "-c",
+        "merge.conflictStyle=diff3",
+        "merge-tree",
+        "--write-tree",
+        "-z",
+        ours,
+        theirs,
+        check=False,
+    )
     if result.returncode not in (0, 1):
         raise IsolationError(f"git merge-tree failed: {last_line(result)}")
     fields = result.stdout.decode("utf-8", "surrogateescape").split("\0")
@@ -60,7 +78,7 @@ def merge_trees(git: Git, ours: str, theirs: str) -> TreeMerge:
         if path not in paths:
             paths.append(path)
         position += 1
-    messages = _messages(fields[position + 1:])
+    messages = _messages(fields[position + 1 :])
     hunks: list[ConflictHunk] = []
     for path in paths:
         kind, message = messages.get(path, ("content", ""))
@@ -75,12 +93,12 @@ def _messages(fields: list[str]) -> dict[str, tuple[str, str]]:
     position = 0
     while position < len(fields) and fields[position].isdigit():
         count = int(fields[position])
-        paths = fields[position + 1: position + 1 + count]
-        kind, message = [*fields[position + 1 + count: position + 3 + count], "", ""][:2]
+        paths = fields[position + 1 : position + 1 + count]
+        kind, message = [*fields[position + 1 + count : position + 3 + count], "", ""][:2]
         position += count + 3
         if not kind.startswith("CONFLICT"):
             continue
-        label = kind[kind.find("(") + 1: kind.find(")")] if "(" in kind else "content"
+        label = kind[kind.find("(") + 1 : kind.find(")")] if "(" in kind else "content"
         label = "content" if label == "contents" else label
         for path in paths:
             found.setdefault(path, (label, message.strip()))
@@ -104,10 +122,15 @@ def _marker_hunks(git: Git, tree: str, path: str) -> list[ConflictHunk]:
         elif line == MARKER_SPLIT and side in ("ours", "base"):
             side = "theirs"
         elif line.startswith(MARKER_THEIRS) and side == "theirs":
-            hunks.append(ConflictHunk(
-                path, start, _joined(parts["ours"]), _joined(parts["theirs"]),
-                _joined(parts["base"]),
-            ))
+            hunks.append(
+                ConflictHunk(
+                    path,
+                    start,
+                    _joined(parts["ours"]),
+                    _joined(parts["theirs"]),
+                    _joined(parts["base"]),
+                )
+            )
             side = None
         elif side is not None:
             parts[side].append(line)

@@ -47,10 +47,17 @@ class Outcomes:
             release_locks(run.conn, run.session_id, state.spec.id)
         state.worker_id = None
         for finding in outcome.findings:
-            run.emit("security_violation", task_id=state.spec.id, path=finding["path"],
-                     line=finding["line"], rule_id=finding["rule_id"], kind=finding["kind"],
-                     severity=finding["severity"], match=finding["match"],
-                     blocked=outcome.error_type == "security_gate")
+            run.emit(
+                "security_violation",
+                task_id=state.spec.id,
+                path=finding["path"],
+                line=finding["line"],
+                rule_id=finding["rule_id"],
+                kind=finding["kind"],
+                severity=finding["severity"],
+                match=finding["match"],
+                blocked=outcome.error_type == "security_gate",
+            )
         if outcome.model:
             run.recorder.set_task(state.spec.id, model=outcome.model)
         if outcome.verdict is not None:
@@ -64,43 +71,81 @@ class Outcomes:
         if run.cancelling:
             # whatever the attempt died of, it was stopped because the session is cancelled
             run.scheduler.set_status(state, "cancelled")
-            run.recorder.set_task(state.spec.id, status="cancelled", ended_at=ended,
-                                  error="cancelled")
+            run.recorder.set_task(
+                state.spec.id, status="cancelled", ended_at=ended, error="cancelled"
+            )
             run.notify(TaskUpdate(state.spec.id, "cancelled", outcome.attempt))
             return
         if run.budget_pause is not None and outcome.error_type == "budget_exceeded":
             # stopped by the budget that paused the session: it goes on when the session does
             self.requeue(state, f"paused: {run.budget_pause}")
             return
-        run.emit("task_failed", duration_ms=duration_ms, exit_code=outcome.exit_code,
-                 error_type=outcome.error_type or "error", error=outcome.error or "failed",
-                 **common)
+        run.emit(
+            "task_failed",
+            duration_ms=duration_ms,
+            exit_code=outcome.exit_code,
+            error_type=outcome.error_type or "error",
+            error=outcome.error or "failed",
+            **common,
+        )
         if outcome.attempt <= state.spec.retries:
             self.requeue(state, f"attempt {outcome.attempt} failed: {outcome.error}")
             return
         run.scheduler.set_status(state, "failed")
         run.recorder.set_task(
-            state.spec.id, status="failed", exit_code=outcome.exit_code, ended_at=ended,
-            duration_s=outcome.duration_s, error=outcome.error,
+            state.spec.id,
+            status="failed",
+            exit_code=outcome.exit_code,
+            ended_at=ended,
+            duration_s=outcome.duration_s,
+            error=outcome.error,
         )
-        run.notify(TaskUpdate(state.spec.id, "failed", outcome.attempt, outcome.duration_s,
-                              outcome.error, str(run.log_path(state))))
+        run.notify(
+            TaskUpdate(
+                state.spec.id,
+                "failed",
+                outcome.attempt,
+                outcome.duration_s,
+                outcome.error,
+                str(run.log_path(state)),
+            )
+        )
         self.skip_dependents(state.spec.id)
 
-    def complete(self, state: TaskState, outcome: TaskOutcome, ended: float, note: str = "") -> None:
+    def complete(
+        self, state: TaskState, outcome: TaskOutcome, ended: float, note: str = ""
+    ) -> None:
         """The task succeeded: record it, tell, and queue what waited for it (in a write)."""
         run = self.run
         run.scheduler.set_status(state, "succeeded")
         run.recorder.set_task(
-            state.spec.id, status="succeeded", exit_code=outcome.exit_code, ended_at=ended,
-            duration_s=outcome.duration_s, error=None,
+            state.spec.id,
+            status="succeeded",
+            exit_code=outcome.exit_code,
+            ended_at=ended,
+            duration_s=outcome.duration_s,
+            error=None,
         )
-        run.emit("task_completed", task_id=state.spec.id, kind=state.spec.kind,
-                 attempt=outcome.attempt, duration_ms=round(outcome.duration_s * 1000, 3),
-                 exit_code=outcome.exit_code, verdict=outcome.verdict)
+        run.emit(
+            "task_completed",
+            task_id=state.spec.id,
+            kind=state.spec.kind,
+            attempt=outcome.attempt,
+            duration_ms=round(outcome.duration_s * 1000, 3),
+            exit_code=outcome.exit_code,
+            verdict=outcome.verdict,
+        )
         detail = "; ".join(part for part in (_verdict_note(outcome), note) if part) or None
-        run.notify(TaskUpdate(state.spec.id, "succeeded", outcome.attempt, outcome.duration_s,
-                              detail=detail, log_path=str(run.log_path(state))))
+        run.notify(
+            TaskUpdate(
+                state.spec.id,
+                "succeeded",
+                outcome.attempt,
+                outcome.duration_s,
+                detail=detail,
+                log_path=str(run.log_path(state)),
+            )
+        )
         run.succeeded_runs.append((state.spec.id, outcome.attempt, outcome.duration_s))
         self.queue_newly_ready()
 
@@ -109,22 +154,40 @@ class Outcomes:
         run = self.run
         run.scheduler.set_status(state, "failed")
         run.recorder.set_task(state.spec.id, status="failed", ended_at=now(), error=error)
-        run.emit("task_failed", task_id=state.spec.id, kind=state.spec.kind,
-                 attempt=attempt or state.attempts, duration_ms=None, exit_code=None,
-                 error_type=error_type, error=error)
+        run.emit(
+            "task_failed",
+            task_id=state.spec.id,
+            kind=state.spec.kind,
+            attempt=attempt or state.attempts,
+            duration_ms=None,
+            exit_code=None,
+            error_type=error_type,
+            error=error,
+        )
         run.notify(TaskUpdate(state.spec.id, "failed", state.attempts, detail=error))
         self.skip_dependents(state.spec.id)
 
     def _record_verdict(self, state: TaskState, outcome: TaskOutcome) -> None:
         """An agent task's verdict: the task row, an accepted/rejected event, the rung history."""
         run = self.run
-        run.recorder.set_task(state.spec.id, verdict=outcome.verdict, rung=outcome.rung or None,
-                              fix_rounds=outcome.fix_rounds)
+        run.recorder.set_task(
+            state.spec.id,
+            verdict=outcome.verdict,
+            rung=outcome.rung or None,
+            fix_rounds=outcome.fix_rounds,
+        )
         if outcome.verdict in ("accepted", "rejected"):
-            run.emit(f"task_{outcome.verdict}", task_id=state.spec.id, kind="agent",
-                     attempt=outcome.attempt, model=outcome.model, rung=outcome.rung,
-                     fix_rounds=outcome.fix_rounds, spent_usd=float(outcome.cost_usd),
-                     reason=outcome.error or "")
+            run.emit(
+                f"task_{outcome.verdict}",
+                task_id=state.spec.id,
+                kind="agent",
+                attempt=outcome.attempt,
+                model=outcome.model,
+                rung=outcome.rung,
+                fix_rounds=outcome.fix_rounds,
+                spent_usd=float(outcome.cost_usd),
+                reason=outcome.error or "",
+            )
         self.record_rungs(state, outcome)
 
     def record_rungs(self, state: TaskState, outcome: TaskOutcome) -> None:
@@ -136,10 +199,16 @@ class Outcomes:
 
         for rung in outcome.rungs:
             record_rung(
-                self.run.conn, session_id=self.run.session_id, task_id=state.spec.id,
-                level=level, model=str(rung["model"]), rung=int(rung["rung"]) - 1,
-                fix_rounds=int(rung["fix_rounds"]), accepted=bool(rung["accepted"]),
-                first_try=bool(rung["first_try"]), cost_usd=Decimal(str(rung["cost_usd"])),
+                self.run.conn,
+                session_id=self.run.session_id,
+                task_id=state.spec.id,
+                level=level,
+                model=str(rung["model"]),
+                rung=int(rung["rung"]) - 1,
+                fix_rounds=int(rung["fix_rounds"]),
+                accepted=bool(rung["accepted"]),
+                first_try=bool(rung["first_try"]),
+                cost_usd=Decimal(str(rung["cost_usd"])),
             )
 
     def queue_newly_ready(self) -> None:
@@ -159,9 +228,16 @@ class Outcomes:
             release_locks(run.conn, run.session_id, state.spec.id)
             run.scheduler.set_status(state, "failed")
             run.recorder.set_task(state.spec.id, status="failed", ended_at=now(), error=error)
-            run.emit("task_failed", task_id=state.spec.id, kind=state.spec.kind,
-                     attempt=state.attempts, duration_ms=0.0, exit_code=None,
-                     error_type=error_type, error=error)
+            run.emit(
+                "task_failed",
+                task_id=state.spec.id,
+                kind=state.spec.kind,
+                attempt=state.attempts,
+                duration_ms=0.0,
+                exit_code=None,
+                error_type=error_type,
+                error=error,
+            )
             run.notify(TaskUpdate(state.spec.id, "failed", detail=error))
             self.skip_dependents(state.spec.id)
 
@@ -194,7 +270,11 @@ class Outcomes:
         run.emit("worker_offline", worker_id=worker_id, task_id=task_id, reason=message.reason)
         if message.task is not None:
             state = run.scheduler.tasks.get(message.task[0])
-            if state is not None and state.status == "running" and state.attempts == message.task[1]:
+            if (
+                state is not None
+                and state.status == "running"
+                and state.attempts == message.task[1]
+            ):
                 self._lose(state, worker_id, message.reason)
         if not run.cancelling:
             assert run.backend is not None
@@ -213,11 +293,20 @@ class Outcomes:
             self.requeue(state, f"worker {worker_id} lost: {reason}")
             return
         run.scheduler.set_status(state, "failed")
-        run.recorder.set_task(state.spec.id, status="failed", ended_at=now(),
-                              error=f"worker lost: {reason}")
-        run.emit("task_failed", task_id=state.spec.id, kind=state.spec.kind,
-                 attempt=state.attempts, duration_ms=None, exit_code=None,
-                 error_type="worker_lost", error=reason)
-        run.notify(TaskUpdate(state.spec.id, "failed", state.attempts,
-                              detail=f"worker lost: {reason}"))
+        run.recorder.set_task(
+            state.spec.id, status="failed", ended_at=now(), error=f"worker lost: {reason}"
+        )
+        run.emit(
+            "task_failed",
+            task_id=state.spec.id,
+            kind=state.spec.kind,
+            attempt=state.attempts,
+            duration_ms=None,
+            exit_code=None,
+            error_type="worker_lost",
+            error=reason,
+        )
+        run.notify(
+            TaskUpdate(state.spec.id, "failed", state.attempts, detail=f"worker lost: {reason}")
+        )
         self.skip_dependents(state.spec.id)

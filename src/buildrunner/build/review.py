@@ -58,8 +58,16 @@ class Review:
 
 
 def _review(row: sqlite3.Row) -> Review:
-    return Review(row["session_id"], row["task_id"], row["status"], row["round"], row["reason"],
-                  row["requested_at"], row["decided_at"], row["decided_by"])
+    return Review(
+        row["session_id"],
+        row["task_id"],
+        row["status"],
+        row["round"],
+        row["reason"],
+        row["requested_at"],
+        row["decided_at"],
+        row["decided_by"],
+    )
 
 
 def _record_event(conn: sqlite3.Connection, event: Any) -> None:
@@ -95,8 +103,14 @@ def request_review(
 
 
 def decide(
-    conn: sqlite3.Connection, session_id: str, task_id: str, decision: str,
-    reason: str | None = None, *, clock: Clock = time.time, decided_by: str | None = None,
+    conn: sqlite3.Connection,
+    session_id: str,
+    task_id: str,
+    decision: str,
+    reason: str | None = None,
+    *,
+    clock: Clock = time.time,
+    decided_by: str | None = None,
 ) -> Review:
     """Approve, reject or send back (retry) a task waiting for review."""
     from buildrunner.telemetry.events import ReviewDecided
@@ -105,8 +119,10 @@ def decide(
         raise ReviewError(f"a decision is one of {', '.join(DECISIONS)}, not '{decision}'")
     reason = (reason or "").strip() or None
     if decision != "approved" and reason is None:
-        raise ReviewError("a rejection needs a reason (--reason \"...\"): the agent or the "
-                          "person who retries the task reads it")
+        raise ReviewError(
+            'a rejection needs a reason (--reason "..."): the agent or the '
+            "person who retries the task reads it"
+        )
     masked = mask_text(reason) if reason else None
     stamp = clock()
     with transaction(conn):
@@ -114,15 +130,25 @@ def decide(
         if current is None:
             raise ReviewError(f"task '{task_id}' of session {session_id} was never sent for review")
         if not current.waiting:
-            raise ReviewError(f"task '{task_id}' of session {session_id} is already "
-                              f"{current.status}; nothing to decide")
+            raise ReviewError(
+                f"task '{task_id}' of session {session_id} is already "
+                f"{current.status}; nothing to decide"
+            )
         conn.execute(
             "UPDATE reviews SET status = ?, reason = ?, decided_at = ?, decided_by = ?"
             " WHERE session_id = ? AND task_id = ?",
             (decision, masked, stamp, decided_by or _who(), session_id, task_id),
         )
-        _record_event(conn, ReviewDecided(session_id=session_id, task_id=task_id, ts=stamp,
-                                          decision=decision, reason=masked or ""))
+        _record_event(
+            conn,
+            ReviewDecided(
+                session_id=session_id,
+                task_id=task_id,
+                ts=stamp,
+                decision=decision,
+                reason=masked or "",
+            ),
+        )
     review = get_review(conn, session_id, task_id)
     assert review is not None
     return review
@@ -137,8 +163,9 @@ def _who() -> str:
 
 
 def get_review(conn: sqlite3.Connection, session_id: str, task_id: str) -> Review | None:
-    row = conn.execute("SELECT * FROM reviews WHERE session_id = ? AND task_id = ?",
-                       (session_id, task_id)).fetchone()
+    row = conn.execute(
+        "SELECT * FROM reviews WHERE session_id = ? AND task_id = ?", (session_id, task_id)
+    ).fetchone()
     return None if row is None else _review(row)
 
 
@@ -158,8 +185,13 @@ def list_reviews(
 
 
 def wait_for_decision(
-    conn: sqlite3.Connection, session_id: str, task_id: str, timeout_s: float | None = None, *,
-    sleep: Callable[[float], None] = time.sleep, clock: Clock = time.monotonic,
+    conn: sqlite3.Connection,
+    session_id: str,
+    task_id: str,
+    timeout_s: float | None = None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Clock = time.monotonic,
     poll_s: float = 0.5,
 ) -> Review:
     """Poll until the task's review is decided (or `timeout_s` passes: it is then still pending)."""
@@ -181,8 +213,9 @@ def find_review(conn: sqlite3.Connection, task_id: str, session_id: str | None) 
     if session_id is not None:
         query += " AND r.session_id = ?"
         params.append(session_id)
-    rows = conn.execute(query + " ORDER BY r.status != 'pending', s.created_at DESC",
-                        params).fetchall()
+    rows = conn.execute(
+        query + " ORDER BY r.status != 'pending', s.created_at DESC", params
+    ).fetchall()
     if not rows:
         where = f"session {session_id}" if session_id else "any session"
         raise ReviewError(f"no review of task '{task_id}' in {where} (see 'br review')")
@@ -196,7 +229,8 @@ def review_details(
     change (masked) with any conflict, checks, cost and model."""
     task = conn.execute(
         "SELECT status, model, attempts, cost_micro_usd FROM tasks"
-        " WHERE session_id = ? AND task_id = ?", (session_id, task_id),
+        " WHERE session_id = ? AND task_id = ?",
+        (session_id, task_id),
     ).fetchone()
     review = get_review(conn, session_id, task_id)
     change = isolated_change(data_dir, repo, session_id, task_id)
@@ -206,18 +240,26 @@ def review_details(
         "SELECT COALESCE(SUM(cost_micro_usd), 0) FROM costs WHERE session_id = ? AND task_id = ?",
         (session_id, task_id),
     ).fetchone()[0]
-    asked = review.to_json() if review is not None else dict.fromkeys(
-        ("round", "reason", "requested_at", "decided_at", "decided_by"))
+    asked = (
+        review.to_json()
+        if review is not None
+        else dict.fromkeys(("round", "reason", "requested_at", "decided_at", "decided_by"))
+    )
     asked.pop("status", None)
-    return asked | {
-        "session_id": session_id, "task_id": task_id,
-        "review_status": review.status if review is not None else None,
-        "task_status": task["status"] if task else None,
-        "model": task["model"] if task else None,
-        "attempts": task["attempts"] if task else 0,
-        "cost_usd": max(cost, task["cost_micro_usd"] if task else 0) / 1_000_000,
-        "checks": task_checks(conn, session_id, task_id),
-    } | change
+    return (
+        asked
+        | {
+            "session_id": session_id,
+            "task_id": task_id,
+            "review_status": review.status if review is not None else None,
+            "task_status": task["status"] if task else None,
+            "model": task["model"] if task else None,
+            "attempts": task["attempts"] if task else 0,
+            "cost_usd": max(cost, task["cost_micro_usd"] if task else 0) / 1_000_000,
+            "checks": task_checks(conn, session_id, task_id),
+        }
+        | change
+    )
 
 
 def task_checks(conn: sqlite3.Connection, session_id: str, task_id: str) -> list[dict[str, Any]]:
@@ -233,12 +275,18 @@ def task_checks(conn: sqlite3.Connection, session_id: str, task_id: str) -> list
     checks = []
     for row in rows:
         payload = json.loads(row["payload"] or "{}")
-        checks.append({
-            "command": payload.get("command", ""), "passed": row["type"] == "check_passed",
-            "exit_code": payload.get("exit_code"), "duration_ms": row["duration_ms"],
-            "rung": payload.get("rung"), "round": payload.get("round"),
-            "model": payload.get("model"), "output_tail": payload.get("output_tail", ""),
-        })
+        checks.append(
+            {
+                "command": payload.get("command", ""),
+                "passed": row["type"] == "check_passed",
+                "exit_code": payload.get("exit_code"),
+                "duration_ms": row["duration_ms"],
+                "rung": payload.get("rung"),
+                "round": payload.get("round"),
+                "model": payload.get("model"),
+                "output_tail": payload.get("output_tail", ""),
+            }
+        )
     return checks
 
 
@@ -250,9 +298,16 @@ def isolated_tasks(data_dir: Path, repo: Path | None, session_id: str) -> list[d
         return []
     state = load_state(data_dir, session_id, repo)
     return [
-        {"task_id": record.task_id, "state": record.state, "branch": record.branch,
-         "files": record.files, "conflicts": record.conflicts, "kept": record.kept}
-        for record in state.tasks.values() if record.commit is not None
+        {
+            "task_id": record.task_id,
+            "state": record.state,
+            "branch": record.branch,
+            "files": record.files,
+            "conflicts": record.conflicts,
+            "kept": record.kept,
+        }
+        for record in state.tasks.values()
+        if record.commit is not None
     ]
 
 
@@ -260,8 +315,15 @@ def isolated_change(
     data_dir: Path, repo: Path | None, session_id: str, task_id: str
 ) -> dict[str, Any]:
     """The task's change from the session's isolation journal: diff (masked), files, conflicts."""
-    empty: dict[str, Any] = {"isolated": False, "branch": None, "state": None, "files": [],
-                             "diff": None, "conflicts": [], "hunks": []}
+    empty: dict[str, Any] = {
+        "isolated": False,
+        "branch": None,
+        "state": None,
+        "files": [],
+        "diff": None,
+        "conflicts": [],
+        "hunks": [],
+    }
     from buildrunner.build.isolation_state import session_dir
 
     if repo is None or not (session_dir(data_dir, session_id)).is_dir():
@@ -281,6 +343,12 @@ def isolated_change(
     for hunk in hunks:
         for side in ("ours", "theirs", "base", "message"):
             hunk[side] = mask_text(hunk[side]) if hunk[side] else hunk[side]
-    return {"isolated": True, "branch": record.branch, "state": record.state,
-            "files": record.files, "diff": mask_text(diff), "conflicts": record.conflicts,
-            "hunks": hunks}
+    return {
+        "isolated": True,
+        "branch": record.branch,
+        "state": record.state,
+        "files": record.files,
+        "diff": mask_text(diff),
+        "conflicts": record.conflicts,
+        "hunks": hunks,
+    }

@@ -48,8 +48,14 @@ class RunState:
     """Everything the parts of one run read and change."""
 
     def __init__(
-        self, context: RunContext, session_id: str, name: str, plan: Plan, workers: int,
-        backend_name: str, workdir: Path,
+        self,
+        context: RunContext,
+        session_id: str,
+        name: str,
+        plan: Plan,
+        workers: int,
+        backend_name: str,
+        workdir: Path,
     ) -> None:
         self.context = context
         self.conn = context.conn
@@ -70,7 +76,9 @@ class RunState:
         self.budget_pause: str | None = None  # why a hard budget paused the session
         self.levels: dict[str, str] = {}  # agent task -> its estimated complexity level
         self.routes: dict[str, Any] = {}  # agent task -> its route, decided when it was keyed
-        self.cache_digests: dict[str, str] = {}  # task -> its cache key (its dependents' keys hold it)
+        self.cache_digests: dict[
+            str, str
+        ] = {}  # task -> its cache key (its dependents' keys hold it)
         self.newly_queued: list[str] = []  # tasks whose dependencies just succeeded (cache checks)
         self.succeeded_runs: list[tuple[str, int, float]] = []  # (task, attempt, s): cache stores
         self.beats: dict[str, float] = {}
@@ -132,7 +140,7 @@ class RunState:
     def shown_log_path(self, log_path: Path) -> str:
         """The log path as stored: relative to the session's directory when inside it."""
         if self._log_prefix and str(log_path).startswith(self._log_prefix):
-            return str(log_path)[len(self._log_prefix):]
+            return str(log_path)[len(self._log_prefix) :]
         return str(log_path)
 
 
@@ -143,7 +151,9 @@ def relative_to_store(workdir: Path, cwd: str | None, files: list[str], root: Pa
     for path in files:
         absolute = base / path
         try:
-            result.append(absolute.relative_to(root).as_posix() + ("/" if path.endswith("/") else ""))
+            result.append(
+                absolute.relative_to(root).as_posix() + ("/" if path.endswith("/") else "")
+            )
         except ValueError:
             result.append(absolute.as_posix())
     return result

@@ -35,15 +35,24 @@ class RunSummary:
     extra: dict[str, Any] = field(default_factory=dict)  # cost, alerts, ... (added by the caller)
 
     def to_json(self) -> dict[str, Any]:
-        return ({"merge": self.merge} if self.merge else {}) | {
-            "session_id": self.session_id,
-            "name": self.name,
-            "status": self.status,
-            "tasks": {key: self.counts.get(key, 0) for key in ("succeeded", "failed", "skipped")}
-            | {"cancelled": self.counts.get("cancelled", 0), "total": sum(self.counts.values())},
-            "duration_s": round(self.duration_s, 3),
-            "results": self.tasks,
-        } | self.extra
+        return (
+            ({"merge": self.merge} if self.merge else {})
+            | {
+                "session_id": self.session_id,
+                "name": self.name,
+                "status": self.status,
+                "tasks": {
+                    key: self.counts.get(key, 0) for key in ("succeeded", "failed", "skipped")
+                }
+                | {
+                    "cancelled": self.counts.get("cancelled", 0),
+                    "total": sum(self.counts.values()),
+                },
+                "duration_s": round(self.duration_s, 3),
+                "results": self.tasks,
+            }
+            | self.extra
+        )
 
 
 def closing_facts(conn: sqlite3.Connection, session_id: str, since: float) -> dict[str, Any]:
@@ -57,7 +66,8 @@ def closing_facts(conn: sqlite3.Connection, session_id: str, since: float) -> di
         (session_id,),
     ).fetchone()[0]
     alerts = [
-        dict(row) for row in conn.execute(
+        dict(row)
+        for row in conn.execute(
             "SELECT threshold, level, status, message FROM alerts"
             " WHERE fired_at >= ? AND (session_id IS NULL OR session_id = ?) ORDER BY fired_at",
             (since, session_id),

@@ -37,8 +37,9 @@ def registered_worktrees(git: Git) -> set[Path]:
     """Folders git knows as worktrees of this repository."""
     out = git.run("worktree", "list", "--porcelain", "-z").stdout.decode("utf-8", "surrogateescape")
     return {
-        Path(field[len("worktree "):]).resolve()
-        for field in out.split("\0") if field.startswith("worktree ")
+        Path(field[len("worktree ") :]).resolve()
+        for field in out.split("\0")
+        if field.startswith("worktree ")
     }
 
 
@@ -92,8 +93,13 @@ class WorktreePool:
         """Check `branch` out in the worktree at `path`, writing only what differs, and drop
         everything else in it (untracked and ignored files of an earlier task)."""
         tree = Git(path)
-        tree.run(*NO_HOOKS, "checkout", "--quiet", "--force",
-                 *([branch] if exists else ["-B", branch, base]))
+        tree.run(
+            *NO_HOOKS,
+            "checkout",
+            "--quiet",
+            "--force",
+            *([branch] if exists else ["-B", branch, base]),
+        )
         tree.run("clean", "--quiet", "-ffdx")
 
     def _add(self, path: Path, options: list[str], start: str) -> None:
@@ -144,6 +150,7 @@ def changed_files(git: Git, base: str, commit: str) -> list[ChangedFile]:
     out = git.run("diff", "--name-status", "--no-renames", "-z", base, commit).stdout
     fields = out.decode("utf-8", "surrogateescape").split("\0")
     return [
-        ChangedFile(path, status[0]) for status, path in zip(fields[::2], fields[1::2], strict=False)
+        ChangedFile(path, status[0])
+        for status, path in zip(fields[::2], fields[1::2], strict=False)
         if status and path
     ]

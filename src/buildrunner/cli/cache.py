@@ -21,8 +21,17 @@ app = typer.Typer(
 )
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
-          "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
+_UNITS = {
+    "": 1,
+    "k": 10**3,
+    "m": 10**6,
+    "g": 10**9,
+    "t": 10**12,
+    "ki": 2**10,
+    "mi": 2**20,
+    "gi": 2**30,
+    "ti": 2**40,
+}
 
 
 def parse_size(text: str) -> int:
@@ -75,13 +84,22 @@ def why_command(
     if task is None:
         fail(f"the plan '{plan.name}' has no task '{task_id}'")
     key = cache.current_key(task, plan=plan, workdir=workdir)
-    changes = [Change("uncacheable", detail=uncacheable_reason(task))] if key is None else cache.changes(key)
+    changes = (
+        [Change("uncacheable", detail=uncacheable_reason(task))]
+        if key is None
+        else cache.changes(key)
+    )
     cached = key is not None and not changes
     if json_output:
-        emit_json({
-            "task_id": task_id, "plan": plan.name, "key": key.digest if key else None,
-            "cached": cached, "changes": [change.to_dict() for change in changes],
-        })
+        emit_json(
+            {
+                "task_id": task_id,
+                "plan": plan.name,
+                "key": key.digest if key else None,
+                "cached": cached,
+                "changes": [change.to_dict() for change in changes],
+            }
+        )
         return
     name = escape(printable(task_id, one_line=True))
     if cached:
@@ -143,7 +161,9 @@ def ls_command(
         emit_json({"entries": entries, "total_bytes": sum(item["size_bytes"] for item in entries)})
         return
     if not entries:
-        err_console.print("the cache is empty" + (f" for task {escape(task_id)}" if task_id else ""))
+        err_console.print(
+            "the cache is empty" + (f" for task {escape(task_id)}" if task_id else "")
+        )
         return
     from rich.table import Table
 
@@ -154,9 +174,13 @@ def ls_command(
         table.add_column(column, no_wrap=column != "task")
     for item in entries:
         table.add_row(
-            item["key"][:12], escape(printable(item["task_id"], one_line=True)),
-            _short_time(item["created_at"]), _short_time(item["last_used_at"]), str(item["hits"]),
-            human_size(item["size_bytes"]), f"${item['cost_usd']:.4f}",
+            item["key"][:12],
+            escape(printable(item["task_id"], one_line=True)),
+            _short_time(item["created_at"]),
+            _short_time(item["last_used_at"]),
+            str(item["hits"]),
+            human_size(item["size_bytes"]),
+            f"${item['cost_usd']:.4f}",
         )
     err_console.print(table, soft_wrap=False)
 
@@ -185,20 +209,31 @@ def show_command(
         return
     parts = data["parts"]
     lines = [
-        f"key {entry.key}", f"task {entry.task_id} (plan {entry.plan_name or '-'}, {parts['kind']})",
+        f"key {entry.key}",
+        f"task {entry.task_id} (plan {entry.plan_name or '-'}, {parts['kind']})",
         f"stored {data['created_at']} by session {entry.session_id or '-'}; "
         f"{entry.hits} hit(s), last {data['last_used_at']}",
         f"cost ${entry.cost_usd} in {entry.duration_s:.2f}s (saved on every hit)",
         *(f"text  {line}" for line in parts["text"].splitlines()),
     ]
-    lines += [f"{label} {', '.join(parts[name]) or '-'}" for label, name in (
-        ("route ", "route"), ("checks", "checks"), ("inputs", "input_patterns"), ("files ", "outputs"))]
+    lines += [
+        f"{label} {', '.join(parts[name]) or '-'}"
+        for label, name in (
+            ("route ", "route"),
+            ("checks", "checks"),
+            ("inputs", "input_patterns"),
+            ("files ", "outputs"),
+        )
+    ]
     lines += [f"input {path} {digest[:12]}" for path, digest in parts["inputs"].items()]
     lines += [f"env   {name} (value hashed)" for name in parts["env"]]
     lines += [f"dep   {name} {digest[:12]}" for name, digest in parts["dependencies"].items()]
     for output in data["outputs"]:
-        state = "deleted" if output.get("deleted") else (
-            f"-> {output['link']}" if "link" in output else human_size(output["size"]))
+        state = (
+            "deleted"
+            if output.get("deleted")
+            else (f"-> {output['link']}" if "link" in output else human_size(output["size"]))
+        )
         lines.append(f"output {output['path']} {state}")
     lines.append(f"log {human_size(entry.log_size)}" if entry.log_sha256 else "log none")
     for line in lines:
@@ -211,7 +246,9 @@ def prune_command(
         None, "--older-than", min=0.0, help="Remove entries not used for this many days."
     ),
     max_size: str | None = typer.Option(
-        None, "--max-size", help="Then remove least recently used entries above this size (500MB, 2GiB)."
+        None,
+        "--max-size",
+        help="Then remove least recently used entries above this size (500MB, 2GiB).",
     ),
     json_output: bool = JSON_OPTION,
 ) -> None:

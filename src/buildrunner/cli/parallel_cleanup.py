@@ -57,10 +57,17 @@ def cleanup_command(
     conn = open_db(store)
     finished = [row.id for row in finished_before(conn, time.time() - older_than * 86400)]
     repo = repository(store.root)
-    isolation = CleanupResult(dry_run=dry_run) if repo is None else cleanup_project(
-        repo, store.data_dir, finished,
-        {row.id for row in list_sessions(conn) if row.id not in finished},
-        force=force, dry_run=dry_run,
+    isolation = (
+        CleanupResult(dry_run=dry_run)
+        if repo is None
+        else cleanup_project(
+            repo,
+            store.data_dir,
+            finished,
+            {row.id for row in list_sessions(conn) if row.id not in finished},
+            force=force,
+            dry_run=dry_run,
+        )
     )
     result = cleanup_sessions(conn, store, older_than_days=older_than, dry_run=dry_run)
     if json_output:
@@ -71,13 +78,18 @@ def cleanup_command(
         err_console.print(f"{verb} {item['id']} {item['name']} ({item['status']})")
     err_console.print(f"{verb} {len(result.sessions)} session(s) older than {older_than:g} days")
     if isolation.worktrees_removed or isolation.branches_deleted:
-        err_console.print(f"{'would remove' if dry_run else 'removed'} "
-                          f"{len(isolation.worktrees_removed)} worktree(s) and "
-                          f"{len(isolation.branches_deleted)} branch(es)")
+        err_console.print(
+            f"{'would remove' if dry_run else 'removed'} "
+            f"{len(isolation.worktrees_removed)} worktree(s) and "
+            f"{len(isolation.branches_deleted)} branch(es)"
+        )
     if isolation.kept:
         from buildrunner.parallel.dashboard import kept_branches_table
 
-        err_console.print(kept_branches_table([item.to_json() for item in isolation.kept]),
-                          soft_wrap=False)
-        err_console.print("these branches hold work your tree does not have: merge what you "
-                          "want, then delete them with --force")
+        err_console.print(
+            kept_branches_table([item.to_json() for item in isolation.kept]), soft_wrap=False
+        )
+        err_console.print(
+            "these branches hold work your tree does not have: merge what you "
+            "want, then delete them with --force"
+        )

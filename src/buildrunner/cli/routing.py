@@ -173,8 +173,11 @@ def costs_command(
     err_console.print(
         f"[bold]${total['cost_usd']}[/bold] over {total['calls']} calls ({period}; "
         f"{total['input_tokens']} in / {total['output_tokens']} out tokens)"
-        + (f"; the task cache saved ${saved['saved_usd']} in {saved['hits']} hits"
-           if saved["hits"] else "")
+        + (
+            f"; the task cache saved ${saved['saved_usd']} in {saved['hits']} hits"
+            if saved["hits"]
+            else ""
+        )
     )
     if summary.groups:
         from rich.table import Table

@@ -40,16 +40,21 @@ def run_command(
     backend: str | None = typer.Option(None, "--backend", help="Where tasks run: local or ray."),
     ray_address: str | None = typer.Option(None, "--ray-address", help="Ray cluster address."),
     budget: float | None = typer.Option(
-        None, "--budget", min=0.0,
+        None,
+        "--budget",
+        min=0.0,
         help="Hard budget of the session in USD (with --resume: its new budget).",
     ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show tasks, routes and costs; run nothing."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show tasks, routes and costs; run nothing."
+    ),
     watch: bool = typer.Option(False, "--watch", help="Show a live dashboard while it runs."),
     resume: str | None = typer.Option(
         None, "--resume", help="Continue an interrupted session (id or prefix)."
     ),
     isolate: str | None = typer.Option(
-        None, "--isolate",
+        None,
+        "--isolate",
         help="task: each task in its own git worktree, its work merged back in dependency order; "
         "session: all tasks in one worktree; none (default). The work lands at the end.",
     ),
@@ -78,9 +83,20 @@ def run_command(
       br run --resume SESSION
     """
     run_build(
-        plan_file, name=name, workers=workers, backend=backend, ray_address=ray_address,
-        budget=budget, dry_run=dry_run, watch=watch, resume=resume, isolate=isolate,
-        json_output=json_output, quiet=quiet, use_cache=not no_cache, explain=explain,
+        plan_file,
+        name=name,
+        workers=workers,
+        backend=backend,
+        ray_address=ray_address,
+        budget=budget,
+        dry_run=dry_run,
+        watch=watch,
+        resume=resume,
+        isolate=isolate,
+        json_output=json_output,
+        quiet=quiet,
+        use_cache=not no_cache,
+        explain=explain,
         review=review,
     )
 
@@ -142,7 +158,8 @@ def run_build(
             from buildrunner.parallel.backends.ray import check_file_writes
 
             check_file_writes(
-                [task.id for task in plan.tasks if task.files], settings.run.ray_address,
+                [task.id for task in plan.tasks if task.files],
+                settings.run.ray_address,
                 settings.run.ray_shared_filesystem,
             )
 
@@ -170,10 +187,14 @@ def run_build(
         else:
             assert plan is not None
             session_id = orchestrator.create(
-                plan, plan_path=str(plan_file), name=name,
+                plan,
+                plan_path=str(plan_file),
+                name=name,
                 workers=workers or plan.workers or settings.run.workers,
-                backend=chosen_backend, budget_usd=budget,
-                isolate=isolate or plan.isolate or settings.parallel.isolate, workdir=workdir,
+                backend=chosen_backend,
+                budget_usd=budget,
+                isolate=isolate or plan.isolate or settings.parallel.isolate,
+                workdir=workdir,
                 review=review,
             )
         if not json_output and not quiet:
@@ -183,7 +204,8 @@ def run_build(
             from buildrunner.parallel.dashboard import watch_while
 
             summary = watch_while(
-                store, session_id,
+                store,
+                session_id,
                 lambda: orchestrator.run(session_id, use_cache=use_cache, explain=explain),
             )
         else:
@@ -204,7 +226,9 @@ def run_build(
         raise typer.Exit(1)
 
 
-def _run_gates(store: Any, settings: Any, session_id: str, result: dict[str, Any], quiet: bool) -> bool:
+def _run_gates(
+    store: Any, settings: Any, session_id: str, result: dict[str, Any], quiet: bool
+) -> bool:
     """[quality] run_after_build: judge the build with the quality gates; True if one failed."""
     from buildrunner.quality.checks import check_quality, session_workdir
 
@@ -269,7 +293,8 @@ def _print_summary(data: dict[str, Any]) -> None:
         f"{data['duration_s']:.2f}s: {tasks['succeeded']} succeeded, {tasks['failed']} failed, "
         f"{tasks['skipped']} skipped"
         + (f", {tasks['cancelled']} cancelled" if tasks["cancelled"] else "")
-        + money + f" (session {data['session_id']})"
+        + money
+        + f" (session {data['session_id']})"
     )
     for alert in data.get("alerts", []):
         err_console.print(
@@ -299,7 +324,10 @@ def _dry_run(plan: Any, settings: Any, json_output: bool, workdir: Path) -> None
     for task_id in order:
         task = plan.task(task_id)
         row: dict[str, Any] = {
-            "id": task.id, "kind": task.kind, "depends_on": task.depends_on, "files": task.files,
+            "id": task.id,
+            "kind": task.kind,
+            "depends_on": task.depends_on,
+            "files": task.files,
         }
         if task.kind == "command":
             row["run"] = mask_text(task.run)  # a command line can hold a credential
@@ -318,10 +346,15 @@ def _dry_run(plan: Any, settings: Any, json_output: bool, workdir: Path) -> None
         ladder = " -> ".join(row.get("ladder") or [row.get("model", "?")])
         what = escape(printable(row.get("run") or "")) or (
             f"{ladder} ({row.get('level', '?')}), est. ${row.get('estimated_cost_usd', '?')}"
-            if "error" not in row else f"[red]{escape(printable(row['error']))}[/red]"
+            if "error" not in row
+            else f"[red]{escape(printable(row['error']))}[/red]"
         )
-        table.add_row(escape(printable(row["id"])), row["kind"],
-                      escape(printable(", ".join(row["depends_on"]))), what)
+        table.add_row(
+            escape(printable(row["id"])),
+            row["kind"],
+            escape(printable(", ".join(row["depends_on"]))),
+            what,
+        )
     err_console.print(table)
     err_console.print(f"tasks would run in {escape(_shown_dir(workdir))}")
 

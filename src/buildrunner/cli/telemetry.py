@@ -90,8 +90,13 @@ def events_command(
         missing = [name for name in unknown if name not in stored]
         if missing:
             fail(f"unknown event type '{missing[0]}'; known: {', '.join(sorted(EVENT_TYPES))}")
-    query = EventQuery(since=parse_since(since), types=event_type, session_id=session,
-                       limit=limit, newest_first=True)
+    query = EventQuery(
+        since=parse_since(since),
+        types=event_type,
+        session_id=session,
+        limit=limit,
+        newest_first=True,
+    )
     rows = [flat_event(row) for row in iter_event_rows(conn, query)]
     if json_output:
         emit_json({"events": rows, "count": len(rows)})
@@ -104,7 +109,10 @@ def events_command(
 @app.command("alerts")
 def alerts_command(
     level: str | None = typer.Option(
-        None, "--level", "-l", help="Only alerts at this level or above (info|warning|error|critical)."
+        None,
+        "--level",
+        "-l",
+        help="Only alerts at this level or above (info|warning|error|critical).",
     ),
     show_all: bool = typer.Option(False, "--all", help="Include resolved alerts."),
     check: bool = typer.Option(
@@ -133,8 +141,12 @@ def alerts_command(
         from buildrunner.telemetry.alerts import AlertEngine
         from buildrunner.telemetry.notifiers import notifiers_from_settings
 
-        engine = AlertEngine(store.db_path, settings.telemetry,
-                             notifiers_from_settings(settings.telemetry), tick_s=None)
+        engine = AlertEngine(
+            store.db_path,
+            settings.telemetry,
+            notifiers_from_settings(settings.telemetry),
+            tick_s=None,
+        )
         changes = [change.to_dict() for change in engine.evaluate()]
         engine.close()
     statuses = ("pending", "firing", "resolved") if show_all else ("pending", "firing")
@@ -186,7 +198,9 @@ def performance_command(
     from buildrunner.telemetry.performance import performance_report
 
     now = time.time()
-    report = performance_report(open_db(write=False), now - hours * 3600, now + 1e-6, slowest=slowest)
+    report = performance_report(
+        open_db(write=False), now - hours * 3600, now + 1e-6, slowest=slowest
+    )
     if json_output:
         emit_json(report.to_dict())
         return
@@ -199,16 +213,20 @@ def performance_command(
 def export_command(
     file: Path = typer.Argument(..., help="Output file.", show_default=False),
     fmt: str | None = typer.Option(
-        None, "--format", "-f",
+        None,
+        "--format",
+        "-f",
         help="csv, jsonl or trace (default: from the suffix: .jsonl/.ndjson, .json for a trace,"
-             " else csv).",
+        " else csv).",
     ),
     since: str | None = typer.Option(
         None, "--since", help="From this time: 2h, 30m, 7d, an ISO date/time or epoch seconds."
     ),
     event_type: list[str] = typer.Option([], "--type", "-t", help="Only this type (repeatable)."),
     session: str | None = typer.Option(
-        None, "--session", "-s",
+        None,
+        "--session",
+        "-s",
         help="Only this session id (a trace: this session, id, prefix or name; default: newest).",
     ),
     json_output: bool = JSON_OPTION,
@@ -248,8 +266,10 @@ def export_command(
     if json_output:
         emit_json(result)
     elif chosen == "trace":
-        err_console.print(f"wrote {result['attempts']} task attempts of session "
-                          f"{result['session_id']} to {file} (open it in ui.perfetto.dev)")
+        err_console.print(
+            f"wrote {result['attempts']} task attempts of session "
+            f"{result['session_id']} to {file} (open it in ui.perfetto.dev)"
+        )
     else:
         err_console.print(f"wrote {result['events']} events to {file} ({chosen})")
 
@@ -269,8 +289,13 @@ def _export_trace(conn: Any, file: Path, session: str | None) -> dict[str, Any]:
 
     timeline = load_timeline(conn, get_session(conn, session).id)
     count = write_trace(timeline, file)
-    return {"path": str(file), "format": "trace", "session_id": timeline.session.session_id,
-            "trace_events": count, "attempts": len(timeline.attempts)}
+    return {
+        "path": str(file),
+        "format": "trace",
+        "session_id": timeline.session.session_id,
+        "trace_events": count,
+        "attempts": len(timeline.attempts),
+    }
 
 
 @app.command("prune")
@@ -308,7 +333,10 @@ def serve_command(
     port: int = typer.Option(9464, "--port", min=0, max=65535, help="TCP port (0: any free)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     window_s: float | None = typer.Option(
-        None, "--window", min=1.0, help="Seconds the gauges look back (default: telemetry.window_s)."
+        None,
+        "--window",
+        min=1.0,
+        help="Seconds the gauges look back (default: telemetry.window_s).",
     ),
     json_output: bool = JSON_OPTION,
 ) -> None:

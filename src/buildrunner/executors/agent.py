@@ -177,7 +177,9 @@ class AgentLoop(AttemptLedger):
                 return self.result("failed", "cancelled", "cancelled")
             if self.round.turns >= self.task.max_turns:
                 return self.result(
-                    "failed", "max_turns", f"stopped after {self.round.turns} turns without finishing"
+                    "failed",
+                    "max_turns",
+                    f"stopped after {self.round.turns} turns without finishing",
                 )
             try:
                 answer = self.call_models(self.chain[self.index :], self._call)
@@ -185,8 +187,11 @@ class AgentLoop(AttemptLedger):
                 return self._money_stop(str(stop))
             except ReservationRefused as refusal:
                 self.emit(refused_event(refusal, self.spent))
-                return self.result("failed", "budget_exceeded", f"stopped: {refusal}; spent "
-                                   f"${self.spent} in {self.round.turns} turns")
+                return self.result(
+                    "failed",
+                    "budget_exceeded",
+                    f"stopped: {refusal}; spent ${self.spent} in {self.round.turns} turns",
+                )
             except ModelCallError as exc:
                 return self.result("failed", exc.failure.type, mask(str(exc)))
             self.index += answer.index
@@ -215,8 +220,11 @@ class AgentLoop(AttemptLedger):
         if self.tools.outside_writes:
             self.messages.append({"role": "user", "content": results})
             paths = ", ".join(write.path for write in self.tools.outside_writes)
-            return self.result("failed", "write_outside_files",
-                               mask(f"wrote outside the task's files: {paths} (undone)"))
+            return self.result(
+                "failed",
+                "write_outside_files",
+                mask(f"wrote outside the task's files: {paths} (undone)"),
+            )
         note = None
         if stop == "max_tokens":
             note = _CONTINUE if cut is None else _CUT_TOOL.format(name=cut.get("name"))
@@ -284,9 +292,7 @@ class AgentLoop(AttemptLedger):
         assert limit is not None
         what = "task cost limit" if kind == "cost_limit_exceeded" else "session budget allowance"
         self.emit(budget_exceeded_event(kind, limit, self.spent))
-        message = (
-            f"stopped: {what} ${limit} reached, spent ${self.spent} in {self.round.turns} turns; {detail}"
-        )
+        message = f"stopped: {what} ${limit} reached, spent ${self.spent} in {self.round.turns} turns; {detail}"
         return self.result("failed", kind, message)
 
     # -- tools --------------------------------------------------------------------------------
@@ -323,7 +329,11 @@ class AgentLoop(AttemptLedger):
             else (self.chain[self.index] if self.chain else "")
         )
         return self.finish(
-            status, error_type, error, model=model, changed_files=self.tools.changed_files,
+            status,
+            error_type,
+            error,
+            model=model,
+            changed_files=self.tools.changed_files,
             refused_writes=self.tools.refused_writes,
             outside_writes=[write.path for write in self.tools.outside_writes],
         )

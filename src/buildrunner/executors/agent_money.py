@@ -80,7 +80,9 @@ def affordable_output(
     return min(wanted, affordable)
 
 
-def worst_case_cost(model: str, price: PriceFunction, prompt_tokens: int, max_tokens: int) -> Decimal:
+def worst_case_cost(
+    model: str, price: PriceFunction, prompt_tokens: int, max_tokens: int
+) -> Decimal:
     """The most a call can cost: input at the dearer of fresh and cache-write, full output."""
     fresh = price(model, Usage(input_tokens=prompt_tokens))
     written = price(model, Usage(cache_creation_tokens=prompt_tokens))
@@ -88,7 +90,11 @@ def worst_case_cost(model: str, price: PriceFunction, prompt_tokens: int, max_to
 
 
 def output_within_worst_case(
-    task: AgentTask, model: str, price: PriceFunction, spent: Decimal, prompt_tokens: int,
+    task: AgentTask,
+    model: str,
+    price: PriceFunction,
+    spent: Decimal,
+    prompt_tokens: int,
     max_tokens: int,
 ) -> int:
     """`max_tokens` lowered so the call's worst case fits the binding limit: a reservation for

@@ -67,8 +67,18 @@ _WRITE_TOOL_NAMES = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit"})
 # Tools that never write in the working directory: a run that used only these and the file
 # tools can have written only the paths its file tools named.
 _NON_WRITING_TOOLS = frozenset(
-    {*READ_TOOLS, "NotebookRead", "WebFetch", "WebSearch", "TodoWrite", "TaskCreate", "TaskGet",
-     "TaskList", "TaskUpdate", "ExitPlanMode"}
+    {
+        *READ_TOOLS,
+        "NotebookRead",
+        "WebFetch",
+        "WebSearch",
+        "TodoWrite",
+        "TaskCreate",
+        "TaskGet",
+        "TaskList",
+        "TaskUpdate",
+        "ExitPlanMode",
+    }
 )
 
 SCOPE_PROMPT = (
@@ -191,7 +201,9 @@ class ClaudeCodeSession(AttemptLedger):
             return outside
         if answer.value.stop_reason == "max_budget" or (limit is not None and self.spent > limit):
             self.emit(budget_exceeded_event(kind, limit or Decimal(0), self.spent))
-            return self.result("failed", kind, f"spent ${self.spent}, reaching the limit of ${limit}")
+            return self.result(
+                "failed", kind, f"spent ${self.spent}, reaching the limit of ${limit}"
+            )
         if answer.value.stop_reason == "max_turns":
             return self.result("failed", "max_turns", f"stopped after {answer.value.turns} turns")
         return self.result("succeeded", None, None)
@@ -221,7 +233,9 @@ class ClaudeCodeSession(AttemptLedger):
         except ModelCallError as exc:
             cost = None
             if isinstance(exc.partial, CallResult):  # a failed run may still have cost
-                cost = self.account(exc.partial, outcome="error", reservation_id=held.reservation_id)
+                cost = self.account(
+                    exc.partial, outcome="error", reservation_id=held.reservation_id
+                )
             else:
                 self.tool_calls = None  # it printed nothing: what it ran is unknown
             held.close(cost)
@@ -296,7 +310,8 @@ class ClaudeCodeSession(AttemptLedger):
         if not undone:
             return None
         return self.result(
-            "failed", "write_outside_files",
+            "failed",
+            "write_outside_files",
             mask(f"wrote outside the task's files: {', '.join(self.outside)} (undone)"),
         )
 
@@ -316,7 +331,12 @@ class ClaudeCodeSession(AttemptLedger):
 
     def result(self, status: str, error_type: str | None, error: str | None) -> AgentResult:
         return self.finish(
-            status, error_type, error, model=self.model, changed_files=self.changed_files,
-            refused_writes=self.refused, unattributed=self.unattributed,
+            status,
+            error_type,
+            error,
+            model=self.model,
+            changed_files=self.changed_files,
+            refused_writes=self.refused,
+            unattributed=self.unattributed,
             outside_writes=self.outside,
         )

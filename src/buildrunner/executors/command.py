@@ -27,7 +27,48 @@ _SHELL_SPECIAL = set("|&;<>()$`\\\"'*?[]#~=%{}\n!")
 
 # Words a POSIX shell runs itself: a command starting with one always goes through the shell.
 SHELL_WORDS = frozenset(
-    ["!", ".", ":", "[", "[[", "alias", "break", "cd", "command", "continue", "echo", "eval", "exec", "exit", "export", "false", "for", "if", "printf", "pwd", "read", "return", "set", "shift", "test", "times", "trap", "true", "type", "ulimit", "umask", "unset", "wait", "while", "until", "case", "{", "(", "source", "local"]
+    [
+        "!",
+        ".",
+        ":",
+        "[",
+        "[[",
+        "alias",
+        "break",
+        "cd",
+        "command",
+        "continue",
+        "echo",
+        "eval",
+        "exec",
+        "exit",
+        "export",
+        "false",
+        "for",
+        "if",
+        "printf",
+        "pwd",
+        "read",
+        "return",
+        "set",
+        "shift",
+        "test",
+        "times",
+        "trap",
+        "true",
+        "type",
+        "ulimit",
+        "umask",
+        "unset",
+        "wait",
+        "while",
+        "until",
+        "case",
+        "{",
+        "(",
+        "source",
+        "local",
+    ]
 )
 
 

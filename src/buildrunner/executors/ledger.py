@@ -96,9 +96,16 @@ class AttemptLedger:
         self.on_event(event)
 
     def finish(
-        self, status: str, error_type: str | None, error: str | None, *, model: str,
-        changed_files: Collection[str], refused_writes: Collection[str],
-        unattributed: Collection[str] = (), outside_writes: Collection[str] = (),
+        self,
+        status: str,
+        error_type: str | None,
+        error: str | None,
+        *,
+        model: str,
+        changed_files: Collection[str],
+        refused_writes: Collection[str],
+        unattributed: Collection[str] = (),
+        outside_writes: Collection[str] = (),
     ) -> AgentResult:
         """End the round in the transcript and report it."""
         self.transcript.end(status, error, self.round.cost)

@@ -33,8 +33,17 @@ MAX_TOTAL_BYTES = 64 << 20
 WATCHED_INSIDE_IGNORED = (".git/hooks", ".git/config")  # later runs execute or obey these
 # What test and build tools leave behind when a task runs its checks: not the task's work.
 TOOL_LEFTOVERS = (
-    ".coverage", ".coverage.*", "coverage.xml", "*.pyc", ".DS_Store", "htmlcov/*", ".tox/*",
-    ".nox/*", ".hypothesis/*", "*.egg-info/*", ".eggs/*",
+    ".coverage",
+    ".coverage.*",
+    "coverage.xml",
+    "*.pyc",
+    ".DS_Store",
+    "htmlcov/*",
+    ".tox/*",
+    ".nox/*",
+    ".hypothesis/*",
+    "*.egg-info/*",
+    ".eggs/*",
 )
 OUTSIDE_FILES_REASON = "written outside the task's files"
 

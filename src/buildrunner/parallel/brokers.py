@@ -61,11 +61,17 @@ class RemoteBudget:
         answer: dict[str, Any] = {}
         with self._lock:
             self._waiting[request] = (done, answer)
-        self._send({
-            "type": "reserve", "request": request, "task_id": self.task_id,
-            "attempt": self.attempt, "model": model, "amount_usd": str(amount_usd),
-            "min_usd": str(minimum_usd),
-        })
+        self._send(
+            {
+                "type": "reserve",
+                "request": request,
+                "task_id": self.task_id,
+                "attempt": self.attempt,
+                "model": model,
+                "amount_usd": str(amount_usd),
+                "min_usd": str(minimum_usd),
+            }
+        )
         if not done.wait(REPLY_TIMEOUT_S):
             with self._lock:
                 self._waiting.pop(request, None)

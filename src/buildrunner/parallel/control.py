@@ -47,8 +47,11 @@ class ControlResult:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "session_id": self.session_id, "action": self.action, "requested": self.requested,
-            "reached": self.reached, "status": self.status,
+            "session_id": self.session_id,
+            "action": self.action,
+            "requested": self.requested,
+            "reached": self.reached,
+            "status": self.status,
         }
 
 
@@ -59,8 +62,10 @@ def check_control(row: SessionRow, action: str) -> None:
         return
     name = f"session {row.id}"
     if state == "interrupted":
-        raise SessionError(f"{name} is interrupted (its owner process is gone); continue it with "
-                           f"'br parallel resume {row.id}'")
+        raise SessionError(
+            f"{name} is interrupted (its owner process is gone); continue it with "
+            f"'br parallel resume {row.id}'"
+        )
     if action == "pause" and state == "paused":
         raise SessionError(f"{name} is already paused")
     if action == "resume" and state in ("pending", "running"):
@@ -99,7 +104,11 @@ def wait_for_state(
 
 
 def control_session(
-    conn: sqlite3.Connection, session_ref: str, action: str, *, wait_s: float = 10.0,
+    conn: sqlite3.Connection,
+    session_ref: str,
+    action: str,
+    *,
+    wait_s: float = 10.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> ControlResult:
     """Ask the owner to pause, resume or cancel a session and wait up to `wait_s` for the effect."""
@@ -148,14 +157,14 @@ class CleanupResult:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "dry_run": self.dry_run, "deleted": len(self.sessions), "sessions": self.sessions,
+            "dry_run": self.dry_run,
+            "deleted": len(self.sessions),
+            "sessions": self.sessions,
             "logs_removed": self.logs_removed,
         }
 
 
-def finished_before(
-    conn: sqlite3.Connection, cutoff: float
-) -> list[SessionRow]:
+def finished_before(conn: sqlite3.Connection, cutoff: float) -> list[SessionRow]:
     """Finished sessions (never one whose owner still runs it) that ended before `cutoff`."""
     result = []
     for row in list_sessions(conn):
@@ -185,10 +194,14 @@ def cleanup_sessions(
     result = CleanupResult(dry_run=dry_run)
     for row in rows:
         log_dir = _log_dir(store, row.id)
-        result.sessions.append({
-            "id": row.id, "name": row.name, "status": session_state(row),
-            "log_dir": str(log_dir) if log_dir is not None and log_dir.exists() else None,
-        })
+        result.sessions.append(
+            {
+                "id": row.id,
+                "name": row.name,
+                "status": session_state(row),
+                "log_dir": str(log_dir) if log_dir is not None and log_dir.exists() else None,
+            }
+        )
         if dry_run:
             continue
         with transaction(conn):

@@ -89,7 +89,11 @@ def _find_conflict(
 
 def _holder(row: sqlite3.Row) -> LockHolder:
     return LockHolder(
-        row["path"], row["session_id"], row["task_id"], row["owner_pid"], row["owner_host"],
+        row["path"],
+        row["session_id"],
+        row["task_id"],
+        row["owner_pid"],
+        row["owner_host"],
         row["acquired_at"],
     )
 

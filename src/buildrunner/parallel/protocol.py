@@ -84,7 +84,7 @@ def write_all(fd: int, data: bytes) -> None:
     """Write `data` to a pipe with as few system calls as it takes (no buffer to flush)."""
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def encode(message: dict[str, Any]) -> bytes:

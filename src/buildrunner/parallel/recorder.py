@@ -12,11 +12,36 @@ from buildrunner.parallel.protocol import TaskOutcome
 from buildrunner.store.db import now, transaction
 
 # Columns set_task/set_worker may write: field names become SQL, so they come from this list only.
-TASK_COLUMNS = ("status", "priority", "attempts", "max_retries", "worker_id", "exit_code",
-                "started_at", "ended_at", "duration_s", "log_path", "model", "cost_micro_usd",
-                "waiting_on", "error", "verdict", "rung", "fix_rounds", "cache_key", "cached")
-WORKER_COLUMNS = ("pid", "host", "status", "last_heartbeat", "current_task", "tasks_completed",
-                  "tasks_failed")
+TASK_COLUMNS = (
+    "status",
+    "priority",
+    "attempts",
+    "max_retries",
+    "worker_id",
+    "exit_code",
+    "started_at",
+    "ended_at",
+    "duration_s",
+    "log_path",
+    "model",
+    "cost_micro_usd",
+    "waiting_on",
+    "error",
+    "verdict",
+    "rung",
+    "fix_rounds",
+    "cache_key",
+    "cached",
+)
+WORKER_COLUMNS = (
+    "pid",
+    "host",
+    "status",
+    "last_heartbeat",
+    "current_task",
+    "tasks_completed",
+    "tasks_failed",
+)
 
 
 class SessionRecorder:
@@ -32,7 +57,9 @@ class SessionRecorder:
                 (status, os.getpid(), socket.gethostname(), now(), self.session_id),
             )
 
-    def set_session_status(self, status: str, *, ended: bool = False, error: str | None = None) -> None:
+    def set_session_status(
+        self, status: str, *, ended: bool = False, error: str | None = None
+    ) -> None:
         with self._write():
             self.conn.execute(
                 "UPDATE sessions SET status = ?, ended_at = CASE WHEN ? THEN ? ELSE ended_at END,"
@@ -60,8 +87,15 @@ class SessionRecorder:
             "UPDATE attempts SET status = ?, ended_at = ?, exit_code = ?, error = ?, cpu_s = ?,"
             " max_rss_mb = ? WHERE session_id = ? AND task_id = ? AND attempt = ?",
             (
-                outcome.status, ended_at, outcome.exit_code, outcome.error, outcome.cpu_s,
-                outcome.max_rss_mb, self.session_id, outcome.task_id, outcome.attempt,
+                outcome.status,
+                ended_at,
+                outcome.exit_code,
+                outcome.error,
+                outcome.cpu_s,
+                outcome.max_rss_mb,
+                self.session_id,
+                outcome.task_id,
+                outcome.attempt,
             ),
         )
 

@@ -111,9 +111,18 @@ def create_session(
             " budget_usd, owner_pid, owner_host, created_at, total_tasks, metadata)"
             " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                session_id, name or plan.name, plan_path, plan.to_json(), backend, workers,
-                None if budget is None else str(budget), os.getpid(), socket.gethostname(),
-                stamp, len(plan.tasks), json.dumps(meta),
+                session_id,
+                name or plan.name,
+                plan_path,
+                plan.to_json(),
+                backend,
+                workers,
+                None if budget is None else str(budget),
+                os.getpid(),
+                socket.gethostname(),
+                stamp,
+                len(plan.tasks),
+                json.dumps(meta),
             ),
         )
         conn.executemany(
@@ -121,9 +130,13 @@ def create_session(
             " max_retries) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
             [
                 (
-                    session_id, task.id, task.kind,
+                    session_id,
+                    task.id,
+                    task.kind,
                     json.dumps(task.model_dump(mode="json", exclude_defaults=True)),
-                    task.priority, index, task.retries,
+                    task.priority,
+                    index,
+                    task.retries,
                 )
                 for index, task in enumerate(plan.tasks)
             ],
@@ -133,9 +146,20 @@ def create_session(
 
 def _row(row: sqlite3.Row) -> SessionRow:
     return SessionRow(
-        row["id"], row["name"], row["status"], row["plan_path"], row["backend"], row["workers"],
-        row["budget_usd"], row["owner_pid"], row["owner_host"], row["created_at"],
-        row["started_at"], row["ended_at"], row["total_tasks"], row["error"],
+        row["id"],
+        row["name"],
+        row["status"],
+        row["plan_path"],
+        row["backend"],
+        row["workers"],
+        row["budget_usd"],
+        row["owner_pid"],
+        row["owner_host"],
+        row["created_at"],
+        row["started_at"],
+        row["ended_at"],
+        row["total_tasks"],
+        row["error"],
         json.loads(row["metadata"] or "{}"),
     )
 
@@ -223,4 +247,6 @@ def take_control_requests(conn: sqlite3.Connection, session_id: str) -> list[str
 def set_session_budget(conn: sqlite3.Connection, session_id: str, budget_usd: float) -> None:
     """Give a session a new hard budget (its owner checks it at the next reservation)."""
     with transaction(conn):
-        conn.execute("UPDATE sessions SET budget_usd = ? WHERE id = ?", (str(budget_usd), session_id))
+        conn.execute(
+            "UPDATE sessions SET budget_usd = ? WHERE id = ?", (str(budget_usd), session_id)
+        )

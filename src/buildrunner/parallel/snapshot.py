@@ -71,7 +71,12 @@ def snapshot(
         "generated_at": iso(at),
         "session": session_view(conn, focus, at) if focus else None,
         "sessions": [_session_line(conn, row, at) for row in active],
-        "running": [], "waiting": [], "queued": [], "done": [], "failed": [], "workers": [],
+        "running": [],
+        "waiting": [],
+        "queued": [],
+        "done": [],
+        "failed": [],
+        "workers": [],
         "locks": locks_view(conn, None, at),
         "cost_usd": 0.0,
         "alerts": alerts_view(conn),
@@ -87,26 +92,43 @@ def snapshot(
     for task in tasks:
         status = task["status"]
         if status == "running":
-            data["running"].append({
-                "task_id": task["task_id"], "worker_id": task["worker_id"],
-                "attempt": task["attempts"], "elapsed_s": _age(task["started_at"], at),
-            })
+            data["running"].append(
+                {
+                    "task_id": task["task_id"],
+                    "worker_id": task["worker_id"],
+                    "attempt": task["attempts"],
+                    "elapsed_s": _age(task["started_at"], at),
+                }
+            )
         elif status == "waiting":
             data["waiting"].append({"task_id": task["task_id"], "waiting_on": task["waiting_on"]})
         elif status in ("queued", "pending"):
-            data["queued"].append({
-                "task_id": task["task_id"], "status": status, "priority": task["priority"],
-            })
+            data["queued"].append(
+                {
+                    "task_id": task["task_id"],
+                    "status": status,
+                    "priority": task["priority"],
+                }
+            )
         elif status in TASK_DONE:
-            data["done"].append({
-                "task_id": task["task_id"], "status": status, "attempts": task["attempts"],
-                "duration_s": task["duration_s"], "ended_at": task["ended_at"],
-            })
+            data["done"].append(
+                {
+                    "task_id": task["task_id"],
+                    "status": status,
+                    "attempts": task["attempts"],
+                    "duration_s": task["duration_s"],
+                    "ended_at": task["ended_at"],
+                }
+            )
         if status == "failed":
-            data["failed"].append({
-                "task_id": task["task_id"], "exit_code": task["exit_code"],
-                "error": task["error"], "log_path": task["log_path"],
-            })
+            data["failed"].append(
+                {
+                    "task_id": task["task_id"],
+                    "exit_code": task["exit_code"],
+                    "error": task["error"],
+                    "log_path": task["log_path"],
+                }
+            )
     data["queued"].sort(key=lambda item: (item["status"] != "queued", -item["priority"]))
     data["done"].sort(key=lambda item: item["ended_at"] or 0.0, reverse=True)
     data["workers"] = workers_view(conn, focus.id, at)
@@ -134,16 +156,25 @@ def workers_view(
     result = []
     for row in conn.execute(query + " ORDER BY started_at, id", params):
         status = row["status"]
-        if status in ("idle", "busy") and row["pid"] is not None and not owner_alive(
-            row["pid"], row["host"]
+        if (
+            status in ("idle", "busy")
+            and row["pid"] is not None
+            and not owner_alive(row["pid"], row["host"])
         ):
             status = "offline"
-        result.append({
-            "id": row["id"], "session_id": row["session_id"], "pid": row["pid"],
-            "host": row["host"], "status": status, "current_task": row["current_task"],
-            "heartbeat_age_s": _age(row["last_heartbeat"], at),
-            "tasks_completed": row["tasks_completed"], "tasks_failed": row["tasks_failed"],
-        })
+        result.append(
+            {
+                "id": row["id"],
+                "session_id": row["session_id"],
+                "pid": row["pid"],
+                "host": row["host"],
+                "status": status,
+                "current_task": row["current_task"],
+                "heartbeat_age_s": _age(row["last_heartbeat"], at),
+                "tasks_completed": row["tasks_completed"],
+                "tasks_failed": row["tasks_failed"],
+            }
+        )
     return result
 
 
@@ -151,9 +182,13 @@ def locks_view(conn: sqlite3.Connection, session_id: str | None, at: float) -> l
     """Held file locks, oldest first, with whether their owner process still runs."""
     return [
         {
-            "path": lock.path, "session_id": lock.session_id, "task_id": lock.task_id,
-            "owner_pid": lock.owner_pid, "owner_host": lock.owner_host,
-            "acquired_at": iso(lock.acquired_at), "held_s": _age(lock.acquired_at, at),
+            "path": lock.path,
+            "session_id": lock.session_id,
+            "task_id": lock.task_id,
+            "owner_pid": lock.owner_pid,
+            "owner_host": lock.owner_host,
+            "acquired_at": iso(lock.acquired_at),
+            "held_s": _age(lock.acquired_at, at),
             "owner_alive": owner_alive(lock.owner_pid, lock.owner_host),
         }
         for lock in list_locks(conn, session_id)

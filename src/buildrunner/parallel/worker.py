@@ -40,8 +40,11 @@ class Channel:
 
 
 def execute(
-    task: TaskRun, emit: Callable[[dict[str, Any]], None], runner: Any,
-    base_env: Mapping[str, str] | None = None, budget: Any = None,
+    task: TaskRun,
+    emit: Callable[[dict[str, Any]], None],
+    runner: Any,
+    base_env: Mapping[str, str] | None = None,
+    budget: Any = None,
 ) -> TaskOutcome:
     """Run one attempt with the executor for its kind (tasks get `base_env` + their own env).
 
@@ -62,16 +65,21 @@ def execute(
         budget = FixedAllowance(Decimal(str(task.agent["allowance_usd"])))
     started = time.monotonic()
     outcome = run_agent_attempt(
-        task, lambda event: emit({"type": "event", "event": event}),
+        task,
+        lambda event: emit({"type": "event", "event": event}),
         should_stop=lambda: bool(runner.cancelled),  # cancel stops the loop before its next call
-        budget=budget, base_env=env, runner_factory=lambda: runner,
+        budget=budget,
+        base_env=env,
+        runner_factory=lambda: runner,
     )
     outcome.duration_s = outcome.duration_s or time.monotonic() - started
     return outcome
 
 
 def _execute_command(
-    task: TaskRun, emit: Callable[[dict[str, Any]], None], runner: Any,
+    task: TaskRun,
+    emit: Callable[[dict[str, Any]], None],
+    runner: Any,
     base_env: Mapping[str, str],
 ) -> TaskOutcome:
     env = {**base_env, **task.env}
@@ -92,8 +100,10 @@ def _execute_command(
         status, error_type = "cancelled", "cancelled"
     else:
         status = "failed"
-        error_type = "timeout" if result.timed_out else (
-            "not_found" if result.exit_code == 127 else "exit_code"
+        error_type = (
+            "timeout"
+            if result.timed_out
+            else ("not_found" if result.exit_code == 127 else "exit_code")
         )
     return TaskOutcome(
         task_id=task.task_id,
@@ -126,7 +136,10 @@ def finish_log(path: Path, max_bytes: int) -> None:
         text = data.decode("utf-8", errors="replace")
         masked = mask_text(text)
         if size > max_bytes:
-            masked = f"[BuildRunner: the first {size - max_bytes} bytes of this log were dropped]\n" + masked
+            masked = (
+                f"[BuildRunner: the first {size - max_bytes} bytes of this log were dropped]\n"
+                + masked
+            )
         if masked != text or size > max_bytes:
             path.write_text(masked, encoding="utf-8")
     except OSError:
@@ -162,7 +175,8 @@ def main(argv: list[str]) -> int:
                 runner = state["runner"] = CommandRunner(owns_cwd=True)
                 broker = state["broker"] = (
                     RemoteBudget(channel.send, task.task_id, task.attempt)
-                    if task.kind == "agent" else None
+                    if task.kind == "agent"
+                    else None
                 )
             try:
                 outcome = execute(task, channel.send, runner, base_env, broker)
@@ -194,8 +208,9 @@ def main(argv: list[str]) -> int:
                 for task in pending:
                     if (task.task_id, task.attempt) == (message["task_id"], message["attempt"]):
                         pending.remove(task)
-                        channel.send({"type": "revoked", "task_id": task.task_id,
-                                      "attempt": task.attempt})
+                        channel.send(
+                            {"type": "revoked", "task_id": task.task_id, "attempt": task.attempt}
+                        )
                         break
         elif kind == "cancel":
             # the running attempt stops; attempts queued behind it are given back, not started
@@ -203,8 +218,9 @@ def main(argv: list[str]) -> int:
                 runner = state["runner"]
                 while pending:
                     task = pending.popleft()
-                    channel.send({"type": "revoked", "task_id": task.task_id,
-                                  "attempt": task.attempt})
+                    channel.send(
+                        {"type": "revoked", "task_id": task.task_id, "attempt": task.attempt}
+                    )
             if runner is not None:
                 runner.cancel()
         elif kind == "reserved":  # the orchestrator's answer to the running attempt's broker

@@ -39,7 +39,9 @@ class MergeResult:
 def git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
     if check and result.returncode != 0:
-        raise WorktreeError(f"git {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}")
+        raise WorktreeError(
+            f"git {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}"
+        )
     return result
 
 
@@ -64,8 +66,18 @@ def merge_back(tree: Worktree, message: str) -> MergeResult:
     """Commit the worktree's changes and merge its branch into the user's current branch."""
     git(tree.path, "add", "-A")
     if git(tree.path, "diff", "--cached", "--quiet", check=False).returncode != 0:
-        git(tree.path, "-c", "user.name=BuildRunner", "-c", "user.email=buildrunner@localhost",
-            "commit", "-q", "--no-verify", "-m", message)
+        git(
+            tree.path,
+            "-c",
+            "user.name=BuildRunner",
+            "-c",
+            "user.email=buildrunner@localhost",
+            "commit",
+            "-q",
+            "--no-verify",
+            "-m",
+            message,
+        )
     tip = git(tree.path, "rev-parse", "HEAD").stdout.strip()
     if tip == tree.base:
         return MergeResult(True, "nothing-to-merge", "the build changed no files")
@@ -74,14 +86,27 @@ def merge_back(tree: Worktree, message: str) -> MergeResult:
         result = git(tree.repo, "merge", "--ff-only", "-q", tree.branch, check=False)
         if result.returncode == 0:
             return MergeResult(True, "fast-forward", f"fast-forwarded to {tip[:10]}")
-    result = git(tree.repo, "-c", "user.name=BuildRunner", "-c", "user.email=buildrunner@localhost",
-                 "merge", "--no-edit", "-q", "-m", f"Merge {tree.branch}", tree.branch, check=False)
+    result = git(
+        tree.repo,
+        "-c",
+        "user.name=BuildRunner",
+        "-c",
+        "user.email=buildrunner@localhost",
+        "merge",
+        "--no-edit",
+        "-q",
+        "-m",
+        f"Merge {tree.branch}",
+        tree.branch,
+        check=False,
+    )
     if result.returncode == 0:
         return MergeResult(True, "merge-commit", f"merged {tree.branch} with a merge commit")
     git(tree.repo, "merge", "--abort", check=False)
     reason = (result.stdout + result.stderr).strip().splitlines()
     return MergeResult(
-        False, "conflict",
+        False,
+        "conflict",
         f"merge of {tree.branch} failed ({reason[-1] if reason else 'conflict'}); your work is kept "
         f"on branch {tree.branch} in {tree.path}: merge it by hand",
     )

@@ -35,7 +35,10 @@ def project_findings(root: Path, settings: Settings) -> tuple[list[dict[str, Any
 
 
 def check_quality(
-    conn: sqlite3.Connection, root: Path, settings: Settings, session_id: str | None = None,
+    conn: sqlite3.Connection,
+    root: Path,
+    settings: Settings,
+    session_id: str | None = None,
     findings: tuple[list[dict[str, Any]], int] | None = None,
 ) -> tuple[str | None, list[GateResult]]:
     """(the judged session, every gate's result); `findings` reuses a scan already made."""

@@ -16,7 +16,9 @@ def read_total_coverage(path: Path) -> float:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise CoverageReportError(f"coverage report {path} not found (run 'coverage json')") from None
+        raise CoverageReportError(
+            f"coverage report {path} not found (run 'coverage json')"
+        ) from None
     except OSError as exc:
         raise CoverageReportError(f"cannot read coverage report {path}: {exc.strerror}") from None
     if path.suffix == ".xml" or text.lstrip().startswith("<"):

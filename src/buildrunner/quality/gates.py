@@ -41,7 +41,9 @@ def security_gate(ctx: GateContext) -> GateResult:
         return GateResult("security", "skip", "the security scanner is not available")
     new, baselined = ctx.scan(ctx.root, ctx.settings)
     if new:
-        return GateResult("security", "fail", f"{new} new security finding(s); run 'br security scan'", new)
+        return GateResult(
+            "security", "fail", f"{new} new security finding(s); run 'br security scan'", new
+        )
     extra = f" ({baselined} accepted in the baseline)" if baselined else ""
     return GateResult("security", "pass", f"no new findings{extra}", 0)
 
@@ -91,7 +93,9 @@ def coverage_gate(ctx: GateContext) -> GateResult:
     except CoverageReportError as exc:
         return GateResult("coverage", "fail", str(exc))
     outcome: Outcome = "pass" if total >= minimum else "fail"
-    return GateResult("coverage", outcome, f"{total:.1f}% covered (minimum {minimum:g}%)", round(total, 2))
+    return GateResult(
+        "coverage", outcome, f"{total:.1f}% covered (minimum {minimum:g}%)", round(total, 2)
+    )
 
 
 def budget_gate(ctx: GateContext) -> GateResult:
@@ -127,7 +131,9 @@ def alerts_gate(ctx: GateContext) -> GateResult:
     ).fetchall()
     if rows:
         names = ", ".join(row["threshold"] for row in rows)
-        return GateResult("alerts", "fail", f"{len(rows)} critical alert(s) open: {names}", len(rows))
+        return GateResult(
+            "alerts", "fail", f"{len(rows)} critical alert(s) open: {names}", len(rows)
+        )
     return GateResult("alerts", "pass", "no open critical alert", 0)
 
 

@@ -309,4 +309,3 @@ def _check_scope(scope: str) -> None:
         raise RoutingError(
             f"unknown budget scope '{scope}' (choose from {', '.join(BUDGET_SCOPES)})"
         )
-

@@ -85,9 +85,7 @@ class ModelStats:
     @property
     def cost_per_accepted_usd(self) -> Decimal | None:
         """Money spent on this model at this level per task it got accepted (None: none was)."""
-        return (
-            (self.cost_usd / self.accepted).quantize(MICRO) if self.accepted else None
-        )
+        return (self.cost_usd / self.accepted).quantize(MICRO) if self.accepted else None
 
     def to_dict(self) -> dict[str, Any]:
         per_accepted = self.cost_per_accepted_usd

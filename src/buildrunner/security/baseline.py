@@ -31,24 +31,36 @@ def load_baseline(path: Path) -> frozenset[str]:
     if not isinstance(entries, list):
         raise SecurityError(f"{path}: not a baseline file (no 'findings' list)")
     return frozenset(
-        entry["fingerprint"] for entry in entries if isinstance(entry, dict) and "fingerprint" in entry
+        entry["fingerprint"]
+        for entry in entries
+        if isinstance(entry, dict) and "fingerprint" in entry
     )
 
 
-def baseline_document(findings: Iterable[Finding], clock: Callable[[], float] = time.time) -> dict[str, Any]:
+def baseline_document(
+    findings: Iterable[Finding], clock: Callable[[], float] = time.time
+) -> dict[str, Any]:
     """The JSON document for a baseline of these findings (sorted, one entry per fingerprint)."""
     unique: dict[str, Finding] = {}
     for finding in findings:
         unique.setdefault(finding.fingerprint, finding)
     entries = [
-        {"fingerprint": f.fingerprint, "rule_id": f.rule_id, "kind": f.kind, "path": f.path,
-         "line": f.line, "match": f.match}
+        {
+            "fingerprint": f.fingerprint,
+            "rule_id": f.rule_id,
+            "kind": f.kind,
+            "path": f.path,
+            "line": f.line,
+            "match": f.match,
+        }
         for f in sorted(unique.values(), key=lambda f: (f.path, f.line, f.rule_id))
     ]
     return {"version": BASELINE_VERSION, "generated_at": round(clock(), 3), "findings": entries}
 
 
-def write_baseline(path: Path, findings: Iterable[Finding], clock: Callable[[], float] = time.time) -> int:
+def write_baseline(
+    path: Path, findings: Iterable[Finding], clock: Callable[[], float] = time.time
+) -> int:
     """Write (replace) the baseline atomically; returns how many fingerprints it holds."""
     document = baseline_document(findings, clock)
     try:

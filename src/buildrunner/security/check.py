@@ -30,8 +30,9 @@ def _allowed(options: ScanOptions) -> Callable[[str], bool]:
     return spec.match_file
 
 
-def check_staged(root: Path, options: ScanOptions | None = None,
-                 clock: Callable[[], float] = time.perf_counter) -> ScanReport:
+def check_staged(
+    root: Path, options: ScanOptions | None = None, clock: Callable[[], float] = time.perf_counter
+) -> ScanReport:
     """Findings on lines the staged diff adds (the whole staged file gives context)."""
     from buildrunner.security.filetypes import BINARY_SUFFIXES
 
@@ -58,17 +59,22 @@ def check_staged(root: Path, options: ScanOptions | None = None,
         if reason:
             report.skipped.append(SkippedFile(diff.path, reason))
             continue
-        scan_into(report, diff.path, data, options, engine, keep=partial(_touches, added=diff.added))
+        scan_into(
+            report, diff.path, data, options, engine, keep=partial(_touches, added=diff.added)
+        )
     report.duration_s = clock() - started
     return report
 
 
 def _touches(finding: Finding, added: dict[int, str]) -> bool:
-    return any(line in added for line in range(finding.line, max(finding.line, finding.end_line) + 1))
+    return any(
+        line in added for line in range(finding.line, max(finding.line, finding.end_line) + 1)
+    )
 
 
-def scan_history(root: Path, options: ScanOptions | None = None,
-                 clock: Callable[[], float] = time.perf_counter) -> ScanReport:
+def scan_history(
+    root: Path, options: ScanOptions | None = None, clock: Callable[[], float] = time.perf_counter
+) -> ScanReport:
     """Secrets in every commit's added lines, each reported once at the commit that added it."""
     options = options or ScanOptions()
     started = clock()
@@ -91,9 +97,13 @@ def scan_history(root: Path, options: ScanOptions | None = None,
                 continue
             seen.add(finding.fingerprint)
             line = numbers[match.line - 1]
-            report.findings.append(replace(
-                finding, line=line, end_line=line + (match.end_line - match.line),
-                extra={"commit": commit or ""},
-            ))
+            report.findings.append(
+                replace(
+                    finding,
+                    line=line,
+                    end_line=line + (match.end_line - match.line),
+                    extra={"commit": commit or ""},
+                )
+            )
     report.duration_s = clock() - started
     return report

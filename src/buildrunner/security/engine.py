@@ -70,14 +70,17 @@ class _Finder:
             return list(self._find_slow(lowered))
         if lowered.isascii():  # byte offsets are character offsets; skips a UTF-8 offset mapping
             hits: list[tuple[int, int, int]] = self._bytes_automaton.find_matches_as_indexes(
-                lowered.encode("ascii"), overlapping=True)
+                lowered.encode("ascii"), overlapping=True
+            )
             return hits
         found: list[tuple[int, int, int]] = self._automaton.find_matches_as_indexes(
-            lowered, overlapping=True)
+            lowered, overlapping=True
+        )
         return found
 
-    def windows(self, lowered: str, chunk: int = CHUNK_CHARS
-                ) -> Iterator[tuple[int, int, list[tuple[int, int, int]]]]:
+    def windows(
+        self, lowered: str, chunk: int = CHUNK_CHARS
+    ) -> Iterator[tuple[int, int, list[tuple[int, int, int]]]]:
         """(window start, window end, hits with offsets relative to `origin = start - overlap`),
         one window at a time: the hit list of one window is all that is held (a run of one
         character can match a keyword at every position). A hit that ended by the window's start
@@ -91,9 +94,15 @@ class _Finder:
                 # a run of one character (base64 of zero bytes, padding): the hits are known
                 # without listing one per position
                 at = start - origin
-                yield start, end, [(index, at, at + self.lengths[index])
-                                   for index in self.runs.get(piece[0], ())
-                                   if self.lengths[index] <= len(piece)]
+                yield (
+                    start,
+                    end,
+                    [
+                        (index, at, at + self.lengths[index])
+                        for index in self.runs.get(piece[0], ())
+                        if self.lengths[index] <= len(piece)
+                    ],
+                )
             else:
                 yield start, end, self.find(piece)
             if end >= len(lowered):
@@ -114,10 +123,15 @@ class _Finder:
 class SecretEngine:
     """Finds secrets in text with a rule table (default: all rules)."""
 
-    def __init__(self, rules: Sequence[Rule] = RULES, *, rule_ids: Iterable[str] | None = None) -> None:
+    def __init__(
+        self, rules: Sequence[Rule] = RULES, *, rule_ids: Iterable[str] | None = None
+    ) -> None:
         wanted = set(rule_ids) if rule_ids is not None else None
         self.rules = tuple(r for r in rules if wanted is None or r.id in wanted)
-        self._validators: dict[str, Callable[[Candidate], bool]] = {**VALIDATORS, **GENERIC_VALIDATORS}
+        self._validators: dict[str, Callable[[Candidate], bool]] = {
+            **VALIDATORS,
+            **GENERIC_VALIDATORS,
+        }
         keywords: list[str] = []
         line_rules: list[list[int]] = []
         file_rules: list[list[int]] = []
@@ -163,8 +177,15 @@ class SecretEngine:
             return []
         candidates: list[tuple[int, int, int, str]] = []  # (rule index, start, end, secret)
         for line_start, rule_indexes in by_line.items():
-            self._match_line(text, line_start, rule_indexes, hits[line_start], path, candidates,
-                             line_start in dense)
+            self._match_line(
+                text,
+                line_start,
+                rule_indexes,
+                hits[line_start],
+                path,
+                candidates,
+                line_start in dense,
+            )
         for rule_index in in_file:
             for match in self._pattern(rule_index).finditer(text):
                 self._consider(rule_index, match, 0, text, path, candidates)
@@ -183,8 +204,9 @@ class SecretEngine:
         else:
             lines.dense.add(line_start)
 
-    def _dense_window(self, text: str, origin: int, window: list[tuple[int, int, int]],
-                      lines: _LineHits) -> None:
+    def _dense_window(
+        self, text: str, origin: int, window: list[tuple[int, int, int]], lines: _LineHits
+    ) -> None:
         """A window inside one line with more hits than a line keeps: which keywords, not where."""
         for keyword_index in {hit[0] for hit in window}:
             first = next(hit[1] for hit in window if hit[0] == keyword_index)
@@ -192,8 +214,14 @@ class SecretEngine:
         lines.dense.add(lines.line_of(text, origin + window[0][1]))
 
     def _match_line(
-        self, text: str, line_start: int, rule_indexes: set[int], hits: list[tuple[int, int]],
-        path: str, out: list[tuple[int, int, int, str]], dense: bool = False,
+        self,
+        text: str,
+        line_start: int,
+        rule_indexes: set[int],
+        hits: list[tuple[int, int]],
+        path: str,
+        out: list[tuple[int, int, int, str]],
+        dense: bool = False,
     ) -> None:
         line_end = _line_end(text, line_start)
         line = text[line_start:line_end]
@@ -208,7 +236,9 @@ class SecretEngine:
             if rule.generic and long_line:
                 continue
             pattern = self._pattern(rule_index)
-            if rule.match_at == "keyword" and not dense:  # the regex starts at the keyword: try there
+            if (
+                rule.match_at == "keyword" and not dense
+            ):  # the regex starts at the keyword: try there
                 seen = -1
                 for keyword_index, column in sorted(hits, key=lambda hit: hit[1]):
                     if column < seen or rule_index not in self._line_rules[keyword_index]:
@@ -223,13 +253,21 @@ class SecretEngine:
                 if found is not None:
                     self._consider(rule_index, found, line_start, text, path, out, line)
                 continue
-            window = text[line_start : line_start + MULTILINE_WINDOW] if rule.multiline else searched
+            window = (
+                text[line_start : line_start + MULTILINE_WINDOW] if rule.multiline else searched
+            )
             for match in pattern.finditer(window):
                 self._consider(rule_index, match, line_start, text, path, out, line)
 
     def _consider(
-        self, rule_index: int, match: re.Match[str], base: int, text: str, path: str,
-        out: list[tuple[int, int, int, str]], base_line: str | None = None,
+        self,
+        rule_index: int,
+        match: re.Match[str],
+        base: int,
+        text: str,
+        path: str,
+        out: list[tuple[int, int, int, str]],
+        base_line: str | None = None,
     ) -> None:
         rule = self.rules[rule_index]
         groupindex = match.re.groupindex
@@ -239,7 +277,14 @@ class SecretEngine:
         elif "secret2" in groupindex and match.group("secret2"):
             group = "secret2"
         elif rule.generic:
-            group = next((g for g in ("quoted", "bare", "quoted2", "quoted3") if g in groupindex and match.group(g)), 0)
+            group = next(
+                (
+                    g
+                    for g in ("quoted", "bare", "quoted2", "quoted3")
+                    if g in groupindex and match.group(g)
+                ),
+                0,
+            )
         secret = match.group(group)
         start, end = base + match.start(group), base + match.end(group)
         if rule.generic and secret.endswith("\\"):  # "key = \"value\"" inside a JSON string
@@ -250,15 +295,24 @@ class SecretEngine:
             line_start, line = base, base_line
         else:
             line_start = text.rfind("\n", 0, start) + 1
-            line = text[line_start:_line_end(text, start)]
+            line = text[line_start : _line_end(text, start)]
             if _has_pragma(line):
                 return
         if rule.entropy is not None and shannon_entropy(secret) < rule.entropy:
             return
         if rule.validator is not None:
-            before = text[max(0, line_start - CONTEXT_BEFORE) : line_start] if rule.needs_context else ""
-            candidate = Candidate(rule.id, secret, line, path, match.groupdict(),
-                                  base + match.start() - line_start, before)
+            before = (
+                text[max(0, line_start - CONTEXT_BEFORE) : line_start] if rule.needs_context else ""
+            )
+            candidate = Candidate(
+                rule.id,
+                secret,
+                line,
+                path,
+                match.groupdict(),
+                base + match.start() - line_start,
+                before,
+            )
             if not self._validators[rule.validator](candidate):
                 return
         out.append((rule_index, start, end, secret))
@@ -274,7 +328,9 @@ class SecretEngine:
             line = text.count("\n", 0, start) + 1
             column = start - (text.rfind("\n", 0, start) + 1) + 1
             end_line = line + text.count("\n", start, end)
-            results.append(SecretMatch(self.rules[rule_index], secret, line, column, end_line, start, end))
+            results.append(
+                SecretMatch(self.rules[rule_index], secret, line, column, end_line, start, end)
+            )
         return results
 
 

@@ -119,7 +119,10 @@ def to_finding(match: SecretMatch, path: str) -> Finding:
 
 
 def scan_text(
-    text: str, path: str, options: ScanOptions | None = None, engine: SecretEngine | None = None,
+    text: str,
+    path: str,
+    options: ScanOptions | None = None,
+    engine: SecretEngine | None = None,
     data: bytes | None = None,
 ) -> tuple[list[Finding], str | None]:
     """Findings in one file's text (secrets and, for code files, SQL injection) and a skip note.
@@ -196,7 +199,11 @@ def content_skip_reason(data: bytes, max_bytes: int) -> str | None:
 
 
 def scan_into(
-    report: ScanReport, relative: str, data: bytes, options: ScanOptions, engine: SecretEngine,
+    report: ScanReport,
+    relative: str,
+    data: bytes,
+    options: ScanOptions,
+    engine: SecretEngine,
     keep: Callable[[Finding], bool] | None = None,
 ) -> None:
     """Scan one file's bytes and add its findings (those `keep` accepts) and counts to `report`."""
@@ -210,7 +217,10 @@ def scan_into(
 
 
 def scan_sequential(
-    candidates: Iterable[Candidate], options: ScanOptions, *, progress: ProgressCallback | None = None,
+    candidates: Iterable[Candidate],
+    options: ScanOptions,
+    *,
+    progress: ProgressCallback | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> ScanReport:
     """Read and scan each candidate in this process (skips already found by the walk included)."""

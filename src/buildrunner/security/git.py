@@ -27,8 +27,11 @@ def run_git(args: Sequence[str], cwd: Path, *, input: bytes | None = None) -> by
     """Run git and return stdout; raise SecurityError with git's message on failure."""
     try:
         result = subprocess.run(
-            ["git", "-c", "core.quotepath=off", *args], cwd=cwd, input=input,
-            capture_output=True, check=False,
+            ["git", "-c", "core.quotepath=off", *args],
+            cwd=cwd,
+            input=input,
+            capture_output=True,
+            check=False,
         )
     except FileNotFoundError:
         raise SecurityError("git is not installed or not on PATH") from None
@@ -90,7 +93,8 @@ def parse_diff(diff: bytes) -> Iterator[tuple[str | None, FileDiff]]:
 def staged_diff(root: Path) -> list[FileDiff]:
     """Files staged for commit (added, copied, modified, renamed) with their added lines."""
     out = run_git(
-        ["diff", "--cached", "--no-color", "--no-ext-diff", "--unified=0", "--diff-filter=ACMR"], root
+        ["diff", "--cached", "--no-color", "--no-ext-diff", "--unified=0", "--diff-filter=ACMR"],
+        root,
     )
     return [file for _, file in parse_diff(out) if file.path]
 
@@ -118,7 +122,17 @@ def staged_blobs(root: Path, paths: Sequence[str]) -> dict[str, bytes]:
 def history_diff(root: Path, revisions: Sequence[str] = ("--all",)) -> bytes:
     """Every commit's patch (oldest first, added lines only matter) for a history scan."""
     return run_git(
-        ["log", *revisions, "--reverse", "-p", "--unified=0", "--no-color", "--no-ext-diff",
-         "--no-renames", "--diff-filter=ACMR", "--format=%x00%H"],
+        [
+            "log",
+            *revisions,
+            "--reverse",
+            "-p",
+            "--unified=0",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-renames",
+            "--diff-filter=ACMR",
+            "--format=%x00%H",
+        ],
         root,
     )

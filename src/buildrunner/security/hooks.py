@@ -81,8 +81,11 @@ def status(root: Path) -> HookStatus:
             if line.startswith("BR_PYTHON="):
                 python = shlex.split(line.partition("=")[2])[0] if line.partition("=")[2] else None
     return HookStatus(
-        path=str(hook), installed=ours, foreign=hook.exists() and not ours,
-        chained=(directory / CHAINED).exists(), python=python,
+        path=str(hook),
+        installed=ours,
+        foreign=hook.exists() and not ours,
+        chained=(directory / CHAINED).exists(),
+        python=python,
     )
 
 
@@ -91,7 +94,9 @@ def script(python: str) -> str:
     return SCRIPT.format(marker=MARKER, chained=CHAINED, python=shlex.quote(python))
 
 
-def install(root: Path, *, force: bool = False, chain: bool = False, python: str | None = None) -> HookStatus:
+def install(
+    root: Path, *, force: bool = False, chain: bool = False, python: str | None = None
+) -> HookStatus:
     """Write `.git/hooks/pre-commit`; refuse to replace a foreign hook unless `chain` or `force`."""
     directory = hooks_dir(root)
     hook = directory / "pre-commit"

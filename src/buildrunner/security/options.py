@@ -32,7 +32,9 @@ def load_options(root: Path, environ: dict[str, str] | None = None) -> tuple[Sca
         allow = [allow]
     max_bytes = section.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES)
     if not isinstance(allow, list) or not isinstance(max_bytes, int):
-        raise ConfigError("setting 'security.allow_paths' must be a list and 'max_file_bytes' an integer")
+        raise ConfigError(
+            "setting 'security.allow_paths' must be a list and 'max_file_bytes' an integer"
+        )
     options = ScanOptions(
         secrets=as_bool(section.get("secrets", True), "security.secrets"),
         sql=as_bool(section.get("sql", True), "security.sql"),

@@ -27,7 +27,10 @@ def chunked(candidates: list[Candidate], files: int = CHUNK_FILES) -> list[list[
 
 
 def scan_in_processes(
-    candidates: list[Candidate], options: ScanOptions, jobs: int, progress: ProgressCallback | None,
+    candidates: list[Candidate],
+    options: ScanOptions,
+    jobs: int,
+    progress: ProgressCallback | None,
 ) -> ScanReport | None:
     """Scan in `jobs` forked processes; None where forking is unavailable (caller scans in-process)."""
     if not sys.platform.startswith("linux"):

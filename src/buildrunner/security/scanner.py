@@ -34,16 +34,30 @@ if TYPE_CHECKING:
     from buildrunner.security.walk import Candidate
 
 __all__ = [
-    "DEFAULT_MAX_FILE_BYTES", "PARALLEL_MIN_FILES", "ProgressCallback", "ScanOptions", "ScanReport",
-    "content_skip_reason", "read_candidate", "scan_candidates", "scan_files", "scan_into",
-    "scan_paths", "scan_text", "sql_scan", "to_finding",
+    "DEFAULT_MAX_FILE_BYTES",
+    "PARALLEL_MIN_FILES",
+    "ProgressCallback",
+    "ScanOptions",
+    "ScanReport",
+    "content_skip_reason",
+    "read_candidate",
+    "scan_candidates",
+    "scan_files",
+    "scan_into",
+    "scan_paths",
+    "scan_text",
+    "sql_scan",
+    "to_finding",
 ]
 
 PARALLEL_MIN_FILES = 200
 
 
 def scan_candidates(
-    candidates: Iterable[Candidate], options: ScanOptions, *, progress: ProgressCallback | None = None,
+    candidates: Iterable[Candidate],
+    options: ScanOptions,
+    *,
+    progress: ProgressCallback | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> ScanReport:
     """Read and scan each candidate file (in worker processes, one per CPU, when there are many)."""
@@ -60,8 +74,13 @@ def scan_candidates(
 
 
 def scan_paths(
-    paths: Sequence[Path | str], *, root: Path | None = None, secrets: bool | None = None,
-    sql: bool | None = None, settings: Any = None, options: ScanOptions | None = None,
+    paths: Sequence[Path | str],
+    *,
+    root: Path | None = None,
+    secrets: bool | None = None,
+    sql: bool | None = None,
+    settings: Any = None,
+    options: ScanOptions | None = None,
     progress: ProgressCallback | None = None,
 ) -> ScanReport:
     """Scan files and directories (walking them, honouring .gitignore); paths in findings are
@@ -71,12 +90,19 @@ def scan_paths(
     root = (root or Path.cwd()).resolve()
     options = options or ScanOptions.from_settings(settings, secrets=secrets, sql=sql)
     targets = [Path(p) if Path(p).is_absolute() else root / p for p in paths] or [root]
-    return scan_candidates(iter_files(targets, root, gitignore=options.gitignore), options, progress=progress)
+    return scan_candidates(
+        iter_files(targets, root, gitignore=options.gitignore), options, progress=progress
+    )
 
 
 def scan_files(
-    root: Path, paths: Sequence[str], *, secrets: bool | None = None, sql: bool | None = None,
-    settings: Any = None, options: ScanOptions | None = None,
+    root: Path,
+    paths: Sequence[str],
+    *,
+    secrets: bool | None = None,
+    sql: bool | None = None,
+    settings: Any = None,
+    options: ScanOptions | None = None,
 ) -> ScanReport:
     """Scan exactly these files (relative to `root`), no walking: e.g. the files a task changed."""
     from buildrunner.security.walk import Candidate, relative_to

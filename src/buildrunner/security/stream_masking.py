@@ -37,7 +37,10 @@ class StreamMasker:
     """Feed it bytes; it writes masked bytes to `write` (whole lines at a time)."""
 
     def __init__(
-        self, write: Callable[[bytes], object], *, engine: SecretEngine | None = None,
+        self,
+        write: Callable[[bytes], object],
+        *,
+        engine: SecretEngine | None = None,
         max_hold_chars: int = MAX_HOLD_CHARS,
     ) -> None:
         self._write = write
@@ -47,7 +50,12 @@ class StreamMasker:
         self._pending = ""
         self._context = ""  # the end of the text already emitted (raw), for rules that look back
         self._file_keywords = sorted(
-            {keyword for rule in self._engine.rules if rule.scope == "file" for keyword in rule.keywords}
+            {
+                keyword
+                for rule in self._engine.rules
+                if rule.scope == "file"
+                for keyword in rule.keywords
+            }
         )
         self._seen_keywords: set[str] = set()
 

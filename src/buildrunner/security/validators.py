@@ -29,7 +29,9 @@ class Candidate:
     path: str
     groups: dict[str, str | None]
     start: int = 0  # where the match starts in `line`
-    before: str = ""  # up to a few hundred characters of the text before `line` (for name/value pairs)
+    before: str = (
+        ""  # up to a few hundred characters of the text before `line` (for name/value pairs)
+    )
 
 
 def shannon_entropy(value: str) -> float:
@@ -41,44 +43,161 @@ def shannon_entropy(value: str) -> float:
 
 
 # Keys published in vendor documentation; they are examples, never leaks.
-KNOWN_EXAMPLES = frozenset({
-    "AKIAIOSFODNN7EXAMPLE",
-    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
-    "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
-    "sk_test_BQokikJOvBiI2HlWgH4olfQ2",
-    "pk_test_TYooMQauvdEDq54NiTphI7jx",
-    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
-})
+KNOWN_EXAMPLES = frozenset(
+    {
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+        "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+        "sk_test_BQokikJOvBiI2HlWgH4olfQ2",
+        "pk_test_TYooMQauvdEDq54NiTphI7jx",
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
+    }
+)
 _EXAMPLE_PREFIXES = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq",)
 
 # Substrings that mark a value as a placeholder rather than a credential.
 _PLACEHOLDER_WORDS = (
-    "example", "placeholder", "changeme", "change_me", "change-me", "changeit", "your_", "your-",
-    "yourpass", "yourkey", "yoursecret", "yourtoken", "<", ">", "dummy", "fake", "sample", "redacted",
-    "replace", "insert", "****", "...", "…", "•", "${", "{{", "}}", "%(", "todo", "fixme",
-    "not-a-real", "not_a_real", "notreal", "not-real", "here", "enter_", "enter-", "mysecret",
-    "my-secret", "my_secret", "mypassword", "my-password", "my_password", "secret-key-", "foobar",
-    "abcdefgh", "12345678", "qwerty", "lorem", "00000000", "11111111", "aaaaaaaa", "deadbeef", "«", "»",
+    "example",
+    "placeholder",
+    "changeme",
+    "change_me",
+    "change-me",
+    "changeit",
+    "your_",
+    "your-",
+    "yourpass",
+    "yourkey",
+    "yoursecret",
+    "yourtoken",
+    "<",
+    ">",
+    "dummy",
+    "fake",
+    "sample",
+    "redacted",
+    "replace",
+    "insert",
+    "****",
+    "...",
+    "…",
+    "•",
+    "${",
+    "{{",
+    "}}",
+    "%(",
+    "todo",
+    "fixme",
+    "not-a-real",
+    "not_a_real",
+    "notreal",
+    "not-real",
+    "here",
+    "enter_",
+    "enter-",
+    "mysecret",
+    "my-secret",
+    "my_secret",
+    "mypassword",
+    "my-password",
+    "my_password",
+    "secret-key-",
+    "foobar",
+    "abcdefgh",
+    "12345678",
+    "qwerty",
+    "lorem",
+    "00000000",
+    "11111111",
+    "aaaaaaaa",
+    "deadbeef",
+    "«",
+    "»",
 )
 # Values too common to be a credential anybody guards.
-_WEAK_VALUES = frozenset({
-    "password", "passwd", "pass", "secret", "token", "key", "apikey", "api_key", "admin", "root",
-    "test", "testing", "tester", "default", "guest", "user", "username", "postgres", "mysql", "none",
-    "null", "nil", "undefined", "true", "false", "yes", "no", "on", "off", "empty", "required",
-    "optional", "string", "str", "value", "demo", "dev", "development", "local", "localhost",
-    "prod", "production", "staging", "letmein", "welcome", "hunter2", "foo", "bar", "baz", "qux",
-    "secret123", "password123", "password1", "admin123", "pass123", "test123", "bearer", "basic",
-    "oauth", "jwt", "redis", "rabbitmq", "mongo", "mongodb", "sa", "masked", "hidden", "unset",
-})
+_WEAK_VALUES = frozenset(
+    {
+        "password",
+        "passwd",
+        "pass",
+        "secret",
+        "token",
+        "key",
+        "apikey",
+        "api_key",
+        "admin",
+        "root",
+        "test",
+        "testing",
+        "tester",
+        "default",
+        "guest",
+        "user",
+        "username",
+        "postgres",
+        "mysql",
+        "none",
+        "null",
+        "nil",
+        "undefined",
+        "true",
+        "false",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "empty",
+        "required",
+        "optional",
+        "string",
+        "str",
+        "value",
+        "demo",
+        "dev",
+        "development",
+        "local",
+        "localhost",
+        "prod",
+        "production",
+        "staging",
+        "letmein",
+        "welcome",
+        "hunter2",
+        "foo",
+        "bar",
+        "baz",
+        "qux",
+        "secret123",
+        "password123",
+        "password1",
+        "admin123",
+        "pass123",
+        "test123",
+        "bearer",
+        "basic",
+        "oauth",
+        "jwt",
+        "redis",
+        "rabbitmq",
+        "mongo",
+        "mongodb",
+        "sa",
+        "masked",
+        "hidden",
+        "unset",
+    }
+)
 _REFERENCE = lazy_compile(
     r"^(?:\$|%|@|#\{|\{|<|&|\*)|(?:process\.env|os\.environ|os\.getenv|getenv\(|env\(|ENV\[|System\.getenv|"
     r"Environment\.|config\.|settings\.|secrets\.|vault:|arn:aws:|projects/[^/]+/secrets|keyvault|ssm:|"
-    r"secretsmanager|\(\)|\.get\(|::|^ENC[(\[]|^vault:v\d|^AQICAH|^sops:)", re.IGNORECASE,
+    r"secretsmanager|\(\)|\.get\(|::|^ENC[(\[]|^vault:v\d|^AQICAH|^sops:)",
+    re.IGNORECASE,
 )
-_HASH_PREFIX = lazy_compile(r"^(?:sha\d{1,3}[-:=]|md5[-:]|sha1[-:]|\$2[aby]\$|\$argon2|\$6\$|\$5\$|pbkdf2_|bcrypt\$|scrypt:|"
-                          r"data:|file:|https?://)")
+_HASH_PREFIX = lazy_compile(
+    r"^(?:sha\d{1,3}[-:=]|md5[-:]|sha1[-:]|\$2[aby]\$|\$argon2|\$6\$|\$5\$|pbkdf2_|bcrypt\$|scrypt:|"
+    r"data:|file:|https?://)"
+)
 _PATH_START = lazy_compile(r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\)")
 
 
@@ -109,7 +228,12 @@ def is_placeholder(value: str) -> bool:
     return _is_sequential(body.lower())
 
 
-_SEQUENCES = ("abcdefghijklmnopqrstuvwxyz" * 2, "0123456789abcdef", "12345678901234567890", "9876543210" * 2)
+_SEQUENCES = (
+    "abcdefghijklmnopqrstuvwxyz" * 2,
+    "0123456789abcdef",
+    "12345678901234567890",
+    "9876543210" * 2,
+)
 
 
 def _is_sequential(body: str) -> bool:
@@ -168,7 +292,10 @@ def pem_body(candidate: Candidate) -> bool:
     if candidate.rule_id == "private-key" and text.startswith("PuTTY-User-Key-File"):
         return not is_placeholder(text)
     lowered = text.lower()
-    if any(word in lowered for word in ("...", "xxxx", "<", "your", "redacted", "example", "insert", "placeholder")):
+    if any(
+        word in lowered
+        for word in ("...", "xxxx", "<", "your", "redacted", "example", "insert", "placeholder")
+    ):
         return False
     body = _PEM_NOISE.sub("", text.split("-----END", 1)[0]).rstrip("-")
     body = re.sub(r"-----BEGIN[^-]*-----", "", body)
@@ -188,7 +315,10 @@ def url_password(candidate: Candidate) -> bool:
         return False
     if password.lower() in _WEAK_VALUES or password.lower().strip("*") == "":
         return False
-    return not (user in {"user", "username", "usr"} and password.lower() in {"pass", "pw", "pwd", "password"})
+    return not (
+        user in {"user", "username", "usr"}
+        and password.lower() in {"pass", "pw", "pwd", "password"}
+    )
 
 
 def basic_auth(candidate: Candidate) -> bool:
@@ -215,6 +345,10 @@ VALIDATORS: dict[str, Callable[[Candidate], bool]] = {
 
 
 __all__ = [
-    "KNOWN_EXAMPLES", "VALIDATORS", "Candidate", "github_checksum_ok", "is_placeholder",
+    "KNOWN_EXAMPLES",
+    "VALIDATORS",
+    "Candidate",
+    "github_checksum_ok",
+    "is_placeholder",
     "shannon_entropy",
 ]

@@ -15,10 +15,25 @@ from buildrunner.security.filetypes import BINARY_SUFFIXES
 __all__ = ["BINARY_SUFFIXES", "SKIP_DIRS", "Candidate", "allow_spec", "iter_files", "relative_to"]
 
 # Never worth reading: VCS internals, dependency caches, our own data directory.
-SKIP_DIRS = frozenset({
-    ".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".nox",
-    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".buildrunner", ".idea", ".gradle",
-})
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".buildrunner",
+        ".idea",
+        ".gradle",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -86,7 +101,10 @@ def iter_files(paths: Sequence[Path], root: Path, *, gitignore: bool = True) -> 
 
 
 def _walk(
-    top: Path, root: Path, inherited: list[tuple[Path, pathspec.PathSpec]], gitignore: bool,
+    top: Path,
+    root: Path,
+    inherited: list[tuple[Path, pathspec.PathSpec]],
+    gitignore: bool,
     seen: set[Path],
 ) -> Iterator[Candidate]:
     stack: list[tuple[Path, list[tuple[Path, pathspec.PathSpec]]]] = [(top, inherited)]
@@ -99,8 +117,9 @@ def _walk(
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as exc:
-            yield Candidate(directory, relative_to(directory, root) + "/",
-                            f"unreadable: {exc.strerror or exc}")
+            yield Candidate(
+                directory, relative_to(directory, root) + "/", f"unreadable: {exc.strerror or exc}"
+            )
             continue
         subdirs = []
         for entry in entries:

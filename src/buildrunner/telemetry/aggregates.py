@@ -19,10 +19,14 @@ from typing import NamedTuple
 # Partial indexes, ordered by duration. The WHERE text must repeat the index's own WHERE
 # (literally) for SQLite to accept the index.
 PERCENTILE_INDEXES: dict[str, tuple[str, str]] = {
-    "task": ("events_task_durations",
-             "type IN ('task_completed', 'task_failed') AND duration_ms IS NOT NULL"),
-    "model": ("events_model_latencies",
-              "type IN ('model_call_completed', 'model_call_failed') AND duration_ms IS NOT NULL"),
+    "task": (
+        "events_task_durations",
+        "type IN ('task_completed', 'task_failed') AND duration_ms IS NOT NULL",
+    ),
+    "model": (
+        "events_model_latencies",
+        "type IN ('model_call_completed', 'model_call_failed') AND duration_ms IS NOT NULL",
+    ),
 }
 ROLLUP_KEYS = {"model": "model", "session_id": "session_id", "kind": "kind"}
 
@@ -43,13 +47,17 @@ class Aggregate(NamedTuple):
 
 def schema_objects(conn: sqlite3.Connection) -> set[str]:
     """Names of the tables and indexes present (to pick the fast path)."""
-    return {row[0] for row in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')"
-    )}
+    return {
+        row[0]
+        for row in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")
+    }
 
 
 def aggregates(
-    conn: sqlite3.Connection, since: float, until: float, column: str | None,
+    conn: sqlite3.Connection,
+    since: float,
+    until: float,
+    column: str | None,
     objects: set[str] | None = None,
 ) -> Iterator[Aggregate]:
     """Per (key, type, error_type) sums over `since <= ts < until`; key from `column`."""
@@ -78,8 +86,17 @@ def _raw(
         f" WHERE ts >= ? AND ts < ? GROUP BY 1, 2, 3",
         (since, until),
     ):
-        yield Aggregate(row[0], row[1], row[2], row[3], row[4] or 0, row[5] or 0, row[6] or 0,
-                        row[7], row[8] or 0.0)
+        yield Aggregate(
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4] or 0,
+            row[5] or 0,
+            row[6] or 0,
+            row[7],
+            row[8] or 0.0,
+        )
 
 
 def _rollups(
@@ -95,8 +112,9 @@ def _rollups(
         f" HAVING SUM(events) > 0",
         (first_minute, end_minute),
     ):
-        yield Aggregate(row[0] or None, row[1], row[2] or None, row[3], row[4], row[5], row[6],
-                        row[7], row[8])
+        yield Aggregate(
+            row[0] or None, row[1], row[2] or None, row[3], row[4], row[5], row[6], row[7], row[8]
+        )
 
 
 def has_percentile_indexes(objects: set[str]) -> bool:
@@ -104,7 +122,11 @@ def has_percentile_indexes(objects: set[str]) -> bool:
 
 
 def duration_at_rank(
-    conn: sqlite3.Connection, kind: str, since: float, until: float, count: int,
+    conn: sqlite3.Connection,
+    kind: str,
+    since: float,
+    until: float,
+    count: int,
     fraction: float,
 ) -> float | None:
     """The `fraction` quantile (linear interpolation) of `count` durations in the window.
@@ -113,8 +135,10 @@ def duration_at_rank(
     `count` says (the caller then falls back to reading the values).
     """
     index, where = PERCENTILE_INDEXES[kind]
-    base = (f"SELECT duration_ms FROM events INDEXED BY {index}"
-            f" WHERE {where} AND ts >= ? AND ts < ? ORDER BY duration_ms")
+    base = (
+        f"SELECT duration_ms FROM events INDEXED BY {index}"
+        f" WHERE {where} AND ts >= ? AND ts < ? ORDER BY duration_ms"
+    )
     position = (count - 1) * fraction
     low = math.floor(position)
     if low < count / 2:
@@ -122,8 +146,10 @@ def duration_at_rank(
         wanted = 1 if low == count - 1 else 2
     else:
         offset = count - 2 - low
-        pair = [row[0] for row in conn.execute(
-            base + " DESC LIMIT 2 OFFSET ?", (since, until, max(offset, 0)))]
+        pair = [
+            row[0]
+            for row in conn.execute(base + " DESC LIMIT 2 OFFSET ?", (since, until, max(offset, 0)))
+        ]
         pair.reverse()
         if offset < 0:  # the maximum itself
             pair = pair[-1:]

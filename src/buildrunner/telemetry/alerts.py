@@ -135,7 +135,10 @@ class AlertEngine:
         if all(isinstance(event, AlertFired | AlertResolved) for event in batch):
             return  # our own alert events change no threshold metric worth re-reading
         now = self.clock()
-        if self.last_evaluated_at is not None and now - self.last_evaluated_at < self.min_interval_s:
+        if (
+            self.last_evaluated_at is not None
+            and now - self.last_evaluated_at < self.min_interval_s
+        ):
             return
         self.evaluate(now)
 
@@ -160,7 +163,8 @@ class AlertEngine:
                 metrics = metric_snapshot(conn, now, self.settings.window_s)
                 with transaction(conn):
                     changes = [
-                        change for threshold in self.thresholds
+                        change
+                        for threshold in self.thresholds
                         if (change := self._step(conn, threshold, metrics, now)) is not None
                     ]
             except Exception as exc:  # the store may be busy: try again next time
@@ -171,8 +175,11 @@ class AlertEngine:
         return changes
 
     def _step(
-        self, conn: sqlite3.Connection, threshold: Threshold,
-        metrics: dict[str, float | None], now: float,
+        self,
+        conn: sqlite3.Connection,
+        threshold: Threshold,
+        metrics: dict[str, float | None],
+        now: float,
     ) -> AlertChange | None:
         value = metrics.get(threshold.metric)
         breached = threshold.breached(metrics)
@@ -187,8 +194,16 @@ class AlertEngine:
             cursor = conn.execute(
                 "INSERT INTO alerts(threshold, level, status, message, value, threshold_value,"
                 " pending_since, fired_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (threshold.name, threshold.level, status, message, value, threshold.value, now,
-                 now if status == "firing" else None),
+                (
+                    threshold.name,
+                    threshold.level,
+                    status,
+                    message,
+                    value,
+                    threshold.value,
+                    now,
+                    now if status == "firing" else None,
+                ),
             )
             if status == "firing":
                 return self._change(cursor.lastrowid, threshold, "firing", message, value, now)
@@ -197,11 +212,13 @@ class AlertEngine:
             if row["status"] == "pending" and now - row["pending_since"] >= threshold.for_s:
                 conn.execute(
                     "UPDATE alerts SET status = 'firing', fired_at = ?, value = ?, message = ?"
-                    " WHERE id = ?", (now, value, message, row["id"]),
+                    " WHERE id = ?",
+                    (now, value, message, row["id"]),
                 )
                 return self._change(row["id"], threshold, "firing", message, value, now)
-            conn.execute("UPDATE alerts SET value = ?, message = ? WHERE id = ?",
-                         (value, message, row["id"]))
+            conn.execute(
+                "UPDATE alerts SET value = ?, message = ? WHERE id = ?", (value, message, row["id"])
+            )
             return None
         if row is None:
             return None
@@ -217,23 +234,42 @@ class AlertEngine:
 
     @staticmethod
     def _change(
-        alert_id: int | None, threshold: Threshold, status: str, message: str,
-        value: float | None, now: float,
+        alert_id: int | None,
+        threshold: Threshold,
+        status: str,
+        message: str,
+        value: float | None,
+        now: float,
     ) -> AlertChange:
-        return AlertChange(int(alert_id or 0), threshold.name, status, threshold.level, message,
-                           value, threshold.value, now)
+        return AlertChange(
+            int(alert_id or 0),
+            threshold.name,
+            status,
+            threshold.level,
+            message,
+            value,
+            threshold.value,
+            now,
+        )
 
     # -- consequences ----------------------------------------------------------------------
     def _announce(self, change: AlertChange) -> None:
         if self._collector is not None:
             cls = AlertFired if change.status == "firing" else AlertResolved
-            self._collector.emit(cls(
-                ts=change.ts, threshold=change.threshold, level=change.level,
-                value=change.value, threshold_value=change.threshold_value,
-                message=change.message,
-            ))
-        if change.status == "firing" and change.level == "critical" and (
-            self.settings.pause_on_critical
+            self._collector.emit(
+                cls(
+                    ts=change.ts,
+                    threshold=change.threshold,
+                    level=change.level,
+                    value=change.value,
+                    threshold_value=change.threshold_value,
+                    message=change.message,
+                )
+            )
+        if (
+            change.status == "firing"
+            and change.level == "critical"
+            and (self.settings.pause_on_critical)
         ):
             self._pause_running_sessions(change)
         if any(notifier.wants(change.level) for notifier in self.notifiers):
@@ -253,8 +289,7 @@ class AlertEngine:
                         (change.ts,),
                     )
             except Exception as exc:
-                log.warning("cannot pause sessions on critical alert %s: %s",
-                            change.threshold, exc)
+                log.warning("cannot pause sessions on critical alert %s: %s", change.threshold, exc)
 
     def _start_deliverer(self) -> None:
         if self._deliverer is None or not self._deliverer.is_alive():

@@ -42,8 +42,14 @@ INSERT_SQL = (
 def event_row(event: Event) -> tuple[Any, ...]:
     """The `events` row for one event (parameters of INSERT_SQL)."""
     return (
-        event.event_id, event.type, event.ts, event.schema_version, event.session_id,
-        event.task_id, *event.columns(), event.payload_json(),
+        event.event_id,
+        event.type,
+        event.ts,
+        event.schema_version,
+        event.session_id,
+        event.task_id,
+        *event.columns(),
+        event.payload_json(),
     )
 
 
@@ -110,12 +116,15 @@ class Collector:
         try:
             from buildrunner.telemetry.otel import OtelExporter
         except ImportError:
-            log.warning("telemetry.otlp_endpoint is set but OpenTelemetry is not installed:"
-                        " pip install 'buildrunner[otel]'")
+            log.warning(
+                "telemetry.otlp_endpoint is set but OpenTelemetry is not installed:"
+                " pip install 'buildrunner[otel]'"
+            )
             return
         try:
-            OtelExporter(self.settings.otlp_endpoint,
-                         headers=self.settings.otlp_headers).attach(self)
+            OtelExporter(self.settings.otlp_endpoint, headers=self.settings.otlp_headers).attach(
+                self
+            )
         except Exception as exc:  # a bad endpoint must not stop a build
             log.warning("cannot export telemetry over OTLP: %s", exc)
 
@@ -259,8 +268,9 @@ class Collector:
                 log.warning("telemetry retention skipped: %s", exc)
                 return
         if result.events or result.alerts:
-            log.info("telemetry retention: deleted %d events, %d alerts", result.events,
-                     result.alerts)
+            log.info(
+                "telemetry retention: deleted %d events, %d alerts", result.events, result.alerts
+            )
 
     def _run(self) -> None:
         if self.apply_retention:
@@ -294,8 +304,9 @@ class Collector:
             log.exception("telemetry: final flush failed")
         self._closed = True
         if self.pending():
-            log.warning("telemetry: %d events could not be written to %s", self.pending(),
-                        self.db_path)
+            log.warning(
+                "telemetry: %d events could not be written to %s", self.pending(), self.db_path
+            )
         with self._write_lock:
             if self._conn is not None:
                 self._conn.close()

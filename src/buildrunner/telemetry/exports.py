@@ -25,22 +25,40 @@ from buildrunner.telemetry.events import Event, event_from_dict
 
 ExportFormat = Literal["csv", "jsonl"]
 CSV_COLUMNS = (
-    "event_id", "type", "time_utc", "ts", "session_id", "task_id", "level", "model", "success",
-    "duration_ms", "cost_usd", "input_tokens", "output_tokens", "error_type", "kind", "payload",
+    "event_id",
+    "type",
+    "time_utc",
+    "ts",
+    "session_id",
+    "task_id",
+    "level",
+    "model",
+    "success",
+    "duration_ms",
+    "cost_usd",
+    "input_tokens",
+    "output_tokens",
+    "error_type",
+    "kind",
+    "payload",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 # Names of the flat form's common fields; a payload field of the same name is renamed.
-FLAT_COMMON = frozenset({"type", "event_id", "ts", "time_utc", "schema_version", "session_id",
-                         "task_id", "level"})
+FLAT_COMMON = frozenset(
+    {"type", "event_id", "ts", "time_utc", "schema_version", "session_id", "task_id", "level"}
+)
 _DERIVED = frozenset({"time_utc", "level"})  # computed from the event, never read back
 _CLASHES: dict[tuple[str, str], str] = {
     ("alert_fired", "level"): "alert_level",
     ("alert_resolved", "level"): "alert_level",
     ("model_selected", "level"): "complexity",  # stored before the field was renamed
 }
-_RENAMED = {(event_type, flat): name for (event_type, name), flat in _CLASHES.items()
-            if flat == "alert_level"}
+_RENAMED = {
+    (event_type, flat): name
+    for (event_type, name), flat in _CLASHES.items()
+    if flat == "alert_level"
+}
 
 
 @dataclass(frozen=True)
@@ -92,9 +110,14 @@ def flat_event(row: sqlite3.Row) -> dict[str, Any]:
     before the rename) is `complexity`, any other clash gets a `payload_` prefix.
     """
     data: dict[str, Any] = {
-        "type": row["type"], "event_id": row["event_id"], "ts": row["ts"],
-        "time_utc": iso_utc(row["ts"], millis=True), "schema_version": row["schema_version"],
-        "session_id": row["session_id"], "task_id": row["task_id"], "level": row["level"],
+        "type": row["type"],
+        "event_id": row["event_id"],
+        "ts": row["ts"],
+        "time_utc": iso_utc(row["ts"], millis=True),
+        "schema_version": row["schema_version"],
+        "session_id": row["session_id"],
+        "task_id": row["task_id"],
+        "level": row["level"],
     }
     for name, value in json.loads(row["payload"] or "{}").items():
         if name in FLAT_COMMON:
@@ -142,14 +165,26 @@ def write_csv(handle: TextIO, rows: Iterator[sqlite3.Row]) -> int:
     count = 0
     for row in rows:
         cost = row["cost_micro_usd"]
-        writer.writerow([
-            _cell(row["event_id"]), _cell(row["type"]), iso_utc(row["ts"], millis=True), repr(row["ts"]),
-            _cell(row["session_id"]), _cell(row["task_id"]), _cell(row["level"]),
-            _cell(row["model"]), _number(row["success"]), _number(row["duration_ms"]),
-            "" if cost is None else f"{cost / 1_000_000:.6f}", _number(row["input_tokens"]),
-            _number(row["output_tokens"]), _cell(row["error_type"]), _cell(row["kind"]),
-            _cell(row["payload"]),
-        ])
+        writer.writerow(
+            [
+                _cell(row["event_id"]),
+                _cell(row["type"]),
+                iso_utc(row["ts"], millis=True),
+                repr(row["ts"]),
+                _cell(row["session_id"]),
+                _cell(row["task_id"]),
+                _cell(row["level"]),
+                _cell(row["model"]),
+                _number(row["success"]),
+                _number(row["duration_ms"]),
+                "" if cost is None else f"{cost / 1_000_000:.6f}",
+                _number(row["input_tokens"]),
+                _number(row["output_tokens"]),
+                _cell(row["error_type"]),
+                _cell(row["kind"]),
+                _cell(row["payload"]),
+            ]
+        )
         count += 1
     return count
 

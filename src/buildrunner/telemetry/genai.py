@@ -47,10 +47,36 @@ AGENTS: Mapping[str, Agent] = {"claude-code": Agent(provider="anthropic", name="
 
 # Advised explicit bucket boundaries (GenAI metrics conventions).
 TOKEN_BUCKETS: Sequence[float] = (
-    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+    1,
+    4,
+    16,
+    64,
+    256,
+    1024,
+    4096,
+    16384,
+    65536,
+    262144,
+    1048576,
+    4194304,
+    16777216,
+    67108864,
 )
 DURATION_BUCKETS_S: Sequence[float] = (
-    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+    0.01,
+    0.02,
+    0.04,
+    0.08,
+    0.16,
+    0.32,
+    0.64,
+    1.28,
+    2.56,
+    5.12,
+    10.24,
+    20.48,
+    40.96,
+    81.92,
 )
 TOKEN_USAGE = "gen_ai.client.token.usage"
 OPERATION_DURATION = "gen_ai.client.operation.duration"
@@ -86,8 +112,10 @@ def span_name_of(provider: str | None, name: str | None, model: str | None) -> s
 def input_tokens(event: Event) -> int:
     """All input tokens of a call: uncached input plus cache reads and writes."""
     fields = event.__dict__
-    return sum(int(fields.get(name) or 0)
-               for name in ("input_tokens", "cache_read_tokens", "cache_write_tokens"))
+    return sum(
+        int(fields.get(name) or 0)
+        for name in ("input_tokens", "cache_read_tokens", "cache_write_tokens")
+    )
 
 
 def otel_attributes(event: Event) -> dict[str, Any]:

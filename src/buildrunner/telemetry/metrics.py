@@ -117,8 +117,11 @@ class Summary:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "window": {"since": self.since, "until": self.until,
-                       "hours": _round((self.until - self.since) / 3600)},
+            "window": {
+                "since": self.since,
+                "until": self.until,
+                "hours": _round((self.until - self.since) / 3600),
+            },
             **self.total.to_dict(),
             "group_by": self.group_by,
             "groups": [group.to_dict() for group in self.groups],
@@ -156,8 +159,13 @@ def _compute(
             label = f"{'task' if cell.type == 'task_failed' else 'model'}:"
             label += cell.error_type or "unknown"
             group.errors[label] = group.errors.get(label, 0) + cell.events
-        outcome_class = ("task" if cell.type in TASK_OUTCOMES
-                         else "model" if cell.type in MODEL_OUTCOMES else None)
+        outcome_class = (
+            "task"
+            if cell.type in TASK_OUTCOMES
+            else "model"
+            if cell.type in MODEL_OUTCOMES
+            else None
+        )
         if outcome_class and cell.durations:
             seen = moments.setdefault((cell.key, outcome_class), [0, 0.0])
             seen[0] += cell.durations
@@ -171,16 +179,22 @@ def _compute(
         group.task_latency = latency.get((key, "task")) or Latency()
         group.model_latency = latency.get((key, "model")) or Latency()
         group.task_success_rate = _rate(group.tasks_succeeded, group.task_attempts)
-        group.model_success_rate = _rate(group.model_calls - group.model_calls_failed,
-                                         group.model_calls)
-        group.error_rate = _rate(group.tasks_failed + group.model_calls_failed,
-                                 group.task_attempts + group.model_calls)
+        group.model_success_rate = _rate(
+            group.model_calls - group.model_calls_failed, group.model_calls
+        )
+        group.error_rate = _rate(
+            group.tasks_failed + group.model_calls_failed, group.task_attempts + group.model_calls
+        )
     return groups
 
 
 def _latencies(
-    conn: sqlite3.Connection, since: float, until: float, column: str | None,
-    objects: set[str], moments: dict[tuple[str | None, str], list[float]],
+    conn: sqlite3.Connection,
+    since: float,
+    until: float,
+    column: str | None,
+    objects: set[str],
+    moments: dict[tuple[str | None, str], list[float]],
 ) -> dict[tuple[str | None, str], Latency]:
     """Latency per (key, class): by rank on the duration indexes in total, else by reading."""
     found: dict[tuple[str | None, str], Latency] = {}
@@ -206,13 +220,21 @@ def _latencies(
 def _ranked_latency(
     conn: sqlite3.Connection, kind: str, since: float, until: float, count: int, total: float
 ) -> Latency | None:
-    ranks = [duration_at_rank(conn, kind, since, until, count, fraction)
-             for fraction in (0.50, 0.95, 0.99, 1.0)]
+    ranks = [
+        duration_at_rank(conn, kind, since, until, count, fraction)
+        for fraction in (0.50, 0.95, 0.99, 1.0)
+    ]
     if any(rank is None for rank in ranks):
         return None
     p50, p95, p99, largest = ranks
-    return Latency(count=count, avg_ms=_round(total / count), p50_ms=_round(p50),
-                   p95_ms=_round(p95), p99_ms=_round(p99), max_ms=largest)
+    return Latency(
+        count=count,
+        avg_ms=_round(total / count),
+        p50_ms=_round(p50),
+        p95_ms=_round(p95),
+        p99_ms=_round(p99),
+        max_ms=largest,
+    )
 
 
 _COUNTERS: dict[str, tuple[str, ...]] = {
@@ -280,5 +302,8 @@ def consecutive_task_failures(conn: sqlite3.Connection, since: float, until: flo
     if last_success is None:
         sql, start = "SELECT COUNT(*) FROM events WHERE type = 'task_failed' AND ts >= ?", since
     else:
-        sql, start = "SELECT COUNT(*) FROM events WHERE type = 'task_failed' AND ts > ?", last_success
+        sql, start = (
+            "SELECT COUNT(*) FROM events WHERE type = 'task_failed' AND ts > ?",
+            last_success,
+        )
     return int(conn.execute(sql + " AND ts < ?", (start, until)).fetchone()[0])

@@ -94,7 +94,9 @@ class WebhookNotifier:
 
     def _post(self, body: bytes) -> None:
         request = urllib.request.Request(
-            self.url, data=body, method="POST",
+            self.url,
+            data=body,
+            method="POST",
             headers={"Content-Type": "application/json", "User-Agent": USER_AGENT},
         )
         try:
@@ -123,13 +125,22 @@ class SlackNotifier(WebhookNotifier):
         text = slack_escape(f"[{state}] {alert.get('threshold')}: {alert.get('message')}")
         fields = [
             {"title": "value", "value": slack_escape(str(alert.get("value"))), "short": True},
-            {"title": "threshold", "value": slack_escape(str(alert.get("threshold_value"))),
-             "short": True},
+            {
+                "title": "threshold",
+                "value": slack_escape(str(alert.get("threshold_value"))),
+                "short": True,
+            },
         ]
         return {
             "text": text,
-            "attachments": [{"color": SLACK_COLORS.get(level, "#999999"), "fields": fields,
-                             "footer": "buildrunner", "ts": int(alert.get("ts") or time.time())}],
+            "attachments": [
+                {
+                    "color": SLACK_COLORS.get(level, "#999999"),
+                    "fields": fields,
+                    "footer": "buildrunner",
+                    "ts": int(alert.get("ts") or time.time()),
+                }
+            ],
         }
 
 
@@ -148,7 +159,9 @@ NOTIFIER_KINDS: Mapping[str, type[WebhookNotifier]] = {
 def notifier_from_settings(settings: NotifierSettings) -> WebhookNotifier:
     """One notifier from its settings entry."""
     return NOTIFIER_KINDS[settings.kind](
-        url=settings.url, min_level=settings.min_level, timeout_s=settings.timeout_s,
+        url=settings.url,
+        min_level=settings.min_level,
+        timeout_s=settings.timeout_s,
         retries=settings.retries,
     )
 

@@ -50,9 +50,17 @@ def _ns(ts: float) -> int:
 
 def _attributes(event: Event) -> dict[str, Any]:
     """OpenTelemetry accepts scalars and lists of one scalar type; other values are left out."""
-    return {key: value for key, value in genai.otel_attributes(event).items()
-            if _scalar(value) or (isinstance(value, list) and value and _scalar(value[0])
-                                  and len({type(item) for item in value}) == 1)}
+    return {
+        key: value
+        for key, value in genai.otel_attributes(event).items()
+        if _scalar(value)
+        or (
+            isinstance(value, list)
+            and value
+            and _scalar(value[0])
+            and len({type(item) for item in value}) == 1
+        )
+    }
 
 
 def _scalar(value: Any) -> bool:
@@ -78,24 +86,34 @@ class OtelExporter:
                 raise ValueError("an OTLP endpoint or both exporters are required")
             base = endpoint.rstrip("/")
             exporter = exporter or OTLPSpanExporter(
-                endpoint=f"{base}/v1/traces", headers=dict(headers or {}), timeout=int(timeout_s))
+                endpoint=f"{base}/v1/traces", headers=dict(headers or {}), timeout=int(timeout_s)
+            )
             metric_exporter = metric_exporter or OTLPMetricExporter(
-                endpoint=f"{base}/v1/metrics", headers=dict(headers or {}), timeout=timeout_s)
+                endpoint=f"{base}/v1/metrics", headers=dict(headers or {}), timeout=timeout_s
+            )
         resource = Resource.create({"service.name": service_name})
         self.provider = TracerProvider(resource=resource)
         self.provider.add_span_processor(BatchSpanProcessor(exporter))
         self.tracer = self.provider.get_tracer("buildrunner.telemetry")
         reader = PeriodicExportingMetricReader(
-            metric_exporter, export_interval_millis=metric_interval_s * 1000,
-            export_timeout_millis=timeout_s * 1000)
+            metric_exporter,
+            export_interval_millis=metric_interval_s * 1000,
+            export_timeout_millis=timeout_s * 1000,
+        )
         self.meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
         meter = self.meter_provider.get_meter("buildrunner.telemetry")
         self.token_usage = meter.create_histogram(
-            genai.TOKEN_USAGE, unit="{token}", description="Number of input and output tokens used.",
-            explicit_bucket_boundaries_advisory=genai.TOKEN_BUCKETS)
+            genai.TOKEN_USAGE,
+            unit="{token}",
+            description="Number of input and output tokens used.",
+            explicit_bucket_boundaries_advisory=genai.TOKEN_BUCKETS,
+        )
         self.operation_duration = meter.create_histogram(
-            genai.OPERATION_DURATION, unit="s", description="GenAI operation duration.",
-            explicit_bucket_boundaries_advisory=genai.DURATION_BUCKETS_S)
+            genai.OPERATION_DURATION,
+            unit="s",
+            description="GenAI operation duration.",
+            explicit_bucket_boundaries_advisory=genai.DURATION_BUCKETS_S,
+        )
         self._lock = threading.Lock()
         self._sessions: dict[str | None, Span] = {}
         self._tasks: dict[tuple[str | None, str | None], Span] = {}
@@ -119,7 +137,8 @@ class OtelExporter:
         if kind == "session_started":
             self._sessions[event.session_id] = self.tracer.start_span(
                 f"session {getattr(event, 'name', '') or event.session_id}",
-                start_time=_ns(event.ts), attributes=_attributes(event),
+                start_time=_ns(event.ts),
+                attributes=_attributes(event),
             )
         elif kind in SESSION_ENDS:
             span = self._sessions.pop(event.session_id, None)
@@ -130,8 +149,10 @@ class OtelExporter:
                 span.end(end_time=_ns(event.ts))
         elif kind == "task_started":
             self._tasks[(event.session_id, event.task_id)] = self.tracer.start_span(
-                f"task {event.task_id}", context=self._context(event.session_id),
-                start_time=_ns(event.ts), attributes=_attributes(event),
+                f"task {event.task_id}",
+                context=self._context(event.session_id),
+                start_time=_ns(event.ts),
+                attributes=_attributes(event),
             )
         elif kind in TASK_ENDS:
             self._end_task(event)
@@ -147,7 +168,8 @@ class OtelExporter:
         if span is None:  # started before we were listening: rebuild it from the duration
             duration_ms = getattr(event, "duration_ms", None) or 0.0
             span = self.tracer.start_span(
-                f"task {event.task_id}", context=self._context(event.session_id),
+                f"task {event.task_id}",
+                context=self._context(event.session_id),
                 start_time=_ns(event.ts - duration_ms / 1000),
             )
         span.set_attributes(_attributes(event))
@@ -157,12 +179,18 @@ class OtelExporter:
 
     def _model_call(self, event: Event) -> None:
         parent = self._tasks.get((event.session_id, event.task_id))
-        context = (trace.set_span_in_context(parent) if parent is not None
-                   else self._context(event.session_id))
+        context = (
+            trace.set_span_in_context(parent)
+            if parent is not None
+            else self._context(event.session_id)
+        )
         latency_ms = getattr(event, "latency_ms", None) or 0.0
         span = self.tracer.start_span(
-            genai.span_name(event), context=context, kind=SpanKind.CLIENT,
-            start_time=_ns(event.ts - latency_ms / 1000), attributes=_attributes(event),
+            genai.span_name(event),
+            context=context,
+            kind=SpanKind.CLIENT,
+            start_time=_ns(event.ts - latency_ms / 1000),
+            attributes=_attributes(event),
         )
         if event.type == "model_call_failed":
             span.set_status(Status(StatusCode.ERROR, getattr(event, "error", "")))
@@ -174,10 +202,13 @@ class OtelExporter:
         if getattr(event, "latency_ms", None) is not None:
             self.operation_duration.record(latency_ms / 1000, attributes)
         if event.type == "model_call_completed":  # usage is known for answered calls only
-            self.token_usage.record(genai.input_tokens(event),
-                                    {**attributes, "gen_ai.token.type": "input"})
-            self.token_usage.record(int(getattr(event, "output_tokens", 0) or 0),
-                                    {**attributes, "gen_ai.token.type": "output"})
+            self.token_usage.record(
+                genai.input_tokens(event), {**attributes, "gen_ai.token.type": "input"}
+            )
+            self.token_usage.record(
+                int(getattr(event, "output_tokens", 0) or 0),
+                {**attributes, "gen_ai.token.type": "output"},
+            )
 
     def close(self) -> None:
         """End spans left open (an interrupted build), flush and shut the exporter down."""

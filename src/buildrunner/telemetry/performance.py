@@ -47,8 +47,13 @@ class Distribution:
         if not values:
             return cls()
         values.sort()
-        return cls(len(values), _r(math.fsum(values) / len(values)), _r(percentile(values, 0.5)),
-                   _r(percentile(values, 0.95)), _r(values[-1]))
+        return cls(
+            len(values),
+            _r(math.fsum(values) / len(values)),
+            _r(percentile(values, 0.5)),
+            _r(percentile(values, 0.95)),
+            _r(values[-1]),
+        )
 
 
 @dataclass
@@ -103,12 +108,20 @@ def performance_report(
             continue
         duration = max(row["ended_at"] - row["started_at"], 0.0)
         cpu = row["cpu_s"]
-        timings.append(TaskTiming(
-            row["session_id"], row["task_id"], row["attempt"], row["kind"], row["status"],
-            row["started_at"], _r(duration) or 0.0, cpu,
-            _r(cpu / duration * 100) if cpu is not None and duration > 0 else None,
-            row["max_rss_mb"],
-        ))
+        timings.append(
+            TaskTiming(
+                row["session_id"],
+                row["task_id"],
+                row["attempt"],
+                row["kind"],
+                row["status"],
+                row["started_at"],
+                _r(duration) or 0.0,
+                cpu,
+                _r(cpu / duration * 100) if cpu is not None and duration > 0 else None,
+                row["max_rss_mb"],
+            )
+        )
     report.succeeded = sum(1 for t in timings if t.status == "succeeded")
     report.failed = sum(1 for t in timings if t.status in ("failed", "lost"))
     report.duration_s = Distribution.of([t.duration_s for t in timings])
@@ -121,10 +134,10 @@ def performance_report(
         report.window_throughput_per_min = _r(len(timings) / max(until - since, 1e-9) * 60)
     cpu_values = [t.cpu_s for t in timings if t.cpu_s is not None]
     report.cpu_s_total = _r(math.fsum(cpu_values)) if cpu_values else None
-    report.cpu_percent = Distribution.of([t.cpu_percent for t in timings
-                                          if t.cpu_percent is not None])
-    report.max_rss_mb = Distribution.of([t.max_rss_mb for t in timings
-                                         if t.max_rss_mb is not None])
+    report.cpu_percent = Distribution.of(
+        [t.cpu_percent for t in timings if t.cpu_percent is not None]
+    )
+    report.max_rss_mb = Distribution.of([t.max_rss_mb for t in timings if t.max_rss_mb is not None])
     report.by_kind = _by_kind(timings)
     report.slowest = sorted(timings, key=lambda t: -t.duration_s)[:slowest]
     return report
@@ -138,11 +151,16 @@ def _by_kind(timings: list[TaskTiming]) -> list[KindStats]:
     for kind, members in sorted(groups.items(), key=lambda item: item[0] or ""):
         cpu = [t.cpu_s for t in members if t.cpu_s is not None]
         rss = [t.max_rss_mb for t in members if t.max_rss_mb is not None]
-        result.append(KindStats(
-            kind, len(members), sum(1 for t in members if t.status == "succeeded"),
-            Distribution.of([t.duration_s for t in members]),
-            _r(math.fsum(cpu)) if cpu else None, max(rss) if rss else None,
-        ))
+        result.append(
+            KindStats(
+                kind,
+                len(members),
+                sum(1 for t in members if t.status == "succeeded"),
+                Distribution.of([t.duration_s for t in members]),
+                _r(math.fsum(cpu)) if cpu else None,
+                max(rss) if rss else None,
+            )
+        )
     return result
 
 

@@ -29,8 +29,12 @@ from buildrunner.store.db import connect
 from buildrunner.telemetry.metrics import MODEL_OUTCOMES, TASK_OUTCOMES, Latency, summarize
 from buildrunner.telemetry.queries import list_alerts
 
-OUTCOMES = {"task_completed": "succeeded", "task_failed": "failed",
-            "model_call_completed": "succeeded", "model_call_failed": "failed"}
+OUTCOMES = {
+    "task_completed": "succeeded",
+    "task_failed": "failed",
+    "model_call_completed": "succeeded",
+    "model_call_failed": "failed",
+}
 QUANTILES = (("0.5", "p50_ms"), ("0.95", "p95_ms"), ("0.99", "p99_ms"))
 
 
@@ -54,10 +58,14 @@ COUNTERS = (
 SUMMARIES = {  # name -> (help, outcome event types, the window's Latency field of Stats)
     "buildrunner_task_duration_seconds": (
         "Task attempt duration: quantiles over the window, count and sum over all stored.",
-        TASK_OUTCOMES, "task_latency"),
+        TASK_OUTCOMES,
+        "task_latency",
+    ),
     "buildrunner_model_latency_seconds": (
         "Model call latency: quantiles over the window, count and sum over all stored.",
-        MODEL_OUTCOMES, "model_latency"),
+        MODEL_OUTCOMES,
+        "model_latency",
+    ),
 }
 
 Series = dict[tuple[str, tuple[str, ...]], float]  # (family name, label values) -> value
@@ -67,7 +75,18 @@ def counter_series(conn: Any) -> tuple[Series, dict[str, tuple[int, float]]]:
     """Every counter series (one value per label set) and, per summary, (count, sum in ms)."""
     series: Series = defaultdict(float)
     durations: dict[str, tuple[int, float]] = {name: (0, 0.0) for name in SUMMARIES}
-    for event_type, model, kind, error_type, count, micro, tokens_in, tokens_out, timed, total_ms in conn.execute(
+    for (
+        event_type,
+        model,
+        kind,
+        error_type,
+        count,
+        micro,
+        tokens_in,
+        tokens_out,
+        timed,
+        total_ms,
+    ) in conn.execute(
         "SELECT type, model, kind, error_type, SUM(events), SUM(cost_micro_usd),"
         " SUM(input_tokens), SUM(output_tokens), SUM(durations), SUM(duration_sum)"
         " FROM event_rollups GROUP BY type, model, kind, error_type HAVING SUM(events) > 0"
@@ -104,8 +123,11 @@ class StoreCollector:
         conn = connect(self.db_path)
         try:
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-            series, durations = (counter_series(conn) if "event_rollups" in tables
-                                 else ({}, {name: (0, 0.0) for name in SUMMARIES}))
+            series, durations = (
+                counter_series(conn)
+                if "event_rollups" in tables
+                else ({}, {name: (0, 0.0) for name in SUMMARIES})
+            )
             yield from self._counters(series)
             yield from self._window(conn, durations)
         finally:
@@ -113,8 +135,9 @@ class StoreCollector:
 
     def _counters(self, series: Series) -> Iterator[Metric]:
         for family in COUNTERS:
-            metric = CounterMetricFamily(family.name, family.documentation,
-                                         labels=list(family.labels))
+            metric = CounterMetricFamily(
+                family.name, family.documentation, labels=list(family.labels)
+            )
             for (name, labels), value in sorted(series.items()):
                 if name == family.name:
                     metric.add_metric(list(labels), value)
@@ -124,20 +147,27 @@ class StoreCollector:
         now = self.clock()
         total = summarize(conn, now - self.window_s, now + 1e-6).total
         window = f"last {self.window_s:g} s"
-        ratios = GaugeMetricFamily("buildrunner_ratio", f"Ratios over the {window}.",
-                                   labels=["name"])
-        for name, percent in (("task_success", total.task_success_rate),
-                              ("model_success", total.model_success_rate),
-                              ("error", total.error_rate)):
+        ratios = GaugeMetricFamily(
+            "buildrunner_ratio", f"Ratios over the {window}.", labels=["name"]
+        )
+        for name, percent in (
+            ("task_success", total.task_success_rate),
+            ("model_success", total.model_success_rate),
+            ("error", total.error_rate),
+        ):
             if percent is not None:
                 ratios.add_metric([name], percent / 100)
         yield ratios
         for name, (documentation, _, field) in SUMMARIES.items():
             count, total_ms = durations[name]
-            yield _summary(name, f"{documentation} Window: {window}.",
-                           getattr(total, field), count, total_ms)
-        alerts = GaugeMetricFamily("buildrunner_alerts_firing", "Alerts firing now (1 each).",
-                                   labels=["threshold", "level"])
+            yield _summary(
+                name, f"{documentation} Window: {window}.", getattr(total, field), count, total_ms
+            )
+        alerts = GaugeMetricFamily(
+            "buildrunner_alerts_firing",
+            "Alerts firing now (1 each).",
+            labels=["threshold", "level"],
+        )
         firing: dict[tuple[str, str], int] = defaultdict(int)
         for alert in list_alerts(conn, statuses=("firing",)):
             firing[(alert["threshold"], alert["level"])] += 1

@@ -12,13 +12,18 @@ ALERT_STATUSES = ("pending", "firing", "resolved")
 
 
 def list_alerts(
-    conn: sqlite3.Connection, *, statuses: Sequence[str] = ("pending", "firing"),
-    min_level: str | None = None, limit: int | None = None,
+    conn: sqlite3.Connection,
+    *,
+    statuses: Sequence[str] = ("pending", "firing"),
+    min_level: str | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Stored alerts with one of `statuses`, at `min_level` or above, newest first."""
-    wanted = LEVELS[LEVELS.index(min_level):] if min_level else LEVELS
-    sql = (f"SELECT * FROM alerts WHERE status IN ({_marks(statuses)})"
-           f" AND level IN ({_marks(wanted)}) ORDER BY id DESC")
+    wanted = LEVELS[LEVELS.index(min_level) :] if min_level else LEVELS
+    sql = (
+        f"SELECT * FROM alerts WHERE status IN ({_marks(statuses)})"
+        f" AND level IN ({_marks(wanted)}) ORDER BY id DESC"
+    )
     params: list[Any] = [*statuses, *wanted]
     if limit is not None:
         sql += " LIMIT ?"
@@ -35,9 +40,12 @@ def stored_event_types(conn: sqlite3.Connection, names: Sequence[str]) -> set[st
     """Which of `names` occur as an event type in the store (types no class describes yet)."""
     if not names:
         return set()
-    return {row[0] for row in conn.execute(
-        f"SELECT DISTINCT type FROM events WHERE type IN ({_marks(names)})", list(names)
-    )}
+    return {
+        row[0]
+        for row in conn.execute(
+            f"SELECT DISTINCT type FROM events WHERE type IN ({_marks(names)})", list(names)
+        )
+    }
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -52,6 +60,9 @@ def cache_savings(
         "SELECT COUNT(*), COALESCE(SUM(CAST(json_extract(payload, '$.saved_usd') AS REAL)), 0),"
         " COALESCE(SUM(CAST(json_extract(payload, '$.saved_s') AS REAL)), 0) FROM events"
         " WHERE type = 'task_cached' AND ts >= ? AND ts < ?",
-        (since if since is not None else float("-inf"), until if until is not None else float("inf")),
+        (
+            since if since is not None else float("-inf"),
+            until if until is not None else float("inf"),
+        ),
     ).fetchone()
     return {"hits": int(row[0]), "saved_usd": f"{row[1]:.6f}", "saved_s": round(float(row[2]), 3)}

@@ -22,8 +22,12 @@ class PruneResult:
     dry_run: bool = False
 
     def to_dict(self) -> dict[str, object]:
-        return {"cutoff": self.cutoff, "events": self.events, "alerts": self.alerts,
-                "dry_run": self.dry_run}
+        return {
+            "cutoff": self.cutoff,
+            "events": self.events,
+            "alerts": self.alerts,
+            "dry_run": self.dry_run,
+        }
 
 
 def prune(
@@ -38,7 +42,8 @@ def prune(
         ).fetchone()[0]
         return PruneResult(cutoff, events, alerts, dry_run=True)
     events = _delete_in_chunks(
-        conn, "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts < ? LIMIT ?)",
+        conn,
+        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts < ? LIMIT ?)",
         cutoff,
     )
     alerts = _delete_in_chunks(

@@ -38,8 +38,16 @@ def load_timeline(
     if row is None:
         raise SessionNotFound(f"no session '{session_id}' in the store")
     session = SessionInfo(
-        row["id"], row["name"], row["status"], row["backend"], row["workers"], row["created_at"],
-        row["started_at"], row["ended_at"], row["total_tasks"], _masked(row["error"]),
+        row["id"],
+        row["name"],
+        row["status"],
+        row["backend"],
+        row["workers"],
+        row["created_at"],
+        row["started_at"],
+        row["ended_at"],
+        row["total_tasks"],
+        _masked(row["error"]),
         row["budget_usd"],
     )
     tasks = {task.task_id: task for task in _tasks(conn, session_id)}
@@ -47,22 +55,38 @@ def load_timeline(
     for attempt in attempts:
         if attempt.task_id in tasks:
             tasks[attempt.task_id].attempts.append(attempt)
-    timeline = Timeline(session, sorted(tasks.values(), key=lambda t: t.position), attempts,
-                        [], [], [], [], _alerts(conn, session), clock())
+    timeline = Timeline(
+        session,
+        sorted(tasks.values(), key=lambda t: t.position),
+        attempts,
+        [],
+        [],
+        [],
+        [],
+        _alerts(conn, session),
+        clock(),
+    )
     _read_events(conn, timeline, tasks)
     return timeline
 
 
 def _tasks(conn: sqlite3.Connection, session_id: str) -> list[Task]:
     found = []
-    for row in conn.execute("SELECT * FROM tasks WHERE session_id = ? ORDER BY position, task_id",
-                            (session_id,)):
+    for row in conn.execute(
+        "SELECT * FROM tasks WHERE session_id = ? ORDER BY position, task_id", (session_id,)
+    ):
         spec = json.loads(row["spec_json"] or "{}")
         text = spec.get("description") or spec.get("prompt") or spec.get("run") or ""
         task = Task(
-            row["task_id"], row["kind"], row["status"], row["position"], mask_text(str(text)),
-            [str(dep) for dep in spec.get("depends_on") or []], _masked(row["error"]),
-            (row["cost_micro_usd"] or 0) / 1_000_000, row["model"],
+            row["task_id"],
+            row["kind"],
+            row["status"],
+            row["position"],
+            mask_text(str(text)),
+            [str(dep) for dep in spec.get("depends_on") or []],
+            _masked(row["error"]),
+            (row["cost_micro_usd"] or 0) / 1_000_000,
+            row["model"],
         )
         _stored_verdict(task, row)
         found.append(task)
@@ -83,11 +107,21 @@ def _stored_verdict(task: Task, row: sqlite3.Row) -> None:
 
 def _attempts(conn: sqlite3.Connection, session_id: str) -> list[Attempt]:
     return [
-        Attempt(row["task_id"], row["attempt"], row["worker_id"], row["status"],
-                row["started_at"], row["ended_at"], row["exit_code"], _masked(row["error"]),
-                row["cpu_s"], row["max_rss_mb"])
+        Attempt(
+            row["task_id"],
+            row["attempt"],
+            row["worker_id"],
+            row["status"],
+            row["started_at"],
+            row["ended_at"],
+            row["exit_code"],
+            _masked(row["error"]),
+            row["cpu_s"],
+            row["max_rss_mb"],
+        )
         for row in conn.execute(
-            "SELECT * FROM attempts WHERE session_id = ? ORDER BY started_at, id", (session_id,))
+            "SELECT * FROM attempts WHERE session_id = ? ORDER BY started_at, id", (session_id,)
+        )
     ]
 
 
@@ -157,12 +191,20 @@ def _session_less_alerts(conn: sqlite3.Connection, timeline: Timeline) -> None:
 def _call(row: sqlite3.Row, payload: dict[str, Any]) -> ModelCall:
     latency_s = (row["duration_ms"] or 0.0) / 1000
     return ModelCall(
-        row["task_id"], row["ts"] - latency_s, row["ts"], row["model"] or "",
-        str(payload.get("provider") or "anthropic"), str(payload.get("operation") or "chat"),
-        bool(row["success"]), (row["cost_micro_usd"] or 0) / 1_000_000,
-        row["input_tokens"] or 0, row["output_tokens"] or 0,
-        int(payload.get("cache_read_tokens") or 0), int(payload.get("cache_write_tokens") or 0),
-        row["error_type"], payload.get("finish_reason"),
+        row["task_id"],
+        row["ts"] - latency_s,
+        row["ts"],
+        row["model"] or "",
+        str(payload.get("provider") or "anthropic"),
+        str(payload.get("operation") or "chat"),
+        bool(row["success"]),
+        (row["cost_micro_usd"] or 0) / 1_000_000,
+        row["input_tokens"] or 0,
+        row["output_tokens"] or 0,
+        int(payload.get("cache_read_tokens") or 0),
+        int(payload.get("cache_write_tokens") or 0),
+        row["error_type"],
+        payload.get("finish_reason"),
     )
 
 
@@ -177,11 +219,17 @@ def _attempt_at(task: Task, ts: float, number: int | None = None) -> Attempt | N
 
 
 def _check(
-    timeline: Timeline, task: Task, kind: str, ts: float, payload: dict[str, Any],
+    timeline: Timeline,
+    task: Task,
+    kind: str,
+    ts: float,
+    payload: dict[str, Any],
     open_checks: dict[tuple[str, int, int, int, str], float],
 ) -> None:
-    number, rung, round_ = (int(payload.get(name) or default) for name, default in
-                            (("attempt", 1), ("rung", 1), ("round", 0)))
+    number, rung, round_ = (
+        int(payload.get(name) or default)
+        for name, default in (("attempt", 1), ("rung", 1), ("round", 0))
+    )
     command = mask_text(str(payload.get("command") or ""))
     key = (task.task_id, number, rung, round_, command)
     attempt = _attempt_at(task, ts, number)
@@ -192,9 +240,20 @@ def _check(
         return
     duration_s = (payload.get("duration_ms") or 0.0) / 1000
     start = open_checks.pop(key, ts - duration_s)
-    check = Check(task.task_id, number, rung, round_, payload.get("model"), command, start, ts,
-                  kind == "check_passed", payload.get("exit_code"),
-                  bool(payload.get("timed_out")), mask_text(str(payload.get("output_tail") or "")))
+    check = Check(
+        task.task_id,
+        number,
+        rung,
+        round_,
+        payload.get("model"),
+        command,
+        start,
+        ts,
+        kind == "check_passed",
+        payload.get("exit_code"),
+        bool(payload.get("timed_out")),
+        mask_text(str(payload.get("output_tail") or "")),
+    )
     timeline.checks.append(check)
     if attempt is not None:
         attempt.checks.append(check)
@@ -209,8 +268,9 @@ def _selected(task: Task, ts: float, payload: dict[str, Any]) -> None:
 
 def _escalated(task: Task, ts: float, payload: dict[str, Any]) -> None:
     rung = int(payload.get("rung") or 2)
-    task.escalations.append((str(payload.get("from_model") or ""),
-                             str(payload.get("to_model") or ""), rung))
+    task.escalations.append(
+        (str(payload.get("from_model") or ""), str(payload.get("to_model") or ""), rung)
+    )
     attempt = _attempt_at(task, ts, payload.get("attempt"))
     if attempt is not None:
         attempt.rung = max(attempt.rung or 0, rung)
@@ -237,8 +297,12 @@ def _completed(task: Task, ts: float, payload: dict[str, Any]) -> None:
 
 
 def _cached(task: Task, ts: float, payload: dict[str, Any]) -> None:
-    task.cached = {"cache_key": payload.get("cache_key"), "saved_usd": payload.get("saved_usd"),
-                   "saved_s": payload.get("saved_s"), "ts": ts}
+    task.cached = {
+        "cache_key": payload.get("cache_key"),
+        "saved_usd": payload.get("saved_usd"),
+        "saved_s": payload.get("saved_s"),
+        "ts": ts,
+    }
     attempt = _attempt_at(task, ts)
     if attempt is not None and (attempt.end is None or ts <= attempt.end + 1e-3):
         attempt.cache_hit = True

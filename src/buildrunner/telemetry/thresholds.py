@@ -57,28 +57,92 @@ class Threshold:
 
 
 BUILTIN_THRESHOLDS: tuple[Threshold, ...] = (
-    Threshold("low_success_rate", "task_success_rate", "<", 80, "warning",
-              "task success rate", "%", samples="task_attempts", min_samples=5),
-    Threshold("critical_success_rate", "task_success_rate", "<", 50, "critical",
-              "task success rate", "%", samples="task_attempts", min_samples=5),
-    Threshold("high_error_rate", "error_rate", ">", 10, "warning",
-              "error rate", "%", samples="outcomes", min_samples=10),
-    Threshold("critical_error_rate", "error_rate", ">", 25, "critical",
-              "error rate", "%", samples="outcomes", min_samples=10),
-    Threshold("high_latency", "task_p95_ms", ">", 300_000, "warning",
-              "p95 task duration", " ms", for_s=60, samples="task_attempts", min_samples=5),
-    Threshold("hourly_cost", "cost_1h_usd", ">", 2, "error", "model cost in the last hour",
-              " USD"),
-    Threshold("daily_cost_limit", "cost_24h_usd", ">", 10, "warning",
-              "model cost in the last 24 hours", " USD"),
-    Threshold("budget_usage", "budget_usage_pct", ">=", 80, "warning",
-              "highest budget usage", "%"),
-    Threshold("consecutive_failures", "consecutive_failures", ">=", 3, "error",
-              "task attempts failed in a row"),
-    Threshold("workers_offline", "workers_offline", ">", 0, "warning",
-              "workers lost in the window"),
-    Threshold("security_violations", "security_violations", ">", 0, "critical",
-              "security violations in the window"),
+    Threshold(
+        "low_success_rate",
+        "task_success_rate",
+        "<",
+        80,
+        "warning",
+        "task success rate",
+        "%",
+        samples="task_attempts",
+        min_samples=5,
+    ),
+    Threshold(
+        "critical_success_rate",
+        "task_success_rate",
+        "<",
+        50,
+        "critical",
+        "task success rate",
+        "%",
+        samples="task_attempts",
+        min_samples=5,
+    ),
+    Threshold(
+        "high_error_rate",
+        "error_rate",
+        ">",
+        10,
+        "warning",
+        "error rate",
+        "%",
+        samples="outcomes",
+        min_samples=10,
+    ),
+    Threshold(
+        "critical_error_rate",
+        "error_rate",
+        ">",
+        25,
+        "critical",
+        "error rate",
+        "%",
+        samples="outcomes",
+        min_samples=10,
+    ),
+    Threshold(
+        "high_latency",
+        "task_p95_ms",
+        ">",
+        300_000,
+        "warning",
+        "p95 task duration",
+        " ms",
+        for_s=60,
+        samples="task_attempts",
+        min_samples=5,
+    ),
+    Threshold("hourly_cost", "cost_1h_usd", ">", 2, "error", "model cost in the last hour", " USD"),
+    Threshold(
+        "daily_cost_limit",
+        "cost_24h_usd",
+        ">",
+        10,
+        "warning",
+        "model cost in the last 24 hours",
+        " USD",
+    ),
+    Threshold("budget_usage", "budget_usage_pct", ">=", 80, "warning", "highest budget usage", "%"),
+    Threshold(
+        "consecutive_failures",
+        "consecutive_failures",
+        ">=",
+        3,
+        "error",
+        "task attempts failed in a row",
+    ),
+    Threshold(
+        "workers_offline", "workers_offline", ">", 0, "warning", "workers lost in the window"
+    ),
+    Threshold(
+        "security_violations",
+        "security_violations",
+        ">",
+        0,
+        "critical",
+        "security violations in the window",
+    ),
 )
 
 
@@ -98,12 +162,14 @@ def thresholds_from_settings(settings: TelemetrySettings) -> list[Threshold]:
             continue
         if not override.enabled:
             continue
-        active.append(replace(
-            threshold,
-            value=threshold.value if override.value is None else override.value,
-            level=override.level or threshold.level,
-            for_s=threshold.for_s if override.for_s is None else override.for_s,
-        ))
+        active.append(
+            replace(
+                threshold,
+                value=threshold.value if override.value is None else override.value,
+                level=override.level or threshold.level,
+                for_s=threshold.for_s if override.for_s is None else override.for_s,
+            )
+        )
     return active
 
 
@@ -166,11 +232,14 @@ def budget_usage_pct(conn: sqlite3.Connection, now: float) -> float | None:
         limit = _micro(budget_usd) or session_limit
         if not limit:
             continue
-        spent = conn.execute(
-            "SELECT SUM(cost_micro_usd) FROM events WHERE session_id = ?"
-            " AND type IN ('model_call_completed', 'model_call_failed')",
-            (session_id,),
-        ).fetchone()[0] or 0
+        spent = (
+            conn.execute(
+                "SELECT SUM(cost_micro_usd) FROM events WHERE session_id = ?"
+                " AND type IN ('model_call_completed', 'model_call_failed')",
+                (session_id,),
+            ).fetchone()[0]
+            or 0
+        )
         usages.append(spent / limit * 100)
     return round(max(usages), 3) if usages else None
 

@@ -43,21 +43,38 @@ def trace_events(timeline: Timeline) -> dict[str, Any]:
     for name, tid in lanes.names.items():
         events.append(_meta("thread_name", tid, {"name": name}))
         events.append(_meta("thread_sort_index", tid, {"sort_index": tid}))
-    events.append(_slice("session", f"session {timeline.session.name}", SESSION_TID, t0, t0,
-                         timeline.end, {"status": timeline.session.status,
-                                        "session_id": timeline.session.session_id}))
+    events.append(
+        _slice(
+            "session",
+            f"session {timeline.session.name}",
+            SESSION_TID,
+            t0,
+            t0,
+            timeline.end,
+            {"status": timeline.session.status, "session_id": timeline.session.session_id},
+        )
+    )
     where = lanes.of_attempt
     for attempt in timeline.attempts:
-        events.extend(_attempt_slices(timeline, attempt, where[(attempt.task_id, attempt.attempt)],
-                                      t0))
+        events.extend(
+            _attempt_slices(timeline, attempt, where[(attempt.task_id, attempt.attempt)], t0)
+        )
     for mark in timeline.marks:
         lane = where.get((mark.task_id or "", mark.attempt or 0))
         event: dict[str, Any] = {
-            "name": mark.title, "cat": mark.category, "ph": "i", "pid": PID,
-            "tid": lane if lane is not None else SESSION_TID, "ts": _us(mark.ts - t0),
+            "name": mark.title,
+            "cat": mark.category,
+            "ph": "i",
+            "pid": PID,
+            "tid": lane if lane is not None else SESSION_TID,
+            "ts": _us(mark.ts - t0),
             "s": "t" if lane is not None else "p",
-            "args": {"detail": mark.detail, "level": mark.level, "task": mark.task_id,
-                     "event": mark.kind},
+            "args": {
+                "detail": mark.detail,
+                "level": mark.level,
+                "task": mark.task_id,
+                "event": mark.kind,
+            },
         }
         events.append(event)
     events.extend(_counters(timeline, t0))
@@ -65,9 +82,12 @@ def trace_events(timeline: Timeline) -> dict[str, Any]:
         "traceEvents": events,
         "displayTimeUnit": "ms",
         "otherData": {
-            "generator": "buildrunner", "session_id": timeline.session.session_id,
-            "session_name": timeline.session.name, "status": timeline.session.status,
-            "start_time_utc": iso_utc(t0, millis=True), "start_ts": t0,
+            "generator": "buildrunner",
+            "session_id": timeline.session.session_id,
+            "session_name": timeline.session.name,
+            "status": timeline.session.status,
+            "start_time_utc": iso_utc(t0, millis=True),
+            "start_ts": t0,
         },
     }
 
@@ -80,13 +100,21 @@ def write_trace(timeline: Timeline, path: Path) -> int:
     return len(trace["traceEvents"])
 
 
-def _attempt_slices(timeline: Timeline, attempt: Attempt, tid: int, t0: float) -> list[dict[str, Any]]:
+def _attempt_slices(
+    timeline: Timeline, attempt: Attempt, tid: int, t0: float
+) -> list[dict[str, Any]]:
     end = attempt.end if attempt.end is not None else timeline.end
     args = {
-        "task": attempt.task_id, "attempt": attempt.attempt, "status": attempt.status,
-        "exit_code": attempt.exit_code, "model": attempt.model, "rung": attempt.rung,
-        "cost_usd": round(attempt.cost_usd, 6), "cache_hit": attempt.cache_hit,
-        "verdict": attempt.verdict, "worker": attempt.worker_id,
+        "task": attempt.task_id,
+        "attempt": attempt.attempt,
+        "status": attempt.status,
+        "exit_code": attempt.exit_code,
+        "model": attempt.model,
+        "rung": attempt.rung,
+        "cost_usd": round(attempt.cost_usd, 6),
+        "cache_hit": attempt.cache_hit,
+        "verdict": attempt.verdict,
+        "worker": attempt.worker_id,
     }
     if attempt.error:
         args["error"] = attempt.error
@@ -95,19 +123,44 @@ def _attempt_slices(timeline: Timeline, attempt: Attempt, tid: int, t0: float) -
     slices = [_slice(f"task,{kind}", attempt.task_id, tid, t0, attempt.start, end, args)]
     children: list[tuple[float, float, str, str, dict[str, Any]]] = []
     for call in attempt.calls:
-        children.append((call.start, call.end, "model_call",
-                         span_name_of(call.provider, call.operation, call.model), {
-                             "model": call.model, "ok": call.ok, "cost_usd": call.cost_usd,
-                             "input_tokens": call.input_tokens, "output_tokens": call.output_tokens,
-                             "cache_read_tokens": call.cache_read_tokens,
-                             "latency_ms": round((call.end - call.start) * 1000, 3),
-                             "error_type": call.error_type}))
+        children.append(
+            (
+                call.start,
+                call.end,
+                "model_call",
+                span_name_of(call.provider, call.operation, call.model),
+                {
+                    "model": call.model,
+                    "ok": call.ok,
+                    "cost_usd": call.cost_usd,
+                    "input_tokens": call.input_tokens,
+                    "output_tokens": call.output_tokens,
+                    "cache_read_tokens": call.cache_read_tokens,
+                    "latency_ms": round((call.end - call.start) * 1000, 3),
+                    "error_type": call.error_type,
+                },
+            )
+        )
     for check in attempt.checks:
         outcome = "passed" if check.passed else "failed" if check.passed is False else "no result"
-        children.append((check.start, check.end, "check", f"check {check.command[:60]}", {
-            "command": check.command, "outcome": outcome, "exit_code": check.exit_code,
-            "rung": check.rung, "round": check.round, "model": check.model,
-            "timed_out": check.timed_out, "duration_ms": round((check.end - check.start) * 1000, 3)}))
+        children.append(
+            (
+                check.start,
+                check.end,
+                "check",
+                f"check {check.command[:60]}",
+                {
+                    "command": check.command,
+                    "outcome": outcome,
+                    "exit_code": check.exit_code,
+                    "rung": check.rung,
+                    "round": check.round,
+                    "model": check.model,
+                    "timed_out": check.timed_out,
+                    "duration_ms": round((check.end - check.start) * 1000, 3),
+                },
+            )
+        )
     floor = attempt.start
     for start, stop, category, name, child_args in sorted(children, key=lambda c: (c[0], c[1])):
         start = min(max(start, floor), end)
@@ -136,11 +189,20 @@ def _counters(timeline: Timeline, t0: float) -> Iterable[dict[str, Any]]:
             yield _counter("spend (USD)", call.end - t0, {"usd": round(spent, 6)})
 
 
-def _slice(category: str, name: str, tid: int, t0: float, start: float, end: float,
-           args: dict[str, Any]) -> dict[str, Any]:
+def _slice(
+    category: str, name: str, tid: int, t0: float, start: float, end: float, args: dict[str, Any]
+) -> dict[str, Any]:
     begin = _us(start - t0)
-    return {"name": name, "cat": category, "ph": "X", "pid": PID, "tid": tid, "ts": begin,
-            "dur": max(0.0, _us(end - t0) - begin), "args": args}
+    return {
+        "name": name,
+        "cat": category,
+        "ph": "X",
+        "pid": PID,
+        "tid": tid,
+        "ts": begin,
+        "dur": max(0.0, _us(end - t0) - begin),
+        "args": args,
+    }
 
 
 def _meta(name: str, tid: int, args: dict[str, Any]) -> dict[str, Any]:

@@ -40,7 +40,9 @@ class Case:
 
 def case_files(root: Path = ROOT) -> list[Path]:
     return sorted(
-        path for directory in LANGUAGE_DIRS for path in (root / directory).rglob("*")
+        path
+        for directory in LANGUAGE_DIRS
+        for path in (root / directory).rglob("*")
         if path.is_file()
     )
 
@@ -51,7 +53,8 @@ def load_cases(root: Path = ROOT) -> list[Case]:
     for path in case_files(root):
         lines = path.read_text(encoding="utf-8").splitlines()
         markers = [
-            (number, match) for number, line in enumerate(lines, start=1)
+            (number, match)
+            for number, line in enumerate(lines, start=1)
             if (match := _MARKER.match(line))
         ]
         relative = path.relative_to(root).as_posix()

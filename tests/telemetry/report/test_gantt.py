@@ -14,10 +14,20 @@ from tests.telemetry.sessions import write_verified_session
 T0 = 1_700_000_000.0
 
 
-@pytest.mark.parametrize("seconds, text", [
-    (0, "0 s"), (0.42, "0.42 s"), (1.5, "1.5 s"), (12.34, "12.3 s"), (59.99, "60 s"),
-    (125, "2 min 5 s"), (120, "2 min"), (3600, "1 h"), (3 * 3600 + 4 * 60 + 5, "3 h 4 min"),
-])
+@pytest.mark.parametrize(
+    "seconds, text",
+    [
+        (0, "0 s"),
+        (0.42, "0.42 s"),
+        (1.5, "1.5 s"),
+        (12.34, "12.3 s"),
+        (59.99, "60 s"),
+        (125, "2 min 5 s"),
+        (120, "2 min"),
+        (3600, "1 h"),
+        (3 * 3600 + 4 * 60 + 5, "3 h 4 min"),
+    ],
+)
 def test_durations_read_short(seconds: float, text: str) -> None:
     assert format_seconds(seconds) == text
 

@@ -12,16 +12,21 @@ from tests.telemetry.sessions import SECRET, write_verified_session
 T0 = 1_700_000_000.0
 
 
-def excerpts(db_path: Path, logs: Path, budget: int, read_from: Path | None = None) -> dict[str, object]:
+def excerpts(
+    db_path: Path, logs: Path, budget: int, read_from: Path | None = None
+) -> dict[str, object]:
     session_id = write_verified_session(db_path, T0, logs_root=logs)
     conn = connect(db_path)
     timeline = load_timeline(conn, session_id)
     conn.close()
-    return {excerpt.anchor: excerpt
-            for excerpt in log_excerpts(timeline, read_from or logs, budget)}
+    return {
+        excerpt.anchor: excerpt for excerpt in log_excerpts(timeline, read_from or logs, budget)
+    }
 
 
-def test_each_attempt_log_is_excerpted_masked_and_in_plan_order(db_path: Path, tmp_path: Path) -> None:
+def test_each_attempt_log_is_excerpted_masked_and_in_plan_order(
+    db_path: Path, tmp_path: Path
+) -> None:
     found = excerpts(db_path, tmp_path / "logs", 100_000)
     assert list(found) == ["log-lint-1", "log-tests-1", "log-tests-2"]  # the others have no log
     lint = found["log-lint-1"]

@@ -29,8 +29,11 @@ def browser() -> Iterator[Any]:
 def store_cost(db_path: Path, session_id: str) -> float:
     conn = connect(db_path)
     try:
-        micro = conn.execute("SELECT SUM(cost_micro_usd) FROM events WHERE session_id = ?"
-                             " AND type LIKE 'model_call_%'", (session_id,)).fetchone()[0]
+        micro = conn.execute(
+            "SELECT SUM(cost_micro_usd) FROM events WHERE session_id = ?"
+            " AND type LIKE 'model_call_%'",
+            (session_id,),
+        ).fetchone()[0]
     finally:
         conn.close()
     return (micro or 0) / 1_000_000
@@ -64,8 +67,9 @@ def test_a_verified_build_in_a_real_browser(db_path: Path, tmp_path: Path, brows
     logs = tmp_path / "logs"
     session_id = write_verified_session(db_path, T0, logs_root=logs)
     conn = connect(db_path)
-    result = write_report(conn, session_id, tmp_path / "report.html", logs_root=logs,
-                          clock=lambda: T0 + 60)
+    result = write_report(
+        conn, session_id, tmp_path / "report.html", logs_root=logs, clock=lambda: T0 + 60
+    )
     conn.close()
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert SECRET not in html and "AKIA" in html  # masked, not dropped
@@ -74,8 +78,11 @@ def test_a_verified_build_in_a_real_browser(db_path: Path, tmp_path: Path, brows
     with opened(browser, tmp_path / "report.html") as page:
         facts = dom_facts(page)
         assert facts["rows"] == 7 and facts["totalTasks"] == "7" and facts["visible"] == "7"
-        assert facts["costUsd"] == pytest.approx(store_cost(db_path, session_id)) == (
-            pytest.approx(0.057))
+        assert (
+            facts["costUsd"]
+            == pytest.approx(store_cost(db_path, session_id))
+            == (pytest.approx(0.057))
+        )
         assert facts["costText"] == "$0.0570"
         # setup 0.9 + fix-auth 7.9 + tests (0.9 + 1.4) + package 0.4
         assert facts["criticalS"] == pytest.approx(11.5) == pytest.approx(result.critical_path_s)
@@ -94,8 +101,13 @@ def test_a_verified_build_in_a_real_browser(db_path: Path, tmp_path: Path, brows
         assert page.locator("#check-table tbody tr").count() == 3
         assert "AKIA…MJ5K" in page.inner_text("#finding-table")
         marks = page.inner_text("#mark-table")
-        for wanted in ("escalated haiku → sonnet", "fallback sonnet → sonnet-backup",
-                       "retry (attempt 2)", "alert consecutive_failures", "cache hit"):
+        for wanted in (
+            "escalated haiku → sonnet",
+            "fallback sonnet → sonnet-backup",
+            "retry (attempt 2)",
+            "alert consecutive_failures",
+            "cache hit",
+        ):
             assert wanted in marks
 
         page.click("button[data-status='failed']")
@@ -121,22 +133,31 @@ def test_a_real_agent_build_reported_by_br(project: Path, browser: Any) -> None:
     def answer(request: RecordedRequest) -> Reply:
         last = request.body["messages"][-1].get("content")
         if isinstance(last, list) and any(
-                isinstance(block, dict) and block.get("type") == "tool_result" for block in last):
+            isinstance(block, dict) and block.get("type") == "tool_result" for block in last
+        ):
             return text("Done.", input_tokens=900, output_tokens=40)
-        return tool_use("write_file", {"path": "NOTES.md", "content": "# Notes\n"},
-                        input_tokens=700, output_tokens=60)
+        return tool_use(
+            "write_file",
+            {"path": "NOTES.md", "content": "# Notes\n"},
+            input_tokens=700,
+            output_tokens=60,
+        )
 
     with MessagesServer(responder=answer) as server:
         (project / ".buildrunner").mkdir()
         (project / ".buildrunner" / "config.toml").write_text(
-            f'[routing]\nbase_url = "{server.base_url}"\napi_key = "sk-ant-test-0000"\n')
-        write_plan(project, "name: agents\ntasks:\n"
-                            "  - id: prepare\n    run: python -c \"print('ready')\"\n"
-                            "  - id: notes\n    prompt: Write a NOTES.md file with a title\n"
-                            "    files: [NOTES.md]\n    depends_on: [prepare]\n"
-                            "  - id: broken\n    run: python -c \"import sys; sys.exit(5)\"\n"
-                            "  - id: after-broken\n    run: python -c \"print(1)\"\n"
-                            "    depends_on: [broken]\n")
+            f'[routing]\nbase_url = "{server.base_url}"\napi_key = "sk-ant-test-0000"\n'
+        )
+        write_plan(
+            project,
+            "name: agents\ntasks:\n"
+            "  - id: prepare\n    run: python -c \"print('ready')\"\n"
+            "  - id: notes\n    prompt: Write a NOTES.md file with a title\n"
+            "    files: [NOTES.md]\n    depends_on: [prepare]\n"
+            '  - id: broken\n    run: python -c "import sys; sys.exit(5)"\n'
+            '  - id: after-broken\n    run: python -c "print(1)"\n'
+            "    depends_on: [broken]\n",
+        )
         build = run_br("run", "plan.yaml", "--json", cwd=project, timeout=300)
     assert build.returncode == 1, build.stderr
     session_id = json.loads(build.stdout)["session_id"]
@@ -146,8 +167,10 @@ def test_a_real_agent_build_reported_by_br(project: Path, browser: Any) -> None:
     assert (written["session_id"], written["tasks"], written["attempts"]) == (session_id, 4, 3)
     db = Store(project).db_path
     conn = connect(db)
-    busy = {row["task_id"]: row["ended_at"] - row["started_at"] for row in conn.execute(
-        "SELECT * FROM attempts WHERE session_id = ?", (session_id,))}
+    busy = {
+        row["task_id"]: row["ended_at"] - row["started_at"]
+        for row in conn.execute("SELECT * FROM attempts WHERE session_id = ?", (session_id,))
+    }
     conn.close()
     expected_path = max(busy["prepare"] + busy["notes"], busy["broken"])
 
@@ -164,8 +187,9 @@ def test_a_real_agent_build_reported_by_br(project: Path, browser: Any) -> None:
         assert page.locator("#log-broken-1").count() == 1
 
 
-def test_a_session_with_nothing_run_yet_still_renders(db_path: Path, browser: Any,
-                                                      tmp_path: Path) -> None:
+def test_a_session_with_nothing_run_yet_still_renders(
+    db_path: Path, browser: Any, tmp_path: Path
+) -> None:
     writer = SessionWriter(db_path, "name: idle\ntasks:\n  - id: a\n    run: x\n", t0=T0)
     writer.collector.close()
     writer.conn.close()

@@ -27,9 +27,13 @@ def test_the_ladder_a_verified_task_climbed(db_path: Path) -> None:
     ladders = {ladder.task_id: ladder for ladder in view.ladders}
     assert set(ladders) == {"fix-auth", "docs"}  # agent tasks only
     fix = ladders["fix-auth"]
-    assert [(r.model, r.state, r.checks_passed, r.checks_failed, r.fix_rounds)
-            for r in fix.rungs] == [("haiku", "escalated", 0, 2, 1), ("sonnet", "passed", 1, 0, 0),
-                                    ("opus", "not-reached", 0, 0, 0)]
+    assert [
+        (r.model, r.state, r.checks_passed, r.checks_failed, r.fix_rounds) for r in fix.rungs
+    ] == [
+        ("haiku", "escalated", 0, 2, 1),
+        ("sonnet", "passed", 1, 0, 0),
+        ("opus", "not-reached", 0, 0, 0),
+    ]
     assert (fix.verdict, fix.escalations, fix.complexity) == ("accepted", 1, "moderate")
     assert [r.state for r in ladders["docs"].rungs] == ["passed", "not-reached"]
     models = {m.model: m for m in view.models}
@@ -38,19 +42,35 @@ def test_the_ladder_a_verified_task_climbed(db_path: Path) -> None:
     assert sum(m.share for m in view.models) == pytest.approx(1.0)
     assert [row.task.task_id for row in view.costly_tasks] == ["fix-auth"]
     assert (view.retried, view.cached, view.counts["failed"], view.counts["skipped"]) == (
-        1, 1, 1, 1)
+        1,
+        1,
+        1,
+        1,
+    )
 
 
 def test_an_older_agent_build_shows_the_models_it_called(db_path: Path) -> None:
-    writer = SessionWriter(db_path, "name: old\ntasks:\n  - id: agent\n    prompt: do it\n",
-                           t0=T0)
+    writer = SessionWriter(db_path, "name: old\ntasks:\n  - id: agent\n    prompt: do it\n", t0=T0)
     writer.emit(ev.ModelSelected, at=0.1, task_id="agent", model="sonnet")
-    writer.emit(ev.ModelCallFailed, at=0.5, task_id="agent", model="opus",
-                error_type="overloaded", latency_ms=50)
-    writer.emit(ev.ModelCallCompleted, at=1.5, task_id="agent", model="sonnet", cost_usd=0.01,
-                latency_ms=900)
-    writer.run("agent", worker="w1", start=0.2, end=2.0, status="failed", exit_code=None,
-               error="gave up")
+    writer.emit(
+        ev.ModelCallFailed,
+        at=0.5,
+        task_id="agent",
+        model="opus",
+        error_type="overloaded",
+        latency_ms=50,
+    )
+    writer.emit(
+        ev.ModelCallCompleted,
+        at=1.5,
+        task_id="agent",
+        model="sonnet",
+        cost_usd=0.01,
+        latency_ms=900,
+    )
+    writer.run(
+        "agent", worker="w1", start=0.2, end=2.0, status="failed", exit_code=None, error="gave up"
+    )
     view = view_of(db_path, writer.finish(at=2.0, status="failed"))
     (ladder,) = view.ladders
     assert [(r.model, r.state) for r in ladder.rungs] == [("sonnet", "failed")]

@@ -18,7 +18,9 @@ from buildrunner.process import kill_process_group
 
 class _Worker:
     def __init__(self, worker_id: str, process: subprocess.Popen[bytes]) -> None:
-        self.info = WorkerInfo(worker_id, process.pid, socket.gethostname(), last_heartbeat=time.time())
+        self.info = WorkerInfo(
+            worker_id, process.pid, socket.gethostname(), last_heartbeat=time.time()
+        )
         self.process = process
         self.buffer = b""
         self.queued: tuple[str, int] | None = None  # an attempt waiting in the worker's queue
@@ -48,8 +50,13 @@ class LocalBackend:
         self._counter += 1
         worker_id = f"w{self._counter}-{uuid.uuid4().hex[:6]}"
         process = subprocess.Popen(
-            [sys.executable, "-m", "buildrunner.parallel.worker", worker_id,
-             str(self.heartbeat_interval_s)],
+            [
+                sys.executable,
+                "-m",
+                "buildrunner.parallel.worker",
+                worker_id,
+                str(self.heartbeat_interval_s),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=None,
@@ -117,7 +124,9 @@ class LocalBackend:
         return [
             worker_id
             for worker_id, worker in self._workers.items()
-            if worker.ready and not worker.gone and worker.info.busy_with is None
+            if worker.ready
+            and not worker.gone
+            and worker.info.busy_with is None
             and worker.queued is None
         ]
 
@@ -126,7 +135,9 @@ class LocalBackend:
         return [
             worker_id
             for worker_id, worker in self._workers.items()
-            if worker.ready and not worker.gone and worker.info.busy_with is not None
+            if worker.ready
+            and not worker.gone
+            and worker.info.busy_with is not None
             and worker.queued is None
         ]
 
@@ -213,11 +224,14 @@ class LocalBackend:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 returncode = worker.process.wait(timeout=1)
         self._close(worker)
-        how = f"signal {-returncode}" if returncode is not None and returncode < 0 else (
-            f"exit code {returncode}"
+        how = (
+            f"signal {-returncode}"
+            if returncode is not None and returncode < 0
+            else (f"exit code {returncode}")
         )
-        return BackendMessage("lost", worker.info.worker_id, reason=f"worker process died ({how})",
-                              task=task)
+        return BackendMessage(
+            "lost", worker.info.worker_id, reason=f"worker process died ({how})", task=task
+        )
 
     def _parse(self, worker: _Worker, line: bytes) -> BackendMessage | None:
         if not line.strip():

@@ -140,14 +140,17 @@ class RayBackend:
         # ray.init installs its own SIGTERM handler; the orchestrator's must stay in charge
         handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
         options: dict[str, Any] = {
-            "include_dashboard": False, "log_to_driver": False, "logging_level": "WARNING",
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "logging_level": "WARNING",
         }
         try:
             if self.address is None:
                 # a Ray of our own, gone when the build ends: its start-up warnings (e.g. about
                 # token authentication) tell the user nothing to act on
                 ray.init(
-                    address="local", num_cpus=self.num_cpus or workers,
+                    address="local",
+                    num_cpus=self.num_cpus or workers,
                     object_store_memory=LOCAL_OBJECT_STORE_BYTES,
                     **options | {"logging_level": "ERROR"},
                 )
@@ -217,7 +220,8 @@ class RayBackend:
         slot.task, slot.cancelled, slot.beat_at = task, False, time.time()
         cpus, resources = task.cpus, dict(task.resources)
         options: dict[str, Any] = {
-            "num_cpus": cpus, "name": f"br:{task.task_id}#{task.attempt}",
+            "num_cpus": cpus,
+            "name": f"br:{task.task_id}#{task.attempt}",
         }
         if resources:
             options["resources"] = resources
@@ -255,7 +259,8 @@ class RayBackend:
         if any(all(node.get(key, 0.0) >= value for key, value in needed.items()) for node in nodes):
             return None
         have = ", ".join(
-            f"{key}={value:g}" for key, value in sorted((nodes[0] if nodes else {}).items())
+            f"{key}={value:g}"
+            for key, value in sorted((nodes[0] if nodes else {}).items())
             if not key.startswith(("node:", "memory", "object_store"))
         )
         want = ", ".join(f"{key}={value:g}" for key, value in needed.items())
@@ -265,8 +270,9 @@ class RayBackend:
         task = slot.task
         assert task is not None
         self._clear(slot)
-        outcome = TaskOutcome(task.task_id, task.attempt, "failed", error_type="unschedulable",
-                              error=error)
+        outcome = TaskOutcome(
+            task.task_id, task.attempt, "failed", error_type="unschedulable", error=error
+        )
         self._queued.append(BackendMessage("done", slot.info.worker_id, outcome=outcome))
 
     def cancel(self, worker_id: str) -> None:
@@ -360,14 +366,20 @@ class RayBackend:
     ) -> BackendMessage:
         kinds = {cls.__name__ for cls in type(exc).__mro__}
         if cancelled or kinds & set(CANCELLED_ERRORS):
-            outcome = TaskOutcome(task.task_id, task.attempt, "cancelled",
-                                  error_type="cancelled", error="cancelled")
+            outcome = TaskOutcome(
+                task.task_id, task.attempt, "cancelled", error_type="cancelled", error="cancelled"
+            )
             return BackendMessage("done", worker_id, outcome=outcome)
         detail = _first_line(exc)
         for name, error_type in FAILED_ERRORS.items():
             if name in kinds:
-                outcome = TaskOutcome(task.task_id, task.attempt, "failed",
-                                      error_type=error_type, error=f"{name}: {detail}")
+                outcome = TaskOutcome(
+                    task.task_id,
+                    task.attempt,
+                    "failed",
+                    error_type=error_type,
+                    error=f"{name}: {detail}",
+                )
                 return BackendMessage("done", worker_id, outcome=outcome)
         reason = f"Ray {type(exc).__name__}: {detail}"
         self._drop(worker_id)

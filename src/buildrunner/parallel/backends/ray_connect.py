@@ -64,14 +64,17 @@ def connection_error(address: str | None, exc: BaseException | None) -> str:
     where = address or "a local Ray"
     detail = f": {_first_line(exc)}" if exc is not None else ""
     if address and exc is not None and not token_mode_on() and "://" not in address:
-        return (f"cannot start or reach {where}{detail}; if the cluster uses token "
-                f"authentication, {TOKEN_HINT}")
+        return (
+            f"cannot start or reach {where}{detail}; if the cluster uses token "
+            f"authentication, {TOKEN_HINT}"
+        )
     return f"cannot start or reach {where}{detail}"
 
 
 def token_refusal(address: str) -> str:
-    return (f"cannot reach the Ray cluster at {address}: it requires token authentication; "
-            f"{TOKEN_HINT}")
+    return (
+        f"cannot reach the Ray cluster at {address}: it requires token authentication; {TOKEN_HINT}"
+    )
 
 
 def _first_line(exc: Any) -> str:

@@ -80,10 +80,13 @@ def run_attempt(
     result: dict[str, Any] = {"events": [], "log": None, "pid": os.getpid()}
     if not Path(task.workdir).is_dir():
         outcome = TaskOutcome(
-            task.task_id, task.attempt, "failed", error_type="workdir_missing",
+            task.task_id,
+            task.attempt,
+            "failed",
+            error_type="workdir_missing",
             error=f"working directory {task.workdir} does not exist on {socket.gethostname()}: "
-                  "check the repository out at the same path on every Ray node, or use a shared "
-                  "filesystem",
+            "check the repository out at the same path on every Ray node, or use a shared "
+            "filesystem",
         )
         result["outcome"] = outcome.to_dict()
         return result
@@ -110,8 +113,9 @@ def run_attempt(
     try:
         outcome = execute(task, emit, runner)
     except Exception as exc:  # an executor bug is this attempt's failure, not a lost worker
-        outcome = TaskOutcome(task.task_id, task.attempt, "failed", error_type="internal",
-                              error=repr(exc))
+        outcome = TaskOutcome(
+            task.task_id, task.attempt, "failed", error_type="internal", error=repr(exc)
+        )
     except BaseException:  # Ray's cancel interrupts us (KeyboardInterrupt, SystemExit)
         runner.cancel()
         raise  # the group stays registered: the reaper kills it once this worker exits
@@ -166,8 +170,11 @@ class _Reaper:
         with contextlib.suppress(OSError):
             process = subprocess.Popen(
                 [sys.executable, "-I", "-S", "-c", REAPER_SCRIPT],
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True, close_fds=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                close_fds=True,
             )
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=10)  # the first process exits once it has forked

@@ -90,8 +90,17 @@ class ClaudeCodeProvider:
 
     def command(self, request: CliRequest) -> list[str]:
         """The argv for a run (the prompt goes on stdin, so it never hits argv limits)."""
-        argv = [self.executable, "-p", "--output-format", "json", "--verbose",
-                "--model", request.model, "--permission-mode", request.permission_mode]
+        argv = [
+            self.executable,
+            "-p",
+            "--output-format",
+            "json",
+            "--verbose",
+            "--model",
+            request.model,
+            "--permission-mode",
+            request.permission_mode,
+        ]
         if request.resume_session:
             argv += ["--resume", request.resume_session]
         if request.max_turns is not None:
@@ -129,15 +138,15 @@ class ClaudeCodeProvider:
             except subprocess.TimeoutExpired:
                 prompt = None  # sent with the first call; later calls only wait
                 timed_out = (
-                    request.timeout_s is not None
-                    and self._clock() - started >= request.timeout_s
+                    request.timeout_s is not None and self._clock() - started >= request.timeout_s
                 )
                 stopped = request.should_stop is not None and request.should_stop()
                 if timed_out or stopped:
                     kill_process_group(process.pid)
                     process.communicate()
                     reason = (
-                        f"claude did not finish within {request.timeout_s:g}s" if timed_out
+                        f"claude did not finish within {request.timeout_s:g}s"
+                        if timed_out
                         else "stopped: the task was cancelled"
                     )
                     failure = Failure("timeout" if timed_out else "unknown", reason)
@@ -173,7 +182,8 @@ class ClaudeCodeProvider:
             message = str(data.get("result") or subtype or "claude reported an error")
             status = data.get("api_error_status")
             failure = (
-                classify_status(status, message) if isinstance(status, int) and status >= 400
+                classify_status(status, message)
+                if isinstance(status, int) and status >= 400
                 else classify_text(message)
             )
             raise ModelCallError(failure, request.model, partial=result)

@@ -24,7 +24,9 @@ def is_supported(path: str) -> bool:
     return PurePath(path).suffix.lower() in SUPPORTED_SUFFIXES
 
 
-def scan_source(path: str, text: str, data: bytes | None = None) -> tuple[list[Finding], str | None]:
+def scan_source(
+    path: str, text: str, data: bytes | None = None
+) -> tuple[list[Finding], str | None]:
     """SQL-injection findings in one file, and a skip reason when it cannot be analysed.
 
     Never raises for bad input: a file that does not parse comes back as `([], "syntax error ...")`.
@@ -39,8 +41,10 @@ def scan_source(path: str, text: str, data: bytes | None = None) -> tuple[list[F
     if suffix in JAVASCRIPT_SUFFIXES or suffix in TYPESCRIPT_SUFFIXES or suffix in TSX_SUFFIXES:
         from buildrunner.security.sql.javascript import scan_javascript
 
-        dialect = "javascript" if suffix in JAVASCRIPT_SUFFIXES else (
-            "tsx" if suffix in TSX_SUFFIXES else "typescript"
+        dialect = (
+            "javascript"
+            if suffix in JAVASCRIPT_SUFFIXES
+            else ("tsx" if suffix in TSX_SUFFIXES else "typescript")
         )
         return scan_javascript(path, text, dialect, data)
     return [], None

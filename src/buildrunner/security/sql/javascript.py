@@ -43,8 +43,9 @@ SINK_WORDS = re.compile(
 )
 SUMMARY_PASSES = 2
 _DECLARATIONS = frozenset({"lexical_declaration", "variable_declaration"})
-_LEAVING = frozenset({"throw_statement", "return_statement", "continue_statement",
-                      "break_statement"})
+_LEAVING = frozenset(
+    {"throw_statement", "return_statement", "continue_statement", "break_statement"}
+)
 _local = threading.local()
 
 
@@ -70,8 +71,9 @@ def _parser(dialect: str) -> Parser:
     return parsers[dialect]
 
 
-def scan_javascript(path: str, text: str, dialect: str = "javascript", data: bytes | None = None
-                    ) -> tuple[list[Finding], str | None]:
+def scan_javascript(
+    path: str, text: str, dialect: str = "javascript", data: bytes | None = None
+) -> tuple[list[Finding], str | None]:
     """Findings for one JS/TS file, or a skip reason when it does not parse."""
     source = data if data is not None and data.isascii() else text.encode("utf-8", "replace")
     if not SINK_WORDS.search(source):
@@ -174,16 +176,30 @@ class _Analyser(JsSinkChecks):
         if kind == "if_statement":
             self._if(node, scope)
             return
-        if kind in ("for_statement", "for_in_statement", "while_statement", "do_statement",
-                    "try_statement", "switch_statement", "catch_clause", "finally_clause",
-                    "switch_case", "switch_default", "else_clause"):
+        if kind in (
+            "for_statement",
+            "for_in_statement",
+            "while_statement",
+            "do_statement",
+            "try_statement",
+            "switch_statement",
+            "catch_clause",
+            "finally_clause",
+            "switch_case",
+            "switch_default",
+            "else_clause",
+        ):
             if kind == "for_in_statement":
                 self._bind_loop(node, scope)
             for child in node.named_children:
                 self.visit(child, scope, nested=True)
             return
-        if kind in ("statement_block", "expression_statement", "parenthesized_expression",
-                    "sequence_expression"):
+        if kind in (
+            "statement_block",
+            "expression_statement",
+            "parenthesized_expression",
+            "sequence_expression",
+        ):
             for child in node.named_children:
                 self.visit(child, scope, nested)
             return
@@ -240,7 +256,9 @@ class _Analyser(JsSinkChecks):
             scope.names[text_of(name)] = result
             return
         for bound in pattern_names(name):  # const { a, b } = req.body
-            scope.names[bound] = result if result.is_safe else opaque(value or name, source=result.source)
+            scope.names[bound] = (
+                result if result.is_safe else opaque(value or name, source=result.source)
+            )
 
     def _assign(self, node: Node, scope: JsScope, nested: bool, mentions_sink: bool) -> None:
         left = node.child_by_field_name("left")
@@ -272,7 +290,8 @@ class _Analyser(JsSinkChecks):
         evaluator = JsEvaluator(scope)
         current, added = evaluator.value(left), evaluator.value(right)
         scope.names[text_of(left)] = (
-            splice([current, added], "concat") if current.is_str or added.is_str
+            splice([current, added], "concat")
+            if current.is_str or added.is_str
             else merge([current, added])
         )
 
@@ -326,6 +345,7 @@ class _Analyser(JsSinkChecks):
             self.visit(alternative, scope, nested=True)
         if rejected and consequence is not None and _always_leaves(consequence):
             scope.names[rejected] = safe()
+
 
 def _always_leaves(node: Node) -> bool:
     if node.type in _LEAVING:

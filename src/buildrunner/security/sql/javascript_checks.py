@@ -67,7 +67,9 @@ class JsSinkChecks:
             return value.source and bool(JS_QUERY_METHOD.search(sink.name))
         return value.source and bool(value.tainted) and sink.strength == "strong"
 
-    def _note_sink_parameter(self, value: JsValue, sink: Sink, label: str, weak: bool = False) -> None:
+    def _note_sink_parameter(
+        self, value: JsValue, sink: Sink, label: str, weak: bool = False
+    ) -> None:
         """A parameter of the current function handed unchanged to a sink: its callers' concern."""
         current = self.functions[-1] if self.functions else None
         if current is None or value.is_built or len(value.tainted) != 1:
@@ -76,8 +78,9 @@ class JsSinkChecks:
         if owner is not None and owner[0] is current:
             current.sink_params.setdefault(owner[1], (sink, label))
 
-    def _helper_call(self, call: Node, function: Node, helper: JsFunction, args: list[Node],
-                     scope: JsScope) -> None:
+    def _helper_call(
+        self, call: Node, function: Node, helper: JsFunction, args: list[Node], scope: JsScope
+    ) -> None:
         evaluator = JsEvaluator(scope)
         for index, (sink, label) in helper.sink_params.items():
             if index >= len(args):
@@ -85,14 +88,18 @@ class JsSinkChecks:
             value = evaluator.value(unwrap(args[index]))
             through = f"{helper.name}() -> {label}"
             self._note_sink_parameter(value, sink, through)
-            reportable = (self._reportable(sink, value) if sink is not QUERY_METHOD_SINK
-                          else value.is_built and value.source)
+            reportable = (
+                self._reportable(sink, value)
+                if sink is not QUERY_METHOD_SINK
+                else value.is_built and value.source
+            )
             if reportable:
                 self._report(call, function, sink, value, through)
                 return
 
-    def _report(self, call: Node, function: Node, sink: Sink, value: JsValue,
-                label: str | None = None) -> None:
+    def _report(
+        self, call: Node, function: Node, sink: Sink, value: JsValue, label: str | None = None
+    ) -> None:
         if self.context.collecting:
             return
         key = (call.start_byte, call.end_byte)
@@ -100,14 +107,21 @@ class JsSinkChecks:
             return
         self.seen.add(key)
         how = value.how or ("request" if value.source else "concat")
-        self.findings.append(sql_finding(
-            path=self.path, language="js", line=call.start_point.row + 1,
-            column=call.start_point.column + 1, end_line=call.end_point.row + 1, how=how,
-            construction=construction("js", how),
-            expressions=[" ".join(text_of(item).split()) for item in value.tainted],
-            label=label or _label(function), sink=sink,
-            advice="use placeholders or a tagged sql template",
-        ))
+        self.findings.append(
+            sql_finding(
+                path=self.path,
+                language="js",
+                line=call.start_point.row + 1,
+                column=call.start_point.column + 1,
+                end_line=call.end_point.row + 1,
+                how=how,
+                construction=construction("js", how),
+                expressions=[" ".join(text_of(item).split()) for item in value.tainted],
+                label=label or _label(function),
+                sink=sink,
+                advice="use placeholders or a tagged sql template",
+            )
+        )
 
 
 def _label(function: Node) -> str:

@@ -69,8 +69,12 @@ def collect_functions(root: Node, context: JsContext) -> bool:
             name, function = named
             counts[name] = counts.get(name, 0) + 1
             params = parameter_nodes(function)
-            info = JsFunction(name, (function.start_byte, function.end_byte),
-                              [text_of(p) for p in params], [(p.start_byte, p.end_byte) for p in params])
+            info = JsFunction(
+                name,
+                (function.start_byte, function.end_byte),
+                [text_of(p) for p in params],
+                [(p.start_byte, p.end_byte) for p in params],
+            )
             context.functions[name] = info
         stack.extend(node.named_children)
     for name, count in counts.items():
@@ -90,8 +94,12 @@ def _named_function(node: Node) -> tuple[str, Node] | None:
     if node.type == "variable_declarator":
         name = node.child_by_field_name("name")
         value = node.child_by_field_name("value")
-        if name is not None and value is not None and name.type == "identifier" and (
-                value.type in FUNCTION_TYPES):
+        if (
+            name is not None
+            and value is not None
+            and name.type == "identifier"
+            and (value.type in FUNCTION_TYPES)
+        ):
             return text_of(name), value
     return None
 
@@ -104,8 +112,11 @@ def event_parameters(function: Node, name: str) -> set[str]:
         return set()
     second = text_of(params[1]) if len(params) > 1 else ""
     annotation = params[0].next_named_sibling
-    typed = annotation is not None and annotation.type == "type_annotation" and text_of(
-        annotation).rstrip().endswith("Event")
+    typed = (
+        annotation is not None
+        and annotation.type == "type_annotation"
+        and text_of(annotation).rstrip().endswith("Event")
+    )
     if second in ("context", "ctx", "_context") or typed or "handler" in name.lower():
         return {"event"}
     return set()
@@ -148,8 +159,9 @@ def is_request_data(node: Node) -> bool:
     return chain[0] in allowed
 
 
-def substitute(value: JsValue, arguments: dict[int, JsValue], info: JsFunction,
-               context: JsContext) -> JsValue:
+def substitute(
+    value: JsValue, arguments: dict[int, JsValue], info: JsFunction, context: JsContext
+) -> JsValue:
     """`value` (in terms of `info`'s parameters) as seen at a call with these arguments."""
 
     def parameter_index(node: Node) -> int | None:

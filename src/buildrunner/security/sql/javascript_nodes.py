@@ -8,13 +8,26 @@ from __future__ import annotations
 from tree_sitter import Node
 
 FUNCTION_TYPES = frozenset(
-    {"function_declaration", "function_expression", "arrow_function", "method_definition",
-     "generator_function_declaration", "generator_function", "function"}
+    {
+        "function_declaration",
+        "function_expression",
+        "arrow_function",
+        "method_definition",
+        "generator_function_declaration",
+        "generator_function",
+        "function",
+    }
 )
 # Wrappers that do not change the value (TypeScript casts, parentheses, await).
 _TRANSPARENT = frozenset(
-    {"parenthesized_expression", "as_expression", "satisfies_expression", "non_null_expression",
-     "await_expression", "type_assertion"}
+    {
+        "parenthesized_expression",
+        "as_expression",
+        "satisfies_expression",
+        "non_null_expression",
+        "await_expression",
+        "type_assertion",
+    }
 )
 
 
@@ -32,7 +45,9 @@ def callee_name(function: Node) -> str:
 
 def unwrap(node: Node) -> Node:
     while node.type in _TRANSPARENT and node.named_child_count:
-        inner = node.named_children[-1] if node.type == "await_expression" else node.named_children[0]
+        inner = (
+            node.named_children[-1] if node.type == "await_expression" else node.named_children[0]
+        )
         node = inner
     return node
 

@@ -33,12 +33,24 @@ JsScope = Scope[Node]
 
 _LITERALS = frozenset({"number", "true", "false", "null", "undefined", "regex"})
 _NUMERIC_OPERATORS = frozenset({"-", "*", "/", "%", "**", "|", "&", "^", "<<", ">>", ">>>"})
-_COMPARISONS = frozenset(
-    {"==", "===", "!=", "!==", "<", ">", "<=", ">=", "instanceof", "in"}
-)
+_COMPARISONS = frozenset({"==", "===", "!=", "!==", "<", ">", "<=", ">=", "instanceof", "in"})
 _STRING_METHODS = frozenset(
-    {"toLowerCase", "toUpperCase", "trim", "trimStart", "trimEnd", "replace", "replaceAll",
-     "slice", "substring", "substr", "padStart", "padEnd", "toString", "normalize"}
+    {
+        "toLowerCase",
+        "toUpperCase",
+        "trim",
+        "trimStart",
+        "trimEnd",
+        "replace",
+        "replaceAll",
+        "slice",
+        "substring",
+        "substr",
+        "padStart",
+        "padEnd",
+        "toString",
+        "normalize",
+    }
 )
 _COLLECTIONS = frozenset({"Set", "Map", "Array", "WeakSet", "WeakMap"})
 _CASE_METHODS = frozenset({"toLowerCase", "toUpperCase", "trim"})
@@ -198,7 +210,9 @@ class JsEvaluator:
             return helper
         # a function of attacker data (JSON.parse(event.body)) is attacker data
         values = [self.value(arg) for arg in args[:4]]
-        if function.type == "member_expression" and (receiver := function.child_by_field_name("object")):
+        if function.type == "member_expression" and (
+            receiver := function.child_by_field_name("object")
+        ):
             values.append(self.value(receiver))
         return opaque(node, source=any(value.source for value in values))
 
@@ -207,11 +221,14 @@ class JsEvaluator:
         info = context.function(node) if context is not None else None
         if info is None or info.returns is None:
             return None
-        arguments = {index: self.value(arg) for index, arg in enumerate(args) if index < len(info.params)}
+        arguments = {
+            index: self.value(arg) for index, arg in enumerate(args) if index < len(info.params)
+        }
         return substitute(info.returns, arguments, info, context)
 
-    def _method(self, node: Node, name: str, receiver_node: Node, args: list[Node]
-                ) -> JsValue | None:
+    def _method(
+        self, node: Node, name: str, receiver_node: Node, args: list[Node]
+    ) -> JsValue | None:
         if text_of(receiver_node) == "Object" and name in ("keys", "values", "entries") and args:
             return self.value(args[0])
         receiver = self.value(receiver_node)
@@ -227,14 +244,20 @@ class JsEvaluator:
         if name in ("concat",) and receiver.is_str:
             return splice([receiver, *(self.value(arg) for arg in args)], "concat")
         if name in _STRING_METHODS or name in ("slice", "sort", "reverse", "flat"):
-            return receiver if receiver.is_safe or receiver.is_str else opaque(node, source=receiver.source)
+            return (
+                receiver
+                if receiver.is_safe or receiver.is_str
+                else opaque(node, source=receiver.source)
+            )
         return None
 
     def _callback_result(self, callback: Node, items: JsValue) -> JsValue:
         """`items.map((item, index) => ...)`: what the callback returns for each element."""
         callback = unwrap(callback)
         if callback.type not in FUNCTION_TYPES:
-            return safe() if text_of(callback) in JS_SANITIZERS else merge([items, opaque(callback)])
+            return (
+                safe() if text_of(callback) in JS_SANITIZERS else merge([items, opaque(callback)])
+            )
         scope = self.scope.child()
         for position, name in enumerate(parameter_names(callback)):
             scope.names[name] = items if position == 0 else safe()
@@ -244,8 +267,9 @@ class JsEvaluator:
             return opaque(callback)
         if body.type != "statement_block":
             return inner.value(body)
-        returns = [inner.value(ret.named_children[0]) for ret in _returns(body)
-                   if ret.named_children]
+        returns = [
+            inner.value(ret.named_children[0]) for ret in _returns(body) if ret.named_children
+        ]
         return merge(returns) if returns else safe()
 
 
@@ -282,9 +306,14 @@ def allow_listed_name(condition: Node, evaluator: JsEvaluator) -> str | None:
         operator = condition.child_by_field_name("operator")
         left = condition.child_by_field_name("left")
         right = condition.child_by_field_name("right")
-        if (operator is not None and text_of(operator) == "in" and left is not None
-                and left.type == "identifier" and right is not None
-                and evaluator.value(right).is_safe):
+        if (
+            operator is not None
+            and text_of(operator) == "in"
+            and left is not None
+            and left.type == "identifier"
+            and right is not None
+            and evaluator.value(right).is_safe
+        ):
             return text_of(left)
     return None
 
@@ -323,6 +352,18 @@ def _filters_by_allow_list(callback: Node, evaluator: JsEvaluator) -> bool:
     return allow_listed_name(body, evaluator) == names[0]
 
 
-__all__ = ["FUNCTION_TYPES", "JsEvaluator", "JsScope", "JsValue", "allow_listed_name", "callee_name",
-           "parameter_names", "parameter_nodes", "pattern_names", "pattern_nodes", "rejected_name",
-           "text_of", "unwrap"]
+__all__ = [
+    "FUNCTION_TYPES",
+    "JsEvaluator",
+    "JsScope",
+    "JsValue",
+    "allow_listed_name",
+    "callee_name",
+    "parameter_names",
+    "parameter_nodes",
+    "pattern_names",
+    "pattern_nodes",
+    "rejected_name",
+    "text_of",
+    "unwrap",
+]

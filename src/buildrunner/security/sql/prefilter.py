@@ -27,44 +27,142 @@ from buildrunner.security.sql import JAVASCRIPT_SUFFIXES, PYTHON_SUFFIXES, SUPPO
 
 # Sinks that run their argument as SQL whatever it looks like: always parse.
 RARE_PYTHON = (
-    "executescript(", "exec_driver_sql(", "RawSQL(", "literal_column(", "copy_expert(",
-    "def as_sql", "def as_postgresql", "def as_mysql", "def as_sqlite", "def as_oracle",
+    "executescript(",
+    "exec_driver_sql(",
+    "RawSQL(",
+    "literal_column(",
+    "copy_expert(",
+    "def as_sql",
+    "def as_postgresql",
+    "def as_mysql",
+    "def as_sqlite",
+    "def as_oracle",
 )
 # Sinks whose name other libraries use too: parse only with SQL or a database import in the file.
 COMMON_PYTHON = (
-    "execute(", "executemany(", "fetchrow(", "fetchval(", ".fetch(", "read_sql", ".extra(",
-    "mogrify(", ".raw(", "SQL(", ".run(", ".copy(", ".filter(", ".order_by(", ".group_by(",
-    ".having(", ".distinct(", "text(",
+    "execute(",
+    "executemany(",
+    "fetchrow(",
+    "fetchval(",
+    ".fetch(",
+    "read_sql",
+    ".extra(",
+    "mogrify(",
+    ".raw(",
+    "SQL(",
+    ".run(",
+    ".copy(",
+    ".filter(",
+    ".order_by(",
+    ".group_by(",
+    ".having(",
+    ".distinct(",
+    "text(",
 )
 RARE_JAVASCRIPT = (
-    "whereRaw(", "havingRaw(", "joinRaw(", "orderByRaw(", "groupByRaw(", "$queryRaw",
-    "$executeRaw", ".raw(", ".literal(", ".unsafe(",
+    "whereRaw(",
+    "havingRaw(",
+    "joinRaw(",
+    "orderByRaw(",
+    "groupByRaw(",
+    "$queryRaw",
+    "$executeRaw",
+    ".raw(",
+    ".literal(",
+    ".unsafe(",
 )
 COMMON_JAVASCRIPT = (
-    ".query(", ".execute(", "Query(", "Execute(", "Raw(", "Sql(", "SQL(", "query(", "execute(",
-    ".where(", ".andWhere(", ".orWhere(", ".having(", ".all(", ".get(", ".run(", ".each(",
-    ".exec(", ".prepare(", ".any(", ".one(", ".many(", ".none(", ".oneOrNone(", ".manyOrNone(",
+    ".query(",
+    ".execute(",
+    "Query(",
+    "Execute(",
+    "Raw(",
+    "Sql(",
+    "SQL(",
+    "query(",
+    "execute(",
+    ".where(",
+    ".andWhere(",
+    ".orWhere(",
+    ".having(",
+    ".all(",
+    ".get(",
+    ".run(",
+    ".each(",
+    ".exec(",
+    ".prepare(",
+    ".any(",
+    ".one(",
+    ".many(",
+    ".none(",
+    ".oneOrNone(",
+    ".manyOrNone(",
 )
 # Evidence that a common sink may be one: a database import (Python), request data (JS/TS: a
 # query method given request data is reported whatever the string looks like).
 CONTEXT_PYTHON = (
-    "sqlite3", "psycopg", "pymysql", "MySQLdb", "mysql.connector", "asyncpg", "aiopg", "aiomysql",
-    "aiosqlite", "pg8000", "sqlalchemy", "django.db", "cx_Oracle", "oracledb", "pyodbc", "pymssql",
-    "duckdb", "databases", "peewee", "snowflake", "sqlmodel", "flask_sqlalchemy",
+    "sqlite3",
+    "psycopg",
+    "pymysql",
+    "MySQLdb",
+    "mysql.connector",
+    "asyncpg",
+    "aiopg",
+    "aiomysql",
+    "aiosqlite",
+    "pg8000",
+    "sqlalchemy",
+    "django.db",
+    "cx_Oracle",
+    "oracledb",
+    "pyodbc",
+    "pymssql",
+    "duckdb",
+    "databases",
+    "peewee",
+    "snowflake",
+    "sqlmodel",
+    "flask_sqlalchemy",
 )
 CONTEXT_JAVASCRIPT = ("req.", "request.", "ctx.", "event.", "event?.")
-_STATEMENTS = ("select ", "select\n", "insert into", "delete from", "update ", "create table",
-               "drop table", "alter table", "truncate ", "pragma ", "replace into")
+_STATEMENTS = (
+    "select ",
+    "select\n",
+    "insert into",
+    "delete from",
+    "update ",
+    "create table",
+    "drop table",
+    "alter table",
+    "truncate ",
+    "pragma ",
+    "replace into",
+)
 _QUOTES = ('"', "'", "`", '"""', "'''", '" ', "' ", "` ", '"\n', "'\n", "`\n")
 # SQL in a string: a quote followed by a statement's first words (any case), or the upper-case
 # spellings that next to nothing but SQL uses (triple-quoted queries start on their own line).
-SQL_EVIDENCE = tuple(dict.fromkeys(
-    [quote + word for quote in _QUOTES for word in _STATEMENTS]
-    + [quote + word.upper().strip() for quote in _QUOTES for word in _STATEMENTS]
-    + ["SELECT ", "INSERT INTO", "DELETE FROM", " WHERE ", "CREATE TABLE", "DROP TABLE",
-       "ALTER TABLE", " ORDER BY ", " GROUP BY ", " VALUES ", "UPDATE ", " WHERE\n", "ATTACH ",
-       "PRAGMA "]
-))
+SQL_EVIDENCE = tuple(
+    dict.fromkeys(
+        [quote + word for quote in _QUOTES for word in _STATEMENTS]
+        + [quote + word.upper().strip() for quote in _QUOTES for word in _STATEMENTS]
+        + [
+            "SELECT ",
+            "INSERT INTO",
+            "DELETE FROM",
+            " WHERE ",
+            "CREATE TABLE",
+            "DROP TABLE",
+            "ALTER TABLE",
+            " ORDER BY ",
+            " GROUP BY ",
+            " VALUES ",
+            "UPDATE ",
+            " WHERE\n",
+            "ATTACH ",
+            "PRAGMA ",
+        ]
+    )
+)
 
 _RARE, _COMMON, _EVIDENCE, _CONTEXT = 0, 1, 2, 3
 
@@ -77,16 +175,24 @@ class _Matcher(NamedTuple):
 
 @cache
 def _matcher(language: str) -> _Matcher:
-    rare, common, context = (RARE_PYTHON, COMMON_PYTHON, CONTEXT_PYTHON) if language == "python" else (
-        RARE_JAVASCRIPT, COMMON_JAVASCRIPT, CONTEXT_JAVASCRIPT)
+    rare, common, context = (
+        (RARE_PYTHON, COMMON_PYTHON, CONTEXT_PYTHON)
+        if language == "python"
+        else (RARE_JAVASCRIPT, COMMON_JAVASCRIPT, CONTEXT_JAVASCRIPT)
+    )
     patterns = [*rare, *common, *SQL_EVIDENCE, *context]
-    kinds = ([_RARE] * len(rare) + [_COMMON] * len(common) + [_EVIDENCE] * len(SQL_EVIDENCE)
-             + [_CONTEXT] * len(context))
+    kinds = (
+        [_RARE] * len(rare)
+        + [_COMMON] * len(common)
+        + [_EVIDENCE] * len(SQL_EVIDENCE)
+        + [_CONTEXT] * len(context)
+    )
     try:
         import ahocorasick_rs
 
         automaton: Any = ahocorasick_rs.BytesAhoCorasick(
-            [p.encode() for p in patterns], implementation=ahocorasick_rs.Implementation.DFA)
+            [p.encode() for p in patterns], implementation=ahocorasick_rs.Implementation.DFA
+        )
     except ImportError:  # pure-Python fallback: same answers, slower
         automaton = None
     return _Matcher(automaton, patterns, kinds)

@@ -38,8 +38,17 @@ from buildrunner.security.sql.word_lines import WordLines, line_starts
 
 # Functions and statements that name none of these words are not analysed (a sink, a statement's
 # first words for SQL built and run elsewhere, or a same-file helper that matters).
-STATEMENT_WORDS = ("select", "insert into", "delete from", "update", "drop table", "create table",
-                   "alter table", "truncate table", "replace into")
+STATEMENT_WORDS = (
+    "select",
+    "insert into",
+    "delete from",
+    "update",
+    "drop table",
+    "create table",
+    "alter table",
+    "truncate table",
+    "replace into",
+)
 MAX_SUMMARY_PASSES = 2
 
 
@@ -82,8 +91,11 @@ class _Analyser(SinkChecks):
     def run(self) -> None:
         if collect_functions(self.tree, self.context):
             functions = self.context.functions
-            mark_needed(self.context, {name for name, info in functions.items()
-                                       if self._mentions_sink(info.node)}, self.lines)
+            mark_needed(
+                self.context,
+                {name for name, info in functions.items() if self._mentions_sink(info.node)},
+                self.lines,
+            )
             needed = [name for name, info in functions.items() if info.needed and info.called]
             if needed:
                 if any(functions[name].private for name in needed):
@@ -97,9 +109,13 @@ class _Analyser(SinkChecks):
                     if not infer_safe_params(self.context):
                         break
                 self.context.collecting = False
-                self._use_words([
-                    name for name, info in functions.items()
-                    if info.sink_params or (info.returns is not None and info.returns.is_built)])
+                self._use_words(
+                    [
+                        name
+                        for name, info in functions.items()
+                        if info.sink_params or (info.returns is not None and info.returns.is_built)
+                    ]
+                )
         self._pass()
 
     def _use_words(self, function_names: list[str]) -> None:
@@ -120,8 +136,11 @@ class _Analyser(SinkChecks):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             info = self.context.functions.get(node.name)
             needed = info is not None and info.needed and info.node is node
-            if ((needed and self.context.collecting) or self._mentions_sink(node)
-                    or node.name in PYTHON_RETURN_SINKS):
+            if (
+                (needed and self.context.collecting)
+                or self._mentions_sink(node)
+                or node.name in PYTHON_RETURN_SINKS
+            ):
                 self._function(node, scope, consts)
             return
         if isinstance(node, ast.Return) and node.value is not None:
@@ -191,14 +210,20 @@ class _Analyser(SinkChecks):
                 self.check_calls(child, ev)
         self._bind(node, scope, ev)
 
-    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: PyScope,
-                  consts: frozenset[str]) -> None:
+    def _function(
+        self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: PyScope, consts: frozenset[str]
+    ) -> None:
         info = self.context.functions.get(node.name)
         info = info if info is not None and info.node is node else None
         sources, validated = source_parameters(node)
         inner = scope.child()
-        for arg in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs,
-                    node.args.vararg, node.args.kwarg):
+        for arg in (
+            *node.args.posonlyargs,
+            *node.args.args,
+            *node.args.kwonlyargs,
+            node.args.vararg,
+            node.args.kwarg,
+        ):
             if arg is None:
                 continue
             if arg.arg in validated:  # FastAPI `id: int`, Flask `<int:id>`: checked before the call
@@ -206,8 +231,11 @@ class _Analyser(SinkChecks):
                 continue
             index = info.params.index(arg.arg) if info and arg.arg in info.params else None
             if info is not None and index is not None:
-                inner.names[arg.arg] = safe() if index in info.safe_params else opaque(
-                    info.markers[index], source=arg.arg in sources)
+                inner.names[arg.arg] = (
+                    safe()
+                    if index in info.safe_params
+                    else opaque(info.markers[index], source=arg.arg in sources)
+                )
             else:
                 inner.names[arg.arg] = opaque(ast.Name(arg.arg), source=arg.arg in sources)
         in_class = bool(self.in_class) and self.in_class[-1]
@@ -291,7 +319,9 @@ class _Analyser(SinkChecks):
         start, end = node.lineno - 1, node.end_lineno or node.lineno
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
             start = node.body[0].lineno - 1  # not the `def` line: it names the function itself
-        return self.word_lines.any_between(start, end) or self.statement_lines.any_between(start, end)
+        return self.word_lines.any_between(start, end) or self.statement_lines.any_between(
+            start, end
+        )
 
     # sinks
     def check_calls(self, expression: ast.expr, ev: Evaluator) -> None:
@@ -300,7 +330,6 @@ class _Analyser(SinkChecks):
         for node in ast.walk(expression):
             if isinstance(node, ast.Call):
                 self.check_call(node, ev)
-
 
 
 def _bind_walrus(test: ast.expr, scope: PyScope, ev: Evaluator) -> None:

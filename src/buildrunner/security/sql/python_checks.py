@@ -95,8 +95,13 @@ class SinkChecks:
             return
         owner = self.context.marker_owner.get(id(value.tainted[0]))
         if owner is not None and owner[0] is current:
-            kept = Sink(sink.name, sink.family, sink.severity, "strong" if strong else sink.strength,
-                        shape=sink.shape)
+            kept = Sink(
+                sink.name,
+                sink.family,
+                sink.severity,
+                "strong" if strong else sink.strength,
+                shape=sink.shape,
+            )
             current.sink_params.setdefault(owner[1], (kept, label))
 
     def _helper_call(self, call: ast.Call, helper: FunctionInfo, ev: Evaluator) -> None:
@@ -136,8 +141,11 @@ class SinkChecks:
         return frozenset(depends)
 
     def _passed_on(self, call: ast.Call, name: str, ev: Evaluator) -> None:
-        if name in PASSED_ON_IGNORED or name.endswith(("Error", "Exception", "Warning")) or (
-                name.startswith("assert")):
+        if (
+            name in PASSED_ON_IGNORED
+            or name.endswith(("Error", "Exception", "Warning"))
+            or (name.startswith("assert"))
+        ):
             return
         for argument in [*call.args, *(keyword.value for keyword in call.keywords)]:
             if isinstance(argument, ast.Constant | ast.Lambda):
@@ -145,8 +153,14 @@ class SinkChecks:
             value = ev.value(argument)
             if value.is_built and is_sql_statement(value.text):
                 label = _label(call.func)
-                self.report(call, ELSEWHERE, value, label, reaches=f"is passed to {label}() to be run elsewhere",
-                            flow="passed-on")
+                self.report(
+                    call,
+                    ELSEWHERE,
+                    value,
+                    label,
+                    reaches=f"is passed to {label}() to be run elsewhere",
+                    flow="passed-on",
+                )
                 return
 
     # returns
@@ -163,11 +177,25 @@ class SinkChecks:
         if sink is not None:
             self.report(node, sink, query, sink.name, flow="returned")
         elif is_sql_statement(query.text):
-            self.report(node, ELSEWHERE, query, "return", reaches="is returned, to be run elsewhere",
-                        flow="returned")
+            self.report(
+                node,
+                ELSEWHERE,
+                query,
+                "return",
+                reaches="is returned, to be run elsewhere",
+                flow="returned",
+            )
 
-    def report(self, node: ast.Call | ast.Return, sink: Sink, value: PyValue, label: str, *,
-               reaches: str | None = None, flow: str | None = None) -> None:
+    def report(
+        self,
+        node: ast.Call | ast.Return,
+        sink: Sink,
+        value: PyValue,
+        label: str,
+        *,
+        reaches: str | None = None,
+        flow: str | None = None,
+    ) -> None:
         if self.context.collecting:
             return
         key = (node.lineno, node.col_offset)
@@ -175,12 +203,23 @@ class SinkChecks:
             return
         self.seen.add(key)
         how = value.how or ("request" if value.source else "concat")
-        self.findings.append(sql_finding(
-            path=self.path, language="python", line=node.lineno, column=node.col_offset + 1,
-            end_line=node.end_lineno or node.lineno, how=how, construction=construction("python", how),
-            expressions=[source_text(item) for item in value.tainted], label=label, sink=sink,
-            advice="pass values as query parameters", reaches=reaches, flow=flow,
-        ))
+        self.findings.append(
+            sql_finding(
+                path=self.path,
+                language="python",
+                line=node.lineno,
+                column=node.col_offset + 1,
+                end_line=node.end_lineno or node.lineno,
+                how=how,
+                construction=construction("python", how),
+                expressions=[source_text(item) for item in value.tainted],
+                label=label,
+                sink=sink,
+                advice="pass values as query parameters",
+                reaches=reaches,
+                flow=flow,
+            )
+        )
 
 
 def _either(first: PyValue, second: PyValue) -> PyValue:
@@ -188,7 +227,9 @@ def _either(first: PyValue, second: PyValue) -> PyValue:
     from buildrunner.security.sql.taint import merge, tuple_of
 
     if first.elements and second.elements and len(first.elements) == len(second.elements):
-        return tuple_of([merge([a, b]) for a, b in zip(first.elements, second.elements, strict=True)])
+        return tuple_of(
+            [merge([a, b]) for a, b in zip(first.elements, second.elements, strict=True)]
+        )
     return merge([first, second])
 
 

@@ -74,7 +74,8 @@ class PyContext:
     def arguments(self, info: FunctionInfo, call: ast.Call) -> dict[int, ast.expr] | None:
         """Parameter index -> argument expression; None when `*args`/`**kwargs` hide the mapping."""
         if any(isinstance(arg, ast.Starred) for arg in call.args) or any(
-                keyword.arg is None for keyword in call.keywords):
+            keyword.arg is None for keyword in call.keywords
+        ):
             return None
         mapped = {index: arg for index, arg in enumerate(call.args) if index < len(info.params)}
         for keyword in call.keywords:
@@ -104,19 +105,25 @@ def find_escapes(tree: ast.Module, context: PyContext) -> None:
         if isinstance(node, ast.Call):
             callees.add(id(node.func))
         elif (isinstance(node, ast.Name) and node.id in functions) or (
-                isinstance(node, ast.Attribute) and node.attr in functions):
+            isinstance(node, ast.Attribute) and node.attr in functions
+        ):
             references.append(node)
     for node in references:
         if id(node) in callees:
             continue
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
             functions[node.id].escapes = True
-        elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-              and node.value.id in ("self", "cls")):
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in ("self", "cls")
+        ):
             functions[node.attr].escapes = True
 
 
-def _index(body: list[ast.stmt], context: PyContext, names: dict[str, int], *, in_class: bool) -> None:
+def _index(
+    body: list[ast.stmt], context: PyContext, names: dict[str, int], *, in_class: bool
+) -> None:
     for node in body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             _add(context, node, is_method=in_class, names=names)
@@ -124,8 +131,13 @@ def _index(body: list[ast.stmt], context: PyContext, names: dict[str, int], *, i
             _index(node.body, context, names, in_class=True)
 
 
-def _add(context: PyContext, node: ast.FunctionDef | ast.AsyncFunctionDef, *, is_method: bool,
-         names: dict[str, int]) -> None:
+def _add(
+    context: PyContext,
+    node: ast.FunctionDef | ast.AsyncFunctionDef,
+    *,
+    is_method: bool,
+    names: dict[str, int],
+) -> None:
     names[node.name] = names.get(node.name, 0) + 1
     params = [arg.arg for arg in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)]
     decorated_static = any(getattr(d, "id", "") == "staticmethod" for d in node.decorator_list)
@@ -145,8 +157,11 @@ def mark_needed(context: PyContext, interesting: set[str], lines: list[str]) -> 
     for info in context.functions.values():
         body = info.node.body
         text = "".join(lines[body[0].lineno - 1 : info.node.end_lineno or body[-1].lineno])
-        info.callees = {name for name in _CALLED_NAME.findall(text)
-                        if name in context.functions and name != info.name}
+        info.callees = {
+            name
+            for name in _CALLED_NAME.findall(text)
+            if name in context.functions and name != info.name
+        }
         for callee in info.callees:
             callers.setdefault(callee, set()).add(info.name)
             context.functions[callee].called = True
@@ -174,7 +189,8 @@ def infer_safe_params(context: PyContext) -> bool:
         for index in range(len(info.params)):
             records = info.call_values.get(index, [])
             if (len(records) == info.call_count or index in defaults) and all(
-                    record is not False for record in records):
+                record is not False for record in records
+            ):
                 candidates.add((info.name, index))
     changed = True
     while changed:  # drop parameters that depend on a parameter that is not constant
@@ -198,12 +214,21 @@ def _defaulted(info: FunctionInfo) -> set[int]:
     """Parameters whose default (used when a call leaves them out) is a constant."""
     args = info.node.args
     positional = [*args.posonlyargs, *args.args]
-    defaults = dict(zip([a.arg for a in positional[len(positional) - len(args.defaults):]],
-                        args.defaults, strict=True))
-    defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
-                     if d is not None})
-    return {info.params.index(name) for name, default in defaults.items()
-            if name in info.params and isinstance(default, ast.Constant)}
+    defaults = dict(
+        zip(
+            [a.arg for a in positional[len(positional) - len(args.defaults) :]],
+            args.defaults,
+            strict=True,
+        )
+    )
+    defaults.update(
+        {a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None}
+    )
+    return {
+        info.params.index(name)
+        for name, default in defaults.items()
+        if name in info.params and isinstance(default, ast.Constant)
+    }
 
 
 def reset_pass(context: PyContext) -> None:
@@ -213,8 +238,9 @@ def reset_pass(context: PyContext) -> None:
         info.call_count = 0
 
 
-def substitute(value: PyValue, arguments: dict[int, PyValue], info: FunctionInfo,
-               context: PyContext) -> PyValue:
+def substitute(
+    value: PyValue, arguments: dict[int, PyValue], info: FunctionInfo, context: PyContext
+) -> PyValue:
     """`value` (in terms of `info`'s parameters) as seen at a call site with these arguments."""
 
     def parameter_index(node: ast.expr) -> int | None:

@@ -22,8 +22,21 @@ from buildrunner.security.sql.sinks import (
 
 _FLASK_CONVERTER = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 _SAFE_CONVERTERS = frozenset({"int", "float", "uuid"})
-_NOT_DATA_PARAMETERS = frozenset({"self", "cls", "request", "req", "db", "session", "conn",
-                                  "connection", "cursor", "background_tasks", "response"})
+_NOT_DATA_PARAMETERS = frozenset(
+    {
+        "self",
+        "cls",
+        "request",
+        "req",
+        "db",
+        "session",
+        "conn",
+        "connection",
+        "cursor",
+        "background_tasks",
+        "response",
+    }
+)
 
 
 def is_request_data(node: ast.expr) -> bool:
@@ -49,8 +62,9 @@ def is_request_data(node: ast.expr) -> bool:
     return bool(chain) and chain[0] in REQUEST_DATA_ATTRIBUTES
 
 
-def source_parameters(function: ast.FunctionDef | ast.AsyncFunctionDef
-                      ) -> tuple[frozenset[str], frozenset[str]]:
+def source_parameters(
+    function: ast.FunctionDef | ast.AsyncFunctionDef,
+) -> tuple[frozenset[str], frozenset[str]]:
     """(parameters that carry attacker data, parameters the framework validated as numbers/UUIDs):
     route handler parameters, a Lambda `event`."""
     names = [arg.arg for arg in (*function.args.posonlyargs, *function.args.args)]
@@ -78,8 +92,9 @@ def source_parameters(function: ast.FunctionDef | ast.AsyncFunctionDef
     return frozenset(sources), frozenset(validated)
 
 
-def _route_decorator(function: ast.FunctionDef | ast.AsyncFunctionDef
-                     ) -> tuple[str, ast.Call | None] | None:
+def _route_decorator(
+    function: ast.FunctionDef | ast.AsyncFunctionDef,
+) -> tuple[str, ast.Call | None] | None:
     for decorator in function.decorator_list:
         call = decorator if isinstance(decorator, ast.Call) else None
         target = decorator.func if isinstance(decorator, ast.Call) else decorator
@@ -96,14 +111,21 @@ def _flask_safe_parameters(call: ast.Call | None) -> set[str]:
     rule = call.args[0].value
     if not isinstance(rule, str):
         return set()
-    return {name for converter, name in _FLASK_CONVERTER.findall(rule) if converter in _SAFE_CONVERTERS}
+    return {
+        name for converter, name in _FLASK_CONVERTER.findall(rule) if converter in _SAFE_CONVERTERS
+    }
 
 
 def _defaults(function: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, ast.expr]:
     positional = [*function.args.posonlyargs, *function.args.args]
-    found = {arg.arg: default for arg, default in
-             zip(positional[len(positional) - len(function.args.defaults):], function.args.defaults,
-                 strict=True)}
+    found = {
+        arg.arg: default
+        for arg, default in zip(
+            positional[len(positional) - len(function.args.defaults) :],
+            function.args.defaults,
+            strict=True,
+        )
+    }
     for arg, default in zip(function.args.kwonlyargs, function.args.kw_defaults, strict=True):
         if default is not None:
             found[arg.arg] = default
@@ -126,7 +148,8 @@ def _validated_annotation(annotation: ast.expr | None) -> bool:
     if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
         sides = [annotation.left, annotation.right]
         return all(_is_none(side) or _validated_annotation(side) for side in sides) and not all(
-            _is_none(side) for side in sides)
+            _is_none(side) for side in sides
+        )
     if isinstance(annotation, ast.Subscript):
         outer = _name_of(annotation.value)
         inner = annotation.slice

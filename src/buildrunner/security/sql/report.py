@@ -14,8 +14,12 @@ from buildrunner.security.sql.sinks import Sink
 MAX_MATCH = 120
 LANGUAGES = {"python": "Python", "js": "JavaScript/TypeScript"}
 CONSTRUCTIONS = {
-    "fstring": "an f-string", "percent": "% formatting", "format": "str.format()",
-    "concat": "string concatenation", "join": "a join", "template": "a template literal",
+    "fstring": "an f-string",
+    "percent": "% formatting",
+    "format": "str.format()",
+    "concat": "string concatenation",
+    "join": "a join",
+    "template": "a template literal",
     "request": "nothing but request data",
 }
 _JOINS = {"python": "str.join()", "js": "Array.join()"}
@@ -29,7 +33,12 @@ def construction(language: str, how: str) -> str:
 def rule_description(rule_id: str) -> str | None:
     """What an SQL-injection rule id means (`sqli-python-fstring`), or None for another id."""
     parts = rule_id.split("-", 2)
-    if len(parts) != 3 or parts[0] != "sqli" or parts[1] not in LANGUAGES or parts[2] not in CONSTRUCTIONS:
+    if (
+        len(parts) != 3
+        or parts[0] != "sqli"
+        or parts[1] not in LANGUAGES
+        or parts[2] not in CONSTRUCTIONS
+    ):
         return None
     language, how = LANGUAGES[parts[1]], CONSTRUCTIONS[parts[2]]
     if parts[2] == "request":
@@ -38,9 +47,20 @@ def rule_description(rule_id: str) -> str | None:
 
 
 def sql_finding(
-    *, path: str, language: str, line: int, column: int, end_line: int, how: str,
-    construction: str, expressions: list[str], label: str, sink: Sink, advice: str,
-    reaches: str | None = None, flow: str | None = None,
+    *,
+    path: str,
+    language: str,
+    line: int,
+    column: int,
+    end_line: int,
+    how: str,
+    construction: str,
+    expressions: list[str],
+    label: str,
+    sink: Sink,
+    advice: str,
+    reaches: str | None = None,
+    flow: str | None = None,
 ) -> Finding:
     """The finding for tainted `expressions` (source text) reaching `sink` at `line`.
 
@@ -60,8 +80,10 @@ def sql_finding(
         rule_id=rule_id,
         kind="sql_injection",
         severity=sink.severity,
-        message=(f"SQL built with {construction} from `{shown}` "
-                 f"{reaches or f'reaches {label}() ({sink.family})'}; {advice}"),
+        message=(
+            f"SQL built with {construction} from `{shown}` "
+            f"{reaches or f'reaches {label}() ({sink.family})'}; {advice}"
+        ),
         match=shown,
         fingerprint=fingerprint(rule_id, path, " | ".join(expressions), sink.name),
         extra={"sink": label, "tainted": shown_all[:5], **({"flow": flow} if flow else {})},

@@ -56,7 +56,9 @@ def tuple_of(values: list[Value[Node]]) -> Value[Node]:
     if not values:
         return safe()
     merged = merge(values)
-    return Value(merged.tainted, merged.text, merged.how, merged.is_str, merged.source, tuple(values))
+    return Value(
+        merged.tainted, merged.text, merged.how, merged.is_str, merged.source, tuple(values)
+    )
 
 
 def merge(values: list[Value[Node]]) -> Value[Node]:
@@ -76,8 +78,11 @@ def splice(parts: list[Value[Node]], how: str, *, text: str | None = None) -> Va
     """A string built from `parts` with construction `how` (keeps an inner construction's name)."""
     tainted = _union(part.tainted for part in parts)
     inner = next((part.how for part in parts if part.is_built), None)
-    joined = text if text is not None else "".join(part.text if part.is_safe or part.text
-                                                   else "?" for part in parts)
+    joined = (
+        text
+        if text is not None
+        else "".join(part.text if part.is_safe or part.text else "?" for part in parts)
+    )
     source = any(part.source for part in parts if part.tainted)
     return Value(tainted, joined[:MAX_TEXT], (inner or how) if tainted else None, True, source)
 
@@ -134,15 +139,20 @@ def is_constant_name(name: str) -> bool:
     return name.isupper() and any(char.isalpha() for char in name)
 
 
-def substitute(value: Value[Node], arguments: dict[int, Value[Node]],
-               parameter_index: Callable[[Node], int | None]) -> Value[Node]:
+def substitute(
+    value: Value[Node],
+    arguments: dict[int, Value[Node]],
+    parameter_index: Callable[[Node], int | None],
+) -> Value[Node]:
     """`value`, written in terms of a function's parameters, as seen at a call with `arguments`
     (parameter index -> the argument's value); `parameter_index` says which tainted nodes are the
     function's parameters."""
     if value.elements is not None:
         elements = tuple(substitute(item, arguments, parameter_index) for item in value.elements)
         merged = merge(list(elements))
-        return Value(merged.tainted, merged.text, merged.how, merged.is_str, merged.source, elements)
+        return Value(
+            merged.tainted, merged.text, merged.how, merged.is_str, merged.source, elements
+        )
     if not value.tainted:
         return value
     if len(value.tainted) == 1 and value.how is None:

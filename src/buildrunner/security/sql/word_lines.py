@@ -17,7 +17,9 @@ class WordLines:
 
     def __init__(self, lowered: str, line_starts: list[int], words: Iterable[str]) -> None:
         wanted = sorted({word.lower() for word in words if word})
-        self.lines: list[int] = sorted(set(_line_numbers(lowered, line_starts, wanted))) if wanted else []
+        self.lines: list[int] = (
+            sorted(set(_line_numbers(lowered, line_starts, wanted))) if wanted else []
+        )
 
     def any_between(self, start: int, end: int) -> bool:
         """Does a matching line lie in [start, end)?"""
@@ -47,7 +49,11 @@ def _matches(lowered: str, words: list[str]) -> Iterable[tuple[int, int]]:
     try:
         import ahocorasick_rs
     except ImportError:  # fallback: the same matches, from a regex
-        pattern = re.compile("|".join(re.escape(word) for word in sorted(words, key=len, reverse=True)))
+        pattern = re.compile(
+            "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True))
+        )
         return ((match.start(), match.end()) for match in pattern.finditer(lowered))
-    automaton: Any = ahocorasick_rs.AhoCorasick(words, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
+    automaton: Any = ahocorasick_rs.AhoCorasick(
+        words, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest
+    )
     return ((start, end) for _, start, end in automaton.find_matches_as_indexes(lowered))

@@ -44,27 +44,50 @@ class ReportResult:
     critical_path_s: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": str(self.path), "session_id": self.session_id,
-                "size_bytes": self.size_bytes, "tasks": self.tasks, "attempts": self.attempts,
-                "cost_usd": round(self.cost_usd, 6), "critical_path_s": self.critical_path_s}
+        return {
+            "path": str(self.path),
+            "session_id": self.session_id,
+            "size_bytes": self.size_bytes,
+            "tasks": self.tasks,
+            "attempts": self.attempts,
+            "cost_usd": round(self.cost_usd, 6),
+            "critical_path_s": self.critical_path_s,
+        }
 
 
 def render_report(
-    conn: sqlite3.Connection, session_id: str, *, logs_root: Path | None = None,
-    clock: Callable[[], float] = time.time, log_budget_bytes: int = LOG_BUDGET_BYTES,
+    conn: sqlite3.Connection,
+    session_id: str,
+    *,
+    logs_root: Path | None = None,
+    clock: Callable[[], float] = time.time,
+    log_budget_bytes: int = LOG_BUDGET_BYTES,
 ) -> tuple[str, ReportView]:
     """The report's HTML and the numbers it shows; raises SessionNotFound."""
     timeline = load_timeline(conn, session_id, clock=clock)
-    view = build_view(timeline, logs_root=logs_root, generated_at=clock(),
-                      max_log_bytes=log_budget_bytes)
-    html = _environment().get_template("report.html.j2").render(
-        view=view, session=timeline.session, version=__version__, css=_asset("report.css"),
-        js=_asset("report.js"))
+    view = build_view(
+        timeline, logs_root=logs_root, generated_at=clock(), max_log_bytes=log_budget_bytes
+    )
+    html = (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            view=view,
+            session=timeline.session,
+            version=__version__,
+            css=_asset("report.css"),
+            js=_asset("report.js"),
+        )
+    )
     return html, view
 
 
 def write_report(
-    conn: sqlite3.Connection, session_id: str, path: Path, *, logs_root: Path | None = None,
+    conn: sqlite3.Connection,
+    session_id: str,
+    path: Path,
+    *,
+    logs_root: Path | None = None,
     clock: Callable[[], float] = time.time,
 ) -> ReportResult:
     """Write the report of `session_id` to `path` (replaced whole, never half written).
@@ -80,8 +103,15 @@ def write_report(
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)
-    return ReportResult(path, session_id, len(data), len(view.tasks), view.attempts,
-                        view.cost_usd, view.critical.length_s)
+    return ReportResult(
+        path,
+        session_id,
+        len(data),
+        len(view.tasks),
+        view.attempts,
+        view.cost_usd,
+        view.critical.length_s,
+    )
 
 
 @functools.cache
@@ -90,10 +120,19 @@ def _environment() -> Environment:
     environment = Environment(
         loader=PackageLoader("buildrunner.telemetry.report", "templates"),
         autoescape=select_autoescape(["html", "j2"], default=True),
-        finalize=_masked, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        finalize=_masked,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
-    environment.filters.update(money=_money, seconds=format_seconds, when=_when,
-                               percent=_percent, number=_number, plural=_plural)
+    environment.filters.update(
+        money=_money,
+        seconds=format_seconds,
+        when=_when,
+        percent=_percent,
+        number=_number,
+        plural=_plural,
+    )
     return environment
 
 

@@ -17,8 +17,35 @@ ROW_HEIGHT = 22
 BAR_HEIGHT = 16
 AXIS_HEIGHT = 24
 MARK_ROW = 18
-STEPS_S = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120,
-           300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400)
+STEPS_S = (
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.02,
+    0.05,
+    0.1,
+    0.2,
+    0.5,
+    1,
+    2,
+    5,
+    10,
+    15,
+    30,
+    60,
+    120,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    14400,
+    21600,
+    43200,
+    86400,
+)
 
 
 @dataclass
@@ -96,21 +123,37 @@ def build_gantt(timeline: Timeline, critical: set[str]) -> Gantt:
             detail.append("cache hit")
         if attempt.task_id in critical:
             detail.append("critical path")
-        bars.append(Bar(
-            attempt.task_id, attempt.attempt, attempt.status, x,
-            y_of[lanes.of_attempt[(attempt.task_id, attempt.attempt)]] + 3,
-            max(round(x_of(stop) - x, 2), 1.0), attempt.task_id in critical, attempt.cache_hit,
-            " · ".join(detail), f"task-{attempt.task_id}",
-        ))
-    marks = [MarkGlyph(x_of(mark.ts), mark.category, mark.level,
-                       f"{format_seconds(mark.ts - start)}: {mark.title}"
-                       + (f" ({mark.task_id})" if mark.task_id else "")
-                       + (f" — {mark.detail}" if mark.detail else ""),
-                       f"task-{mark.task_id}" if mark.task_id else None)
-             for mark in timeline.marks if start <= mark.ts <= end]
+        bars.append(
+            Bar(
+                attempt.task_id,
+                attempt.attempt,
+                attempt.status,
+                x,
+                y_of[lanes.of_attempt[(attempt.task_id, attempt.attempt)]] + 3,
+                max(round(x_of(stop) - x, 2), 1.0),
+                attempt.task_id in critical,
+                attempt.cache_hit,
+                " · ".join(detail),
+                f"task-{attempt.task_id}",
+            )
+        )
+    marks = [
+        MarkGlyph(
+            x_of(mark.ts),
+            mark.category,
+            mark.level,
+            f"{format_seconds(mark.ts - start)}: {mark.title}"
+            + (f" ({mark.task_id})" if mark.task_id else "")
+            + (f" — {mark.detail}" if mark.detail else ""),
+            f"task-{mark.task_id}" if mark.task_id else None,
+        )
+        for mark in timeline.marks
+        if start <= mark.ts <= end
+    ]
     height = top + max(len(rows), 1) * ROW_HEIGHT + 6
-    return Gantt(WIDTH, height, LABEL_WIDTH, plot_width, rows, bars,
-                 _ticks(span, plot_width), marks)
+    return Gantt(
+        WIDTH, height, LABEL_WIDTH, plot_width, rows, bars, _ticks(span, plot_width), marks
+    )
 
 
 def _ticks(span: float, plot_width: int) -> list[Tick]:
@@ -120,8 +163,12 @@ def _ticks(span: float, plot_width: int) -> list[Tick]:
     ticks = []
     value = 0.0
     while value <= span + 1e-9:
-        ticks.append(Tick(round(LABEL_WIDTH + value / span * plot_width, 2),
-                          format_seconds(value, round_to=step)))
+        ticks.append(
+            Tick(
+                round(LABEL_WIDTH + value / span * plot_width, 2),
+                format_seconds(value, round_to=step),
+            )
+        )
         value += step
     return ticks
 

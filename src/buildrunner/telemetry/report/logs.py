@@ -38,8 +38,10 @@ def log_excerpts(timeline: Timeline, logs_root: Path | None, budget_bytes: int) 
     if logs_root is None:
         return []
     folder = logs_root / timeline.session.session_id
-    found = [(attempt, folder / f"{attempt.task_id}.{attempt.attempt}.log")
-             for attempt in _in_plan_order(timeline)]
+    found = [
+        (attempt, folder / f"{attempt.task_id}.{attempt.attempt}.log")
+        for attempt in _in_plan_order(timeline)
+    ]
     found = [(attempt, path) for attempt, path in found if path.is_file()]
     weights = [3 if attempt.status in FAILED else 1 for attempt, _ in found]
     total = sum(weights) or 1
@@ -47,11 +49,18 @@ def log_excerpts(timeline: Timeline, logs_root: Path | None, budget_bytes: int) 
     for (attempt, path), weight in zip(found, weights, strict=True):
         share = min(max(budget_bytes * weight // total, MIN_EXCERPT_BYTES), MAX_EXCERPT_BYTES)
         text, size, truncated = _tail(path, share)
-        excerpts.append(LogExcerpt(
-            attempt.task_id, attempt.attempt, attempt.status,
-            f"log-{attempt.task_id}-{attempt.attempt}",
-            f"{timeline.session.session_id}/{path.name}", text, size, truncated,
-        ))
+        excerpts.append(
+            LogExcerpt(
+                attempt.task_id,
+                attempt.attempt,
+                attempt.status,
+                f"log-{attempt.task_id}-{attempt.attempt}",
+                f"{timeline.session.session_id}/{path.name}",
+                text,
+                size,
+                truncated,
+            )
+        )
     return excerpts
 
 
@@ -71,5 +80,5 @@ def _tail(path: Path, limit: int) -> tuple[str, int, bool]:
     truncated = size > limit
     if truncated:  # start at a line start: never half a line (or half a secret)
         cut = data.find(b"\n")
-        data = data[cut + 1:] if cut >= 0 else data[PARTIAL_LINE_BYTES:]
+        data = data[cut + 1 :] if cut >= 0 else data[PARTIAL_LINE_BYTES:]
     return printable(mask_text(data.decode("utf-8", errors="replace"))), size, truncated

@@ -17,8 +17,16 @@ from buildrunner.telemetry.report.logs import LogExcerpt, log_excerpts
 from buildrunner.telemetry.timeline import Check, Task, Timeline
 from buildrunner.telemetry.timeline_marks import Finding, Mark
 
-STATUSES = ("succeeded", "failed", "skipped", "cancelled", "running", "pending", "queued",
-            "waiting")
+STATUSES = (
+    "succeeded",
+    "failed",
+    "skipped",
+    "cancelled",
+    "running",
+    "pending",
+    "queued",
+    "waiting",
+)
 
 
 @dataclass
@@ -98,20 +106,26 @@ class ReportView:
         return self.critical.length_s / self.duration_s if self.duration_s > 0 else 0.0
 
 
-def build_view(timeline: Timeline, *, logs_root: Path | None, generated_at: float,
-               max_log_bytes: int) -> ReportView:
+def build_view(
+    timeline: Timeline, *, logs_root: Path | None, generated_at: float, max_log_bytes: int
+) -> ReportView:
     """Everything the report shows."""
     end = timeline.end
     busy = {task.task_id: task.busy_s(end) for task in timeline.tasks}
-    path = critical_path([t.task_id for t in timeline.tasks],
-                         {t.task_id: t.depends_on for t in timeline.tasks}, busy)
+    path = critical_path(
+        [t.task_id for t in timeline.tasks], {t.task_id: t.depends_on for t in timeline.tasks}, busy
+    )
     on_path = set(path.task_ids)
     logs = log_excerpts(timeline, logs_root, max_log_bytes)
     anchors: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for excerpt in logs:
         anchors[excerpt.task_id].append((excerpt.anchor, excerpt.attempt))
-    rows = [_task_row(timeline, task, busy[task.task_id], task.task_id in on_path,
-                      anchors[task.task_id]) for task in timeline.tasks]
+    rows = [
+        _task_row(
+            timeline, task, busy[task.task_id], task.task_id in on_path, anchors[task.task_id]
+        )
+        for task in timeline.tasks
+    ]
     counts = {status: 0 for status in STATUSES}
     for task in timeline.tasks:
         counts[task.status] = counts.get(task.status, 0) + 1
@@ -123,19 +137,25 @@ def build_view(timeline: Timeline, *, logs_root: Path | None, generated_at: floa
         counts={status: count for status, count in counts.items() if count},
         attempts=len(timeline.attempts),
         retried=sum(1 for task in timeline.tasks if len(task.attempts) > 1),
-        cached=sum(1 for task in timeline.tasks if task.cached or any(
-            attempt.cache_hit for attempt in task.attempts)),
+        cached=sum(
+            1
+            for task in timeline.tasks
+            if task.cached or any(attempt.cache_hit for attempt in task.attempts)
+        ),
         cost_usd=timeline.cost_usd,
         calls=len(calls),
         calls_failed=sum(1 for call in calls if not call.ok),
-        input_tokens=sum(c.input_tokens + c.cache_read_tokens + c.cache_write_tokens
-                         for c in calls),
+        input_tokens=sum(
+            c.input_tokens + c.cache_read_tokens + c.cache_write_tokens for c in calls
+        ),
         output_tokens=sum(call.output_tokens for call in calls),
         critical=path,
         gantt=build_gantt(timeline, on_path),
         tasks=rows,
-        costly_tasks=sorted((row for row in rows if row.cost_usd > 0),
-                            key=lambda row: (-row.cost_usd, row.task.position))[:25],
+        costly_tasks=sorted(
+            (row for row in rows if row.cost_usd > 0),
+            key=lambda row: (-row.cost_usd, row.task.position),
+        )[:25],
         models=_models(timeline),
         ladders=[_ladder(task) for task in timeline.tasks if task.kind == "agent"],
         checks=timeline.checks,
@@ -146,8 +166,9 @@ def build_view(timeline: Timeline, *, logs_root: Path | None, generated_at: floa
     )
 
 
-def _task_row(timeline: Timeline, task: Task, busy_s: float, critical: bool,
-              logs: list[tuple[str, int]]) -> TaskRow:
+def _task_row(
+    timeline: Timeline, task: Task, busy_s: float, critical: bool, logs: list[tuple[str, int]]
+) -> TaskRow:
     attempts = task.attempts
     last = attempts[-1] if attempts else None
     workers = list(dict.fromkeys(a.worker_id for a in attempts if a.worker_id))
@@ -175,8 +196,18 @@ def _models(timeline: Timeline) -> list[ModelCost]:
         row[3] += call.output_tokens
         row[4] += call.cost_usd
     total = sum(row[4] for row in sums.values())
-    costs = [ModelCost(model, int(r[0]), int(r[1]), int(r[2]), int(r[3]), r[4],
-                       r[4] / total if total > 0 else 0.0) for model, r in sums.items()]
+    costs = [
+        ModelCost(
+            model,
+            int(r[0]),
+            int(r[1]),
+            int(r[2]),
+            int(r[3]),
+            r[4],
+            r[4] / total if total > 0 else 0.0,
+        )
+        for model, r in sums.items()
+    ]
     return sorted(costs, key=lambda cost: (-cost.cost_usd, -cost.calls, cost.model))
 
 
@@ -192,21 +223,29 @@ def _ladder(task: Task) -> Ladder:
     if not models:
         models = called or ([task.model] if task.model else [])
     checks = [check for attempt in task.attempts for check in attempt.checks]
-    top = max([rung for *_, rung in task.escalations]
-              + [a.rung or 0 for a in task.attempts] + [1 if task.attempts else 0])
+    top = max(
+        [rung for *_, rung in task.escalations]
+        + [a.rung or 0 for a in task.attempts]
+        + [1 if task.attempts else 0]
+    )
     rungs = []
     for index, model in enumerate(models, start=1):
         own = [check for check in checks if check.rung == index]
-        rung = Rung(model, "not-reached", sum(1 for c in own if c.passed),
-                    sum(1 for c in own if c.passed is False),
-                    max((check.round for check in own), default=0))
+        rung = Rung(
+            model,
+            "not-reached",
+            sum(1 for c in own if c.passed),
+            sum(1 for c in own if c.passed is False),
+            max((check.round for check in own), default=0),
+        )
         if index < top:
             rung.state = "escalated"
         elif index == top:
             rung.state = _top_state(task, rung)
         rungs.append(rung)
-    return Ladder(task.task_id, task.complexity, rungs, task.verdict, task.fix_rounds,
-                  len(task.escalations))
+    return Ladder(
+        task.task_id, task.complexity, rungs, task.verdict, task.fix_rounds, len(task.escalations)
+    )
 
 
 def _top_state(task: Task, rung: Rung) -> str:

@@ -91,5 +91,7 @@ def psycopg_select(conn, column: str) -> list:
 
 # case: py-dev19-psycopg3-sql-join-identifiers safe
 def psycopg_columns(conn, columns: list) -> list:
-    query = sql.SQL("SELECT {} FROM metrics").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
+    query = sql.SQL("SELECT {} FROM metrics").format(
+        sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
     return conn.execute(query).fetchall()

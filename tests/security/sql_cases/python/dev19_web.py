@@ -78,7 +78,9 @@ def stats(request):
 @view_config(route_name="create", renderer="json")
 def create(request):
     data = request.json_body
-    request.dbsession.execute(text("INSERT INTO pages (slug) VALUES (:slug)"), {"slug": data["slug"]})
+    request.dbsession.execute(
+        text("INSERT INTO pages (slug) VALUES (:slug)"), {"slug": data["slug"]}
+    )
     return {}
 
 

@@ -44,9 +44,7 @@ def annotate_rank(qs: QuerySet, column: str) -> QuerySet:
 
 # case: py-django-rawsql-params safe
 def annotate_votes(qs: QuerySet, minimum: int) -> QuerySet:
-    return qs.annotate(
-        votes=RawSQL("SELECT count(*) FROM blog_vote WHERE score > %s", (minimum,))
-    )
+    return qs.annotate(votes=RawSQL("SELECT count(*) FROM blog_vote WHERE score > %s", (minimum,)))
 
 
 # case: py-django-cursor-concat vulnerable

@@ -48,9 +48,7 @@ def walrus(cur: Any, name: str) -> list:
 # case: py-hard-multiline-implicit-concat vulnerable
 def multiline(cur: Any, team: str) -> list:
     cur.execute(
-        "SELECT u.id, u.name "
-        "FROM users u JOIN teams t ON t.id = u.team_id "
-        f"WHERE t.slug = '{team}'"
+        f"SELECT u.id, u.name FROM users u JOIN teams t ON t.id = u.team_id WHERE t.slug = '{team}'"
     )
     return cur.fetchall()
 
@@ -58,9 +56,7 @@ def multiline(cur: Any, team: str) -> list:
 # case: py-hard-multiline-constant safe
 def multiline_safe(cur: Any, team: str) -> list:
     cur.execute(
-        "SELECT u.id, u.name "
-        "FROM users u JOIN teams t ON t.id = u.team_id "
-        "WHERE t.slug = %s",
+        "SELECT u.id, u.name FROM users u JOIN teams t ON t.id = u.team_id WHERE t.slug = %s",
         (team,),
     )
     return cur.fetchall()

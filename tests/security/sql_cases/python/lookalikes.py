@@ -54,7 +54,7 @@ async def fetch_page(client: Any, page: str) -> Any:
 
 # case: py-look-graphql-execute safe
 def gql(client: Any, user_id: str) -> Any:
-    return client.execute("query { user(id: \"" + user_id + "\") { name } }")
+    return client.execute('query { user(id: "' + user_id + '") { name } }')
 
 
 # case: py-look-constant-concat safe

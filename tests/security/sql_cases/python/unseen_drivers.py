@@ -28,7 +28,9 @@ def grouped(session: Session, column: str) -> list:
 
 # case: py-unseen-sa-having-fstring vulnerable
 def busy(session: Session, threshold: str) -> list:
-    return session.query(Ticket.owner).group_by(Ticket.owner).having(f"count(*) > {threshold}").all()
+    return (
+        session.query(Ticket.owner).group_by(Ticket.owner).having(f"count(*) > {threshold}").all()
+    )
 
 
 # case: py-unseen-sa-literal-column vulnerable
@@ -121,7 +123,9 @@ def psycopg_rename(conn: psycopg.Connection, old: str, new: str) -> None:
 
 # case: py-unseen-psycopg3-composed-literal safe
 def psycopg_where(conn: psycopg.Connection, column: str, value: str) -> list:
-    query = sql.SQL("SELECT * FROM t WHERE {} = {}").format(sql.Identifier(column), sql.Literal(value))
+    query = sql.SQL("SELECT * FROM t WHERE {} = {}").format(
+        sql.Identifier(column), sql.Literal(value)
+    )
     return conn.execute(query).fetchall()
 
 
@@ -158,7 +162,9 @@ def all_orders(cursor) -> list:
 
 # case: py-unseen-float-format safe
 def near(cursor, lat: str, lon: str) -> list:
-    cursor.execute("SELECT * FROM shops ORDER BY point(%f, %f) <-> location" % (float(lat), float(lon)))
+    cursor.execute(
+        "SELECT * FROM shops ORDER BY point(%f, %f) <-> location" % (float(lat), float(lon))
+    )
     return cursor.fetchall()
 
 
