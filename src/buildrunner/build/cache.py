@@ -67,13 +67,8 @@ class TaskCache:
     """Keys, lookups, restores and stores of task results, for one project store."""
 
     def __init__(
-        self,
-        conn: sqlite3.Connection,
-        cache_dir: Path,
-        *,
-        max_bytes: int | None = None,
-        clock: Callable[[], float] = time.time,
-        environ: Mapping[str, str] | None = None,
+        self, conn: sqlite3.Connection, cache_dir: Path, *, max_bytes: int | None = None,
+        clock: Callable[[], float] = time.time, environ: Mapping[str, str] | None = None,
     ) -> None:
         self.conn = conn
         self.index = CacheIndex(conn)
@@ -87,13 +82,8 @@ class TaskCache:
 
     # -- keys -----------------------------------------------------------------------------
     def key(
-        self,
-        task: TaskSpec,
-        *,
-        plan: Plan,
-        workdir: Path,
-        dependency_keys: Mapping[str, str] | None = None,
-        route: Sequence[str] = (),
+        self, task: TaskSpec, *, plan: Plan, workdir: Path,
+        dependency_keys: Mapping[str, str] | None = None, route: Sequence[str] = (),
         checks: Sequence[str] | None = None,
     ) -> CacheKey | None:
         """The task's cache key now, or None when it is not cacheable.
@@ -104,20 +94,12 @@ class TaskCache:
         `checks` defaults to the task's (or the plan's) `check:`.
         """
         return self.keys.key(
-            task,
-            plan=plan,
-            workdir=workdir,
-            dependency_keys=dependency_keys or {},
-            route=route,
+            task, plan=plan, workdir=workdir, dependency_keys=dependency_keys or {}, route=route,
             checks=checks,
         )
 
     def plan_keys(
-        self,
-        plan: Plan,
-        workdir: Path,
-        *,
-        routes: Mapping[str, Sequence[str]] | None = None,
+        self, plan: Plan, workdir: Path, *, routes: Mapping[str, Sequence[str]] | None = None,
         only: str | None = None,
     ) -> dict[str, CacheKey | None]:
         """Keys of every task (or of `only` and what it depends on), dependencies first.
@@ -142,25 +124,13 @@ class TaskCache:
 
     # -- lookup, restore, store -----------------------------------------------------------
     def restore_if_cached(
-        self,
-        task: TaskSpec,
-        *,
-        plan: Plan,
-        workdir: Path,
-        dependency_keys: Mapping[str, str],
-        route: Sequence[str] = (),
-        checks: Sequence[str] | None = None,
+        self, task: TaskSpec, *, plan: Plan, workdir: Path, dependency_keys: Mapping[str, str],
+        route: Sequence[str] = (), checks: Sequence[str] | None = None,
         log_path: Path | None = None,
     ) -> CacheOutcome:
         """Key, look up and restore in one call: a hit, or the key to store under and why not."""
-        key = self.key(
-            task,
-            plan=plan,
-            workdir=workdir,
-            dependency_keys=dependency_keys,
-            route=route,
-            checks=checks,
-        )
+        key = self.key(task, plan=plan, workdir=workdir, dependency_keys=dependency_keys,
+                       route=route, checks=checks)
         if key is None:
             return CacheOutcome(None, reason=uncacheable_reason(task))
         entry = self.lookup(key)
@@ -179,17 +149,12 @@ class TaskCache:
                 return None
             bad = next(
                 (
-                    (output.path, output.sha256)
-                    for output in entry.outputs
+                    (output.path, output.sha256) for output in entry.outputs
                     if output.sha256 and not self.dir.blob_ok(output.sha256, output.size)
                 ),
                 None,
             )
-            if (
-                bad is None
-                and entry.log_sha256
-                and not self.dir.blob_ok(entry.log_sha256, entry.log_size)
-            ):
+            if bad is None and entry.log_sha256 and not self.dir.blob_ok(entry.log_sha256, entry.log_size):
                 bad = ("the log", entry.log_sha256)
             self.hasher.flush()
         except (OSError, StoreError):
@@ -199,9 +164,7 @@ class TaskCache:
             return None
         return entry
 
-    def restore(
-        self, entry: CacheEntry, workdir: Path, *, log_path: Path | None = None
-    ) -> RestoreResult:
+    def restore(self, entry: CacheEntry, workdir: Path, *, log_path: Path | None = None) -> RestoreResult:
         """Bring the task's outputs to the cached state and replay its log.
 
         Refuses, writing nothing, when an output would overwrite a file changed by someone else
@@ -213,14 +176,11 @@ class TaskCache:
         except OSError as exc:
             return RestoreResult(False, reason=f"cannot read the outputs: {exc.strerror or exc}")
         if plan.unsafe:
-            return RestoreResult(
-                False, reason=f"cached output '{plan.unsafe[0]}' leaves the task's folder"
-            )
+            return RestoreResult(False, reason=f"cached output '{plan.unsafe[0]}' leaves the task's folder")
         if plan.clobbers:
             names = ", ".join(plan.clobbers[:3]) + (", ..." if len(plan.clobbers) > 3 else "")
             return RestoreResult(
-                False,
-                clobbers=tuple(plan.clobbers),
+                False, clobbers=tuple(plan.clobbers),
                 reason=f"would overwrite {len(plan.clobbers)} output(s) changed since br wrote them: {names}",
             )
         try:
@@ -235,37 +195,21 @@ class TaskCache:
         except OSError as exc:
             return RestoreResult(False, reason=f"cannot restore: {exc.strerror or exc}")
         now = self.clock()
-        left = [
-            (target, output.sha256 or link_digest(output.link or ""))
-            for output, target in plan.writes + plan.links
-        ]
-        self.index.record_outputs(
-            entry.task_id,
-            left + plan.unchanged,
-            [target for _, target in plan.deletes],
-            now,
-            used=entry.key,
-        )
+        left = [(target, output.sha256 or link_digest(output.link or ""))
+                for output, target in plan.writes + plan.links]
+        self.index.record_outputs(entry.task_id, left + plan.unchanged,
+                                  [target for _, target in plan.deletes], now, used=entry.key)
         self.dir.touch_manifest(entry.key, now)
         self.hasher.flush()
         return RestoreResult(
-            True,
-            written=tuple(changed),
-            deleted=tuple(relative for relative, _ in plan.deletes),
+            True, written=tuple(changed), deleted=tuple(relative for relative, _ in plan.deletes),
             unchanged=plan.same,
             log_path=str(log_path) if log_path is not None and entry.log_sha256 else None,
         )
 
     def store(
-        self,
-        key: CacheKey,
-        *,
-        workdir: Path,
-        log_path: Path | None,
-        cost_usd: Decimal | float,
-        duration_s: float,
-        session_id: str | None,
-        files: Sequence[str] | None = None,
+        self, key: CacheKey, *, workdir: Path, log_path: Path | None, cost_usd: Decimal | float,
+        duration_s: float, session_id: str | None, files: Sequence[str] | None = None,
     ) -> StoreResult:
         """Store the outputs (`files`, default the task's declared files) and log of a good run.
 
@@ -277,9 +221,7 @@ class TaskCache:
         task_dir = self.keys.task_dir(workdir, key.parts.cwd)
         moved = self._inputs_moved(key, task_dir)
         if moved:
-            return StoreResult(
-                False, reason=f"input {moved} changed while the task ran: not stored"
-            )
+            return StoreResult(False, reason=f"input {moved} changed while the task ran: not stored")
         try:
             outputs, new_bytes = put_outputs(
                 self.dir, task_dir, key.parts.outputs if files is None else files
@@ -294,17 +236,9 @@ class TaskCache:
             return StoreResult(False, reason=f"cannot store the outputs: {exc.strerror or exc}")
         now = self.clock()
         entry = CacheEntry(
-            key=key.digest,
-            parts=key.parts,
-            outputs=tuple(outputs),
-            log_sha256=log_sha,
-            log_size=log_size,
-            cost_usd=Decimal(str(cost_usd)),
-            duration_s=duration_s,
-            session_id=session_id,
-            plan_name=key.plan_name,
-            created_at=now,
-            last_used_at=now,
+            key=key.digest, parts=key.parts, outputs=tuple(outputs), log_sha256=log_sha,
+            log_size=log_size, cost_usd=Decimal(str(cost_usd)), duration_s=duration_s,
+            session_id=session_id, plan_name=key.plan_name, created_at=now, last_used_at=now,
         )
         manifest = entry.to_manifest()
         try:
@@ -314,13 +248,9 @@ class TaskCache:
         self.index.put(entry, manifest)
         self.index.record_outputs(
             entry.task_id,
-            [
-                (os.path.join(task_dir, o.path), o.sha256 or link_digest(o.link or ""))
-                for o in outputs
-                if not o.deleted
-            ],
-            [os.path.join(task_dir, o.path) for o in outputs if o.deleted],
-            now,
+            [(os.path.join(task_dir, o.path), o.sha256 or link_digest(o.link or ""))
+             for o in outputs if not o.deleted],
+            [os.path.join(task_dir, o.path) for o in outputs if o.deleted], now,
         )
         self._problems.pop(key.digest, None)
         self._after_store(new_bytes)
@@ -332,14 +262,8 @@ class TaskCache:
         before = dict(key.parts.inputs)
         after = dict(self.keys.input_digests(task_dir, key.parts.input_patterns, key.parts.outputs))
         self.hasher.flush()
-        return next(
-            (
-                path
-                for path in sorted(before.keys() | after.keys())
-                if before.get(path) != after.get(path)
-            ),
-            None,
-        )
+        return next((path for path in sorted(before.keys() | after.keys())
+                     if before.get(path) != after.get(path)), None)
 
     # -- explain --------------------------------------------------------------------------
     def changes(self, key: CacheKey) -> list[Change]:
@@ -354,13 +278,8 @@ class TaskCache:
         return compare_parts(last.parts, key.parts)
 
     def why(
-        self,
-        task: TaskSpec,
-        *,
-        plan: Plan,
-        workdir: Path,
-        dependency_keys: Mapping[str, str] | None = None,
-        route: Sequence[str] | None = None,
+        self, task: TaskSpec, *, plan: Plan, workdir: Path,
+        dependency_keys: Mapping[str, str] | None = None, route: Sequence[str] | None = None,
         checks: Sequence[str] | None = None,
     ) -> list[Change]:
         """What changed for `task` since its last cached run.
@@ -369,11 +288,7 @@ class TaskCache:
         `route` an agent task keeps the route of its last cached run.
         """
         key = self.current_key(
-            task,
-            plan=plan,
-            workdir=workdir,
-            dependency_keys=dependency_keys,
-            route=route,
+            task, plan=plan, workdir=workdir, dependency_keys=dependency_keys, route=route,
             checks=checks,
         )
         if key is None:
@@ -381,13 +296,8 @@ class TaskCache:
         return self.changes(key)
 
     def current_key(
-        self,
-        task: TaskSpec,
-        *,
-        plan: Plan,
-        workdir: Path,
-        dependency_keys: Mapping[str, str] | None = None,
-        route: Sequence[str] | None = None,
+        self, task: TaskSpec, *, plan: Plan, workdir: Path,
+        dependency_keys: Mapping[str, str] | None = None, route: Sequence[str] | None = None,
         checks: Sequence[str] | None = None,
     ) -> CacheKey | None:
         """`key()` with the dependencies and route filled in as `why` does."""
@@ -397,11 +307,7 @@ class TaskCache:
         if route is None:
             route = self._last_route(task, plan)
         return self.key(
-            task,
-            plan=plan,
-            workdir=workdir,
-            dependency_keys=dependency_keys,
-            route=route,
+            task, plan=plan, workdir=workdir, dependency_keys=dependency_keys, route=route,
             checks=checks,
         )
 
@@ -422,9 +328,7 @@ class TaskCache:
         """Drop stat-cache and known-output rows of files that are gone (removed worktrees)."""
         return forget_missing_files(self.hasher, self.index, self.clock())
 
-    def prune(
-        self, *, older_than_s: float | None = None, max_bytes: int | None = None
-    ) -> PruneResult:
+    def prune(self, *, older_than_s: float | None = None, max_bytes: int | None = None) -> PruneResult:
         """Remove entries unused for `older_than_s`, then least recently used ones above `max_bytes`."""
         result = prune_cache(
             self.index, self.dir, now=self.clock(), older_than_s=older_than_s, max_bytes=max_bytes
@@ -477,9 +381,7 @@ class TaskCache:
 def open_task_cache(conn: sqlite3.Connection, root: Path, settings: CacheSettings) -> TaskCache:
     """The project's task cache as configured (`[cache] dir` relative to the project root)."""
     folder = Path(settings.dir).expanduser()
-    return TaskCache(
-        conn, folder if folder.is_absolute() else root / folder, max_bytes=settings.max_bytes
-    )
+    return TaskCache(conn, folder if folder.is_absolute() else root / folder, max_bytes=settings.max_bytes)
 
 
 def _with_ancestors(tasks: Mapping[str, TaskSpec], task_id: str) -> set[str]:

@@ -17,31 +17,17 @@ import typer
 from buildrunner.cli.common import JSON_OPTION, emit_json, err_console, fail
 from buildrunner.cli.parallel_cleanup import cleanup_command, kept_branches
 
-app = typer.Typer(
-    help="Sessions, workers, file locks and the live dashboard.", no_args_is_help=True
-)
+app = typer.Typer(help="Sessions, workers, file locks and the live dashboard.", no_args_is_help=True)
 
 SESSION_STATUSES = (
-    "pending",
-    "running",
-    "paused",
-    "completed",
-    "failed",
-    "cancelled",
-    "interrupted",
+    "pending", "running", "paused", "completed", "failed", "cancelled", "interrupted",
 )
 WORKER_STATUSES = ("idle", "busy", "offline", "stopped")
-SESSION_ARG = typer.Argument(
-    None, help="Session id, id prefix or name (default: the newest).", show_default=False
-)
+SESSION_ARG = typer.Argument(None, help="Session id, id prefix or name (default: the newest).",
+                             show_default=False)
 # `br parallel list` at 80 columns: id and status whole; then name, failed, tasks, ok, created
 SESSION_COLUMNS = (
-    ("id", "key"),
-    ("name", 4),
-    ("status", "key"),
-    ("created", 1),
-    ("tasks", 3),
-    ("ok", 2),
+    ("id", "key"), ("name", 4), ("status", "key"), ("created", 1), ("tasks", 3), ("ok", 2),
     ("failed", 5),
 )
 WAIT_OPTION = typer.Option(
@@ -60,8 +46,7 @@ def start_command(
     budget: float | None = typer.Option(None, "--budget", min=0.0, help="Hard budget in USD."),
     ray_address: str | None = typer.Option(None, "--ray-address", help="Ray cluster address."),
     isolate: str | None = typer.Option(
-        None,
-        "--isolate",
+        None, "--isolate",
         help="none, or worktree: run in a git worktree under .buildrunner/worktrees and merge back.",
     ),
     watch: bool = typer.Option(False, "--watch", help="Show the live dashboard while it runs."),
@@ -77,17 +62,8 @@ def start_command(
     """
     from buildrunner.cli.run import run_build
 
-    run_build(
-        plan,
-        name=name,
-        workers=workers,
-        backend=backend,
-        ray_address=ray_address,
-        budget=budget,
-        watch=watch,
-        isolate=isolate,
-        json_output=json_output,
-    )
+    run_build(plan, name=name, workers=workers, backend=backend, ray_address=ray_address,
+              budget=budget, watch=watch, isolate=isolate, json_output=json_output)
 
 
 @app.command("status")
@@ -107,9 +83,8 @@ def status_command(session: str | None = SESSION_ARG, json_output: bool = JSON_O
     data = dashboard_snapshot(open_db(store, write=False), session)
     data["kept_branches"] = [item.to_json() for item in kept_branches(store)]
     if data["session"] is not None:
-        data["locks"] = [
-            lock for lock in data["locks"] if lock["session_id"] == data["session"]["id"]
-        ]
+        data["locks"] = [lock for lock in data["locks"]
+                         if lock["session_id"] == data["session"]["id"]]
     if json_output:
         emit_json(data)
     elif data["session"] is None:
@@ -148,15 +123,11 @@ def list_command(
     sessions: list[dict[str, Any]] = []
     for row in rows[-limit:]:
         counts = task_counts(conn, row.id)
-        sessions.append(
-            {
-                "id": row.id,
-                "name": row.name,
-                "status": session_state(row),
-                "created_at": iso(row.created_at),
-                "tasks": counts | {"total": sum(counts.values())},
-            }
-        )
+        sessions.append({
+            "id": row.id, "name": row.name, "status": session_state(row),
+            "created_at": iso(row.created_at),
+            "tasks": counts | {"total": sum(counts.values())},
+        })
     if json_output:
         emit_json({"sessions": sessions})
         return
@@ -165,23 +136,11 @@ def list_command(
         return
     from buildrunner.cli.tables import print_fitted
 
-    print_fitted(
-        err_console,
-        "sessions",
-        SESSION_COLUMNS,
-        [
-            [
-                item["id"],
-                item["name"],
-                item["status"],
-                item["created_at"][:16].replace("T", " "),
-                item["tasks"]["total"],
-                item["tasks"]["succeeded"],
-                item["tasks"]["failed"],
-            ]
-            for item in sessions
-        ],
-    )
+    print_fitted(err_console, "sessions", SESSION_COLUMNS, [
+        [item["id"], item["name"], item["status"], item["created_at"][:16].replace("T", " "),
+         item["tasks"]["total"], item["tasks"]["succeeded"], item["tasks"]["failed"]]
+        for item in sessions
+    ])
 
 
 @app.command("dashboard")
@@ -252,10 +211,8 @@ def workers_command(
         except SessionError:
             if session is not None:
                 raise
-    rows = (
-        []
-        if session_id is None and not all_sessions
-        else workers_view(conn, session_id, time.time())
+    rows = [] if session_id is None and not all_sessions else workers_view(
+        conn, session_id, time.time()
     )
     rows = [row for row in rows if status is None or row["status"] == status]
     if json_output:
@@ -321,20 +278,15 @@ def _print_summary(data: dict[str, Any]) -> None:
     def tally(counts: dict[str, int]) -> str:
         return ", ".join(f"{count} {name}" for name, count in counts.items() if count) or "none"
 
-    err_console.print(
-        f"[bold]sessions[/bold] {data['sessions']['total']}: {tally(data['sessions']['by_status'])}"
-    )
+    err_console.print(f"[bold]sessions[/bold] {data['sessions']['total']}: "
+                      f"{tally(data['sessions']['by_status'])}")
     err_console.print(f"[bold]tasks[/bold] {tally(data['tasks'])}")
     workers = data["workers"]
-    err_console.print(
-        f"[bold]workers[/bold] of active sessions: {tally(workers['by_status'])}"
-        f" (utilization {workers['utilization']:.0f}%)"
-    )
-    err_console.print(
-        f"[bold]locks held[/bold] {data['locks_held']}   "
-        f"[bold]cost[/bold] ${data['cost_usd']:.4f}   "
-        f"[bold]alerts firing[/bold] {data['alerts_firing']}"
-    )
+    err_console.print(f"[bold]workers[/bold] of active sessions: {tally(workers['by_status'])}"
+                      f" (utilization {workers['utilization']:.0f}%)")
+    err_console.print(f"[bold]locks held[/bold] {data['locks_held']}   "
+                      f"[bold]cost[/bold] ${data['cost_usd']:.4f}   "
+                      f"[bold]alerts firing[/bold] {data['alerts_firing']}")
 
 
 @app.command("pause")

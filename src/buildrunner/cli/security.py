@@ -17,12 +17,9 @@ if TYPE_CHECKING:
     from buildrunner.security.scanner import ScanOptions, ScanReport
 
 app = typer.Typer(
-    help="Find leaked secrets and SQL injection; git pre-commit hook; masking.",
-    no_args_is_help=True,
+    help="Find leaked secrets and SQL injection; git pre-commit hook; masking.", no_args_is_help=True
 )
-hooks_app = typer.Typer(
-    help="Install, remove or inspect the git pre-commit hook.", no_args_is_help=True
-)
+hooks_app = typer.Typer(help="Install, remove or inspect the git pre-commit hook.", no_args_is_help=True)
 app.add_typer(hooks_app, name="hooks")
 
 
@@ -34,9 +31,7 @@ class OutputFormat(StrEnum):
 
 FORMAT_OPTION = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or sarif.")
 ALLOW_SKIPPED_OPTION = typer.Option(
-    False,
-    "--allow-skipped",
-    help="Exit 0 even when some paths could not be read (they are listed).",
+    False, "--allow-skipped", help="Exit 0 even when some paths could not be read (they are listed)."
 )
 OUTPUT_OPTION = typer.Option(None, "--output", "-o", help="Write the report to this file.")
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan"}
@@ -58,9 +53,7 @@ def _scan_root(root: Path, targets: list[Path]) -> Path:
     return next((folder for folder in (first, *first.parents) if (folder / ".git").exists()), first)
 
 
-def _options(
-    root: Path, secrets: bool | None = None, sql: bool | None = None
-) -> tuple[ScanOptions, Path]:
+def _options(root: Path, secrets: bool | None = None, sql: bool | None = None) -> tuple[ScanOptions, Path]:
     from buildrunner.config import load_settings
     from buildrunner.security.scanner import ScanOptions
 
@@ -76,13 +69,8 @@ def _apply_baseline(report: ScanReport, baseline: Path | None) -> None:
     report.findings, report.baselined = filter_new(report.findings, load_baseline(baseline))
 
 
-def _render(
-    report: ScanReport,
-    output_format: OutputFormat,
-    output: Path | None,
-    json_output: bool,
-    root: Path | None = None,
-) -> None:
+def _render(report: ScanReport, output_format: OutputFormat, output: Path | None, json_output: bool,
+            root: Path | None = None) -> None:
     from buildrunner import __version__
     from buildrunner.security.formats import json_report, sarif_report
 
@@ -92,8 +80,7 @@ def _render(
         _print_table(report, output)
         return
     document: dict[str, Any] = (
-        json_report(report)
-        if output_format is OutputFormat.json
+        json_report(report) if output_format is OutputFormat.json
         else sarif_report(report, __version__, root=root)
     )
     if output is None:
@@ -102,9 +89,7 @@ def _render(
         import json
 
         try:
-            output.write_text(
-                json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-            )
+            output.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         except OSError as exc:
             fail(f"cannot write {output}: {exc.strerror or exc}")
         err_console.print(f"wrote {output_format.value} report to {escape(printable(str(output)))}")
@@ -133,11 +118,9 @@ def _print_table(report: ScanReport, output: Path | None) -> None:
             style = SEVERITY_STYLE.get(finding.severity, "")
             # paths and code are text, not Rich markup ("app/[id]/page.tsx", "args[key]"), and
             # never terminal control sequences (a file named "\x1b[31m.py")
-            table.add_row(
-                *(escape(printable(cell, one_line=True)) for cell in row[:2]),
-                f"[{style}]{escape(row[2])}[/{style}]",
-                escape(printable(row[3], one_line=True)),
-            )
+            table.add_row(*(escape(printable(cell, one_line=True)) for cell in row[:2]),
+                          f"[{style}]{escape(row[2])}[/{style}]",
+                          escape(printable(row[3], one_line=True)))
         console.print(table)
     if handle is not None:
         handle.close()
@@ -157,21 +140,15 @@ def _print_summary(report: ScanReport) -> None:
     )
     incomplete = report.incomplete
     if incomplete:
-        err_console.print(
-            f"[yellow]incomplete:[/yellow] {len(incomplete)} path(s) could not be read:"
-        )
+        err_console.print(f"[yellow]incomplete:[/yellow] {len(incomplete)} path(s) could not be read:")
         for item in incomplete[:20]:
-            err_console.print(
-                f"  {escape(printable(item.path, one_line=True))}: "
-                f"{escape(printable(item.reason, one_line=True))}"
-            )
+            err_console.print(f"  {escape(printable(item.path, one_line=True))}: "
+                              f"{escape(printable(item.reason, one_line=True))}")
         if len(incomplete) > 20:
             err_console.print(f"  ... and {len(incomplete) - 20} more (see --format json)")
 
 
-def _scan_with_progress(
-    paths: list[Path], root: Path, options: ScanOptions, quiet: bool
-) -> ScanReport:
+def _scan_with_progress(paths: list[Path], root: Path, options: ScanOptions, quiet: bool) -> ScanReport:
     from buildrunner.security.scanner import scan_candidates
     from buildrunner.security.walk import iter_files
 
@@ -180,14 +157,8 @@ def _scan_with_progress(
         return scan_candidates(candidates, options)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(
-        TextColumn("scanning"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-    ) as progress:
+    with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=True) as progress:
         task = progress.add_task("scan", total=len(candidates))
 
         def advance(files: int, _bytes: int) -> None:
@@ -202,18 +173,10 @@ def scan_command(
     paths: list[Path] = typer.Argument(None, help="Files or folders (default: the project)."),
     output_format: OutputFormat = FORMAT_OPTION,
     output: Path | None = OUTPUT_OPTION,
-    baseline: Path | None = typer.Option(
-        None, "--baseline", help="Report only findings not in this baseline file."
-    ),
-    secrets: bool | None = typer.Option(
-        None, "--secrets/--no-secrets", help="Look for secrets (default: settings)."
-    ),
-    sql: bool | None = typer.Option(
-        None, "--sql/--no-sql", help="Look for SQL injection (Python, JS/TS)."
-    ),
-    git_history: bool = typer.Option(
-        False, "--git-history", help="Scan every commit's added lines."
-    ),
+    baseline: Path | None = typer.Option(None, "--baseline", help="Report only findings not in this baseline file."),
+    secrets: bool | None = typer.Option(None, "--secrets/--no-secrets", help="Look for secrets (default: settings)."),
+    sql: bool | None = typer.Option(None, "--sql/--no-sql", help="Look for SQL injection (Python, JS/TS)."),
+    git_history: bool = typer.Option(False, "--git-history", help="Scan every commit's added lines."),
     allow_skipped: bool = ALLOW_SKIPPED_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
@@ -237,9 +200,7 @@ def scan_command(
         from buildrunner.security.check import scan_history
         from buildrunner.security.git import repo_root
 
-        report = scan_history(
-            repo_root(targets[0] if targets[0].is_dir() else targets[0].parent), options
-        )
+        report = scan_history(repo_root(targets[0] if targets[0].is_dir() else targets[0].parent), options)
     else:
         quiet = json_output or output_format is not OutputFormat.table
         report = _scan_with_progress(targets, root, options, quiet)
@@ -253,13 +214,9 @@ def scan_command(
 
 @app.command("check")
 def check_command(
-    staged: bool = typer.Option(
-        False, "--staged", help="Only lines added in the staged diff (the hook's check)."
-    ),
+    staged: bool = typer.Option(False, "--staged", help="Only lines added in the staged diff (the hook's check)."),
     output_format: OutputFormat = FORMAT_OPTION,
-    secrets: bool | None = typer.Option(
-        None, "--secrets/--no-secrets", help="Look for secrets (default: settings)."
-    ),
+    secrets: bool | None = typer.Option(None, "--secrets/--no-secrets", help="Look for secrets (default: settings)."),
     sql: bool | None = typer.Option(None, "--sql/--no-sql", help="Look for SQL injection."),
     allow_skipped: bool = ALLOW_SKIPPED_OPTION,
     json_output: bool = JSON_OPTION,
@@ -290,11 +247,8 @@ def check_command(
 
 @app.command("precommit")
 def precommit_command(
-    files: list[str] = typer.Argument(
-        None,
-        help="Files to scan whole (the pre-commit framework "
-        "passes them); none: the staged diff's added lines.",
-    ),
+    files: list[str] = typer.Argument(None, help="Files to scan whole (the pre-commit framework "
+                                                  "passes them); none: the staged diff's added lines."),
 ) -> None:
     """What the git hook runs: check staged changes (or FILES), hook-style output; exit 1 blocks.
 
@@ -311,9 +265,7 @@ def precommit_command(
 @app.command("baseline")
 def baseline_command(
     paths: list[Path] = typer.Argument(None, help="Files or folders (default: the project)."),
-    output: Path | None = typer.Option(
-        None, "--output", "-o", help="Baseline file (default from settings)."
-    ),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Baseline file (default from settings)."),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Accept the current findings: write their fingerprints to the baseline file.
@@ -332,13 +284,9 @@ def baseline_command(
     target = output or default_baseline
     count = write_baseline(target, report.findings)
     if json_output:
-        emit_json(
-            {"baseline": str(target), "fingerprints": count, "files_scanned": report.files_scanned}
-        )
+        emit_json({"baseline": str(target), "fingerprints": count, "files_scanned": report.files_scanned})
     else:
-        err_console.print(
-            f"baseline {target}: {count} finding(s) accepted ({report.files_scanned} files)"
-        )
+        err_console.print(f"baseline {target}: {count} finding(s) accepted ({report.files_scanned} files)")
 
 
 @app.command("mask")
@@ -376,33 +324,15 @@ def rules_command(json_output: bool = JSON_OPTION) -> None:
     from buildrunner.security.rules import RULES
 
     if json_output:
-        emit_json(
-            {
-                "rules": [
-                    {
-                        "id": r.id,
-                        "provider": r.provider,
-                        "description": r.description,
-                        "severity": r.severity,
-                        "keywords": list(r.keywords),
-                        "entropy": r.entropy,
-                        "validator": r.validator,
-                    }
-                    for r in RULES
-                ]
-            }
-        )
+        emit_json({"rules": [{
+            "id": r.id, "provider": r.provider, "description": r.description, "severity": r.severity,
+            "keywords": list(r.keywords), "entropy": r.entropy, "validator": r.validator,
+        } for r in RULES]})
         return
     from rich.table import Table
 
-    table = Table(
-        "Rule",
-        "Provider",
-        "Severity",
-        "Description",
-        title=f"{len(RULES)} secret rules",
-        title_justify="left",
-    )
+    table = Table("Rule", "Provider", "Severity", "Description", title=f"{len(RULES)} secret rules",
+                  title_justify="left")
     for rule in RULES:
         table.add_row(rule.id, rule.provider, rule.severity, rule.description)
     err_console.print(table)
@@ -410,12 +340,8 @@ def rules_command(json_output: bool = JSON_OPTION) -> None:
 
 @hooks_app.command("install")
 def hooks_install(
-    force: bool = typer.Option(
-        False, "--force", help="Replace another tool's hook (a backup is kept)."
-    ),
-    chain: bool = typer.Option(
-        False, "--chain", help="Keep another tool's hook and run it before ours."
-    ),
+    force: bool = typer.Option(False, "--force", help="Replace another tool's hook (a backup is kept)."),
+    chain: bool = typer.Option(False, "--chain", help="Keep another tool's hook and run it before ours."),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Install the pre-commit hook into this repository.
@@ -466,16 +392,8 @@ def _print_hook_status(status: Any, json_output: bool, action: str | None) -> No
         emit_json(status.to_dict())
         return
     if action:
-        err_console.print(
-            f"pre-commit hook {action}: {escape(printable(status.path, one_line=True))}"
-        )
-    state = (
-        "installed"
-        if status.installed
-        else ("another tool's hook" if status.foreign else "not installed")
-    )
-    err_console.print(
-        f"hook: {state}" + (" (chained: runs the previous hook first)" if status.chained else "")
-    )
+        err_console.print(f"pre-commit hook {action}: {escape(printable(status.path, one_line=True))}")
+    state = "installed" if status.installed else ("another tool's hook" if status.foreign else "not installed")
+    err_console.print(f"hook: {state}" + (" (chained: runs the previous hook first)" if status.chained else ""))
     if status.python:
         err_console.print(f"python: {escape(printable(status.python, one_line=True))}")

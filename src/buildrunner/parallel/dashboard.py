@@ -29,48 +29,30 @@ __all__ = ["dashboard_snapshot", "live_frames", "render", "snapshot", "watch_whi
 T = TypeVar("T")
 MAX_ROWS = 12  # per table in a frame; the rest is summarised as "... and N more"
 STATUS_COLOUR = {
-    "running": "cyan",
-    "paused": "yellow",
-    "pending": "white",
-    "completed": "green",
-    "failed": "red",
-    "cancelled": "yellow",
-    "interrupted": "magenta",
-    "succeeded": "green",
-    "skipped": "yellow",
-    "queued": "white",
-    "waiting": "magenta",
-    "idle": "green",
-    "busy": "cyan",
-    "offline": "red",
-    "stopped": "dim",
-    "firing": "red",
+    "running": "cyan", "paused": "yellow", "pending": "white", "completed": "green",
+    "failed": "red", "cancelled": "yellow", "interrupted": "magenta", "succeeded": "green",
+    "skipped": "yellow", "queued": "white", "waiting": "magenta", "idle": "green",
+    "busy": "cyan", "offline": "red", "stopped": "dim", "firing": "red",
 }
 
 
-def dashboard_snapshot(conn: sqlite3.Connection, session_ref: str | None = None) -> dict[str, Any]:
+def dashboard_snapshot(
+    conn: sqlite3.Connection, session_ref: str | None = None
+) -> dict[str, Any]:
     """`snapshot()` plus `reviews`: the focused session's tasks waiting for a review decision
     (rows of the `reviews` table that `br review` decides; see build/review.py)."""
     data = snapshot(conn, session_ref)
     session = data["session"]
     at = time.time()
-    data["reviews"] = (
-        []
-        if session is None
-        else [
-            {
-                "session_id": row["session_id"],
-                "task_id": row["task_id"],
-                "round": row["round"],
-                "waiting_s": round(max(0.0, at - row["requested_at"]), 1),
-            }
-            for row in conn.execute(
-                "SELECT session_id, task_id, round, requested_at FROM reviews"
-                " WHERE session_id = ? AND status = 'pending' ORDER BY requested_at, task_id",
-                (session["id"],),
-            )
-        ]
-    )
+    data["reviews"] = [] if session is None else [
+        {"session_id": row["session_id"], "task_id": row["task_id"], "round": row["round"],
+         "waiting_s": round(max(0.0, at - row["requested_at"]), 1)}
+        for row in conn.execute(
+            "SELECT session_id, task_id, round, requested_at FROM reviews"
+            " WHERE session_id = ? AND status = 'pending' ORDER BY requested_at, task_id",
+            (session["id"],),
+        )
+    ]
     return data
 
 
@@ -99,8 +81,7 @@ def render(data: dict[str, Any]) -> RenderableType:
         return Panel(
             "no sessions yet: start one with [bold]br run PLAN[/bold] or "
             "[bold]br parallel start NAME --plan PLAN[/bold]",
-            title="BuildRunner",
-            border_style="dim",
+            title="BuildRunner", border_style="dim",
         )
     parts: list[RenderableType] = [render_header(data)]
     if len(data["sessions"]) > 1 or (
@@ -124,9 +105,7 @@ def render_header(data: dict[str, Any]) -> RenderableType:
     counts = session["tasks"]
     done = sum(counts[status] for status in TASK_DONE)
     line = Text.assemble(
-        (session["name"], "bold"),
-        f"  {session['id']}  ",
-        styled(session["status"]),
+        (session["name"], "bold"), f"  {session['id']}  ", styled(session["status"]),
         f"  {session['workers']} workers ({session['backend']})",
         f"  elapsed {duration_text(session['elapsed_s'])}",
     )
@@ -135,30 +114,16 @@ def render_header(data: dict[str, Any]) -> RenderableType:
         ProgressBar(total=max(counts["total"], 1), completed=done, width=40),
         Text(f"{done}/{counts['total']} ({session['progress']:.0f}%)"),
     )
-    tally = Text(
-        "  ".join(
-            f"{status} {counts[status]}"
-            for status in (
-                "running",
-                "queued",
-                "waiting",
-                "pending",
-                "succeeded",
-                "failed",
-                "skipped",
-                "cancelled",
-            )
-            if counts[status]
-        )
-        or "no tasks"
-    )
+    tally = Text("  ".join(
+        f"{status} {counts[status]}" for status in (
+            "running", "queued", "waiting", "pending", "succeeded", "failed", "skipped", "cancelled"
+        ) if counts[status]
+    ) or "no tasks")
     tally.append(f"   cost so far ${data['cost_usd']:.4f}")
     body: list[RenderableType] = [line, bar, tally]
     if "resume_hint" in session:
         body.append(Text(f"resume with: {session['resume_hint']}", style="magenta"))
-    return Panel(
-        Group(*body), title="session", border_style=STATUS_COLOUR.get(session["status"], "")
-    )
+    return Panel(Group(*body), title="session", border_style=STATUS_COLOUR.get(session["status"], ""))
 
 
 def render_status(data: dict[str, Any]) -> RenderableType:
@@ -169,12 +134,8 @@ def render_status(data: dict[str, Any]) -> RenderableType:
         for column in ("task", "worker", "attempt", "elapsed"):
             table.add_column(column)
         for item in data["running"]:
-            table.add_row(
-                item["task_id"],
-                item["worker_id"] or "-",
-                str(item["attempt"]),
-                duration_text(item["elapsed_s"]),
-            )
+            table.add_row(item["task_id"], item["worker_id"] or "-", str(item["attempt"]),
+                          duration_text(item["elapsed_s"]))
         parts.append(table)
     if data["waiting"]:
         table = Table(title="waiting for file locks", title_justify="left")
@@ -209,12 +170,8 @@ def reviews_table(reviews: list[dict[str, Any]]) -> Table:
         table.add_column(column)
     for item in reviews[:MAX_ROWS]:
         task = printable(item["task_id"], one_line=True)
-        table.add_row(
-            task,
-            str(item["round"]),
-            duration_text(item["waiting_s"]),
-            f"br review {item['session_id']} {task}",
-        )
+        table.add_row(task, str(item["round"]), duration_text(item["waiting_s"]),
+                      f"br review {item['session_id']} {task}")
     _more(table, len(reviews))
     return table
 
@@ -223,18 +180,13 @@ def kept_branches_table(kept: list[dict[str, Any]]) -> Table:
     """Branches that hold work your tree does not have (kept by `br parallel cleanup`)."""
     from buildrunner.display import printable
 
-    table = Table(
-        title="kept branches (work not in your tree)", title_justify="left", border_style="magenta"
-    )
+    table = Table(title="kept branches (work not in your tree)", title_justify="left",
+                  border_style="magenta")
     for column in ("branch", "session", "task", "why"):
         table.add_column(column)
     for item in kept[:MAX_ROWS]:
-        table.add_row(
-            printable(item["branch"], one_line=True),
-            item["session_id"],
-            printable(item["task_id"] or "-", one_line=True),
-            item["reason"],
-        )
+        table.add_row(printable(item["branch"], one_line=True), item["session_id"],
+                      printable(item["task_id"] or "-", one_line=True), item["reason"])
     _more(table, len(kept))
     return table
 
@@ -245,12 +197,8 @@ def _sessions_table(sessions: list[dict[str, Any]]) -> Table:
         table.add_column(column)
     for item in sessions[:MAX_ROWS]:
         table.add_row(
-            item["id"],
-            item["name"],
-            styled(item["status"]),
-            f"{item['progress']:.0f}%",
-            str(item["tasks"]["running"]),
-            duration_text(item["elapsed_s"]),
+            item["id"], item["name"], styled(item["status"]), f"{item['progress']:.0f}%",
+            str(item["tasks"]["running"]), duration_text(item["elapsed_s"]),
         )
     return table
 
@@ -261,13 +209,9 @@ def workers_table(workers: list[dict[str, Any]], title: str = "workers") -> Tabl
         table.add_column(column)
     for worker in workers[:MAX_ROWS]:
         table.add_row(
-            worker["id"],
-            str(worker["pid"] or "-"),
-            styled(worker["status"]),
-            worker["current_task"] or "-",
-            f"{duration_text(worker['heartbeat_age_s'])} ago",
-            str(worker["tasks_completed"]),
-            str(worker["tasks_failed"]),
+            worker["id"], str(worker["pid"] or "-"), styled(worker["status"]),
+            worker["current_task"] or "-", f"{duration_text(worker['heartbeat_age_s'])} ago",
+            str(worker["tasks_completed"]), str(worker["tasks_failed"]),
         )
     _more(table, len(workers))
     return table
@@ -280,30 +224,20 @@ def _tasks_table(data: dict[str, Any]) -> Table:
     rows: list[tuple[str, Text, str, str]] = []
     for item in data["running"]:
         attempt = f" (attempt {item['attempt']})" if item["attempt"] > 1 else ""
-        rows.append(
-            (
-                item["task_id"],
-                styled("running"),
-                f"{item['worker_id']}{attempt}",
-                duration_text(item["elapsed_s"]),
-            )
-        )
+        rows.append((item["task_id"], styled("running"), f"{item['worker_id']}{attempt}",
+                     duration_text(item["elapsed_s"])))
     for item in data["waiting"]:
         rows.append((item["task_id"], styled("waiting"), f"on {item['waiting_on']}", "-"))
     for item in data["queued"]:
         rows.append((item["task_id"], styled(item["status"]), "", "-"))
     for item in data["done"]:
         detail = next(
-            (
-                f"{failed['error'] or ''} log: {failed['log_path']}"
-                for failed in data["failed"]
-                if failed["task_id"] == item["task_id"]
-            ),
+            (f"{failed['error'] or ''} log: {failed['log_path']}" for failed in data["failed"]
+             if failed["task_id"] == item["task_id"]),
             "",
         )
-        rows.append(
-            (item["task_id"], styled(item["status"]), detail, duration_text(item["duration_s"]))
-        )
+        rows.append((item["task_id"], styled(item["status"]), detail,
+                     duration_text(item["duration_s"])))
     for row in rows[: MAX_ROWS * 2]:
         table.add_row(*row)
     _more(table, len(rows), MAX_ROWS * 2)
@@ -316,9 +250,8 @@ def locks_table(locks: list[dict[str, Any]]) -> Table:
         table.add_column(column)
     for lock in locks[:MAX_ROWS]:
         owner = f"pid {lock['owner_pid']}" + ("" if lock["owner_alive"] else " (dead)")
-        table.add_row(
-            lock["path"], lock["task_id"], lock["session_id"], duration_text(lock["held_s"]), owner
-        )
+        table.add_row(lock["path"], lock["task_id"], lock["session_id"],
+                      duration_text(lock["held_s"]), owner)
     _more(table, len(locks))
     return table
 
@@ -328,9 +261,7 @@ def _alerts_table(alerts: list[dict[str, Any]]) -> Table:
     for column in ("level", "threshold", "message", "since"):
         table.add_column(column)
     for alert in alerts[:MAX_ROWS]:
-        table.add_row(
-            alert["level"], alert["threshold"], alert["message"], alert["fired_at"] or "-"
-        )
+        table.add_row(alert["level"], alert["threshold"], alert["message"], alert["fired_at"] or "-")
     _more(table, len(alerts))
     return table
 
@@ -358,11 +289,8 @@ def live_frames(
     conn = store.connect()
     try:
         with Live(
-            render(dashboard_snapshot(conn, session_ref)),
-            console=console,
-            auto_refresh=False,
-            redirect_stdout=False,
-            redirect_stderr=False,
+            render(dashboard_snapshot(conn, session_ref)), console=console, auto_refresh=False,
+            redirect_stdout=False, redirect_stderr=False,
         ) as live:
             while True:
                 remaining = None if deadline is None else deadline - time.monotonic()

@@ -27,418 +27,63 @@ from buildrunner.security.validators import (
     shannon_entropy,
 )
 
-_PASSWORD_WORDS = frozenset(
-    {"password", "passwd", "passphrase", "pwd", "pass", "passwort", "contrasena"}
-)
-_SECRET_WORDS = frozenset(
-    {"secret", "secrets", "token", "apikey", "credential", "credentials", "creds"}
-)
+_PASSWORD_WORDS = frozenset({"password", "passwd", "passphrase", "pwd", "pass", "passwort", "contrasena"})
+_SECRET_WORDS = frozenset({"secret", "secrets", "token", "apikey", "credential", "credentials", "creds"})
 _COMPOUND_SUFFIXES = (
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "apikey",
-    "accesskey",
-    "secretkey",
-    "privatekey",
-    "authkey",
-    "masterkey",
-    "signingkey",
+    "password", "passwd", "secret", "token", "apikey", "accesskey", "secretkey", "privatekey",
+    "authkey", "masterkey", "signingkey",
 )
-_KEY_QUALIFIERS = frozenset(
-    {
-        "api",
-        "access",
-        "private",
-        "secret",
-        "signing",
-        "encryption",
-        "encrypt",
-        "master",
-        "client",
-        "app",
-        "auth",
-        "account",
-        "service",
-        "admin",
-        "webhook",
-        "consumer",
-        "shared",
-        "subscription",
-        "hmac",
-        "jwt",
-        "license",
-        "storage",
-        "server",
-        "secure",
-        "crypto",
-        "aes",
-        "session",
-        "write",
-        "read",
-        "deploy",
-        "ingest",
-        "integration",
-        "sdk",
-        "dev",
-        "prod",
-        "live",
-    }
-)
-_NEGATIVE_SEGMENTS = frozenset(
-    {
-        "public",
-        "pub",
-        "id",
-        "ids",
-        "name",
-        "names",
-        "path",
-        "file",
-        "filename",
-        "url",
-        "uri",
-        "endpoint",
-        "type",
-        "types",
-        "length",
-        "len",
-        "size",
-        "field",
-        "fields",
-        "prefix",
-        "suffix",
-        "header",
-        "param",
-        "params",
-        "env",
-        "var",
-        "column",
-        "col",
-        "format",
-        "count",
-        "max",
-        "min",
-        "timeout",
-        "expiry",
-        "expires",
-        "expiration",
-        "ttl",
-        "hash",
-        "hashed",
-        "sha",
-        "md5",
-        "digest",
-        "checksum",
-        "cache",
-        "lock",
-        "primary",
-        "foreign",
-        "sort",
-        "partition",
-        "idempotency",
-        "dedup",
-        "row",
-        "lookup",
-        "index",
-        "kid",
-        "policy",
-        "pattern",
-        "regex",
-        "label",
-        "title",
-        "description",
-        "placeholder",
-        "hint",
-        "message",
-        "msg",
-        "error",
-        "prompt",
-        "template",
-        "input",
-        "form",
-        "button",
-        "reset",
-        "forgot",
-        "confirm",
-        "confirmation",
-        "validation",
-        "validator",
-        "required",
-        "rule",
-        "strength",
-        "mode",
-        "provider",
-        "manager",
-        "host",
-        "port",
-        "user",
-        "username",
-        "login",
-        "email",
-        "dir",
-        "location",
-        "version",
-        "limit",
-        "scope",
-        "scopes",
-        "audience",
-        "issuer",
-        "algorithm",
-        "alg",
-        "encoding",
-        "nonce",
-        "csrf",
-        "xsrf",
-        "page",
-        "next",
-        "cursor",
-        "continuation",
-        "event",
-        "events",
-        "bucket",
-        "ref",
-        "reference",
-        "query",
-        "map",
-        "mapping",
-        "class",
-        "handler",
-        "callback",
-        "fn",
-        "func",
-        "method",
-        "module",
-        "widget",
-        "icon",
-        "color",
-        "style",
-        "rotation",
-        "generator",
-        "reader",
-        "loader",
-        "getter",
-        "setter",
-        "factory",
-        "enabled",
-        "enable",
-        "disabled",
-        "exists",
-        "valid",
-        "is",
-        "has",
-        "use",
-        "should",
-        "allow",
-        "show",
-        "hide",
-        "counter",
-        "tokens",
-        "tokenizer",
-        "keys",
-        "keyboard",
-        "keyword",
-        "keywords",
-        "keypress",
-        "keydown",
-        "keyup",
-        "keycode",
-        "keyframe",
-        "passport",
-        "passthrough",
-        "bypass",
-        "compass",
-        "author",
-        "authority",
-        "authors",
-        "pathname",
-        "storage_key",
-        "translation",
-        "i18n",
-        "text",
-        "redacted",
-        "mask",
-        "masked",
-        "regexp",
-        "schema",
-        "spec",
-        "doc",
-        "docs",
-        "example",
-        "sample",
-        "test",
-        "mock",
-        "fake",
-        "dummy",
-        "key_id",
-        "keyid",
-        "serial",
-        "thumbprint",
-        "fingerprint",
-        "display",
-        "expire",
-        "expires_at",
-        "created",
-        "updated",
-        "at",
-        "date",
-        "time",
-        "ms",
-        "seconds",
-        "usage",
-        "limits",
-        "budget",
-        "cost",
-        "estimate",
-        "counts",
-        "vocab",
-        "embedding",
-        "embeddings",
-        "bos",
-        "eos",
-        "pad",
-        "unk",
-        "special",
-        "rate",
-        "window",
-        "algo",
-        "cipher",
-        "last",
-        "used",
-        "changed",
-        "source",
-        "process",
-        "mgr",
-        "realm",
-        "attribute",
-        "attr",
-        "kdf",
-        "iterations",
-        "rounds",
-        "salt_length",
-    }
-)
+_KEY_QUALIFIERS = frozenset({
+    "api", "access", "private", "secret", "signing", "encryption", "encrypt", "master", "client",
+    "app", "auth", "account", "service", "admin", "webhook", "consumer", "shared", "subscription",
+    "hmac", "jwt", "license", "storage", "server", "secure", "crypto", "aes", "session", "write",
+    "read", "deploy", "ingest", "integration", "sdk", "dev", "prod", "live",
+})
+_NEGATIVE_SEGMENTS = frozenset({
+    "public", "pub", "id", "ids", "name", "names", "path", "file", "filename", "url", "uri", "endpoint",
+    "type", "types", "length", "len", "size", "field", "fields", "prefix", "suffix", "header", "param",
+    "params", "env", "var", "column", "col", "format", "count", "max", "min", "timeout", "expiry",
+    "expires", "expiration", "ttl", "hash", "hashed", "sha", "md5", "digest", "checksum", "cache",
+    "lock", "primary", "foreign", "sort", "partition", "idempotency", "dedup", "row", "lookup", "index",
+    "kid", "policy", "pattern", "regex", "label", "title", "description", "placeholder", "hint",
+    "message", "msg", "error", "prompt", "template", "input", "form", "button", "reset", "forgot",
+    "confirm", "confirmation", "validation", "validator", "required", "rule", "strength", "mode",
+    "provider", "manager", "host", "port", "user", "username", "login", "email", "dir", "location",
+    "version", "limit", "scope", "scopes", "audience", "issuer", "algorithm", "alg", "encoding",
+    "nonce", "csrf", "xsrf", "page", "next", "cursor", "continuation", "event", "events", "bucket",
+    "ref", "reference", "query", "map", "mapping", "class", "handler", "callback", "fn", "func",
+    "method", "module", "widget", "icon", "color", "style", "rotation", "generator", "reader",
+    "loader", "getter", "setter", "factory", "enabled", "enable", "disabled", "exists", "valid",
+    "is", "has", "use", "should", "allow", "show", "hide", "counter", "tokens", "tokenizer", "keys",
+    "keyboard", "keyword", "keywords", "keypress", "keydown", "keyup", "keycode", "keyframe",
+    "passport", "passthrough", "bypass", "compass", "author", "authority", "authors", "pathname",
+    "storage_key", "translation", "i18n", "text", "redacted", "mask", "masked", "regexp",
+    "schema", "spec", "doc", "docs", "example", "sample", "test", "mock", "fake", "dummy", "key_id", "keyid", "serial", "thumbprint", "fingerprint", "display", "expire", "expires_at",
+    "created", "updated", "at", "date", "time", "ms", "seconds", "usage", "limits", "budget", "cost",
+    "estimate", "counts", "vocab", "embedding", "embeddings", "bos", "eos", "pad", "unk", "special",
+    "rate", "window", "algo", "cipher", "last", "used", "changed", "source", "process", "mgr", "realm", "attribute", "attr", "kdf", "iterations", "rounds", "salt_length",
+})
 # Words that, before a credential word, say the value is not a credential (public_key, reset_token).
-_NEGATIVE_PREFIXES = frozenset(
-    {
-        "public",
-        "pub",
-        "cache",
-        "primary",
-        "foreign",
-        "sort",
-        "partition",
-        "idempotency",
-        "dedup",
-        "row",
-        "lookup",
-        "map",
-        "test",
-        "mock",
-        "fake",
-        "dummy",
-        "example",
-        "sample",
-        "is",
-        "has",
-        "use",
-        "should",
-        "allow",
-        "show",
-        "hide",
-        "enable",
-        "disable",
-        "min",
-        "max",
-        "forgot",
-        "reset",
-        "confirm",
-        "next",
-        "page",
-        "csrf",
-        "xsrf",
-        "num",
-        "count",
-        "total",
-        "input",
-        "output",
-        "placeholder",
-        "label",
-        "hint",
-        "validate",
-        "verify",
-        "verification",
-        "check",
-        "change",
-        "lock",
-        "request",
-        "update",
-        "hash",
-        "hashed",
-        "encrypted",
-        "masked",
-        "redacted",
-        "default",
-    }
-)
-_CONFIG_SUFFIXES = frozenset(
-    {
-        ".env",
-        ".ini",
-        ".cfg",
-        ".conf",
-        ".config",
-        ".properties",
-        ".yaml",
-        ".yml",
-        ".toml",
-        ".sh",
-        ".bash",
-        ".zsh",
-        ".envrc",
-        ".tfvars",
-        ".service",
-        ".npmrc",
-        ".pypirc",
-        ".netrc",
-        ".txt",
-        ".md",
-        ".rst",
-        ".log",
-        ".dockerfile",
-        ".example",
-        ".local",
-        ".production",
-        ".development",
-        ".staging",
-        ".test",
-    }
-)
-_CONFIG_NAMES = frozenset(
-    {"dockerfile", "makefile", "procfile", ".npmrc", ".pypirc", ".netrc", ".env", "jenkinsfile"}
-)
-LOCK_FILES = frozenset(
-    {
-        "package-lock.json",
-        "yarn.lock",
-        "pnpm-lock.yaml",
-        "poetry.lock",
-        "pipfile.lock",
-        "cargo.lock",
-        "go.sum",
-        "composer.lock",
-        "gemfile.lock",
-        "uv.lock",
-        "bun.lock",
-        "npm-shrinkwrap.json",
-        "pdm.lock",
-    }
-)
+_NEGATIVE_PREFIXES = frozenset({
+    "public", "pub", "cache", "primary", "foreign", "sort", "partition", "idempotency", "dedup", "row",
+    "lookup", "map", "test", "mock", "fake", "dummy", "example", "sample", "is", "has", "use", "should",
+    "allow", "show", "hide", "enable", "disable", "min", "max", "forgot", "reset", "confirm", "next",
+    "page", "csrf", "xsrf", "num", "count", "total", "input", "output", "placeholder", "label", "hint",
+    "validate", "verify", "verification", "check", "change", "lock", "request", "update", "hash",
+    "hashed", "encrypted", "masked", "redacted", "default",
+})
+_CONFIG_SUFFIXES = frozenset({
+    ".env", ".ini", ".cfg", ".conf", ".config", ".properties", ".yaml", ".yml", ".toml", ".sh",
+    ".bash", ".zsh", ".envrc", ".tfvars", ".service", ".npmrc", ".pypirc", ".netrc", ".txt", ".md",
+    ".rst", ".log", ".dockerfile", ".example", ".local", ".production", ".development", ".staging", ".test",
+})
+_CONFIG_NAMES = frozenset({"dockerfile", "makefile", "procfile", ".npmrc", ".pypirc", ".netrc", ".env", "jenkinsfile"})
+LOCK_FILES = frozenset({
+    "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock", "pipfile.lock", "cargo.lock",
+    "go.sum", "composer.lock", "gemfile.lock", "uv.lock", "bun.lock", "npm-shrinkwrap.json", "pdm.lock",
+})
 _SEGMENT = lazy_compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
-_IDENTIFIER = lazy_compile(
-    r"[a-z]+(?:[_\-.:/][a-z0-9]+)*|[A-Z]+(?:[_\-.][A-Z0-9]+)*|[a-z]+(?:[A-Z][a-z0-9]+)+|[A-Z][a-z]+(?:[A-Z][a-z]+)*"
-)
+_IDENTIFIER = lazy_compile(r"[a-z]+(?:[_\-.:/][a-z0-9]+)*|[A-Z]+(?:[_\-.][A-Z0-9]+)*|[a-z]+(?:[A-Z][a-z0-9]+)+|[A-Z][a-z]+(?:[A-Z][a-z]+)*")
 _NUMERIC = lazy_compile(r"[\d.,:\-+_ ]+")
 _DESCRIPTIVE_WORDS = ("password", "passwd", "secret", "token", "apikey", "api_key", "api-key")
 _GITHUB = lazy_compile(r"gh[pousr]_[A-Za-z0-9]{36}")
@@ -448,9 +93,7 @@ _SEPARATOR = lazy_compile(r"[._:/\-]")
 _CAMEL_WORDS = lazy_compile(r"_?(?:[A-Z]{2,}(?=[A-Z][a-z]|$)|[A-Z][a-z]+|[AI](?=[A-Z]))+")
 _REGEX_MARKERS = ("(?", "\\s", "\\d", "\\w", "[^", ".*", "\\b")
 _TEMPLATE_FIELD = lazy_compile(r"\{[^{}\s]*\}")
-_UUID_VALUE = lazy_compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-)
+_UUID_VALUE = lazy_compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _ACCESS_WORDS = lazy_compile(r"key|secret|pass|pwd|api|access|auth|bearer|refresh")
 _DOTTED_NAME = lazy_compile(r"[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*){2,}")
 _TIMESTAMP = lazy_compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
@@ -481,11 +124,7 @@ def name_kind(name: str) -> str | None:
         if any(s in _NEGATIVE_PREFIXES for s in segments[:last]):
             return None
         word = segments[last]
-        return (
-            "password"
-            if word in _PASSWORD_WORDS or word.endswith(("password", "passwd"))
-            else "secret"
-        )
+        return "password" if word in _PASSWORD_WORDS or word.endswith(("password", "passwd")) else "secret"
     if "key" not in segments:
         return None
     index = len(segments) - 1 - segments[::-1].index("key")
@@ -500,11 +139,8 @@ def name_kind(name: str) -> str | None:
 
 
 def _is_credential_word(segment: str) -> bool:
-    return (
-        segment in _PASSWORD_WORDS
-        or segment in _SECRET_WORDS
-        or (segment.endswith(_COMPOUND_SUFFIXES) and segment not in _NEGATIVE_SEGMENTS)
-    )
+    return (segment in _PASSWORD_WORDS or segment in _SECRET_WORDS
+            or (segment.endswith(_COMPOUND_SUFFIXES) and segment not in _NEGATIVE_SEGMENTS))
 
 
 def is_config_path(path: str) -> bool:
@@ -532,17 +168,10 @@ def secret_value_ok(value: str, kind: str, name: str) -> bool:
         return False
     if name.lower() in lowered or any(word in lowered for word in _DESCRIPTIVE_WORDS):
         return False
-    if any(
-        word in lowered.translate(_DELEET)
-        for word in ("password", "passw0rd", "secret", "letmein", "qwerty")
-    ):
+    if any(word in lowered.translate(_DELEET) for word in ("password", "passw0rd", "secret", "letmein", "qwerty")):
         return False  # P@55w0rd!, S3cr3t: the placeholder in disguise
-    if _LETTER_WORDS.fullmatch(value) and (
-        _SEPARATOR.search(value)
-        or _CAMEL_WORDS.fullmatch(value)
-        or value.islower()
-        or value.isupper()
-    ):
+    if _LETTER_WORDS.fullmatch(value) and (_SEPARATOR.search(value) or _CAMEL_WORDS.fullmatch(value)
+                                          or value.islower() or value.isupper()):
         return False  # Some.Dotted.Name, _X_TRACE_ID, CamelCaseWords
     if _TEMPLATE_FIELD.search(value):  # f"...{name}..." / "{0}": filled in at run time
         return False
@@ -550,9 +179,7 @@ def secret_value_ok(value: str, kind: str, name: str) -> bool:
         return False
     if _HEX_ONLY.fullmatch(value) and len(value) < 20:  # short hex: ids and digests, not keys
         return False
-    if _UUID_VALUE.fullmatch(value) and not (
-        _ENV_NAME.fullmatch(name) or _ACCESS_WORDS.search(name.lower())
-    ):
+    if _UUID_VALUE.fullmatch(value) and not (_ENV_NAME.fullmatch(name) or _ACCESS_WORDS.search(name.lower())):
         return False  # ChangeToken/RequestToken = <uuid>: idempotency tokens, not credentials
     if _TIMESTAMP.match(value) or ("[" in value and "]" in value):  # dates, expressions
         return False
@@ -572,14 +199,8 @@ def secret_value_ok(value: str, kind: str, name: str) -> bool:
 
 
 def _classes(value: str) -> int:
-    return sum(
-        (
-            any(c.islower() for c in value),
-            any(c.isupper() for c in value),
-            any(c.isdigit() for c in value),
-            any(not c.isalnum() for c in value),
-        )
-    )
+    return sum((any(c.islower() for c in value), any(c.isupper() for c in value),
+                any(c.isdigit() for c in value), any(not c.isalnum() for c in value)))
 
 
 def generic_assignment(candidate: Candidate) -> bool:
@@ -616,9 +237,7 @@ def generic_assignment(candidate: Candidate) -> bool:
             return False
     if name.lower() == "pass" and not name.isupper():  # "pass"/"fail" labels, not credentials
         return False
-    if (
-        name.lower() in ("auth", "_auth") and quoted is not None
-    ):  # docker config.json: base64 user:pass
+    if name.lower() in ("auth", "_auth") and quoted is not None:  # docker config.json: base64 user:pass
         return _is_basic_pair(quoted)
     kind = name_kind(name.split(".")[-1].lstrip("$@"))
     if kind is None:
@@ -641,9 +260,7 @@ def _is_basic_pair(value: str) -> bool:
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return False
     user, colon, password = decoded.partition(":")
-    return bool(colon and user and decoded.isprintable()) and secret_value_ok(
-        password, "password", user
-    )
+    return bool(colon and user and decoded.isprintable()) and secret_value_ok(password, "password", user)
 
 
 def generic_pair(candidate: Candidate) -> bool:
@@ -663,11 +280,7 @@ def generic_pair(candidate: Candidate) -> bool:
             break
     kind = name_kind(name) if name else None
     value = quoted if quoted is not None else bare
-    return (
-        kind is not None
-        and value is not None
-        and secret_value_ok(value.rstrip("\\"), kind, name or "")
-    )
+    return kind is not None and value is not None and secret_value_ok(value.rstrip("\\"), kind, name or "")
 
 
 def generic_xml(candidate: Candidate) -> bool:

@@ -304,15 +304,8 @@ class BudgetExceeded(Event):
 
 
 # -- security, workers, alerts ---------------------------------------------------------------
-_SECURITY_LEVELS = {
-    "critical": "critical",
-    "high": "error",
-    "error": "error",
-    "medium": "warning",
-    "warning": "warning",
-    "low": "info",
-    "info": "info",
-}
+_SECURITY_LEVELS = {"critical": "critical", "high": "error", "error": "error",
+                    "medium": "warning", "warning": "warning", "low": "info", "info": "info"}
 
 
 class SecurityViolation(Event):
@@ -364,37 +357,12 @@ class AlertResolved(AlertEvent):
 
 
 EVENT_CLASSES: tuple[type[Event], ...] = (
-    SessionStarted,
-    SessionCompleted,
-    SessionFailed,
-    SessionPaused,
-    SessionResumed,
-    TaskQueued,
-    TaskStarted,
-    TaskCompleted,
-    TaskFailed,
-    TaskRetried,
-    TaskSkipped,
-    CheckStarted,
-    CheckPassed,
-    CheckFailed,
-    TaskEscalated,
-    TaskAccepted,
-    TaskRejected,
-    TaskCached,
-    TaskMerged,
-    TaskConflict,
-    ReviewRequested,
-    ReviewDecided,
-    ModelSelected,
-    ModelCallCompleted,
-    ModelCallFailed,
-    FallbackTriggered,
-    BudgetExceeded,
-    SecurityViolation,
-    WorkerOffline,
-    AlertFired,
-    AlertResolved,
+    SessionStarted, SessionCompleted, SessionFailed, SessionPaused, SessionResumed,
+    TaskQueued, TaskStarted, TaskCompleted, TaskFailed, TaskRetried, TaskSkipped,
+    CheckStarted, CheckPassed, CheckFailed, TaskEscalated, TaskAccepted, TaskRejected, TaskCached,
+    TaskMerged, TaskConflict, ReviewRequested, ReviewDecided,
+    ModelSelected, ModelCallCompleted, ModelCallFailed, FallbackTriggered, BudgetExceeded,
+    SecurityViolation, WorkerOffline, AlertFired, AlertResolved,
 )
 EVENT_TYPES: Mapping[str, type[Event]] = {
     cls.model_fields["type"].default: cls for cls in EVENT_CLASSES
@@ -422,11 +390,9 @@ def event_from_row(row: Mapping[str, Any]) -> Event:
     """Rebuild a typed event from an `events` row."""
     payload = json.loads(row["payload"] or "{}")
     payload.update(
-        type=row["type"],
-        event_id=row["event_id"],
-        ts=row["ts"],
-        schema_version=row["schema_version"],
-        session_id=row["session_id"],
+        type=row["type"], event_id=row["event_id"], ts=row["ts"],
+        schema_version=row["schema_version"], session_id=row["session_id"],
         task_id=row["task_id"],
     )
     return event_from_dict(payload)
+

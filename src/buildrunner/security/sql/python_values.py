@@ -33,41 +33,15 @@ _NUMERIC_CONVERSIONS = frozenset("diouxXeEfFgG")
 _CASE_METHODS = frozenset({"lower", "upper", "strip", "casefold"})
 _NUMERIC_FORMAT_SPEC = re.compile(r"[^}]*[dbcoxXneEfFgG%]$")
 # Attributes that are framework metadata, never request data.
-_METADATA_ATTRIBUTES = frozenset(
-    {
-        "db_table",
-        "__tablename__",
-        "__table__",
-        "_meta",
-        "table",
-        "template",
-        "function",
-        "arg_joiner",
-        "lookup_name",
-    }
-)
+_METADATA_ATTRIBUTES = frozenset({"db_table", "__tablename__", "__table__", "_meta", "table",
+                                  "template", "function", "arg_joiner", "lookup_name"})
 # str methods that keep the taint of their receiver.
 _STR_METHODS = frozenset(
-    {
-        "strip",
-        "lstrip",
-        "rstrip",
-        "lower",
-        "upper",
-        "title",
-        "casefold",
-        "replace",
-        "capitalize",
-        "removeprefix",
-        "removesuffix",
-        "ljust",
-        "rjust",
-        "center",
-        "expandtabs",
-        "encode",
-        "decode",
-    }
+    {"strip", "lstrip", "rstrip", "lower", "upper", "title", "casefold", "replace", "capitalize",
+     "removeprefix", "removesuffix", "ljust", "rjust", "center", "expandtabs", "encode", "decode"}
 )
+
+
 
 
 class Evaluator:
@@ -122,9 +96,7 @@ class Evaluator:
             return container
         if container.elements is not None and isinstance(node.slice, ast.Constant):
             index = node.slice.value
-            if isinstance(index, int) and -len(container.elements) <= index < len(
-                container.elements
-            ):
+            if isinstance(index, int) and -len(container.elements) <= index < len(container.elements):
                 return container.elements[index]
         return opaque(node, source=container.source)
 
@@ -194,8 +166,7 @@ class Evaluator:
         parts: list[PyValue]
         if isinstance(args_node, ast.Dict):
             by_key = {
-                key.value: item
-                for key, item in zip(args_node.keys, args_node.values, strict=True)
+                key.value: item for key, item in zip(args_node.keys, args_node.values, strict=True)
                 if isinstance(key, ast.Constant)
             }
             used = [by_key.get(key) for key, conv in specs if conv not in _NUMERIC_CONVERSIONS]
@@ -204,11 +175,8 @@ class Evaluator:
         else:
             elements = args_node.elts if isinstance(args_node, ast.Tuple) else [args_node]
             if len(elements) == len(specs):
-                parts = [
-                    self.value(item)
-                    for item, (_, conv) in zip(elements, specs, strict=True)
-                    if conv not in _NUMERIC_CONVERSIONS
-                ]
+                parts = [self.value(item) for item, (_, conv) in zip(elements, specs, strict=True)
+                         if conv not in _NUMERIC_CONVERSIONS]
             elif specs and all(conv in _NUMERIC_CONVERSIONS for _, conv in specs):
                 parts = []
             else:
@@ -241,8 +209,7 @@ class Evaluator:
                 return self.value(node.args[1])
         # a function of attacker data (json.loads(event["body"]), unquote(...)) is attacker data
         source = any(self.value(arg).source for arg in node.args[:4]) or any(
-            self.value(keyword.value).source for keyword in node.keywords[:4]
-        )
+            self.value(keyword.value).source for keyword in node.keywords[:4])
         return opaque(node, source=source)
 
     def _same_file_call(self, node: ast.Call) -> PyValue | None:
@@ -269,11 +236,8 @@ class Evaluator:
         if func.attr == "format" and receiver.is_str:
             return self._format(receiver, node)
         if func.attr in _STR_METHODS:
-            return (
-                receiver
-                if receiver.is_str or receiver.is_safe
-                else opaque(node, source=receiver.source)
-            )
+            return receiver if receiver.is_str or receiver.is_safe else opaque(
+                node, source=receiver.source)
         if func.attr == "get" and receiver.is_safe:
             # allow-list lookup: CONSTANT_MAP.get(key, "default")
             defaults = [self.value(arg) for arg in node.args[1:]]
@@ -412,9 +376,8 @@ def bind_loop(target: ast.expr, iterable: ast.expr, evaluator: Evaluator) -> Non
     bind_target(target, evaluator.value(iterable), scope)
 
 
-def bind_target(
-    target: ast.expr, value: PyValue, scope: PyScope, source: ast.expr | None = None
-) -> None:
+def bind_target(target: ast.expr, value: PyValue, scope: PyScope, source: ast.expr | None = None
+                ) -> None:
     """Bind an assignment or loop target; `enumerate(...)` indexes are numbers."""
     if isinstance(target, ast.Name):
         scope.names[target.id] = value

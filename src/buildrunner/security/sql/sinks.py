@@ -36,26 +36,8 @@ class Sink:
     not_receivers: tuple[str, ...] = ()  # receivers for which the name means something else
 
 
-_NOT_PG8000 = (
-    "subprocess",
-    "os",
-    "asyncio",
-    "loop",
-    "trio",
-    "anyio",
-    "app",
-    "runner",
-    "uvicorn",
-    "pool",
-    "executor",
-    "cli",
-    "invoke",
-    "c",
-    "ctx",
-    "context",
-    "docker",
-    "container",
-)
+_NOT_PG8000 = ("subprocess", "os", "asyncio", "loop", "trio", "anyio", "app", "runner", "uvicorn",
+               "pool", "executor", "cli", "invoke", "c", "ctx", "context", "docker", "container")
 
 # Python sinks. `execute` & co. are weak: executors, task queues and shells use the names too.
 PYTHON_SINKS: tuple[Sink, ...] = (
@@ -103,39 +85,12 @@ PYTHON_STRONG_WHEN_IMPORTED: dict[str, tuple[str, ...]] = {
 
 # Modules whose import makes a file database code: there, request data handed straight to
 # `execute()` is reported even though nothing was spliced into it.
-PYTHON_DB_MODULES: frozenset[str] = frozenset(
-    {
-        "sqlite3",
-        "psycopg",
-        "psycopg2",
-        "pymysql",
-        "MySQLdb",
-        "mysql",
-        "asyncpg",
-        "aiopg",
-        "aiomysql",
-        "aiosqlite",
-        "pg8000",
-        "sqlalchemy",
-        "django",
-        "cx_Oracle",
-        "oracledb",
-        "pyodbc",
-        "pymssql",
-        "snowflake",
-        "duckdb",
-        "databases",
-        "peewee",
-        "records",
-        "flask_sqlalchemy",
-        "sqlmodel",
-        "tortoise",
-        "clickhouse_driver",
-        "trino",
-        "ibm_db",
-        "teradatasql",
-    }
-)
+PYTHON_DB_MODULES: frozenset[str] = frozenset({
+    "sqlite3", "psycopg", "psycopg2", "pymysql", "MySQLdb", "mysql", "asyncpg", "aiopg",
+    "aiomysql", "aiosqlite", "pg8000", "sqlalchemy", "django", "cx_Oracle", "oracledb", "pyodbc",
+    "pymssql", "snowflake", "duckdb", "databases", "peewee", "records", "flask_sqlalchemy",
+    "sqlmodel", "tortoise", "clickhouse_driver", "trino", "ibm_db", "teradatasql",
+})
 
 # Methods that produce SQL and are judged by what they return (Django custom expressions):
 # the first element of the returned (sql, params) is SQL.
@@ -151,35 +106,11 @@ PYTHON_SQL_PRODUCERS: frozenset[str] = frozenset(
 
 # Web request data, read by shape wherever it appears: `<object>.<attribute>...`.
 REQUEST_OBJECT_NAMES: frozenset[str] = frozenset({"request", "req"})
-REQUEST_DATA_ATTRIBUTES: frozenset[str] = frozenset(
-    {
-        "args",
-        "form",
-        "values",
-        "json",
-        "data",
-        "cookies",
-        "headers",
-        "files",
-        "get_json",
-        "get_data",
-        "view_args",
-        "GET",
-        "POST",
-        "COOKIES",
-        "META",
-        "FILES",
-        "body",
-        "query_params",
-        "path_params",
-        "params",
-        "matchdict",
-        "json_body",
-        "query_string",
-        "GET_dict",
-        "POST_dict",
-    }
-)
+REQUEST_DATA_ATTRIBUTES: frozenset[str] = frozenset({
+    "args", "form", "values", "json", "data", "cookies", "headers", "files", "get_json",
+    "get_data", "view_args", "GET", "POST", "COOKIES", "META", "FILES", "body", "query_params",
+    "path_params", "params", "matchdict", "json_body", "query_string", "GET_dict", "POST_dict",
+})
 # Decorators (attribute form: `@app.route`, `@router.get`) that make a function a route handler;
 # the typed ones validate annotated parameters (FastAPI, Starlette-based frameworks).
 ROUTE_DECORATORS: frozenset[str] = frozenset(
@@ -189,149 +120,38 @@ TYPED_ROUTE_DECORATORS: frozenset[str] = frozenset(
     {"get", "post", "put", "patch", "delete", "head", "options", "api_route", "websocket"}
 )
 FRAMEWORK_VALIDATED_TYPES: frozenset[str] = frozenset(
-    {
-        "int",
-        "float",
-        "bool",
-        "UUID",
-        "UUID4",
-        "UUID1",
-        "date",
-        "datetime",
-        "time",
-        "Decimal",
-        "PositiveInt",
-        "NegativeInt",
-        "NonNegativeInt",
-        "conint",
-        "confloat",
-        "StrictInt",
-        "StrictBool",
-    }
+    {"int", "float", "bool", "UUID", "UUID4", "UUID1", "date", "datetime", "time", "Decimal",
+     "PositiveInt", "NegativeInt", "NonNegativeInt", "conint", "confloat", "StrictInt", "StrictBool"}
 )
 
 # Calls that take a string for other purposes than running it: a built SQL string passed to them
 # is not "passed on" to be run (log messages, errors, output, string helpers).
-PASSED_ON_IGNORED: frozenset[str] = frozenset(
-    {
-        "print",
-        "debug",
-        "info",
-        "warning",
-        "warn",
-        "error",
-        "exception",
-        "critical",
-        "fatal",
-        "log",
-        "write",
-        "writelines",
-        "echo",
-        "secho",
-        "append",
-        "extend",
-        "insert",
-        "add",
-        "format",
-        "join",
-        "startswith",
-        "endswith",
-        "replace",
-        "split",
-        "encode",
-        "decode",
-        "strip",
-        "len",
-        "str",
-        "repr",
-        "isinstance",
-        "setattr",
-        "getattr",
-        "hasattr",
-        "fail",
-        "skip",
-        "xfail",
-        "exit",
-        "abort",
-        "compile",
-        "match",
-        "search",
-        "sub",
-        "findall",
-        "fullmatch",
-        "dedent",
-        "indent",
-        "escape",
-        "quote",
-        "hash",
-        "md5",
-        "sha1",
-        "sha256",
-        "update",
-        "Text",
-        "Markup",
-        "Panel",
-        "emit",
-        "send",
-        "put",
-        "set",
-        "dumps",
-        "dump",
-        "count",
-        "index",
-        "find",
-        "rfind",
-    }
-)
+PASSED_ON_IGNORED: frozenset[str] = frozenset({
+    "print", "debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log",
+    "write", "writelines", "echo", "secho", "append", "extend", "insert", "add", "format", "join",
+    "startswith", "endswith", "replace", "split", "encode", "decode", "strip", "len", "str",
+    "repr", "isinstance", "setattr", "getattr", "hasattr", "fail", "skip", "xfail", "exit",
+    "abort", "compile", "match", "search", "sub", "findall", "fullmatch", "dedent", "indent",
+    "escape", "quote", "hash", "md5", "sha1", "sha256", "update", "Text", "Markup", "Panel",
+    "emit", "send", "put", "set", "dumps", "dump", "count", "index", "find", "rfind",
+})
 
 # Calls whose result carries no attacker-controlled text: casts, quoting and escaping helpers,
 # and query builders that compose SQL safely (psycopg.sql, SQLAlchemy Core).
 PYTHON_SANITIZERS: frozenset[str] = frozenset(
     {
-        "int",
-        "float",
-        "bool",
-        "len",
-        "abs",
-        "round",
-        "ord",
-        "hash",
-        "id",
-        "quote_name",
-        "quote_ident",
-        "quote_identifier",
-        "quote",
-        "escape_string",
-        "escape_identifier",
-        "Identifier",
-        "Literal",
-        "Placeholder",
-        "uuid4",
-        "uuid1",
-        "count",
-        "isoformat_safe",
+        "int", "float", "bool", "len", "abs", "round", "ord", "hash", "id",
+        "quote_name", "quote_ident", "quote_identifier", "quote", "escape_string",
+        "escape_identifier", "Identifier", "Literal", "Placeholder", "uuid4", "uuid1",
+        "count", "isoformat_safe",
     }
 )
 
 # Functions whose result is safe when their arguments are: the result is a number or a
 # combination of safe parts.
 PYTHON_PASSTHROUGH: frozenset[str] = frozenset(
-    {
-        "str",
-        "repr",
-        "min",
-        "max",
-        "sum",
-        "sorted",
-        "list",
-        "tuple",
-        "set",
-        "frozenset",
-        "dict",
-        "range",
-        "enumerate",
-        "reversed",
-    }
+    {"str", "repr", "min", "max", "sum", "sorted", "list", "tuple", "set", "frozenset", "dict",
+     "range", "enumerate", "reversed"}
 )
 
 # JavaScript / TypeScript sinks.
@@ -379,19 +199,8 @@ JS_QUERY_METHOD = re.compile(
 
 # Request data in JS: `<object>.<first property>` (Express `req.query`, Koa `ctx.request.body`).
 JS_REQUEST_DATA: dict[str, frozenset[str]] = {
-    name: frozenset(
-        {
-            "query",
-            "params",
-            "body",
-            "cookies",
-            "signedCookies",
-            "headers",
-            "files",
-            "file",
-            "fields",
-        }
-    )
+    name: frozenset({"query", "params", "body", "cookies", "signedCookies", "headers", "files",
+                     "file", "fields"})
     for name in ("req", "request", "ctx")
 }
 
@@ -400,28 +209,10 @@ JS_STRING_TAGS: frozenset[str] = frozenset({"String.raw"})
 
 JS_SANITIZERS: frozenset[str] = frozenset(
     {
-        "Number",
-        "parseInt",
-        "parseFloat",
-        "Boolean",
-        "escape",
-        "escapeId",
-        "escapeLiteral",
-        "escapeIdentifier",
-        "format",
-        "quoteIdentifier",
-        "quote",
-        "isInteger",
-        "Math.floor",
-        "Math.ceil",
-        "Math.round",
-        "Math.trunc",
-        "Math.min",
-        "Math.max",
-        "Math.abs",
-        "Number.parseInt",
-        "Number.parseFloat",
-        "randomUUID",
+        "Number", "parseInt", "parseFloat", "Boolean", "escape", "escapeId", "escapeLiteral",
+        "escapeIdentifier", "format", "quoteIdentifier", "quote", "isInteger", "Math.floor",
+        "Math.ceil", "Math.round", "Math.trunc", "Math.min", "Math.max", "Math.abs",
+        "Number.parseInt", "Number.parseFloat", "randomUUID",
     }
 )
 
@@ -453,6 +244,7 @@ SQL_STATEMENT_START = re.compile(
 SQL_PREDICATE = re.compile(r"(?i)(=|<>|!=|<|>|\blike\b|\bin\b|\bis\b)\s*['\"(%]*\?")
 
 
+
 def looks_like_sql(constant_text: str, shape: str = "statement") -> bool:
     """True when the constant parts of a query read as SQL (for weak sinks)."""
     if SQL_SHAPE.search(constant_text):
@@ -470,9 +262,7 @@ _PROSE_SELECT = re.compile(
 
 def is_sql_statement(constant_text: str) -> bool:
     """True when a string starts like a whole SQL statement (for strings returned or passed on)."""
-    return bool(SQL_STATEMENT_START.search(constant_text)) and not _PROSE_SELECT.search(
-        constant_text
-    )
+    return bool(SQL_STATEMENT_START.search(constant_text)) and not _PROSE_SELECT.search(constant_text)
 
 
 def index_sinks(sinks: tuple[Sink, ...]) -> dict[str, Sink]:
