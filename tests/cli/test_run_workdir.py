@@ -90,3 +90,18 @@ def test_a_dry_run_never_shows_a_secret_from_the_plan(project: Path) -> None:
     assert token not in human.stderr + human.stdout
     assert token not in machine.stdout
     assert "push" in json.loads(machine.stdout)["tasks"][0]["run"]
+
+
+def test_report_and_lock_waits_come_with_the_run(project: Path) -> None:
+    write_plan(project, "name: r\ntasks:\n"
+               "  - id: a\n    run: sleep 0.5\n    files: [shared.txt]\n"
+               "  - id: b\n    run: sleep 0.2\n    files: [shared.txt]\n")
+    result = run_br("run", "plan.yaml", "--json", "--workers", "2", "--report", "build.html")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["report"].endswith("build.html") and (project / "build.html").stat().st_size > 1000
+    assert data["lock_waits"]["tasks"] == 1 and data["lock_waits"]["seconds"] > 0
+    row = data["results"][0]
+    assert {"verdict", "rung", "fix_rounds", "cached", "cost_usd"} <= set(row)
+    human = run_br("run", "plan.yaml", "--workers", "2")
+    assert "waited" in human.stderr and "for files other tasks held" in human.stderr

@@ -6,6 +6,7 @@ the running one ends, without waiting for a round trip to this process.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -83,6 +84,7 @@ class Dispatcher:
                     with run.write():
                         run.recorder.set_task(task_id, status="waiting", waiting_on=waiting_on)
                     if first_wait:  # one line per wait, not one per change of holder
+                        run.wait_started[task_id] = time.monotonic()
                         run.notify(TaskUpdate(task_id, "waiting", detail=waiting_on))
                 continue
             self.start(state, idle.pop(0))
@@ -181,6 +183,9 @@ class Dispatcher:
     def record_start(self, state: TaskState, worker_id: str) -> None:
         run = self.run
         task = state.spec
+        began = run.wait_started.pop(task.id, None)
+        if began is not None:  # the closing summary says how long tasks waited for locks
+            run.waited_s[task.id] = run.waited_s.get(task.id, 0.0) + time.monotonic() - began
         state.started_at = now()
         with run.write():
             run.recorder.set_task(

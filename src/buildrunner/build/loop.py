@@ -296,17 +296,28 @@ class SessionRun:
         if status in ("completed", "failed"):
             summary.merge = self.isolation.land()
         summary.extra.update(closing_facts(run.conn, run.session_id, self.started_at))
+        summary.extra["lock_waits"] = {
+            "tasks": len(run.waited_s),
+            "seconds": round(sum(run.waited_s.values()), 3),
+        }
         if run.budget_pause:
             summary.extra["paused_reason"] = run.budget_pause
         return summary
 
     def _results(self) -> list[dict[str, Any]]:
         rows = self.state.conn.execute(
-            "SELECT task_id, kind, status, attempts, exit_code, duration_s, log_path, error"
-            " FROM tasks WHERE session_id = ? ORDER BY position",
+            "SELECT task_id, kind, status, attempts, exit_code, duration_s, log_path, error,"
+            " verdict, rung, fix_rounds, cached, cost_micro_usd FROM tasks"
+            " WHERE session_id = ? ORDER BY position",
             (self.state.session_id,),
         ).fetchall()
-        return [dict(row) for row in rows]
+        results = []
+        for row in rows:
+            item = dict(row)
+            item["cached"] = bool(item["cached"])
+            item["cost_usd"] = f"{item.pop('cost_micro_usd') / 1_000_000:.6f}"
+            results.append(item)
+        return results
 
 
 def _open_cache(context: RunContext) -> TaskCache | None:

@@ -81,6 +81,8 @@ class RunState:
         ] = {}  # task -> its cache key (its dependents' keys hold it)
         self.newly_queued: list[str] = []  # tasks whose dependencies just succeeded (cache checks)
         self.succeeded_runs: list[tuple[str, int, float]] = []  # (task, attempt, s): cache stores
+        self.wait_started: dict[str, float] = {}  # task -> when it began to wait for a file lock
+        self.waited_s: dict[str, float] = {}  # task -> seconds it waited for locks in all
         self.beats: dict[str, float] = {}
         self.pending_events: list[dict[str, Any]] = []
         self.pending_updates: list[TaskUpdate] = []

@@ -61,6 +61,9 @@ def run_command(
     review: bool = typer.Option(
         False, "--review", help="Hold each task's work for br review approve before it merges."
     ),
+    report: Path | None = typer.Option(
+        None, "--report", help="At the end, write the build's HTML report to this file."
+    ),
     quiet: bool = typer.Option(
         False, "--quiet", "-q", help="Print only the closing summary (no per-task lines or output)."
     ),
@@ -98,6 +101,7 @@ def run_command(
         use_cache=not no_cache,
         explain=explain,
         review=review,
+        report=report,
     )
 
 
@@ -118,6 +122,7 @@ def run_build(
     use_cache: bool = True,
     explain: bool = False,
     review: bool = False,
+    report: Path | None = None,
 ) -> None:
     """Create (or resume) a session and run it, rendering progress; exits like `br run`.
 
@@ -213,6 +218,8 @@ def run_build(
     finally:
         orchestrator.close()
     result = summary.to_json()
+    if report is not None:
+        result["report"] = _write_report(store, summary.session_id, report, json_output or quiet)
     gates_failed = False
     if settings.quality.run_after_build and summary.status != "interrupted":
         gates_failed = _run_gates(store, settings, summary.session_id, result, json_output)
@@ -247,6 +254,23 @@ def _run_gates(
 
         print_gates(gates)
     return not result["quality"]["passed"]
+
+
+def _write_report(store: Any, session_id: str, path: Path, quiet: bool) -> str:
+    """`--report`: the build's HTML page; a failure to write it is said, not fatal."""
+    from buildrunner.telemetry.report import write_report
+
+    conn = store.connect()
+    try:
+        result = write_report(conn, session_id, path, logs_root=store.logs_dir)
+    except OSError as exc:
+        err_console.print(f"[red]cannot write the report {escape(str(path))}: {exc}[/red]")
+        return ""
+    finally:
+        conn.close()
+    if not quiet:
+        err_console.print(f"report: {escape(str(result.path))}")
+    return str(result.path)
 
 
 def plan_workdir(plan_file: Path, workdir: str | None) -> Path:
@@ -296,6 +320,11 @@ def _print_summary(data: dict[str, Any]) -> None:
         + money
         + f" (session {data['session_id']})"
     )
+    waits = data.get("lock_waits") or {}
+    if waits.get("tasks"):
+        err_console.print(
+            f"{waits['tasks']} task(s) waited {waits['seconds']:.1f}s in all for files other tasks held"
+        )
     for alert in data.get("alerts", []):
         err_console.print(
             f"[yellow]alert {escape(alert['threshold'])} ({alert['level']}, {alert['status']}):"
