@@ -36,6 +36,10 @@ NOT_RUN = {  # examples that parse but cannot run in a scratch project, and why
     "br cache show 3f9a": "needs a cache entry",
     "br cache show 3f9a --json": "needs a cache entry",
     "br report": "needs a session to report on",
+    "br review approve add-auth": "needs a task waiting for review",
+    "br review approve add-auth --json": "needs a task waiting for review",
+    "br review reject add-auth --reason 'keeps the old token format'": "needs a task waiting for review",
+    "br review reject add-auth --reason 'also update the docs' --retry": "needs a task waiting for review",
     "br report -o build-report.html": "needs a session to report on",
 }
 

@@ -1,4 +1,6 @@
-"""`--isolate worktree`: runs in a git worktree, merges back, keeps the work on a conflict."""
+"""`--isolate session` (and the old `--isolate worktree`): the session runs in one git worktree from a
+snapshot of the current tree; at the end its work lands in the user's tree, uncommitted, never
+over a file the user changed meanwhile."""
 
 from __future__ import annotations
 
@@ -33,14 +35,16 @@ def test_worktree_session_fast_forwards_its_changes(project: Path) -> None:
     result = run_br("run", "plan.yaml", "--isolate", "worktree", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["merge"]["how"] == "fast-forward"
+    assert data["merge"]["how"] == "landed" and data["merge"]["written"] == ["made.txt"]
     made = (project / "made.txt").read_text()
     assert ".buildrunner/worktrees/" in made  # the task ran inside the worktree
-    assert "made.txt" in git(project, "show", "--stat", "HEAD")
-    assert "worktrees" not in git(project, "worktree", "list").split("\n", 1)[-1]
+    assert git(project, "log", "--oneline").count("\n") == 1  # nothing committed for the user
+    assert "?? made.txt" in git(project, "status", "--porcelain")
 
 
-def test_merge_conflict_keeps_the_branch_and_reports(project: Path) -> None:
+def test_a_file_changed_by_the_user_meanwhile_is_kept_with_the_work_on_its_branch(
+    project: Path,
+) -> None:
     make_repo(project)
     # the task edits shared.txt in its worktree while someone commits a different edit on main
     script = (
@@ -51,16 +55,16 @@ def test_merge_conflict_keeps_the_branch_and_reports(project: Path) -> None:
         project,
         f"name: iso\ntasks:\n  - id: edit\n    run: {json.dumps('sh -c ' + json.dumps(script))}\n",
     )
-    result = run_br("run", "plan.yaml", "--isolate", "worktree", "--json")
-    assert result.returncode == 1
+    result = run_br("run", "plan.yaml", "--isolate", "session", "--json")
+    assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["merge"]["merged"] is False and data["merge"]["how"] == "conflict"
+    assert [item["path"] for item in data["merge"]["kept"]] == ["shared.txt"]
+    assert "shared.txt" in data["merge"]["detail"]
     branch = next(
         line.strip(" +*") for line in git(project, "branch").splitlines() if "br/" in line
     )
-    assert git(project, "show", f"{branch}:shared.txt") == "from-worktree\n"
-    assert (project / "shared.txt").read_text() == "from-main\n"  # main untouched, no half merge
-    assert git(project, "status", "--porcelain").strip() in ("", "?? plan.yaml")
+    assert git(project, "show", f"{branch}:shared.txt") == "from-worktree\n"  # the work is kept
+    assert (project / "shared.txt").read_text() == "from-main\n"  # the user's edit too
 
 
 def test_worktree_needs_a_git_repository(project: Path) -> None:

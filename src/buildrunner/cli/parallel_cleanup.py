@@ -47,7 +47,13 @@ def cleanup_command(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Delete finished sessions (tasks, attempts, workers, logs, worktrees, refs); running ones
-    are never touched, and a branch holding work not in your tree is kept unless --force."""
+    are never touched, and a branch holding work not in your tree is kept unless --force.
+
+    \b
+    Examples:
+      br parallel cleanup --older-than 7 --dry-run
+      br parallel cleanup --json
+    """
     from buildrunner.build.cleanup import CleanupResult, cleanup_project
     from buildrunner.cli.common import open_db, project_store
     from buildrunner.parallel.control import cleanup_sessions, finished_before

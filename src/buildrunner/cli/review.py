@@ -53,7 +53,13 @@ def show_command(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Tasks waiting for review (and decided ones), and isolated tasks' changes and conflicts;
-    with TASK, that task's work in full (diff, conflicting hunks, checks, cost, model)."""
+    with TASK, that task's work in full (diff, conflicting hunks, checks, cost, model).
+
+    \b
+    Examples:
+      br review show
+      br review show --json
+    """
     from buildrunner.build.review import isolated_tasks, list_reviews, review_details
     from buildrunner.cli.common import open_db, project_store
     from buildrunner.cli.parallel_cleanup import repository
@@ -86,7 +92,13 @@ def approve_command(
     session: str | None = SESSION_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Approve a task's work: the build merges it."""
+    """Approve a task's work: the build merges it.
+
+    \b
+    Examples:
+      br review approve add-auth
+      br review approve add-auth --json
+    """
     _decide(task, session, "approved", None, json_output)
 
 
@@ -102,7 +114,13 @@ def reject_command(
     session: str | None = SESSION_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Reject a task's work (it does not merge), or send it back for a fix round (--retry)."""
+    """Reject a task's work (it does not merge), or send it back for a fix round (--retry).
+
+    \b
+    Examples:
+      br review reject add-auth --reason 'keeps the old token format'
+      br review reject add-auth --reason 'also update the docs' --retry
+    """
     _decide(task, session, "retry" if retry else "rejected", reason, json_output)
 
 
