@@ -14,13 +14,29 @@ MAX_LINES = 400
 # Layers, lowest first: a module may import only from its own layer or those below. The CLI sits
 # on everything; the orchestrator on the build loop; the build loop on the subsystems.
 LAYERS = (
-    ("buildrunner.errors", "buildrunner.display", "buildrunner.process", "buildrunner.userfiles",
-     "buildrunner.store"),
-    ("buildrunner.config", "buildrunner.config_sources", "buildrunner.security",
-     "buildrunner.routing", "buildrunner.telemetry"),
+    (
+        "buildrunner.errors",
+        "buildrunner.display",
+        "buildrunner.process",
+        "buildrunner.userfiles",
+        "buildrunner.store",
+    ),
+    (
+        "buildrunner.config",
+        "buildrunner.config_sources",
+        "buildrunner.security",
+        "buildrunner.routing",
+        "buildrunner.telemetry",
+    ),
     ("buildrunner.executors",),
-    ("buildrunner.parallel", "buildrunner.build", "buildrunner.routing_bridge",
-     "buildrunner.telemetry_sink", "buildrunner.quality", "buildrunner.gaps"),
+    (
+        "buildrunner.parallel",
+        "buildrunner.build",
+        "buildrunner.routing_bridge",
+        "buildrunner.telemetry_sink",
+        "buildrunner.quality",
+        "buildrunner.gaps",
+    ),
     ("buildrunner.orchestrator",),
     ("buildrunner.cli", "buildrunner.__main__"),
 )

@@ -93,9 +93,12 @@ def test_a_dry_run_never_shows_a_secret_from_the_plan(project: Path) -> None:
 
 
 def test_report_and_lock_waits_come_with_the_run(project: Path) -> None:
-    write_plan(project, "name: r\ntasks:\n"
-               "  - id: a\n    run: sleep 0.5\n    files: [shared.txt]\n"
-               "  - id: b\n    run: sleep 0.2\n    files: [shared.txt]\n")
+    write_plan(
+        project,
+        "name: r\ntasks:\n"
+        "  - id: a\n    run: sleep 0.5\n    files: [shared.txt]\n"
+        "  - id: b\n    run: sleep 0.2\n    files: [shared.txt]\n",
+    )
     result = run_br("run", "plan.yaml", "--json", "--workers", "2", "--report", "build.html")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
