@@ -6,19 +6,30 @@ import json
 import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from buildrunner.quality.gates import GateResult
 
 PRIORITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
+Priority = Literal["critical", "high", "medium", "low"]
+GapKind = Literal[
+    "task_failed",
+    "task_skipped",
+    "task_not_run",
+    "task_unverified",
+    "task_cached",
+    "file_missing",
+    "security",
+    "gate_failed",
+]
+
+
 @dataclass(frozen=True)
 class Gap:
-    priority: str  # critical | high | medium | low
-    # task_failed | task_skipped | task_not_run | task_unverified | task_cached | file_missing |
-    # security | gate_failed
-    kind: str
+    priority: Priority
+    kind: GapKind
     subject: str  # the task, file or gate concerned
     detail: str
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from buildrunner.build.cleanup import CleanupResult, cleanup_isolation
 from buildrunner.build.git import Git, IsolationError, repository_top
@@ -72,7 +72,7 @@ class TaskChange:
 @dataclass(frozen=True)
 class MergeResult:
     task_id: str
-    status: str  # merged | conflict | unchanged | already-merged
+    status: Literal["merged", "conflict", "unchanged", "already-merged"]
     branch: str
     integration: str  # the integration tip after this step
     files: list[str] = field(default_factory=list)

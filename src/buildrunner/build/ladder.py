@@ -15,12 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from buildrunner.build.checks import CheckResult, Round
 from buildrunner.executors.agent_types import AgentResult, AgentSession, AgentTask
 from buildrunner.executors.workspace import Workspace
 
+Verdict = Literal["accepted", "rejected", "unverified", "failed"]
 # Errors after which a stronger model may still succeed; any other error fails the task.
 CLIMB_ON = frozenset({"max_turns", "refusal", "write_outside_files"})
 MONEY = frozenset({"cost_limit_exceeded", "budget_exceeded"})
@@ -83,7 +84,7 @@ class RungRecord:
 
 @dataclass
 class LadderResult:
-    verdict: str  # accepted | rejected | unverified | failed
+    verdict: Verdict
     last: AgentResult
     model: str
     rung: int
@@ -259,7 +260,7 @@ class Ladder:
             )
             if last.status == "failed" and last.error_type not in CLIMB_ON:
                 money = last.error_type in MONEY
-                verdict = "rejected" if money and last_check is not None else "failed"
+                verdict: Verdict = "rejected" if money and last_check is not None else "failed"
                 stop = f"money stopped the climb: {last.error}" if money else last.error
                 return self._end(
                     verdict,
@@ -275,9 +276,8 @@ class Ladder:
                 )
         assert last is not None
         reason = "the checks never passed" if last_check is not None else last.error
-        verdict = "rejected" if last_check is not None else "failed"
         return self._end(
-            verdict,
+            "rejected" if last_check is not None else "failed",
             last,
             len(self.plan.rungs),
             rounds_total,
@@ -318,7 +318,7 @@ class Ladder:
 
     @staticmethod
     def _end(
-        verdict: str,
+        verdict: Verdict,
         last: AgentResult | None,
         rung: int,
         rounds: int,

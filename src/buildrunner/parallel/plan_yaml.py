@@ -238,7 +238,7 @@ class _Composer:
             candidates = _IMPLICIT.get(value[:1], _NONE) + _IMPLICIT.get(None, _NONE)
             tag = next((tag for tag, regexp in candidates if regexp.match(value)), _STR)
         elif tag is None or tag == "!":
-            tag = self.resolver.resolve(ScalarNode, value, event.implicit)
+            tag = self.resolver.resolve(ScalarNode, value, event.implicit)  # type: ignore[no-untyped-call]  # PyYAML is untyped
         if "\x00" in value:
             raise PlanYAMLError(line, "text holds a NUL byte (no command, path or variable can)")
         if tag == _STR:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass
@@ -53,7 +53,7 @@ class TaskOutcome:
 
     task_id: str
     attempt: int
-    status: str  # succeeded | failed | cancelled
+    status: Literal["succeeded", "failed", "cancelled"]
     exit_code: int | None = None
     duration_s: float = 0.0
     cpu_s: float = 0.0
@@ -66,7 +66,7 @@ class TaskOutcome:
     findings: list[dict[str, Any]] = field(default_factory=list)  # security gate (masked)
     # agent tasks: accepted | rejected | unverified | failed, the rung and fix rounds that gave
     # it, what each rung tried (for the routing history) and the models of the ladder
-    verdict: str | None = None
+    verdict: Literal["accepted", "rejected", "unverified", "failed"] | None = None
     rung: int = 0
     fix_rounds: int = 0
     rungs: list[dict[str, Any]] = field(default_factory=list)

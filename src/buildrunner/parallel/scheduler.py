@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+from typing import Literal
 
 from buildrunner.parallel.plan import Plan, TaskSpec, dependents
 
+# Every status a task of a session can have (the `tasks.status` column holds the same words).
+TaskStatus = Literal[
+    "pending", "queued", "waiting", "running", "succeeded", "failed", "skipped", "cancelled"
+]
 DONE_OK = "succeeded"
 FINAL = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 RUNNABLE = frozenset({"queued", "waiting"})
@@ -21,7 +26,7 @@ RUNNABLE = frozenset({"queued", "waiting"})
 class TaskState:
     spec: TaskSpec
     position: int
-    status: str = "pending"
+    status: TaskStatus = "pending"
     attempts: int = 0  # attempts started so far
     lost: int = 0  # attempts lost with their worker
     worker_id: str | None = None
@@ -47,7 +52,7 @@ class Scheduler:
         self._running: set[str] = set()
         self._waiting: set[str] = set()
 
-    def set_status(self, state: TaskState, status: str) -> None:
+    def set_status(self, state: TaskState, status: TaskStatus) -> None:
         """Change a task's status and keep the indexes in step."""
         task_id, old = state.spec.id, state.status
         if old == status:

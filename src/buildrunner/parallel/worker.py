@@ -17,7 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from buildrunner.parallel.protocol import TaskOutcome, TaskRun, decode, encode, write_all
 
@@ -94,6 +94,7 @@ def _execute_command(
         ),
     )
     finish_log(Path(task.log_path), task.log_max_bytes)
+    status: Literal["succeeded", "failed", "cancelled"]
     if result.exit_code == 0 and not result.cancelled:
         status, error_type = "succeeded", None
     elif result.cancelled:

@@ -215,11 +215,11 @@ def backoff_delay(
     parallel workers spread out but never retry instantly. A `retry-after` from the server is a
     floor: we wait at least that long, plus a little jitter so workers do not return together.
     """
-    exponential = min(config.max_delay_s, config.base_delay_s * 2 ** max(0, attempt - 1))
-    jittered = exponential / 2 + rand() * exponential / 2
+    exponential = min(config.max_delay_s, config.base_delay_s * 2.0 ** max(0, attempt - 1))
+    jittered: float = exponential / 2 + rand() * exponential / 2
     if failure.retry_after_s is None:
         return jittered
-    return failure.retry_after_s + rand() * min(1.0, config.base_delay_s)
+    return float(failure.retry_after_s + rand() * min(1.0, config.base_delay_s))
 
 
 def mask(text: str) -> str:

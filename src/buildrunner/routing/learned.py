@@ -87,7 +87,8 @@ class LinearModel:
         return {i: v / norm for i, v in row.items()}
 
     def dense(self, text: str) -> np.ndarray:
-        return (np.asarray(dense_features(text)) - self.dense_mean) / self.dense_scale
+        dense: np.ndarray = (np.asarray(dense_features(text)) - self.dense_mean) / self.dense_scale
+        return dense
 
     def raw_score(self, text: str) -> tuple[float, dict[int, float]]:
         """The ordinal score (about 0 = simple ... 2 = complex) and each term's contribution."""

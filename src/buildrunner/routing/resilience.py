@@ -148,7 +148,8 @@ class _Attempts:
             before_sleep=self._before_sleep,
             reraise=True,
         )
-        return retrying(self._timed, call)
+        result: T = retrying(self._timed, call)
+        return result
 
     def _timed(self, call: Callable[[str], T]) -> T:
         self._started = self.clock()
@@ -178,7 +179,8 @@ class _Attempts:
         assert state.outcome is not None
         exc = state.outcome.exception()
         assert isinstance(exc, ModelCallError)
-        return exc.failure
+        failure: Failure = exc.failure
+        return failure
 
     def _stop(self, state: tenacity.RetryCallState) -> bool:
         failure = self._failure(state)

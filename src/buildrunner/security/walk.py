@@ -7,6 +7,7 @@ import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pathspec
 
@@ -49,7 +50,7 @@ class Candidate:
     skip: str | None = None
 
 
-def gitignore_spec(lines: Iterable[str]) -> pathspec.PathSpec | None:
+def gitignore_spec(lines: Iterable[str]) -> pathspec.PathSpec[Any] | None:
     """A gitignore matcher for `lines`; a pattern git accepts but pathspec cannot compile (a lone
     `!`, a trailing `\\`, a reversed range `[z-a]`) matches nothing, as in git, instead of raising."""
     lines = [line for line in lines if line.strip()]
@@ -68,7 +69,7 @@ def gitignore_spec(lines: Iterable[str]) -> pathspec.PathSpec | None:
         return pathspec.GitIgnoreSpec.from_lines(usable) if usable else None
 
 
-def allow_spec(globs: Sequence[str]) -> pathspec.PathSpec | None:
+def allow_spec(globs: Sequence[str]) -> pathspec.PathSpec[Any] | None:
     """A matcher for the configured allow-path globs (gitignore syntax), or None."""
     return gitignore_spec(globs) if globs else None
 
@@ -103,11 +104,11 @@ def iter_files(paths: Sequence[Path], root: Path, *, gitignore: bool = True) -> 
 def _walk(
     top: Path,
     root: Path,
-    inherited: list[tuple[Path, pathspec.PathSpec]],
+    inherited: list[tuple[Path, pathspec.PathSpec[Any]]],
     gitignore: bool,
     seen: set[Path],
 ) -> Iterator[Candidate]:
-    stack: list[tuple[Path, list[tuple[Path, pathspec.PathSpec]]]] = [(top, inherited)]
+    stack: list[tuple[Path, list[tuple[Path, pathspec.PathSpec[Any]]]]] = [(top, inherited)]
     while stack:
         directory, specs = stack.pop()
         if gitignore:
@@ -148,7 +149,7 @@ def _walk(
         stack.extend(reversed(subdirs))
 
 
-def _ignored(path: Path, specs: list[tuple[Path, pathspec.PathSpec]], is_dir: bool) -> bool:
+def _ignored(path: Path, specs: list[tuple[Path, pathspec.PathSpec[Any]]], is_dir: bool) -> bool:
     for base, spec in specs:
         relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
         if spec.match_file(relative):
@@ -175,7 +176,7 @@ def _unreadable_reason(path: Path) -> str | None:
     return "unreadable: not a regular file"
 
 
-def _read_spec(path: Path) -> pathspec.PathSpec | None:
+def _read_spec(path: Path) -> pathspec.PathSpec[Any] | None:
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
@@ -183,9 +184,9 @@ def _read_spec(path: Path) -> pathspec.PathSpec | None:
     return gitignore_spec(lines)
 
 
-def _inherited_specs(start: Path, root: Path) -> list[tuple[Path, pathspec.PathSpec]]:
+def _inherited_specs(start: Path, root: Path) -> list[tuple[Path, pathspec.PathSpec[Any]]]:
     """.gitignore files of the folders between the repository top and `start` (exclusive)."""
-    specs: list[tuple[Path, pathspec.PathSpec]] = []
+    specs: list[tuple[Path, pathspec.PathSpec[Any]]] = []
     chain: list[Path] = []
     for folder in start.parents:
         chain.append(folder)

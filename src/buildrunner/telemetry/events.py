@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 from buildrunner.telemetry.event_base import COMMON_FIELDS as COMMON_FIELDS
 from buildrunner.telemetry.event_base import LEVELS as LEVELS
 from buildrunner.telemetry.event_base import SCHEMA_VERSION as SCHEMA_VERSION
-from buildrunner.telemetry.event_base import Event
+from buildrunner.telemetry.event_base import Event as Event
 
 
 # -- session ---------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from buildrunner.parallel.protocol import TaskOutcome, TaskRun
 
@@ -18,11 +18,16 @@ class WorkerInfo:
     task_pid: int | None = None
 
 
+MessageKind = Literal[
+    "heartbeat", "started", "revoked", "event", "done", "lost", "worker_ready", "reserve", "release"
+]
+
+
 @dataclass
 class BackendMessage:
     """Something that happened in the backend, for the orchestrator to record."""
 
-    kind: str  # heartbeat | started | revoked | event | done | lost | worker_ready | reserve | release
+    kind: MessageKind
     worker_id: str
     outcome: TaskOutcome | None = None
     event: dict[str, Any] = field(default_factory=dict)

@@ -128,7 +128,9 @@ class RayBackend:
         if not client:
             self._driver_node = ray.get_runtime_context().get_node_id()
         self._node_resources = [
-            dict(node.get("Resources", {})) for node in ray.nodes() if node.get("Alive")
+            dict(node.get("Resources", {}))
+            for node in ray.nodes()  # type: ignore[no-untyped-call]  # Ray's API is untyped
+            if node.get("Alive")
         ]
         self._host = "ray:local" if self._local else f"ray:{self.address}"
         self._remote = ray.remote(max_retries=0, retry_exceptions=False)(run_attempt)
