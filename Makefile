@@ -10,7 +10,7 @@ PIP := $(BIN)/python -m pip
 WORKERS ?= 4
 PYTEST_WORKERS ?= 3
 
-.PHONY: demo test install dev tools lint typecheck hooks unit coverage-all slow clean
+.PHONY: demo test install dev tools lint typecheck hooks unit ray-tests main-tests coverage-all slow clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required") if sys.version_info < (3, 11) else None'
@@ -46,19 +46,26 @@ hooks: dev
 	PATH="$(BIN):$$PATH" $(BIN)/pre-commit run --all-files --show-diff-on-failure
 
 # Tests marked slow (tests/slow: the long fuzz run) are left to `make slow`. Tests that start a
-# local Ray cluster (marked ray) run after the others, one at a time: two clusters at once, or a
-# cluster beside the rest of the suite, starve each other on a small machine. The second run adds
-# its coverage to the first and enforces the floor (pyproject.toml, [tool.coverage.report]
-# fail_under) on the total.
+# local Ray cluster (marked ray) run on their own, one at a time: two clusters at once, or a
+# cluster beside the rest of the suite, starve each other on a small machine. They run first
+# (`make test` type-checks beside them: mypy takes one core, a Ray test mostly waits); the main
+# run adds its coverage to theirs and enforces the floor (pyproject.toml, [tool.coverage.report]
+# fail_under) on the total. Byte-compiling first matters where PYTHONDONTWRITEBYTECODE is set (CI
+# images often set it): each `br` process a test starts would compile the package again.
 unit: dev tools
+	$(MAKE) --no-print-directory ray-tests
+	$(MAKE) --no-print-directory main-tests
+
+ray-tests: dev tools
 	rm -f .coverage .coverage.* coverage.json
-	@# Byte-compile first: where PYTHONDONTWRITEBYTECODE is set (CI images often set it), every
-	@# `br` process a test starts would compile the package again (a fifth of its start-up).
 	$(BIN)/python -m compileall -q src
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow and not ray" --cov=buildrunner \
-		--cov-report= --cov-fail-under=0 --durations=15
-	$(BIN)/pytest -m "ray and not slow" --cov=buildrunner --cov-append \
-		--cov-report=term:skip-covered --cov-report=json --durations=5
+	$(BIN)/pytest -m "ray and not slow" --cov=buildrunner --cov-report= --cov-fail-under=0 \
+		--durations=5
+
+main-tests: dev tools
+	$(BIN)/python -m compileall -q src
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow and not ray" --cov=buildrunner --cov-append \
+		--cov-report=term:skip-covered --cov-report=json --durations=15
 
 # Coverage with every subprocess measured too (92.6% without the Ray tests on 2026-11-30):
 # about a third slower than `make unit`, for maintainers.
@@ -72,7 +79,11 @@ coverage-all: dev tools
 slow: dev
 	$(BIN)/pytest -m slow tests/slow
 
-test: lint typecheck hooks unit
+test: lint hooks
+	@$(BIN)/mypy > .mypy.log 2>&1 & mypy=$$!; status=0; \
+	$(MAKE) --no-print-directory ray-tests || status=$$?; \
+	wait $$mypy || status=1; echo "--- mypy:"; cat .mypy.log; rm -f .mypy.log; exit $$status
+	$(MAKE) --no-print-directory main-tests
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.* coverage.json
