@@ -6,6 +6,7 @@
 # usage: .ci/newest-python.sh /path/to/python3.13
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PYTHONDONTWRITEBYTECODE=  # write bytecode (see the Makefile)
 PY="$1"
 VENV=".venv-$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
 if [ ! -x "$VENV/bin/python" ]; then
