@@ -25,13 +25,14 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e .
 	touch $@
 
+# the dev install holds the plain one: one pip run, not two
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e '.[dev,ray,prometheus,otel]'
-	touch $@
+	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
 
-dev: $(VENV)/.installed $(VENV)/.installed-dev
+dev: $(VENV)/.installed-dev
 
 demo: install
 	cd examples/demo && BR_PROJECT_DIR=. PATH="$(BIN):$$PATH" br run plan.yaml --workers $(WORKERS)
