@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +68,18 @@ def test_a_check_that_prints_a_secret_is_masked_in_log_tail_and_feedback(tmp_pat
     assert secret not in results[0].output_tail and secret not in results[0].feedback()
     assert secret not in (tmp_path / "task.log").read_text()
     assert secret not in str(events[-1])
+
+
+def test_a_module_rewritten_in_the_same_second_at_the_same_size_is_checked_anew(
+    tmp_path: Path,
+) -> None:
+    # the verified-task fix loop: round 0 writes `a - b`, its check imports it; round 1 writes
+    # `a + b` (same size, same second): the check must see the new code, not a cached one
+    module = tmp_path / "calc.py"
+    check = f"{sys.executable} -c 'import calc; assert calc.add(2, 3) == 5'"
+    module.write_text("def add(a, b):\n    return a - b\n")
+    stamp = module.stat().st_mtime_ns
+    assert [r.passed for r in _run(tmp_path, [check])[0]] == [False]
+    module.write_text("def add(a, b):\n    return a + b\n")
+    os.utime(module, ns=(stamp, stamp))
+    assert [r.passed for r in _run(tmp_path, [check])[0]] == [True]

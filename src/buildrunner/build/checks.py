@@ -58,7 +58,13 @@ def run_checks(
     emit: Callable[[dict[str, Any]], None],
     runner_factory: Callable[[], CommandRunner] = CommandRunner,
 ) -> list[CheckResult]:
-    """Run `commands` in order until one fails; every result, the failing one last."""
+    """Run `commands` in order until one fails; every result, the failing one last.
+
+    Checks write no Python bytecode: a check that imports a module would cache it, and when the
+    next fix round rewrites the module in the same second at the same size (`a - b` -> `a + b`),
+    Python would trust the cached file and the check would run the old code again.
+    """
+    env = {**env, "PYTHONDONTWRITEBYTECODE": "1"}
     results: list[CheckResult] = []
     for index, command in enumerate(commands, 1):
         shown = mask_text(command)  # a command can hold a credential too
