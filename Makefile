@@ -50,10 +50,10 @@ tools:
 hooks: dev
 	PATH="$(BIN):$$PATH" $(BIN)/pre-commit run --all-files --show-diff-on-failure
 
-# Tests marked slow (tests/slow: the long fuzz run) are left to `make slow`. Tests that start a
-# local Ray cluster (marked ray) run on their own, one at a time: two clusters at once, or a
-# cluster beside the rest of the suite, starve each other on a small machine. They run first
-# (`make test` type-checks beside them: mypy takes one core, a Ray test mostly waits); the main
+# Tests marked slow (tests/slow: the long fuzz run; two more random-build seeds) are left to
+# `make slow`. Tests that start a local Ray cluster (marked ray) run on their own, one at a time:
+# two clusters at once, or a cluster beside the rest of the suite, starve each other on a small
+# machine. They run first (`make test` type-checks beside them: mypy takes one core); the main
 # run adds its coverage to theirs and enforces the floor (pyproject.toml, [tool.coverage.report]
 # fail_under) on the total. Byte-compiling first matters where PYTHONDONTWRITEBYTECODE is set (CI
 # images often set it): each `br` process a test starts would compile the package again.
@@ -82,7 +82,7 @@ coverage-all: dev tools
 		--cov-append --cov-report=term:skip-covered --cov-fail-under=0
 
 slow: dev
-	$(BIN)/pytest -m slow tests/slow
+	$(BIN)/pytest -m slow
 
 test: lint hooks
 	@$(BIN)/mypy > .mypy.log 2>&1 & mypy=$$!; status=0; \

@@ -160,7 +160,7 @@ def spawn(root: Path, *args: str) -> subprocess.Popen[bytes]:
 
 def wait_for(path: Path, process: subprocess.Popen[bytes], timeout: float = 60) -> str:
     deadline = time.monotonic() + timeout
-    while not path.exists():
+    while not (path.exists() and path.read_text()):  # created and written (two steps)
         if process.poll() is not None:
             raise AssertionError(process.stderr.read().decode() if process.stderr else "child died")
         assert time.monotonic() < deadline, "child never reached the point to kill it at"
